@@ -1,0 +1,233 @@
+// The RedisReplication API: the one source of truth. The CRD in crds/ is generated from these
+// schemas (npm run crd:generate) and a unit test fails when the two differ.
+import { z } from 'zod';
+
+export const GROUP = 'redis.replication.dev';
+export const VERSION = 'v1alpha1';
+export const KIND = 'RedisReplication';
+export const PLURAL = 'redisreplications';
+
+/** Directives the operator sets itself; a user's `config` may not name them. */
+export const OWNED_DIRECTIVES = [
+  'replicaof',
+  'slaveof',
+  'port',
+  'bind',
+  'requirepass',
+  'masterauth',
+  'replica-read-only',
+  'slave-read-only',
+  'dir',
+  'protected-mode',
+  'min-replicas-to-write',
+  'min-replicas-max-lag',
+  'min-slaves-to-write',
+  'min-slaves-max-lag',
+] as const;
+
+export const MAX_TIER1_REPLICAS = 100;
+export const MAX_CASCADE_TIERS = 3;
+export const MAX_REPLICAS_PER_PARENT = 10;
+/** Upper bound on the pods of one resource, primary included. */
+export const MAX_PODS = 250;
+
+const quantity = z.union([z.string().max(64), z.number()]);
+const quantityMap = z.record(z.string().max(253), quantity);
+
+export const resourcesSchema = z
+  .object({
+    limits: quantityMap.optional(),
+    requests: quantityMap.optional(),
+  })
+  .strict();
+
+export const cascadeTierSchema = z
+  .object({
+    replicasPerParent: z.number().int().min(1).max(MAX_REPLICAS_PER_PARENT),
+  })
+  .strict();
+
+const ownedList = OWNED_DIRECTIVES.map((d) => `'${d}'`).join(', ');
+
+/** Pod count of a spec, primary included; mirrored by a CEL rule on the CRD. */
+export function totalPods(replicas: number, cascade: { replicasPerParent: number }[]): number {
+  let tier = replicas;
+  let total = 1 + tier;
+  for (const c of cascade) {
+    tier *= c.replicasPerParent;
+    total += tier;
+  }
+  return total;
+}
+
+// CEL has no loop over a product, so the rule spells out each cascade depth up to MAX_CASCADE_TIERS.
+const totalPodsCel = (() => {
+  const c = (i: number) => `self.cascade[${i}].replicasPerParent`;
+  const r = 'self.replicas';
+  const depth1 = `${r} * (1 + ${c(0)})`;
+  const depth2 = `${r} * (1 + ${c(0)} * (1 + ${c(1)}))`;
+  const depth3 = `${r} * (1 + ${c(0)} * (1 + ${c(1)} * (1 + ${c(2)})))`;
+  return (
+    `1 + (!has(self.cascade) || size(self.cascade) == 0 ? ${r} : ` +
+    `size(self.cascade) == 1 ? ${depth1} : size(self.cascade) == 2 ? ${depth2} : ${depth3}) <= ${MAX_PODS}`
+  );
+})();
+
+export const specSchema = z
+  .object({
+    image: z.string().min(1).max(512).default('redis:7.2'),
+    replicas: z.number().int().min(0).max(MAX_TIER1_REPLICAS).default(1),
+    cascade: z.array(cascadeTierSchema).max(MAX_CASCADE_TIERS).default([]),
+    auth: z
+      .object({
+        secretName: z.string().min(1).max(253),
+      })
+      .strict()
+      .optional(),
+    persistence: z
+      .object({
+        enabled: z.boolean().default(false),
+        size: z.string().max(64).default('1Gi'),
+        storageClassName: z.string().max(253).default(''),
+      })
+      .strict()
+      .default({ enabled: false, size: '1Gi', storageClassName: '' }),
+    resources: resourcesSchema.default({}),
+    config: z
+      .record(z.string().min(1).max(128), z.string().max(1024))
+      .refine((c) => !Object.keys(c).some((k) => (OWNED_DIRECTIVES as readonly string[]).includes(k.toLowerCase())), {
+        message: `may not set a directive the operator owns: ${OWNED_DIRECTIVES.join(', ')}`,
+      })
+      .default({})
+      .meta({
+        maxProperties: 64,
+        'x-kubernetes-validations': [
+          {
+            rule: `self.all(k, !(k.lowerAscii() in [${ownedList}]))`,
+            message: `config may not set a directive the operator owns: ${OWNED_DIRECTIVES.join(', ')}`,
+            reason: 'FieldValueForbidden',
+          },
+        ],
+      }),
+    readService: z
+      .object({
+        maxLagSeconds: z.number().int().min(0).max(3600).default(5),
+        includePrimary: z.boolean().default(false),
+      })
+      .strict()
+      .default({ maxLagSeconds: 5, includePrimary: false }),
+    failover: z
+      .object({
+        enabled: z.boolean().default(true),
+        primaryDownSeconds: z.number().int().min(1).max(600).default(3),
+      })
+      .strict()
+      .default({ enabled: true, primaryDownSeconds: 3 }),
+    /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
+    writeQuorum: z
+      .object({
+        minReplicas: z.number().int().min(1).max(MAX_TIER1_REPLICAS),
+        maxLagSeconds: z.number().int().min(1).max(3600).default(10),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: totalPodsCel,
+        message: `the spec asks for more than ${MAX_PODS} pods in total (primary + replicas of every tier)`,
+        fieldPath: '.replicas',
+      },
+    ],
+  });
+
+export type RedisReplicationSpec = z.output<typeof specSchema>;
+export type RedisReplicationSpecInput = z.input<typeof specSchema>;
+
+export const ROLES = ['primary', 'replica'] as const;
+export const LINKS = ['up', 'down', 'syncing'] as const;
+export const PHASES = ['Pending', 'Provisioning', 'Ready', 'Degraded', 'FailingOver', 'Failed'] as const;
+
+export const nodeStatusSchema = z.object({
+  name: z.string(),
+  role: z.enum(ROLES),
+  tier: z.number().int(),
+  parent: z.string().optional(),
+  podIP: z.string().optional(),
+  link: z.enum(LINKS).optional(),
+  offset: z.number().int().optional(),
+  lagBytes: z.number().int().optional(),
+  lagSeconds: z.number().int().optional(),
+  read: z.boolean(),
+});
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
+
+export const conditionSchema = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  observedGeneration: z.number().int().optional(),
+  lastTransitionTime: z.string(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
+
+export const failoverRecordSchema = z.object({
+  time: z.string(),
+  from: z.string(),
+  to: z.string(),
+  reason: z.string(),
+});
+export type FailoverRecord = z.infer<typeof failoverRecordSchema>;
+
+export const statusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  phase: z.enum(PHASES).optional(),
+  primary: z.string().optional(),
+  replicas: z.number().int().optional(),
+  readyReplicas: z.number().int().optional(),
+  desiredReplicas: z.number().int().optional(),
+  selector: z.string().optional(),
+  primaryOffset: z.number().int().optional(),
+  maxLagSeconds: z.number().int().optional(),
+  nodes: z.array(nodeStatusSchema).optional(),
+  lastFailover: failoverRecordSchema.optional(),
+  conditions: z.array(conditionSchema).optional(),
+});
+export type RedisReplicationStatus = z.infer<typeof statusSchema>;
+
+export interface RedisReplication {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+    deletionTimestamp?: string;
+    creationTimestamp?: string;
+  };
+  /** Unvalidated: parse with parseSpec before use. */
+  spec: unknown;
+  status?: RedisReplicationStatus;
+}
+
+export type SpecResult = { ok: true; spec: RedisReplicationSpec } | { ok: false; message: string };
+
+/** Validates a spec that already passed the API server; the message names the offending field. */
+export function parseSpec(raw: unknown): SpecResult {
+  const result = specSchema.safeParse(raw ?? {});
+  if (result.success) {
+    const pods = totalPods(result.data.replicas, result.data.cascade);
+    if (pods > MAX_PODS) return { ok: false, message: `spec.replicas: the spec asks for ${pods} pods, more than ${MAX_PODS}` };
+    return { ok: true, spec: result.data };
+  }
+  const issue = result.error.issues[0]!;
+  const path = ['spec', ...issue.path.map(String)].join('.');
+  return { ok: false, message: `${path}: ${issue.message}` };
+}
