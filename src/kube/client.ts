@@ -1,0 +1,146 @@
+import {
+  ApiException,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  PatchStrategy,
+  ServerConfiguration,
+  createConfiguration,
+  setHeaderOptions,
+  wrapHttpLibrary,
+  type ConfigurationOptions,
+  type HttpLibrary,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** KUBECONFIG, else ~/.kube/config, else the in-cluster service account (client-node's loadFromDefault order). */
+export function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
+
+const requestCounts = new Map<string, number>();
+
+/** Counts an API request; `verb` is an HTTP method in lower case, or "watch". */
+export function countApiRequest(verb: string): void {
+  requestCounts.set(verb, (requestCounts.get(verb) ?? 0) + 1);
+}
+
+/** API requests made by this process so far, by verb. */
+export function apiRequestCounts(): Record<string, number> {
+  return Object.fromEntries(requestCounts);
+}
+
+export function resetApiRequestCounts(): void {
+  requestCounts.clear();
+}
+
+/**
+ * client-node 1.x sets no timeout on ordinary calls: give every request an AbortSignal deadline
+ * (combined with one the caller set) and count it. Done at the HTTP library, not in middleware,
+ * because per-call options may replace the middleware list.
+ */
+export function timeoutHttpLibrary(timeoutMs: number, inner: HttpLibrary = new IsomorphicFetchHttpLibrary()): HttpLibrary {
+  return wrapHttpLibrary({
+    async send(request: RequestContext): Promise<ResponseContext> {
+      const method = request.getHttpMethod().toString();
+      countApiRequest(method.toLowerCase());
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const own = request.getSignal();
+      request.setSignal(own ? AbortSignal.any([own, deadline]) : deadline);
+      try {
+        return await inner.send(request).toPromise();
+      } catch (e) {
+        if (deadline.aborted) throw new Error(`${method} ${request.getUrl()} timed out after ${timeoutMs} ms`, { cause: e });
+        throw e;
+      }
+    },
+  });
+}
+
+export interface Clients {
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  coordination: CoordinationV1Api;
+  events: EventsV1Api;
+}
+
+export function makeClients(kc: KubeConfig, timeoutMs = DEFAULT_TIMEOUT_MS): Clients {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  // The same configuration KubeConfig.makeApiClient builds, with our HTTP library.
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    httpApi: timeoutHttpLibrary(timeoutMs),
+  });
+  return {
+    core: new CoreV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
+    coordination: new CoordinationV1Api(configuration),
+    events: new EventsV1Api(configuration),
+  };
+}
+
+/** HTTP status of a failed API call, if it has one. */
+export function apiErrorCode(e: unknown): number | undefined {
+  if (e instanceof ApiException) return e.code;
+  if (typeof e === 'object' && e !== null) {
+    const { code, statusCode } = e as { code?: unknown; statusCode?: unknown };
+    if (typeof code === 'number') return code;
+    if (typeof statusCode === 'number') return statusCode;
+  }
+  return undefined;
+}
+
+export const isNotFound = (e: unknown): boolean => apiErrorCode(e) === 404;
+export const isConflict = (e: unknown): boolean => apiErrorCode(e) === 409;
+
+/** A one-line description of an API failure: the Status message the server sent, else the error's own. */
+export function apiErrorMessage(e: unknown): string {
+  if (e instanceof ApiException) {
+    const body: unknown = e.body;
+    let status: { reason?: string; message?: string } | undefined;
+    if (typeof body === 'string') {
+      try {
+        status = JSON.parse(body) as typeof status;
+      } catch {
+        status = { message: body };
+      }
+    } else if (typeof body === 'object' && body !== null) {
+      status = body as typeof status;
+    }
+    const detail = status?.message ?? e.message;
+    return `${e.code}${status?.reason ? ` ${status.reason}` : ''}: ${detail}`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Options that make a patch call send a JSON merge patch (the default is a JSON patch). */
+export function mergePatchOptions(): ConfigurationOptions<ObservableMiddleware> {
+  return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+}
+
+export interface CustomObjectRef {
+  group: string;
+  version: string;
+  plural: string;
+  namespace: string;
+  name: string;
+}
+
+export function mergePatchCustomObject(api: CustomObjectsApi, ref: CustomObjectRef, body: object): Promise<object> {
+  return api.patchNamespacedCustomObject({ ...ref, body }, mergePatchOptions()) as Promise<object>;
+}
+
+export function mergePatchCustomObjectStatus(api: CustomObjectsApi, ref: CustomObjectRef, status: object): Promise<object> {
+  return api.patchNamespacedCustomObjectStatus({ ...ref, body: { status } }, mergePatchOptions()) as Promise<object>;
+}
