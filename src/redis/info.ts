@@ -1,0 +1,123 @@
+// Parses the text of `INFO` into typed replication facts. Redis answers with CRLF lines, `# Section`
+// headers and `key:value` fields; replica lines (`slaveN:`) carry comma-separated `k=v` pairs.
+
+export interface ReplicaEntry {
+  ip: string;
+  port: number;
+  state: string;
+  offset: number;
+  lag: number;
+}
+
+interface ReplicationCommon {
+  replId: string;
+  /** master_repl_offset of this node. */
+  replOffset: number;
+  connectedReplicas: number;
+  /** Its own replicas: for a replica, the next cascade tier. */
+  replicas: ReplicaEntry[];
+}
+
+export interface PrimaryInfo extends ReplicationCommon {
+  role: 'master';
+}
+
+export interface ReplicaInfo extends ReplicationCommon {
+  role: 'replica';
+  masterHost: string;
+  masterPort: number;
+  linkUp: boolean;
+  syncInProgress: boolean;
+  /** slave_repl_offset: how far it has applied its parent's stream. */
+  replicaOffset: number;
+  /** master_last_io_seconds_ago, -1 when unknown. */
+  lastIoSecondsAgo: number;
+  readOnly: boolean;
+}
+
+export type ReplicationInfo = PrimaryInfo | ReplicaInfo;
+
+export class InfoParseError extends Error {}
+
+/** Every field of INFO text by section name, lower-cased (`replication`, `server`, ...). */
+export function parseInfo(text: string): Record<string, Record<string, string>> {
+  const sections: Record<string, Record<string, string>> = {};
+  let current: Record<string, string> | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      current = {};
+      sections[line.slice(1).trim().toLowerCase()] = current;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    // Output of `INFO replication` without a header still parses, into the replication section.
+    current ??= sections['replication'] = {};
+    current[line.slice(0, colon)] = line.slice(colon + 1);
+  }
+  return sections;
+}
+
+/** The replication facts of `INFO replication` (or of a full `INFO`). */
+export function parseReplication(text: string): ReplicationInfo {
+  const fields = parseInfo(text)['replication'];
+  if (!fields || fields['role'] === undefined) {
+    throw new InfoParseError('not the output of INFO replication: no role field');
+  }
+  const common: ReplicationCommon = {
+    replId: fields['master_replid'] ?? '',
+    replOffset: integer(fields, 'master_repl_offset', 0),
+    connectedReplicas: integer(fields, 'connected_slaves', 0),
+    replicas: replicaEntries(fields),
+  };
+  const role = fields['role'];
+  if (role === 'master') return { role: 'master', ...common };
+  if (role !== 'slave' && role !== 'replica') throw new InfoParseError(`INFO replication: unknown role "${role}"`);
+  return {
+    role: 'replica',
+    ...common,
+    masterHost: fields['master_host'] ?? '',
+    masterPort: integer(fields, 'master_port', 0),
+    linkUp: fields['master_link_status'] === 'up',
+    syncInProgress: fields['master_sync_in_progress'] === '1',
+    replicaOffset: integer(fields, 'slave_repl_offset', 0),
+    lastIoSecondsAgo: integer(fields, 'master_last_io_seconds_ago', -1),
+    readOnly: fields['slave_read_only'] !== '0',
+  };
+}
+
+function integer(fields: Record<string, string>, key: string, fallback: number): number {
+  const value = fields[key];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InfoParseError(`INFO replication: ${key} is not an integer: "${value}"`);
+  return n;
+}
+
+function replicaEntries(fields: Record<string, string>): ReplicaEntry[] {
+  return Object.entries(fields)
+    .flatMap(([key, value]) => {
+      const match = /^slave(\d+)$/.exec(key);
+      return match ? [{ n: Number(match[1]), entry: replicaEntry(key, value) }] : [];
+    })
+    .sort((a, b) => a.n - b.n)
+    .map(({ entry }) => entry);
+}
+
+function replicaEntry(key: string, value: string): ReplicaEntry {
+  const pairs: Record<string, string> = {};
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) pairs[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  if (pairs['ip'] === undefined) throw new InfoParseError(`INFO replication: ${key} has no ip: "${value}"`);
+  return {
+    ip: pairs['ip'],
+    port: integer(pairs, 'port', 0),
+    state: pairs['state'] ?? 'unknown',
+    offset: integer(pairs, 'offset', 0),
+    lag: integer(pairs, 'lag', -1),
+  };
+}
