@@ -50,7 +50,7 @@ describe('parseReplication on captured redis-server 7.0 output', () => {
       linkUp: true,
       syncInProgress: false,
       replicaOffset: 563,
-      lastIoSecondsAgo: 0,
+      lastIoSecondsAgo: 1,
       readOnly: true,
     });
   });
