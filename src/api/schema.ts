@@ -189,6 +189,8 @@ export const statusSchema = z.object({
   replicas: z.number().int().optional(),
   readyReplicas: z.number().int().optional(),
   desiredReplicas: z.number().int().optional(),
+  /** readyReplicas/desiredReplicas as text: a printer column shows one JSONPath only. */
+  ready: z.string().optional(),
   selector: z.string().optional(),
   primaryOffset: z.number().int().optional(),
   maxLagSeconds: z.number().int().optional(),
