@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# Image of redis-replication-operator.
+#   docker build -t redis-replication-operator:0.1.0 .
+# Runs as uid 1000 with only dist/ and the production dependencies; fits the chart's
+# readOnlyRootFilesystem (the chart mounts an emptyDir at /tmp).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: compile TypeScript (dev dependencies included) ---
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# --- deps: production dependencies only ---
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# --- runtime ---
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# package.json is needed at runtime: it makes dist/*.js ES modules ("type": "module").
+COPY --from=deps --chown=0:0 /src/package.json ./package.json
+COPY --from=deps --chown=0:0 /src/node_modules ./node_modules
+COPY --from=build --chown=0:0 /src/dist ./dist
+# The node user of the base image is uid/gid 1000; files stay owned by root (read-only to it).
+USER 1000:1000
+EXPOSE 8080
+ENTRYPOINT ["node","dist/main.js"]
