@@ -1,0 +1,108 @@
+// The CustomResourceDefinition, built from the zod schemas in schema.ts and post-processed into a
+// structural schema that the API server accepts.
+import { z } from 'zod';
+import { stringify } from 'yaml';
+import { GROUP, KIND, PLURAL, VERSION, specSchema, statusSchema } from './schema.js';
+
+type JsonSchema = { [key: string]: unknown };
+
+const isSchema = (v: unknown): v is JsonSchema => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Quantities are `string | number` in zod and int-or-string in Kubernetes. */
+function isIntOrString(node: JsonSchema): boolean {
+  const anyOf = node['anyOf'];
+  if (!Array.isArray(anyOf) || anyOf.length !== 2) return false;
+  const types = anyOf.map((s: unknown) => (isSchema(s) ? s['type'] : undefined)).sort();
+  return (types[0] === 'integer' || types[0] === 'number') && types[1] === 'string';
+}
+
+/** Rewrites one JSON schema (and everything below it) into the structural form CRDs require. */
+export function structural(node: JsonSchema): JsonSchema {
+  if (isIntOrString(node)) return { 'x-kubernetes-int-or-string': true };
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(node)) {
+    // Strictness comes from the API server's field validation: CRDs forbid it beside `properties`.
+    if (key === 'additionalProperties' && value === false) continue;
+    // zod bounds every int by the safe-integer range: noise in a CRD.
+    if ((key === 'minimum' || key === 'maximum') && Math.abs(value as number) === Number.MAX_SAFE_INTEGER) continue;
+    if (key === 'properties' && isSchema(value)) {
+      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, isSchema(v) ? structural(v) : v]));
+    } else if ((key === 'items' || key === 'additionalProperties') && isSchema(value)) {
+      out[key] = structural(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function listMap(list: unknown, key: string): JsonSchema {
+  return { ...(list as JsonSchema), 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [key] };
+}
+
+export function specJsonSchema(): JsonSchema {
+  // A resource without a spec gets the fully defaulted one. Not `{}`: the API server checks the
+  // spec's CEL rules on the default as written, and they read self.replicas.
+  return { ...structural(z.toJSONSchema(specSchema, { target: 'openapi-3.0', io: 'input' })), default: specSchema.parse({}) };
+}
+
+export function statusJsonSchema(): JsonSchema {
+  const status = structural(z.toJSONSchema(statusSchema, { target: 'openapi-3.0', io: 'output' }));
+  const props = status['properties'] as JsonSchema;
+  return {
+    ...status,
+    properties: { ...props, conditions: listMap(props['conditions'], 'type'), nodes: listMap(props['nodes'], 'name') },
+  };
+}
+
+const column = (name: string, type: string, jsonPath: string, description: string) => ({ name, type, jsonPath, description });
+
+export function buildCrd(): object {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: KIND.toLowerCase(), shortNames: ['rr', 'redisrepl'], categories: ['redis'] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: {
+            status: {},
+            scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+          },
+          additionalPrinterColumns: [
+            column('Primary', 'string', '.status.primary', 'The pod that is the primary'),
+            column('Ready', 'string', '.status.ready', 'Replicas linked and within maxLagSeconds / replicas asked for'),
+            column('Max-Lag', 'integer', '.status.maxLagSeconds', 'Largest replica lag in seconds'),
+            column('Phase', 'string', '.status.phase', 'Pending, Provisioning, Ready, Degraded, FailingOver or Failed'),
+            column('Age', 'date', '.metadata.creationTimestamp', 'Time since creation'),
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: specJsonSchema(),
+                status: statusJsonSchema(),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+export const CRD_HEADER = '# Generated from src/api/schema.ts by `npm run crd:generate`: do not edit.\n';
+
+/** The text of crds/redisreplications.yaml. */
+export function renderCrd(): string {
+  return CRD_HEADER + stringify(buildCrd(), { lineWidth: 0 });
+}
