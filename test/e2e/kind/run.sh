@@ -5,7 +5,8 @@
 # Creates a kind cluster, builds the operator image from the Dockerfile, loads it into the
 # cluster, installs the chart, then runs the e2e suite (`npx vitest run --project e2e`) with
 # KUBECONFIG and RRO_E2E_KUBECONFIG pointing at the kind cluster (the suite normally starts a
-# local cluster of its own; RRO_E2E_KUBECONFIG tells it to use this one instead).
+# local cluster of its own; RRO_E2E_KUBECONFIG tells it to use this one instead, and
+# RRO_E2E_OPERATOR=in-cluster that the operator is already running from the chart).
 #
 # Usage (from anywhere):  bash test/e2e/kind/run.sh [extra vitest args]
 # Environment:
@@ -95,4 +96,6 @@ kubectl --namespace "$namespace" rollout status "deployment/$release-redis-repli
 log "running the e2e suite against $cluster"
 cd "$root"
 export RRO_E2E_KUBECONFIG="$kubeconfig"
+# The chart already runs the operator in the cluster: the suite should not start one of its own.
+export RRO_E2E_OPERATOR=in-cluster
 npx vitest run --project e2e "$@"
