@@ -1,0 +1,171 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { apiRequestCounts } from '../kube/client.js';
+
+export type ReconcileResult = 'success' | 'requeue' | 'error' | 'terminal';
+
+type PodLabels = { namespace: string; resource: string; pod: string };
+
+/** The operator's metrics on their own registry; per-resource series can be dropped when it goes away. */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+
+  private readonly reconcileDuration = new Histogram({
+    name: 'rro_reconcile_duration_seconds',
+    help: 'Time of one reconcile, by result',
+    labelNames: ['result'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  private readonly reconcileErrors = new Counter({
+    name: 'rro_reconcile_errors_total',
+    help: 'Reconciles that ended in an error',
+    registers: [this.registry],
+  });
+
+  private queueDepthSource: () => number = () => 0;
+
+  private readonly queueDepth = new Gauge({
+    name: 'rro_workqueue_depth',
+    help: 'Keys waiting in the work queue',
+    registers: [this.registry],
+    collect: () => {
+      this.queueDepth.set(this.queueDepthSource());
+    },
+  });
+
+  private readonly queueLatency = new Histogram({
+    name: 'rro_workqueue_latency_seconds',
+    help: 'Time a key waits in the work queue before a worker takes it',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+    registers: [this.registry],
+  });
+
+  private readonly apiRequests = new Counter({
+    name: 'rro_api_requests_total',
+    help: 'Kubernetes API requests, by verb',
+    labelNames: ['verb'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.apiRequests.reset();
+      for (const [verb, n] of Object.entries(apiRequestCounts())) this.apiRequests.inc({ verb }, n);
+    },
+  });
+
+  private readonly lagBytes = new Gauge({
+    name: 'rro_replication_lag_bytes',
+    help: 'Replication offset a replica is behind its upstream',
+    labelNames: ['namespace', 'resource', 'pod'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly lagSeconds = new Gauge({
+    name: 'rro_replication_lag_seconds',
+    help: 'Seconds since a replica last heard from its upstream',
+    labelNames: ['namespace', 'resource', 'pod'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly linkUp = new Gauge({
+    name: 'rro_replication_link_up',
+    help: 'Replication link state: 1 up, 0 down',
+    labelNames: ['namespace', 'resource', 'pod', 'link'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly role = new Gauge({
+    name: 'rro_pod_role',
+    help: 'Role of a Redis pod: 1 on the series of its current role',
+    labelNames: ['namespace', 'resource', 'pod', 'role'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly failovers = new Counter({
+    name: 'rro_failovers_total',
+    help: 'Failovers performed, by reason',
+    labelNames: ['namespace', 'resource', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Removal functions of the series written per resource ("ns/name"), keyed by series. */
+  private readonly series = new Map<string, Map<string, { pod?: string; remove: () => void }>>();
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeReconcile(result: ReconcileResult, seconds: number): void {
+    this.reconcileDuration.observe({ result }, seconds);
+    if (result === 'error') this.reconcileErrors.inc();
+  }
+
+  setQueueDepthSource(depth: () => number): void {
+    this.queueDepthSource = depth;
+  }
+
+  observeQueueLatency(ms: number): void {
+    this.queueLatency.observe(ms / 1000);
+  }
+
+  setReplicationLag(labels: PodLabels, bytes: number, seconds: number): void {
+    this.lagBytes.set(labels, bytes);
+    this.lagSeconds.set(labels, seconds);
+    this.track(labels, 'lag', () => {
+      this.lagBytes.remove(labels);
+      this.lagSeconds.remove(labels);
+    });
+  }
+
+  setLinkUp(labels: PodLabels, link: string, up: boolean): void {
+    const l = { ...labels, link };
+    this.linkUp.set(l, up ? 1 : 0);
+    this.track(labels, `link ${link}`, () => this.linkUp.remove(l));
+  }
+
+  setRole(labels: PodLabels, role: string): void {
+    const l = { ...labels, role };
+    this.untrack(labels, 'role');
+    this.role.set(l, 1);
+    this.track(labels, 'role', () => this.role.remove(l));
+  }
+
+  countFailover(namespace: string, resource: string, reason: string): void {
+    const l = { namespace, resource, reason };
+    this.failovers.inc(l);
+    this.track({ namespace, resource }, `failover ${reason}`, () => this.failovers.remove(l));
+  }
+
+  /** Drops every series of one pod (scaled away). */
+  forgetPod(namespace: string, resource: string, pod: string): void {
+    const bySeries = this.series.get(`${namespace}/${resource}`);
+    for (const [id, s] of bySeries ?? []) {
+      if (s.pod !== pod) continue;
+      s.remove();
+      bySeries?.delete(id);
+    }
+  }
+
+  /** Drops every series of a deleted resource. */
+  forgetResource(namespace: string, resource: string): void {
+    const key = `${namespace}/${resource}`;
+    for (const s of this.series.get(key)?.values() ?? []) s.remove();
+    this.series.delete(key);
+  }
+
+  private track(labels: { namespace: string; resource: string; pod?: string }, kind: string, remove: () => void): void {
+    const key = `${labels.namespace}/${labels.resource}`;
+    let bySeries = this.series.get(key);
+    if (!bySeries) {
+      bySeries = new Map();
+      this.series.set(key, bySeries);
+    }
+    bySeries.set(`${labels.pod ?? ''} ${kind}`, { pod: labels.pod, remove });
+  }
+
+  private untrack(labels: PodLabels, kind: string): void {
+    const bySeries = this.series.get(`${labels.namespace}/${labels.resource}`);
+    const id = `${labels.pod} ${kind}`;
+    bySeries?.get(id)?.remove();
+    bySeries?.delete(id);
+  }
+}
