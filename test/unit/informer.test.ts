@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startInformer, type InformerSource, type SourceHooks } from '../../src/kube/informer.js';
 
 type Obj = KubernetesObject & { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
-type Callback = (arg?: unknown) => void;
+// Stores both object and error callbacks; emit() hands each the argument its verb carries.
+type Callback = (arg: never) => void;
 
 const obj = (namespace: string, name: string, owner = ''): Obj => ({
   metadata: { namespace, name, labels: { owner } },
@@ -23,7 +24,7 @@ class FakeSource implements InformerSource<Obj> {
   }
   off(): void {}
   emit(verb: string, arg?: unknown): void {
-    for (const cb of this.callbacks.get(verb) ?? []) cb(arg);
+    for (const cb of this.callbacks.get(verb) ?? []) (cb as (a: unknown) => void)(arg);
   }
   async start(): Promise<void> {
     this.starts++;
