@@ -111,6 +111,7 @@ class TappedWatch extends Watch {
     );
     // Ended while connecting: nobody else will abort this connection.
     if (ended) controller.abort();
+    else this.onActivity();
     return controller;
   }
 

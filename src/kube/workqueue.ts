@@ -212,7 +212,7 @@ export type ReconcileResult = { requeueAfterMs?: number } | void;
 export type Reconciler = (key: string) => Promise<ReconcileResult>;
 
 /** Processes one key with controller-runtime's result handling. */
-export async function processKey(
+async function processKey(
   queue: WorkQueue,
   key: string,
   reconcile: Reconciler,
