@@ -134,8 +134,8 @@ export function listWatchFactory<T extends KubernetesObject>(
 
 /**
  * client-node's ListWatch made robust: restarts after errors with exponential backoff, relists a
- * stalled watch and relists periodically. Resolves once started; hasSynced() tells when the
- * first list has arrived.
+ * stalled watch and relists periodically. Starts at once; hasSynced() tells when the first list
+ * has arrived.
  */
 export function startInformer<T extends KubernetesObject>(
   kc: KubeConfig,
