@@ -1,0 +1,53 @@
+// metav1.Condition bookkeeping and the "did anything change" test that keeps status writes rare.
+import type { Condition, RedisReplicationStatus } from '../api/schema.js';
+
+export type ConditionUpdate = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+/** Sets one condition; lastTransitionTime moves only when the status flips. Order is kept, new types go last. */
+export function setCondition(conditions: Condition[] | undefined, next: ConditionUpdate, generation: number, now: string): Condition[] {
+  const list = conditions ?? [];
+  const current = list.find((c) => c.type === next.type);
+  const updated: Condition = {
+    ...next,
+    observedGeneration: generation,
+    lastTransitionTime: current && current.status === next.status ? current.lastTransitionTime : now,
+  };
+  return current ? list.map((c) => (c === current ? updated : c)) : [...list, updated];
+}
+
+export function setConditions(conditions: Condition[] | undefined, updates: ConditionUpdate[], generation: number, now: string): Condition[] {
+  return updates.reduce((list, update) => setCondition(list, update, generation, now), conditions ?? []);
+}
+
+export function findCondition(conditions: Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+const byKey = (key: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => String(a[key]).localeCompare(String(b[key]));
+
+/** JSON text with keys sorted and undefined fields dropped: two statuses the API server stores alike compare equal. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Conditions and nodes are list-maps (keyed by type and name): their order carries no meaning. */
+function normalized(status: RedisReplicationStatus | undefined): string {
+  if (!status) return canonical({});
+  return canonical({
+    ...status,
+    conditions: status.conditions && [...status.conditions].sort(byKey('type')),
+    nodes: status.nodes && [...status.nodes].sort(byKey('name')),
+  });
+}
+
+/** Whether writing `next` over `current` would change anything. */
+export function statusChanged(current: RedisReplicationStatus | undefined, next: RedisReplicationStatus | undefined): boolean {
+  return normalized(current) !== normalized(next);
+}
