@@ -86,7 +86,8 @@ function phaseOf(o: Observation, f: ReturnType<typeof facts>, ready: boolean): P
   if (o.invalidSpec !== undefined) return 'Failed';
   if (o.failingOver) return 'FailingOver';
   if (ready) return 'Ready';
-  if (o.primary === 'missing' || o.primary === 'starting') return f.replicas.length === 0 ? 'Pending' : 'Degraded';
+  if (o.primary === 'missing') return f.replicas.length === 0 ? 'Pending' : 'Degraded';
+  if (o.primary === 'starting') return f.replicas.length === 0 ? 'Pending' : 'Provisioning';
   if (o.primary === 'unreachable') return 'Degraded';
   if (f.converging || (f.syncing.length > 0 && f.down.length === 0)) return 'Provisioning';
   return 'Degraded';
