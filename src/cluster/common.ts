@@ -1,0 +1,202 @@
+// Shared constants, paths and small process helpers of the local cluster.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, rmSync, readlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const K8S_VERSION = 'v1.34.4';
+export const NODE_NAME = 'rro-node';
+export const BRIDGE = 'rro0';
+export const BRIDGE_IP = '198.18.0.1';
+export const POD_CIDR = '198.18.0.0/16';
+export const POD_PREFIX_LEN = 16;
+export const SERVICE_CIDR = '198.19.0.0/16';
+export const KUBERNETES_SERVICE_IP = '198.19.0.1';
+export const APISERVER_PORT = 6443;
+export const ETCD_CLIENT_PORT = 32379;
+export const ETCD_PEER_PORT = 32380;
+export const FW_CHAIN = 'RRO-FORWARD';
+/** Environment variable set on every process the cluster starts; its value is the cluster dir. */
+export const OWNER_ENV = 'RRO_CLUSTER_DIR';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ClusterPaths {
+  root: string;
+  kubeconfig: string;
+  pki: string;
+  logs: string;
+  run: string;
+  pods: string;
+  volumes: string;
+  etcd: string;
+  bin: string;
+  apiServer: string;
+}
+
+export function clusterPaths(root = process.env.RRO_CLUSTER_DIR_OVERRIDE ?? join(repoRoot, '.cluster')): ClusterPaths {
+  return {
+    root,
+    kubeconfig: join(root, 'kubeconfig'),
+    pki: join(root, 'pki'),
+    logs: join(root, 'logs'),
+    run: join(root, 'run'),
+    pods: join(root, 'pods'),
+    volumes: join(root, 'volumes'),
+    etcd: join(root, 'etcd'),
+    bin: join(root, 'bin'),
+    apiServer: `https://${BRIDGE_IP}:${APISERVER_PORT}`,
+  };
+}
+
+export function cacheBinDir(): string {
+  const cache = process.env.RRO_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'redis-replication-operator');
+  return join(cache, `k8s-${K8S_VERSION}`, 'bin');
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[cluster] ${msg}\n`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+/** Runs a command, never throws; returns exit code and output. */
+export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((res) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      res({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Runs a command and throws with its stderr when it fails. */
+export async function must(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  return r.stdout;
+}
+
+export function ensureDir(p: string): string {
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
+export function pidAlive(pid: number): boolean {
+  if (!pid || pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Start time (clock ticks since boot) of a process, to tell a reused pid apart. */
+export function procStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of every live process whose environment says it belongs to this cluster dir. */
+export function ownedPids(root: string): number[] {
+  const needle = `${OWNER_ENV}=${root}\0`;
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if ((env + '\0').includes(needle) && pidAlive(pid)) out.push(pid);
+    } catch {
+      /* gone or not readable */
+    }
+  }
+  return out;
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, wait, SIGKILL. Resolves once every pid is gone. */
+export async function stopPids(pids: number[], graceMs = 5000): Promise<void> {
+  for (const p of pids) signal(p, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && pids.some(pidAlive)) await sleep(100);
+  for (const p of pids) if (pidAlive(p)) signal(p, 'SIGKILL');
+  const hard = Date.now() + 5000;
+  while (Date.now() < hard && pids.some(pidAlive)) await sleep(50);
+}
+
+export interface Daemon { name: string; cmd: string; args: string[]; env?: Record<string, string>; cwd?: string }
+
+/** Starts a detached daemon with output to logs/<name>.log and its pid in run/<name>.pid; records its argv in run/<name>.json. */
+export function startDaemon(paths: ClusterPaths, d: Daemon): number {
+  ensureDir(paths.logs);
+  ensureDir(paths.run);
+  const fd = openSync(join(paths.logs, `${d.name}.log`), 'a');
+  const child = spawn(d.cmd, d.args, {
+    cwd: d.cwd ?? repoRoot,
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...d.env, [OWNER_ENV]: paths.root },
+  });
+  child.unref();
+  const pid = child.pid!;
+  writeFileSync(join(paths.run, `${d.name}.pid`), String(pid));
+  writeFileSync(join(paths.run, `${d.name}.json`), JSON.stringify(d));
+  return pid;
+}
+
+export function daemonPid(paths: ClusterPaths, name: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(paths.run, `${name}.pid`), 'utf8').trim());
+    if (!pidAlive(pid)) return undefined;
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    return (env + '\0').includes(`${OWNER_ENV}=${paths.root}\0`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readDaemon(paths: ClusterPaths, name: string): Daemon | undefined {
+  try {
+    return JSON.parse(readFileSync(join(paths.run, `${name}.json`), 'utf8')) as Daemon;
+  } catch {
+    return undefined;
+  }
+}
+
+export function rmrf(p: string): void {
+  rmSync(p, { recursive: true, force: true });
+}
+
+export function exists(p: string): boolean {
+  return existsSync(p);
+}
+
+export function netnsOfPid(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,78 @@
+// Host side networking of the local cluster: the bridge, its forwarding rules, and cleanup.
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BRIDGE, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, log, must, run, type ClusterPaths } from './common.js';
+
+const BR_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+
+async function linkExists(name: string): Promise<boolean> {
+  return (await run('ip', ['link', 'show', 'dev', name])).code === 0;
+}
+
+/** Creates the bridge rro0 with the gateway address, a route for the Service range, and the forwarding rules. Idempotent. */
+export async function ensureBridge(paths: ClusterPaths): Promise<void> {
+  if (!(await linkExists(BRIDGE))) {
+    await must('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+  }
+  const addrs = await must('ip', ['-o', '-4', 'addr', 'show', 'dev', BRIDGE]);
+  if (!addrs.includes(`${BRIDGE_IP}/${POD_PREFIX_LEN}`)) await must('ip', ['addr', 'add', `${BRIDGE_IP}/${POD_PREFIX_LEN}`, 'dev', BRIDGE]);
+  await must('ip', ['link', 'set', BRIDGE, 'up']);
+  // Service IPs stay on the bridge: never routed off the machine, even without endpoints.
+  await must('ip', ['route', 'replace', SERVICE_CIDR, 'dev', BRIDGE, 'src', BRIDGE_IP]);
+  // Forwarding only for packets that arrive on the bridge (pod -> Service -> pod); the host's global setting is untouched.
+  writeFileSync(`/proc/sys/net/ipv4/conf/${BRIDGE}/forwarding`, '1');
+  // Bridged pod-to-pod replies must pass conntrack so Service NAT is undone (br_netfilter).
+  if (existsSync(BR_NF)) {
+    const before = readFileSync(BR_NF, 'utf8').trim();
+    const saved = join(paths.run, 'bridge-nf-call-iptables.orig');
+    if (!existsSync(saved)) writeFileSync(saved, before);
+    if (before !== '1') writeFileSync(BR_NF, '1');
+  } else {
+    log('warning: br_netfilter not available; Service traffic between pods may not work');
+  }
+  // Our own chain: forwarding allowed only from the bridge back to the bridge.
+  if ((await run('iptables', ['-w', '-S', FW_CHAIN])).code !== 0) await must('iptables', ['-w', '-N', FW_CHAIN]);
+  await must('iptables', ['-w', '-F', FW_CHAIN]);
+  await must('iptables', ['-w', '-A', FW_CHAIN, '-i', BRIDGE, '-o', BRIDGE, '-j', 'ACCEPT']);
+  await must('iptables', ['-w', '-A', FW_CHAIN, '-i', BRIDGE, '-j', 'DROP']);
+  await must('iptables', ['-w', '-A', FW_CHAIN, '-o', BRIDGE, '-j', 'DROP']);
+  if ((await run('iptables', ['-w', '-C', 'FORWARD', '-j', FW_CHAIN])).code !== 0) await must('iptables', ['-w', '-I', 'FORWARD', '1', '-j', FW_CHAIN]);
+}
+
+/** Removes every network namespace, link, iptables rule and chain the cluster made. */
+export async function teardownNetwork(paths: ClusterPaths, kubeProxy?: string): Promise<void> {
+  const ns = await run('ip', ['netns', 'list']);
+  for (const line of ns.stdout.split('\n')) {
+    const name = line.trim().split(/\s+/)[0];
+    if (name && name.startsWith('rro-')) await run('ip', ['netns', 'del', name]);
+  }
+  const links = await run('ip', ['-o', 'link', 'show']);
+  for (const line of links.stdout.split('\n')) {
+    const m = /^\d+:\s+([^:@\s]+)/.exec(line);
+    if (!m) continue;
+    const name = m[1] ?? '';
+    if (name === BRIDGE || /^rv[0-9a-f]{8}$/.test(name)) await run('ip', ['link', 'del', name]);
+  }
+  await run('ip', ['route', 'del', SERVICE_CIDR, 'dev', BRIDGE]);
+  if (kubeProxy && existsSync(kubeProxy)) await run(kubeProxy, ['--cleanup', '--proxy-mode=iptables'], { timeoutMs: 60_000 });
+  // Whatever kube-proxy --cleanup left: our own chains and the KUBE-* chains in each table.
+  for (let i = 0; i < 20 && (await run('iptables', ['-w', '-D', 'FORWARD', '-j', FW_CHAIN])).code === 0; i++) { /* all copies */ }
+  await run('iptables', ['-w', '-F', FW_CHAIN]);
+  await run('iptables', ['-w', '-X', FW_CHAIN]);
+  for (const table of ['filter', 'nat', 'mangle']) {
+    const rules = (await run('iptables', ['-w', '-t', table, '-S'])).stdout.split('\n');
+    for (const r of rules) {
+      if (r.startsWith('-A ') && / -j KUBE-/.test(r) && !r.startsWith('-A KUBE-')) {
+        await run('iptables', ['-w', '-t', table, ...r.replace(/^-A /, '-D ').split(' ')]);
+      }
+    }
+    const chains = rules.filter((r) => r.startsWith('-N KUBE-')).map((r) => r.slice(3).trim());
+    for (const c of chains) await run('iptables', ['-w', '-t', table, '-F', c]);
+    for (const c of chains) await run('iptables', ['-w', '-t', table, '-X', c]);
+  }
+  const saved = join(paths.run, 'bridge-nf-call-iptables.orig');
+  if (existsSync(saved) && existsSync(BR_NF)) {
+    const v = readFileSync(saved, 'utf8').trim();
+    if (v === '0' || v === '1') writeFileSync(BR_NF, v);
+  }
+}

@@ -1,0 +1,72 @@
+// StorageClass rro-hostpath (default) and a provisioner that binds claims to host-path volumes under .cluster/volumes/.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import { rmrf, type ClusterPaths } from '../common.js';
+import type { Logger } from './pods.js';
+
+export const STORAGE_CLASS = 'rro-hostpath';
+export const PROVISIONER = 'rro.local/hostpath';
+
+export async function ensureStorageClass(storage: k8s.StorageV1Api): Promise<void> {
+  try {
+    await storage.readStorageClass({ name: STORAGE_CLASS });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+    await storage.createStorageClass({
+      body: {
+        apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass',
+        metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+        provisioner: PROVISIONER, reclaimPolicy: 'Delete', volumeBindingMode: 'Immediate', allowVolumeExpansion: true,
+      },
+    });
+  }
+}
+
+/** One pass: provision volumes for pending claims of our class, delete released volumes of ours. */
+export async function provisionOnce(core: k8s.CoreV1Api, paths: ClusterPaths, log: Logger): Promise<void> {
+  const pvcs = await core.listPersistentVolumeClaimForAllNamespaces({});
+  const pvs = await core.listPersistentVolume({});
+  const byClaim = new Set(pvs.items.map((pv) => pv.spec?.claimRef?.uid).filter(Boolean));
+  for (const pvc of pvcs.items) {
+    if (pvc.status?.phase !== 'Pending' || pvc.spec?.volumeName || pvc.metadata?.deletionTimestamp) continue;
+    if ((pvc.spec?.storageClassName ?? STORAGE_CLASS) !== STORAGE_CLASS) continue;
+    const uid = pvc.metadata!.uid!;
+    if (byClaim.has(uid)) continue;
+    const name = `pvc-${uid}`;
+    const dir = join(paths.volumes, name);
+    mkdirSync(dir, { recursive: true });
+    try {
+      await core.createPersistentVolume({
+        body: {
+          apiVersion: 'v1', kind: 'PersistentVolume',
+          metadata: { name, annotations: { 'pv.kubernetes.io/provisioned-by': PROVISIONER }, labels: { 'rro.local/claim-namespace': pvc.metadata!.namespace! } },
+          spec: {
+            capacity: { storage: pvc.spec?.resources?.requests?.storage ?? '1Gi' },
+            accessModes: pvc.spec?.accessModes ?? ['ReadWriteOnce'],
+            persistentVolumeReclaimPolicy: 'Delete',
+            storageClassName: STORAGE_CLASS,
+            volumeMode: pvc.spec?.volumeMode ?? 'Filesystem',
+            hostPath: { path: dir, type: 'DirectoryOrCreate' },
+            claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: pvc.metadata!.namespace!, name: pvc.metadata!.name!, uid },
+          },
+        },
+      });
+      log(`provisioned ${name} for ${pvc.metadata!.namespace}/${pvc.metadata!.name}`);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err;
+    }
+  }
+  for (const pv of pvs.items) {
+    if (pv.metadata?.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER) continue;
+    if (pv.status?.phase !== 'Released' && pv.status?.phase !== 'Failed') continue;
+    if (pv.spec?.persistentVolumeReclaimPolicy !== 'Delete') continue;
+    try {
+      await core.deletePersistentVolume({ name: pv.metadata!.name! });
+      if (pv.spec?.hostPath?.path?.startsWith(paths.volumes + '/')) rmrf(pv.spec.hostPath.path);
+      log(`deleted released ${pv.metadata!.name}`);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+}

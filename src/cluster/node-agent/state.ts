@@ -1,0 +1,55 @@
+// Per-pod state kept on disk under .cluster/pods/<uid>/state.json, so that faults and a restarted agent can find it.
+import { readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ContainerState {
+  pid?: number;
+  /** start time of pid in clock ticks since boot (tells a reused pid apart) */
+  pidStart?: number;
+  startedAt?: string;
+  restartCount: number;
+}
+
+export interface PodState {
+  uid: string;
+  namespace: string;
+  name: string;
+  netns: string;
+  veth: string;
+  ip: string;
+  createdAt: string;
+  containers: Record<string, ContainerState>;
+}
+
+export function podDir(podsRoot: string, uid: string): string {
+  return join(podsRoot, uid);
+}
+
+export function writeState(podsRoot: string, st: PodState): void {
+  const file = join(podDir(podsRoot, st.uid), 'state.json');
+  writeFileSync(file + '.tmp', JSON.stringify(st, null, 2));
+  renameSync(file + '.tmp', file);
+}
+
+export function readState(podsRoot: string, uid: string): PodState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(podDir(podsRoot, uid), 'state.json'), 'utf8')) as PodState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function allStates(podsRoot: string): PodState[] {
+  let uids: string[] = [];
+  try {
+    uids = readdirSync(podsRoot);
+  } catch {
+    return [];
+  }
+  return uids.map((u) => readState(podsRoot, u)).filter((s): s is PodState => s !== undefined);
+}
+
+export function findState(podsRoot: string, namespace: string, name: string): PodState | undefined {
+  const matches = allStates(podsRoot).filter((s) => s.namespace === namespace && s.name === name);
+  return matches.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+}
