@@ -186,6 +186,10 @@ export const statusSchema = z.object({
   observedGeneration: z.number().int().optional(),
   phase: z.enum(PHASES).optional(),
   primary: z.string().optional(),
+  /** Written before a promotion, cleared after: an operator that restarts mid-failover finishes it. */
+  targetPrimary: z.string().optional(),
+  /** The next pod index: pod names are never reused. */
+  nextPodIndex: z.number().int().optional(),
   replicas: z.number().int().optional(),
   readyReplicas: z.number().int().optional(),
   desiredReplicas: z.number().int().optional(),

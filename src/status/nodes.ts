@@ -27,11 +27,13 @@ function link(info: ReplicationInfo | undefined): NonNullable<NodeStatus['link']
   return info.linkUp ? 'up' : 'down';
 }
 
-/** Seconds since the parent last heard from the replica, as the parent reports it, else since the replica last heard from its parent. */
+/** Seconds since the parent last heard from the replica, as the parent reports it, else since the replica last heard from its parent.
+ * Replicas acknowledge once a second, so the first second is sampling noise, not lag: counting it would
+ * flip status between 0 and 1 on an idle resource. */
 function lagSeconds(pod: ObservedPod, parent: ObservedPod | undefined): number | undefined {
   const entry = pod.podIP === undefined ? undefined : parent?.info?.replicas.find((r) => r.ip === pod.podIP);
-  if (entry && entry.lag >= 0) return entry.lag;
-  return pod.info?.role === 'replica' && pod.info.lastIoSecondsAgo >= 0 ? pod.info.lastIoSecondsAgo : undefined;
+  const raw = entry && entry.lag >= 0 ? entry.lag : pod.info?.role === 'replica' && pod.info.lastIoSecondsAgo >= 0 ? pod.info.lastIoSecondsAgo : undefined;
+  return raw === undefined ? undefined : Math.max(0, raw - 1);
 }
 
 function primaryNode(pod: ObservedPod, includePrimary: boolean): NodeStatus {
@@ -46,7 +48,9 @@ function primaryNode(pod: ObservedPod, includePrimary: boolean): NodeStatus {
 }
 
 function replicaNode(pod: ObservedPod, parent: ObservedPod | undefined, maxLagSeconds: number): NodeStatus {
-  const state = link(pod.info);
+  // Linked to another pod than its assigned parent (a re-point is pending): not linked as the status says.
+  const pointed = pod.info?.role === 'replica' && parent?.podIP !== undefined && pod.info.masterHost === parent.podIP;
+  const state = pointed ? link(pod.info) : 'down';
   const offset = pod.info?.role === 'replica' ? pod.info.replicaOffset : undefined;
   const parentOffset = parent?.info?.replOffset;
   const lag = lagSeconds(pod, parent);

@@ -1,0 +1,192 @@
+// The controller: informers on RedisReplications and the objects they own feed a rate-limited
+// work queue; workers run reconcile(key), never two at once for the same key.
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
+import type { Clients } from '../kube/client.js';
+import { startInformer, type RobustInformer } from '../kube/informer.js';
+import { WorkQueue, runWorkers } from '../kube/workqueue.js';
+import { RedisPool } from '../redis/client.js';
+import type { OperatorMetrics } from '../metrics/metrics.js';
+import type { Deps, PasswordCache, Recorder } from './deps.js';
+import { LABEL, MANAGED_BY } from './names.js';
+import { reconcile } from './reconcile.js';
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  clients: Clients;
+  log: Logger;
+  namespaces: string[];
+  concurrency: number;
+  healthIntervalMs: number;
+  events: Recorder;
+  metrics: OperatorMetrics;
+}
+
+export interface Controller {
+  synced(): boolean;
+  queue: WorkQueue;
+  redis: RedisPool;
+  stop(): Promise<void>;
+}
+
+const OWNED_SELECTOR = `${LABEL.managedBy}=${MANAGED_BY}`;
+const BY_INSTANCE = 'instance';
+
+const ownerKey = (obj: KubernetesObject): string[] => {
+  const instance = obj.metadata?.labels?.[LABEL.instance];
+  return instance ? [`${obj.metadata?.namespace}/${instance}`] : [];
+};
+
+export function startController(opts: ControllerOptions): Controller {
+  const { kc, clients, log } = opts;
+  const queue = new WorkQueue({ onLatency: (ms) => opts.metrics.observeQueueLatency(ms) });
+  opts.metrics.setQueueDepthSource(() => queue.len());
+  const scopes = opts.namespaces.length > 0 ? opts.namespaces : [undefined];
+
+  const informers = <T extends KubernetesObject>(
+    kind: string,
+    path: (ns?: string) => string,
+    list: (ns?: string) => Promise<KubernetesListObject<T>>,
+    keys: (obj: T) => string[],
+    labelSelector?: string,
+  ): RobustInformer<T>[] =>
+    scopes.map((ns) =>
+      startInformer<T>(kc, {
+        path: path(ns),
+        list: () => list(ns),
+        ...(labelSelector ? { labelSelector } : {}),
+        indexers: { [BY_INSTANCE]: ownerKey },
+        onEvent: (_type, obj) => keys(obj).forEach((k) => queue.add(k)),
+        onError: (err) => log.warn({ kind, namespace: ns, err: String(err) }, 'watch failed; restarting'),
+      }),
+    );
+
+  const { core, custom } = clients;
+  const resourceKey = (obj: KubernetesObject) => [`${obj.metadata?.namespace}/${obj.metadata?.name}`];
+  const apiBase = (ns?: string) => (ns ? `/api/v1/namespaces/${ns}` : '/api/v1');
+  const crdBase = (ns?: string) => `/apis/${GROUP}/${VERSION}${ns ? `/namespaces/${ns}` : ''}/${PLURAL}`;
+
+  const resources = informers<RedisReplication & KubernetesObject>(
+    'RedisReplication',
+    crdBase,
+    (ns) =>
+      (ns
+        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns })
+        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<KubernetesListObject<RedisReplication & KubernetesObject>>,
+    resourceKey,
+  );
+  const pods = informers(
+    'Pod',
+    (ns) => `${apiBase(ns)}/pods`,
+    (ns) => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: OWNED_SELECTOR }) : core.listPodForAllNamespaces({ labelSelector: OWNED_SELECTOR })),
+    ownerKey,
+    OWNED_SELECTOR,
+  );
+  const services = informers(
+    'Service',
+    (ns) => `${apiBase(ns)}/services`,
+    (ns) => (ns ? core.listNamespacedService({ namespace: ns, labelSelector: OWNED_SELECTOR }) : core.listServiceForAllNamespaces({ labelSelector: OWNED_SELECTOR })),
+    ownerKey,
+    OWNED_SELECTOR,
+  );
+  const claims = informers(
+    'PersistentVolumeClaim',
+    (ns) => `${apiBase(ns)}/persistentvolumeclaims`,
+    (ns) =>
+      ns
+        ? core.listNamespacedPersistentVolumeClaim({ namespace: ns, labelSelector: OWNED_SELECTOR })
+        : core.listPersistentVolumeClaimForAllNamespaces({ labelSelector: OWNED_SELECTOR }),
+    ownerKey,
+    OWNED_SELECTOR,
+  );
+
+  const owned = <T extends KubernetesObject>(list: RobustInformer<T>[]) => (namespace: string, instance: string) =>
+    list.flatMap((i) => i.byIndex(BY_INSTANCE, `${namespace}/${instance}`));
+
+  const redis = new RedisPool();
+  const deps: Deps = {
+    core,
+    custom,
+    redis,
+    events: opts.events,
+    metrics: opts.metrics,
+    log,
+    now: Date.now,
+    healthIntervalMs: opts.healthIntervalMs,
+    memory: new Map(),
+    passwords: passwordCache(clients, Date.now),
+    cache: {
+      resource: (namespace, name) => {
+        for (const i of resources) {
+          const found = i.get(namespace, name);
+          if (found) return found;
+        }
+        return undefined;
+      },
+      pods: owned(pods),
+      claims: owned(claims),
+      services: owned(services),
+    },
+  };
+
+  const all = [...resources, ...pods, ...services, ...claims];
+  const synced = () => all.every((i) => i.hasSynced());
+
+  const workers = waitFor(synced).then(() =>
+    runWorkers(
+      queue,
+      opts.concurrency,
+      async (key) => {
+        const started = performance.now();
+        try {
+          const result = await reconcile(deps, key);
+          opts.metrics.observeReconcile('success', (performance.now() - started) / 1000);
+          return result;
+        } catch (err) {
+          opts.metrics.observeReconcile('error', (performance.now() - started) / 1000);
+          throw err;
+        }
+      },
+      (key, err) => log.warn({ resource: key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; will retry'),
+    ),
+  );
+
+  return {
+    synced,
+    queue,
+    redis,
+    async stop() {
+      await queue.shutDown();
+      await workers.catch(() => undefined);
+      await Promise.all(all.map((i) => i.stop()));
+      await redis.close();
+    },
+  };
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 50));
+}
+
+const PASSWORD_TTL_MS = 30_000;
+
+function passwordCache(clients: Clients, now: () => number): PasswordCache {
+  const cache = new Map<string, { value: string; at: number }>();
+  return {
+    async get(namespace, secretName) {
+      const key = `${namespace}/${secretName}`;
+      const hit = cache.get(key);
+      if (hit && now() - hit.at < PASSWORD_TTL_MS) return hit.value;
+      const secret = await clients.core.readNamespacedSecret({ name: secretName, namespace });
+      const encoded = secret.data?.['password'];
+      if (!encoded) throw new Error(`Secret ${secretName} has no key "password"`);
+      const value = Buffer.from(encoded, 'base64').toString('utf8');
+      cache.set(key, { value, at: now() });
+      return value;
+    },
+    invalidate(namespace, secretName) {
+      cache.delete(`${namespace}/${secretName}`);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+// Connections to the redis-server of each pod, kept open between reconciles (the health poll
+// runs every second) and dropped on the first error so that the next call reconnects.
+import { createClient } from 'redis';
+
+export const REDIS_PORT = 6379;
+
+export interface RedisTarget {
+  host: string;
+  port?: number;
+  password?: string | undefined;
+}
+
+export interface RedisTimeouts {
+  connectMs: number;
+  commandMs: number;
+}
+
+const DEFAULT_TIMEOUTS: RedisTimeouts = { connectMs: 1000, commandMs: 2000 };
+
+type Client = ReturnType<typeof createClient>;
+
+export class RedisCommandError extends Error {}
+
+export class RedisPool {
+  private readonly clients = new Map<string, Promise<Client>>();
+  private connectionsOpened = 0;
+
+  constructor(private readonly timeouts: RedisTimeouts = DEFAULT_TIMEOUTS) {}
+
+  /** Connections opened since start: a benchmark figure. */
+  get opened(): number {
+    return this.connectionsOpened;
+  }
+
+  async command(target: RedisTarget, args: string[]): Promise<string> {
+    const client = await this.connect(target);
+    try {
+      const reply = await withTimeout(client.sendCommand(args), this.timeouts.commandMs, `${args[0]} to ${target.host}`);
+      return replyText(reply);
+    } catch (err) {
+      this.drop(target);
+      throw err;
+    }
+  }
+
+  info(target: RedisTarget, section = 'replication'): Promise<string> {
+    return this.command(target, ['INFO', section]);
+  }
+
+  replicaOf(target: RedisTarget, host: string, port = REDIS_PORT): Promise<string> {
+    return this.command(target, ['REPLICAOF', host, String(port)]);
+  }
+
+  promote(target: RedisTarget): Promise<string> {
+    return this.command(target, ['REPLICAOF', 'NO', 'ONE']);
+  }
+
+  configSet(target: RedisTarget, directive: string, value: string): Promise<string> {
+    return this.command(target, ['CONFIG', 'SET', directive, value]);
+  }
+
+  /** Closes the connection to a host that is gone or must be re-dialled. */
+  drop(target: RedisTarget): void {
+    const key = poolKey(target);
+    const pending = this.clients.get(key);
+    if (!pending) return;
+    this.clients.delete(key);
+    pending.then((c) => c.destroy()).catch(() => undefined);
+  }
+
+  /** Keeps only connections to the given hosts. */
+  retain(hosts: Set<string>): void {
+    for (const [key, pending] of [...this.clients]) {
+      if (hosts.has(hostOf(key))) continue;
+      this.clients.delete(key);
+      pending.then((c) => c.destroy()).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.allSettled(all.map(async (p) => (await p).destroy()));
+  }
+
+  private connect(target: RedisTarget): Promise<Client> {
+    const key = poolKey(target);
+    const existing = this.clients.get(key);
+    if (existing) return existing;
+    const client = createClient({
+      socket: {
+        host: target.host,
+        port: target.port ?? REDIS_PORT,
+        connectTimeout: this.timeouts.connectMs,
+        socketTimeout: this.timeouts.commandMs,
+        reconnectStrategy: false,
+      },
+      password: target.password,
+      disableOfflineQueue: true,
+      RESP: 2,
+    });
+    client.on('error', () => this.drop(target));
+    const pending = withTimeout(client.connect(), this.timeouts.connectMs + 500, `connect to ${target.host}`).then(
+      (c) => {
+        this.connectionsOpened++;
+        return c as Client;
+      },
+      (err) => {
+        this.clients.delete(key);
+        client.destroy();
+        throw err;
+      },
+    );
+    this.clients.set(key, pending);
+    return pending;
+  }
+}
+
+// The password is part of the key so that a changed Secret opens a fresh, authenticated connection.
+function poolKey(target: RedisTarget): string {
+  return `${target.host}|${target.port ?? REDIS_PORT}|${target.password ?? ''}`;
+}
+
+function hostOf(key: string): string {
+  return key.slice(0, key.indexOf('|'));
+}
+
+function replyText(reply: unknown): string {
+  if (typeof reply === 'string') return reply;
+  if (Buffer.isBuffer(reply)) return reply.toString('utf8');
+  return JSON.stringify(reply);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisCommandError(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,97 @@
+// Runs the operator as a child process (as `npm start` does) against the local cluster, and
+// helpers to drive RedisReplications from tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+import { createClient } from 'redis';
+import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
+import { makeClients } from '../../../src/kube/client.js';
+import { kubeConfig, kubectl, waitFor } from './cluster.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: the operator dies wherever it is. */
+  kill(): Promise<void>;
+}
+
+export function startOperator(env: Record<string, string> = {}): OperatorProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, KUBECONFIG: resolve(ROOT, '.cluster/kubeconfig'), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out = (out + chunk.toString()).slice(-200_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export async function installCrd(): Promise<void> {
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(ROOT, 'crds')]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${PLURAL}.${GROUP}`]);
+}
+
+export function api() {
+  return makeClients(kubeConfig());
+}
+
+export async function getRR(namespace: string, name: string): Promise<RedisReplication> {
+  return (await api().custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as RedisReplication;
+}
+
+export async function createRR(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await api().custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    namespace,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RedisReplication', metadata: { name }, spec },
+  });
+}
+
+export async function waitReady(namespace: string, name: string, timeoutMs = 120_000): Promise<RedisReplication> {
+  let last: RedisReplication | undefined;
+  await waitFor(
+    async () => {
+      last = await getRR(namespace, name);
+      const ready = last.status?.conditions?.find((c) => c.type === 'Ready');
+      return last.status?.phase === 'Ready' && ready?.status === 'True' && last.status.observedGeneration === last.metadata.generation;
+    },
+    { timeoutMs, intervalMs: 250, what: `${namespace}/${name} Ready (last status: ${JSON.stringify(last?.status ?? {})})` },
+  );
+  return last!;
+}
+
+/** Runs one Redis command against a pod or Service IP and returns the reply. */
+export async function redisCommand(host: string, args: string[], password?: string): Promise<unknown> {
+  const client = createClient({ socket: { host, port: 6379, connectTimeout: 2000, reconnectStrategy: false }, password, RESP: 2 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
+}
