@@ -27,9 +27,8 @@ export function isWritableMaster(pod: ObservedPod): boolean {
   return pod.info?.role === 'master';
 }
 
-/** The replication offset a pod holds: how much of the primary's history it has. */
+/** How much of the replication stream a pod holds (master_repl_offset): 0 for a pod that never
+ * synced, even though such a replica reports slave_repl_offset 1. -1 when it did not answer. */
 export function dataOffset(pod: ObservedPod): number {
-  const info = pod.info;
-  if (!info) return -1;
-  return info.role === 'replica' && !isBooting(pod) ? info.replicaOffset : info.replOffset;
+  return pod.info ? pod.info.replOffset : -1;
 }

@@ -13,7 +13,7 @@ import { observePods } from './observe.js';
 import { decidePrimary, type PrimaryDecision } from './primary.js';
 import { computeNodes, recordNodeMetrics, refuseSpec, writeStatus } from './status.js';
 import { wireReplicas } from './wiring.js';
-import type { ObservedPod } from './observed.js';
+import { dataOffset, isBooting, type ObservedPod } from './observed.js';
 
 export async function reconcile(deps: Deps, key: string): Promise<ReconcileResult> {
   const [namespace, name] = key.split('/') as [string, string];
@@ -47,6 +47,9 @@ export async function reconcile(deps: Deps, key: string): Promise<ReconcileResul
     nowMs: deps.now(),
   });
 
+  if (decision.kind !== 'ok') {
+    deps.log.info({ resource: key, decision, pods: observed.map((p) => ({ name: p.name, ip: p.podIP, booting: isBooting(p), offset: dataOffset(p) })) }, 'primary decision');
+  }
   const acted = await actOnPrimary(deps, rr, spec, decision, observed, password);
   if (acted) observed = await observePods(deps, name, deps.cache.pods(namespace, name), password);
   const change = typeof acted === 'boolean' ? undefined : acted;

@@ -44,6 +44,9 @@ export function redisArgs(spec: RedisReplicationSpec): string[] {
     '--replica-read-only', 'yes',
     '--replicaof', BOOT_PARENT.host, String(BOOT_PARENT.port),
   ];
+  // Replicas of one parent start together: a short diskless-sync delay still batches them, where
+  // Redis's default of 5 s would add 5 s to every tier of a cascade. `config` may override it.
+  args.push('--repl-diskless-sync-delay', '1');
   if (!spec.persistence.enabled) args.push('--save', '', '--appendonly', 'no');
   else args.push('--appendonly', 'yes');
   if (spec.auth) args.push('--requirepass', `$(${PASSWORD_ENV})`, '--masterauth', `$(${PASSWORD_ENV})`);
