@@ -52,11 +52,13 @@ export async function failover(
   const { from, to, reason } = decision;
   deps.log.warn({ resource: `${rr.metadata.namespace}/${rr.metadata.name}`, from, to, reason }, 'failing over');
   await patchStatus(deps, rr, { targetPrimary: to, phase: 'FailingOver' });
+  faultPoint('failover-intent');
   const old = observed.find((p) => p.name === from);
   // A primary that was unreachable may still be running and writable: fence it by deleting its
   // pod at once. A restarted primary booted fenced (replica of nothing) and can stay.
   if (old && !old.deleting && reason !== 'PrimaryRestarted') await deletePod(deps, rr, from, { fence: true });
   await promote(deps, rr, spec, observed, to, password);
+  faultPoint('failover-promoted');
   await moveRoleLabels(deps, rr, from, to);
   deps.metrics.countFailover(rr.metadata.namespace, rr.metadata.name, reason);
   await deps.events.record(rr, 'Warning', 'FailedOver', `primary ${from} lost (${reason}); promoted ${to} (offset ${dataOffset(observed.find((p) => p.name === to)!)})`);
@@ -127,6 +129,12 @@ async function moveRoleLabels(deps: Deps, rr: RedisReplication, from: string, to
   const pod = (name: string): V1Pod => ({ metadata: { name, namespace: rr.metadata.namespace } });
   await patchPodMeta(deps, pod(from), { [LABEL.role]: 'replica', [LABEL.read]: 'false', [LABEL.tier]: '1' }, {});
   await patchPodMeta(deps, pod(to), { [LABEL.role]: 'primary', [LABEL.tier]: '0' }, { [ANNOTATION.parent]: null });
+}
+
+/** Fault injection for the end-to-end tests: RRO_FAULT_EXIT_AT=<point> makes the process die there,
+ * as an operator killed in the middle of a failover would. */
+function faultPoint(point: string): void {
+  if (process.env['RRO_FAULT_EXIT_AT'] === point) process.kill(process.pid, 'SIGKILL');
 }
 
 function targetOf(observed: ObservedPod[], name: string, password: string | undefined): RedisTarget {

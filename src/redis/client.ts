@@ -15,7 +15,7 @@ export interface RedisTimeouts {
   commandMs: number;
 }
 
-const DEFAULT_TIMEOUTS: RedisTimeouts = { connectMs: 1000, commandMs: 2000 };
+const DEFAULT_TIMEOUTS: RedisTimeouts = { connectMs: 1000, commandMs: 1000 };
 
 type Client = ReturnType<typeof createClient>;
 

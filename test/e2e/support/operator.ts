@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
+import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
 import { makeClients } from '../../../src/kube/client.js';
@@ -54,7 +55,8 @@ export async function installCrd(): Promise<void> {
 }
 
 export function api() {
-  return makeClients(kubeConfig());
+  const kc = kubeConfig();
+  return { ...makeClients(kc), discovery: kc.makeApiClient(DiscoveryV1Api) };
 }
 
 export async function getRR(namespace: string, name: string): Promise<RedisReplication> {

@@ -1,0 +1,65 @@
+// What must hold of a RedisReplication at rest, checked against Redis itself and the API server.
+import { expect } from 'vitest';
+import { LABEL } from '../../../src/controller/names.js';
+import { parseReplication, type ReplicationInfo } from '../../../src/redis/info.js';
+import { waitFor } from './cluster.js';
+import { api, getRR, redisCommand } from './operator.js';
+
+export async function livePods(namespace: string, name: string) {
+  const list = await api().core.listNamespacedPod({ namespace, labelSelector: `${LABEL.instance}=${name}` });
+  return list.items.filter((p) => !p.metadata!.deletionTimestamp && p.status?.podIP && p.status.phase === 'Running');
+}
+
+async function infoOrUndefined(ip: string, password?: string): Promise<ReplicationInfo | undefined> {
+  try {
+    return parseReplication(String(await redisCommand(ip, ['INFO', 'replication'], password)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pods that answer as a writable master right now. */
+export async function writableMasters(namespace: string, name: string, password?: string): Promise<string[]> {
+  const pods = await livePods(namespace, name);
+  const infos = await Promise.all(pods.map(async (p) => [p.metadata!.name!, await infoOrUndefined(p.status!.podIP!, password)] as const));
+  return infos.filter(([, info]) => info?.role === 'master').map(([n]) => n);
+}
+
+export async function primaryServiceIP(namespace: string, name: string): Promise<string> {
+  const service = await api().core.readNamespacedService({ name: `${name}-primary`, namespace });
+  return service.spec!.clusterIP!;
+}
+
+/** Exactly one writable primary, reachable through <name>-primary; every replica's parent exists and
+ * is what INFO on the replica says; status agrees with Redis. */
+export async function checkInvariants(namespace: string, name: string, password?: string): Promise<void> {
+  const rr = await getRR(namespace, name);
+  const status = rr.status!;
+  const pods = await livePods(namespace, name);
+  const ipOf = new Map(pods.map((p) => [p.metadata!.name!, p.status!.podIP!]));
+
+  expect(await writableMasters(namespace, name, password)).toEqual([status.primary]);
+  const viaService = await infoOrUndefined(await primaryServiceIP(namespace, name), password);
+  expect(viaService?.role).toBe('master');
+
+  for (const node of status.nodes!) {
+    expect(ipOf.get(node.name), `${node.name} in status is a live pod`).toBe(node.podIP);
+    if (node.role !== 'replica') continue;
+    expect(ipOf.has(node.parent!), `${node.name}'s parent ${node.parent} exists`).toBe(true);
+    const info = await infoOrUndefined(node.podIP!, password);
+    expect(info?.role).toBe('replica');
+    if (info?.role === 'replica') expect(info.masterHost, `${node.name} replicates from ${node.parent}`).toBe(ipOf.get(node.parent!));
+  }
+}
+
+/** Waits until the resource is Ready again for its current generation, then checks the invariants. */
+export async function settle(namespace: string, name: string, password?: string, timeoutMs = 90_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const rr = await getRR(namespace, name);
+      return rr.status?.phase === 'Ready' && rr.status.observedGeneration === rr.metadata.generation && !rr.status.targetPrimary;
+    },
+    { timeoutMs, intervalMs: 200, what: `${namespace}/${name} Ready again` },
+  );
+  await checkInvariants(namespace, name, password);
+}

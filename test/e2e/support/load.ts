@@ -1,0 +1,97 @@
+// A continuous write load through a Service, counting acknowledged writes, and the checks that
+// find which acknowledged writes are missing afterwards. Bounded in count and time.
+import { createClient } from 'redis';
+
+export interface WriteLoad {
+  /** Stops writing; resolves with what happened. */
+  stop(): Promise<LoadResult>;
+  ackedCount(): number;
+  /** When writes came back: the first acknowledgement after the first failure at or after `sinceMs`. */
+  recoveredAt(sinceMs: number): number | undefined;
+}
+
+export interface LoadResult {
+  acked: number[];
+  failures: number;
+}
+
+export interface LoadOptions {
+  host: string;
+  password?: string | undefined;
+  prefix: string;
+  maxWrites?: number;
+  maxDurationMs?: number;
+}
+
+export function startWriteLoad(o: LoadOptions): WriteLoad {
+  const acked: number[] = [];
+  const ackTimes: number[] = [];
+  const failureTimes: number[] = [];
+  let stopped = false;
+  const maxWrites = o.maxWrites ?? 200_000;
+  const deadline = Date.now() + (o.maxDurationMs ?? 180_000);
+
+  const connect = async () => {
+    const client = createClient({
+      socket: { host: o.host, port: 6379, connectTimeout: 500, socketTimeout: 1000, reconnectStrategy: false },
+      password: o.password,
+      disableOfflineQueue: true,
+      RESP: 2,
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+
+  const run = (async () => {
+    let client: Awaited<ReturnType<typeof connect>> | undefined;
+    // A refused write is not retried under its number: only acknowledged numbers count.
+    for (let i = 0; !stopped && i < maxWrites && Date.now() < deadline; i++) {
+      try {
+        client ??= await connect();
+        await client.sendCommand(['SET', `${o.prefix}:${i}`, String(i)]);
+        acked.push(i);
+        ackTimes.push(Date.now());
+      } catch {
+        failureTimes.push(Date.now());
+        client?.destroy();
+        client = undefined;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    client?.destroy();
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      await run;
+      return { acked, failures: failureTimes.length };
+    },
+    ackedCount: () => acked.length,
+    recoveredAt(sinceMs) {
+      const failed = failureTimes.find((t) => t >= sinceMs);
+      return failed === undefined ? undefined : ackTimes.find((t) => t >= failed);
+    },
+  };
+}
+
+/** Acknowledged writes that the given server does not hold. */
+export async function missingWrites(host: string, password: string | undefined, prefix: string, acked: number[]): Promise<number[]> {
+  const client = createClient({ socket: { host, port: 6379, connectTimeout: 2000, reconnectStrategy: false }, password, RESP: 2 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const missing: number[] = [];
+    for (let i = 0; i < acked.length; i += 1000) {
+      const batch = acked.slice(i, i + 1000);
+      const values = (await client.sendCommand(['MGET', ...batch.map((n) => `${prefix}:${n}`)])) as (string | null)[];
+      values.forEach((v, j) => {
+        if (v === null) missing.push(batch[j]!);
+      });
+    }
+    return missing;
+  } finally {
+    client.destroy();
+  }
+}
