@@ -34,9 +34,18 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   const live = pods.filter((p) => !p.deleting);
   if (pods.length === 0) return { kind: 'create' };
 
+  // A promotion whose intent was written before the operator stopped: finish it, unless the target
+  // has since restarted empty while another pod holds the data.
   if (input.target && input.target !== input.recorded) {
     const target = live.find((p) => p.name === input.target);
-    if (target?.info) return { kind: 'failover', from: input.recorded ?? input.target, to: target.name, reason: 'PrimaryUnreachable' };
+    if (target?.info && !(isBooting(target) && othersHoldData(target, live))) {
+      if (!input.recorded) {
+        const master = live.find(isWritableMaster);
+        return master ? { kind: 'ok', primary: master.name } : { kind: 'promote', primary: target.name };
+      }
+      const old = pods.find((p) => p.name === input.recorded);
+      return { kind: 'failover', from: input.recorded, to: target.name, reason: old && isBooting(old) ? 'PrimaryRestarted' : 'PrimaryUnreachable' };
+    }
   }
 
   const recorded = input.recorded ? pods.find((p) => p.name === input.recorded) : undefined;

@@ -173,6 +173,21 @@ describe('decidePrimary', () => {
     expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
   });
 
+  it('does not finish onto a target that restarted empty while another replica holds the data', () => {
+    const pods = [primaryPod(0, undefined), pod(1, booting()), pod(2, linked(ipOf(0), 500, { replOffset: 500 }))];
+    expect(decide({ pods, target: 'r-1', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
+  });
+
+  it('promotes a target when no primary is recorded, instead of failing over from it to itself', () => {
+    const pods = [pod(1, linked(ipOf(0), 500, { replOffset: 500 })), pod(2, linked(ipOf(0), 400, { replOffset: 400 }))];
+    expect(decide({ recorded: undefined, pods, target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-1' });
+  });
+
+  it('keeps the reason PrimaryRestarted when finishing a failover from a restarted primary', () => {
+    const pods = [primaryPod(0, booting()), pod(1, linked(ipOf(0), 500, { replOffset: 500 }))];
+    expect(decide({ pods, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+  });
+
   it('ignores a target that is the recorded primary, or that does not answer', () => {
     const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
     expect(decide({ pods, target: 'r-0' })).toEqual({ kind: 'ok', primary: 'r-0' });
