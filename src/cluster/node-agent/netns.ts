@@ -44,6 +44,8 @@ export async function setupPodNetwork(netns: string, veth: string, ip: string): 
   await must('ip', ['netns', 'add', netns]);
   await must('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   await must('ip', ['link', 'set', veth, 'master', BRIDGE, 'up']);
+  // Hairpin: a pod reaching itself through a Service IP (as kubelet's hairpin-veth mode).
+  await must('ip', ['link', 'set', veth, 'type', 'bridge_slave', 'hairpin', 'on']);
   await must('ip', ['-n', netns, 'addr', 'add', `${ip}/${POD_PREFIX_LEN}`, 'dev', 'eth0']);
   await must('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   await must('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);

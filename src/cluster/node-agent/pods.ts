@@ -134,7 +134,7 @@ export class PodRuntime {
       await this.stopAll(grace * 1000);
       await this.teardown();
       try {
-        await this.api.core.deleteNamespacedPod({ name: this.state.name, namespace: this.state.namespace, gracePeriodSeconds: 0, body: { preconditions: { uid: this.uid } } });
+        await this.api.core.deleteNamespacedPod({ name: this.state.name, namespace: this.state.namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid: this.uid } } });
       } catch (err) {
         if ((err as { code?: number }).code !== 404 && (err as { code?: number }).code !== 409) throw err;
       }
