@@ -25,7 +25,6 @@ export function toObservedBase(resource: string, pod: V1Pod): Omit<ObservedPod, 
 
 export async function observePods(deps: Deps, resource: string, pods: V1Pod[], password: string | undefined): Promise<ObservedPod[]> {
   const bases = pods.map((p) => toObservedBase(resource, p)).filter((p) => p !== undefined);
-  deps.redis.retain(new Set(bases.flatMap((p) => (p.podIP ? [p.podIP] : []))));
   return Promise.all(
     bases.map(async (base) => {
       if (!base.podIP || base.deleting) return { ...base, info: undefined };

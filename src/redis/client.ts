@@ -15,6 +15,7 @@ export interface RedisTimeouts {
   commandMs: number;
 }
 
+const IDLE_MS = 30_000;
 const DEFAULT_TIMEOUTS: RedisTimeouts = { connectMs: 1000, commandMs: 1000 };
 
 type Client = ReturnType<typeof createClient>;
@@ -23,9 +24,15 @@ export class RedisCommandError extends Error {}
 
 export class RedisPool {
   private readonly clients = new Map<string, Promise<Client>>();
+  private readonly lastUsed = new Map<string, number>();
   private connectionsOpened = 0;
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly timeouts: RedisTimeouts = DEFAULT_TIMEOUTS) {}
+  constructor(private readonly timeouts: RedisTimeouts = DEFAULT_TIMEOUTS) {
+    // Pods come and go; a connection nobody used for a while belongs to a pod that is gone.
+    this.sweeper = setInterval(() => this.closeIdle(IDLE_MS), IDLE_MS);
+    this.sweeper.unref();
+  }
 
   /** Connections opened since start: a benchmark figure. */
   get opened(): number {
@@ -68,16 +75,18 @@ export class RedisPool {
     pending.then((c) => c.destroy()).catch(() => undefined);
   }
 
-  /** Keeps only connections to the given hosts. */
-  retain(hosts: Set<string>): void {
+  private closeIdle(idleMs: number): void {
+    const now = Date.now();
     for (const [key, pending] of [...this.clients]) {
-      if (hosts.has(hostOf(key))) continue;
+      if (now - (this.lastUsed.get(key) ?? 0) < idleMs) continue;
       this.clients.delete(key);
+      this.lastUsed.delete(key);
       pending.then((c) => c.destroy()).catch(() => undefined);
     }
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     const all = [...this.clients.values()];
     this.clients.clear();
     await Promise.allSettled(all.map(async (p) => (await p).destroy()));
@@ -85,6 +94,7 @@ export class RedisPool {
 
   private connect(target: RedisTarget): Promise<Client> {
     const key = poolKey(target);
+    this.lastUsed.set(key, Date.now());
     const existing = this.clients.get(key);
     if (existing) return existing;
     const client = createClient({
@@ -121,9 +131,6 @@ function poolKey(target: RedisTarget): string {
   return `${target.host}|${target.port ?? REDIS_PORT}|${target.password ?? ''}`;
 }
 
-function hostOf(key: string): string {
-  return key.slice(0, key.indexOf('|'));
-}
 
 function replyText(reply: unknown): string {
   if (typeof reply === 'string') return reply;

@@ -27,7 +27,7 @@ let operator: OperatorProcess;
 beforeAll(async () => {
   await installCrd();
   ({ name: ns, cleanup } = await createNamespace());
-  operator = startOperator();
+  operator = startOperator({ WATCH_NAMESPACES: ns });
   await createRR(ns, name, {
     replicas: 2,
     cascade: [{ replicasPerParent: 1 }],
@@ -150,7 +150,7 @@ describe('the operator and the API server fail too', () => {
   it('an operator killed in the middle of a failover: the next one finishes it', async () => {
     await settle(ns, name);
     await operator.stop();
-    const crashing = startOperator({ RRO_FAULT_EXIT_AT: 'failover-intent' });
+    const crashing = startOperator({ WATCH_NAMESPACES: ns, RRO_FAULT_EXIT_AT: 'failover-intent' });
     const from = (await getRR(ns, name)).status!.primary!;
     await api().core.deleteNamespacedPod({ name: from, namespace: ns });
     await waitFor(() => crashing.child.exitCode !== null || crashing.child.signalCode !== null, {
@@ -160,7 +160,7 @@ describe('the operator and the API server fail too', () => {
     });
     const target = (await getRR(ns, name)).status!.targetPrimary;
     expect(target).toBeDefined();
-    operator = startOperator();
+    operator = startOperator({ WATCH_NAMESPACES: ns });
     await settle(ns, name);
     expect((await getRR(ns, name)).status!.primary).toBe(target);
   });

@@ -10,14 +10,19 @@ import { createNamespace, kubectl, waitFor } from './support/cluster.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
 
 let operator: OperatorProcess;
+// One namespace per group of tests, all created first: the operator under test watches only them,
+// so other operators on the same cluster cannot interfere.
+const namespaces: Record<'cascade' | 'invalid' | 'secure' | 'sneaky', { name: string; cleanup: () => Promise<void> }> = {} as never;
 
 beforeAll(async () => {
   await installCrd();
-  operator = startOperator();
+  for (const key of ['cascade', 'invalid', 'secure', 'sneaky'] as const) namespaces[key] = await createNamespace();
+  operator = startOperator({ WATCH_NAMESPACES: Object.values(namespaces).map((n) => n.name).join(',') });
 });
 
 afterAll(async () => {
   await operator?.stop();
+  await Promise.all(Object.values(namespaces).map((n) => n.cleanup()));
 });
 
 async function podsOf(namespace: string, name: string): Promise<V1Pod[]> {
@@ -31,14 +36,12 @@ async function infoAt(ip: string, password?: string) {
 
 describe('a cascade: replicas 2, cascade [2]', () => {
   let ns: string;
-  let cleanup: () => Promise<void>;
   const name = 'cache';
 
   beforeAll(async () => {
-    ({ name: ns, cleanup } = await createNamespace());
+    ns = namespaces.cascade.name;
     await createRR(ns, name, { replicas: 2, cascade: [{ replicasPerParent: 2 }] });
   });
-  afterAll(async () => cleanup?.());
 
   it('reaches Ready with a primary, 2 tier-1 and 4 tier-2 replicas', async () => {
     const rr = await waitReady(ns, name);
@@ -155,9 +158,9 @@ describe('a cascade: replicas 2, cascade [2]', () => {
 
 describe('invalid specs', () => {
   let ns: string;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => ({ name: ns, cleanup } = await createNamespace()));
-  afterAll(async () => cleanup?.());
+  beforeAll(() => {
+    ns = namespaces.invalid.name;
+  });
 
   const refused = async (spec: Record<string, unknown>) => {
     try {
@@ -193,16 +196,14 @@ describe('invalid specs', () => {
 
 describe('auth and persistence', () => {
   let ns: string;
-  let cleanup: () => Promise<void>;
   const name = 'secure';
   const password = 'e2e-secret-password';
 
   beforeAll(async () => {
-    ({ name: ns, cleanup } = await createNamespace());
+    ns = namespaces.secure.name;
     await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'secure-auth' }, stringData: { password } } });
     await createRR(ns, name, { replicas: 2, auth: { secretName: 'secure-auth' }, persistence: { enabled: true, size: '64Mi' } });
   });
-  afterAll(async () => cleanup?.());
 
   it('reaches Ready; a client without the password is refused, one with it is served', async () => {
     const rr = await waitReady(ns, name);
@@ -250,9 +251,9 @@ describe('auth and persistence', () => {
 
 describe('a spec that gets past the API server but not the operator', () => {
   let ns: string;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => ({ name: ns, cleanup } = await createNamespace()));
-  afterAll(async () => cleanup?.());
+  beforeAll(() => {
+    ns = namespaces.sneaky.name;
+  });
 
   it('sets Ready=False with reason InvalidSpec naming the field, and creates nothing', async () => {
     // An object stored before a CRD upgrade tightened its rules is not validated again: simulate it

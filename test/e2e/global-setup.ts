@@ -1,0 +1,12 @@
+// vitest globalSetup of the e2e project: makes sure the local cluster is up and healthy.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { clusterPaths } from '../../src/cluster/common.js';
+import { apiReady } from '../../src/cluster/control-plane.js';
+
+export default async function setup(): Promise<void> {
+  const paths = clusterPaths();
+  if (existsSync(paths.kubeconfig) && (await apiReady(paths))) return;
+  const r = spawnSync('npx', ['tsx', 'src/cluster/up.ts'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('cluster:up failed; see .cluster/logs/');
+}
