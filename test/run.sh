@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# npm test: unit tests, then end-to-end tests on the local cluster, which is torn down (and checked clean) at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ]; then npm ci; fi
+missing=0
+for t in etcd redis-server redis-cli iptables ip openssl unshare nsenter; do command -v "$t" >/dev/null || missing=1; done
+if [ "$missing" = 1 ]; then
+  echo "[test] installing missing system packages" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server redis-server redis-tools iptables conntrack iproute2 openssl util-linux >/dev/null
+fi
+bash src/cluster/build-binaries.sh >/dev/null
+
+echo "[test] unit tests" >&2
+npx vitest run --project unit
+
+# The e2e run brings the cluster up if it is not already; it is always torn down and checked at the end.
+cleanup() {
+  rc=$?
+  echo "[test] cluster:down" >&2
+  npx tsx src/cluster/down.ts || rc=1
+  bash src/cluster/check-clean.sh || rc=1
+  exit "$rc"
+}
+trap cleanup EXIT
+npx tsx src/cluster/up.ts
+echo "[test] end-to-end tests" >&2
+npx vitest run --project e2e
