@@ -5,7 +5,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { join, basename } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { BRIDGE_IP, OWNER_ENV, pidAlive, procStartTime, repoRoot, rmrf, signal, sleep, type ClusterPaths } from '../common.js';
+import { BRIDGE_IP, OWNER_ENV, run, pidAlive, procStartTime, repoRoot, rmrf, signal, sleep, type ClusterPaths } from '../common.js';
 import { allocateIP, netnsName, setupPodNetwork, teardownPodNetwork, vethName } from './netns.js';
 import { ConfigError, containerEnv, expand, mountsOf, prepareVolumes, type Api, type Mount } from './volumes.js';
 import { podDir, readState, writeState, type PodState } from './state.js';
@@ -35,6 +35,7 @@ interface Ctr {
   nextStartAt: number;
   exited?: { code: number | null; signal: NodeJS.Signals | null };
   killing?: boolean;
+  env?: Record<string, string>;
 }
 
 const SIGNUM: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGSEGV: 11, SIGABRT: 6, SIGHUP: 1, SIGQUIT: 3, SIGPIPE: 13 };
@@ -100,7 +101,10 @@ export class PodRuntime {
       }
       this.ctrs.set(c.name, ctr);
     }
-    if (existing && existsSync(`/run/netns/${existing.netns}`) && existing.ip) this.netReady = true;
+    if (existing && existsSync(`/run/netns/${existing.netns}`) && existing.ip) {
+      this.netReady = true;
+      void run('ip', ['link', 'set', existing.veth, 'type', 'bridge_slave', 'hairpin', 'on']);
+    }
   }
 
   key(): string {
@@ -281,6 +285,7 @@ export class PodRuntime {
     const pid = child.pid;
     if (!pid) throw new Error(`could not start ${argv[0]}`);
     c.child = child;
+    c.env = env;
     c.pid = pid;
     c.pidStart = procStartTime(pid);
     c.startedAt = now();
@@ -362,7 +367,7 @@ export class PodRuntime {
     };
     try {
       if (p.exec?.command && c.pid) {
-        const env = await containerEnv(this.api, this.pod, c.spec, this.state.ip, BRIDGE_IP).catch(() => ({} as Record<string, string>));
+        const env = c.env ?? (await containerEnv(this.api, this.pod, c.spec, this.state.ip, BRIDGE_IP).catch(() => ({} as Record<string, string>)));
         const cmd = p.exec.command.map((s) => s);
         cmd[0] = mapBinary(cmd[0]!);
         return await new Promise<boolean>((resolve) => {
