@@ -34,11 +34,16 @@ export interface ClusterPaths {
   apiServer: string;
 }
 
+export function cacheRoot(): string {
+  return process.env.RRO_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'redis-replication-operator');
+}
+
 export function clusterPaths(root = process.env.RRO_CLUSTER_DIR_OVERRIDE ?? join(repoRoot, '.cluster')): ClusterPaths {
   return {
     root,
     kubeconfig: join(root, 'kubeconfig'),
-    pki: join(root, 'pki'),
+    // Certificates are kept outside .cluster (like the binaries), so a kubeconfig stays valid across down/up.
+    pki: join(cacheRoot(), 'pki'),
     logs: join(root, 'logs'),
     run: join(root, 'run'),
     pods: join(root, 'pods'),
@@ -50,8 +55,7 @@ export function clusterPaths(root = process.env.RRO_CLUSTER_DIR_OVERRIDE ?? join
 }
 
 export function cacheBinDir(): string {
-  const cache = process.env.RRO_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'redis-replication-operator');
-  return join(cache, `k8s-${K8S_VERSION}`, 'bin');
+  return join(cacheRoot(), `k8s-${K8S_VERSION}`, 'bin');
 }
 
 export function log(msg: string): void {
