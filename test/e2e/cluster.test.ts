@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import {
-  createNamespace, healPod, killContainer, kubeConfig, kubectl, partitionPod, podIPOf, podState, waitFor,
+  createNamespace, freezePod, healPod, killContainer, kubeConfig, kubectl, partitionPod, podIPOf, podState, restartApiServer, thawPod, waitFor,
 } from './support/cluster.js';
 
 const kc = kubeConfig();
@@ -111,6 +111,15 @@ describe('local cluster', () => {
       execFile('ip', ['netns', 'exec', netns, 'redis-cli', '-h', clusterIP, 'PING'], { timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(String(out).trim())));
     });
     expect(viaPod).toBe('PONG');
+    // The API server through the kubernetes Service, from inside a pod, with the mounted service account.
+    const api = await new Promise<string>((resolve, reject) => {
+      execFile('nsenter', ['-t', String(podState(ns, 'client').containers.redis!.pid), '-n', '-m', '--', 'sh', '-c',
+        'cat /var/run/secrets/kubernetes.io/serviceaccount/namespace && test -s /var/run/secrets/kubernetes.io/serviceaccount/token && '
+        + 'test -s /var/run/secrets/kubernetes.io/serviceaccount/ca.crt && bash -c "exec 3<>/dev/tcp/$KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT" && echo api-ok'],
+      { timeout: 5000, env: { ...process.env, KUBERNETES_SERVICE_HOST: '198.19.0.1', KUBERNETES_SERVICE_PORT: '443' } }, (err, out) => (err ? reject(err) : resolve(String(out))));
+    });
+    expect(api).toContain(ns);
+    expect(api).toContain('api-ok');
   });
 
   it('restarts a SIGKILLed container and counts the restart', async () => {
@@ -136,6 +145,39 @@ describe('local cluster', () => {
       await healPod(ns, 'web');
     }
     await waitFor(async () => (await ping(ip)) === 'PONG', { timeoutMs: 10_000, what: 'PONG after healing' });
+  });
+
+  it('freezes and thaws a pod', async () => {
+    const ip = podIPOf(ns, 'web');
+    await freezePod(ns, 'web');
+    try {
+      expect(await pingFails(ip)).toBe(true);
+    } finally {
+      await thawPod(ns, 'web');
+    }
+    await waitFor(async () => (await ping(ip)) === 'PONG', { timeoutMs: 10_000, what: 'PONG after thawing' });
+  });
+
+  it('survives an API server restart: pods keep running and status keeps flowing', async () => {
+    const pid = podState(ns, 'web').containers.redis!.pid!;
+    await restartApiServer();
+    expect(podState(ns, 'web').containers.redis!.pid).toBe(pid);
+    await killContainer(ns, 'web');
+    await waitFor(async () => {
+      const p = await core.readNamespacedPod({ name: 'web', namespace: ns });
+      const cs = p.status?.containerStatuses?.[0];
+      return (cs?.restartCount ?? 0) >= 2 && cs?.ready;
+    }, { timeoutMs: 60_000, what: 'restart reported after the API server restart' });
+  });
+
+  it('reports a failed container of a restartPolicy Never pod as Failed', async () => {
+    await core.createNamespacedPod({ namespace: ns, body: redisPod('once', { restartPolicy: 'Never' }, { args: ['--port', 'not-a-port'], readinessProbe: undefined }) });
+    const pod = await waitFor(async () => {
+      const p = await core.readNamespacedPod({ name: 'once', namespace: ns });
+      return p.status?.phase === 'Failed' ? p : undefined;
+    }, { timeoutMs: 30_000, what: 'pod once Failed' });
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(1);
+    expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(0);
   });
 
   it('ends the process and removes the network namespace when the pod is deleted', async () => {
