@@ -276,7 +276,10 @@ export class PodRuntime {
     }
     steps.push(`cd ${q(cwd)}`);
     const script = `set -e; ${steps.join(' && ')}; exec "$@"`;
-    const logFile = join(this.dir, `${spec.name}.log`);
+    // Container output outlives the pod (for post-mortems), under .cluster/logs/pods/.
+    const logDir = join(this.paths.logs, 'pods');
+    mkdirSync(logDir, { recursive: true });
+    const logFile = join(logDir, `${this.state.namespace}_${this.state.name}_${this.uid.slice(0, 8)}_${spec.name}.log`);
     const fd = openSync(logFile, 'a');
     const child = spawn('ip', ['netns', 'exec', this.state.netns, 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', ...argv], {
       detached: true, stdio: ['ignore', fd, fd], env: { ...env, [OWNER_ENV]: this.paths.root }, cwd: '/',
