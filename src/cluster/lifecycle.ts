@@ -1,9 +1,9 @@
 // Bringing the whole local cluster up and down.
-import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync, unlinkSync, lstatSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync, unlinkSync, lstatSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  NODE_NAME, cacheBinDir, clusterPaths, daemonPid, ensureDir, log, ownedPids, repoRoot, rmrf, run, sleep, stopPids,
+  NODE_NAME, cacheBinDir, cacheRoot, clusterPaths, pidAlive, daemonPid, ensureDir, log, ownedPids, repoRoot, rmrf, run, sleep, stopPids,
   type ClusterPaths,
 } from './common.js';
 import { ensureCerts, writeKubeconfigs } from './certs.js';
@@ -48,8 +48,41 @@ function linkBin(paths: ClusterPaths, bin: string): void {
   symlinkSync(bin, paths.bin);
 }
 
+/** One cluster:up/down at a time on this machine (concurrent test runs call up together). */
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(cacheRoot(), { recursive: true });
+  const lock = join(cacheRoot(), 'cluster.lock');
+  let announced = false;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch {
+      const holder = Number((() => { try { return readFileSync(lock, 'utf8'); } catch { return '0'; } })());
+      if (holder && pidAlive(holder) && holder !== process.pid) {
+        if (!announced) log(`waiting for another cluster:up/down (pid ${holder})`);
+        announced = true;
+        await sleep(300);
+      } else {
+        try { unlinkSync(lock); } catch { /* raced */ }
+      }
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    try { unlinkSync(lock); } catch { /* gone */ }
+  }
+}
+
 /** Brings the cluster up, or returns quickly when it already runs and is healthy. */
 export async function up(paths = clusterPaths()): Promise<void> {
+  return withLock(() => upLocked(paths));
+}
+
+async function upLocked(paths: ClusterPaths): Promise<void> {
   const step = stepTimer();
   if (await healthy(paths)) {
     step('cluster already running and healthy');
@@ -61,7 +94,7 @@ export async function up(paths = clusterPaths()): Promise<void> {
   if (!partial) {
     if (existsSync(paths.root) || ownedPids(paths.root).length > 0) {
       log('found state of an earlier cluster that is not healthy: cleaning it up first');
-      await down(paths, { quiet: true });
+      await downLocked(paths, { quiet: true });
     }
     ensureDir(paths.root);
     ensureDir(paths.run);
@@ -105,6 +138,10 @@ function tail(file: string, lines = 20): string {
 
 /** Stops every process of the cluster and removes its namespaces, links, rules, mounts and files. */
 export async function down(paths = clusterPaths(), opts: { quiet?: boolean } = {}): Promise<void> {
+  return withLock(() => downLocked(paths, opts));
+}
+
+async function downLocked(paths: ClusterPaths, opts: { quiet?: boolean }): Promise<void> {
   const step = stepTimer();
   // The agent first, so that it restarts nothing; then every other process of ours.
   const agent = daemonPid(paths, 'node-agent');
