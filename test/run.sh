@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # npm test: unit tests, then end-to-end tests on the local cluster, which is torn down (and checked clean) at the end.
+# Extra arguments go to the e2e vitest run (e.g. a test file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,4 +28,4 @@ cleanup() {
 trap cleanup EXIT
 npx tsx src/cluster/up.ts
 echo "[test] end-to-end tests" >&2
-npx vitest run --project e2e
+npx vitest run --project e2e "$@"
