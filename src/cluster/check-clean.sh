@@ -13,6 +13,8 @@ if ip netns list 2>/dev/null | grep -q '^rro-'; then echo "leftover netns: $(ip 
 if ip -o link show 2>/dev/null | grep -Eq '^[0-9]+: (rro0|rv[0-9a-f]{8})[:@]'; then echo "leftover links: $(ip -o link show | grep -Eo '^[0-9]+: (rro0|rv[0-9a-f]{8})')"; bad=1; fi
 if grep -q "$dir" /proc/mounts; then echo "leftover mounts: $(grep "$dir" /proc/mounts | cut -d' ' -f2)"; bad=1; fi
 if grep -q ' /run/netns/rro-' /proc/mounts; then echo "leftover netns mounts"; bad=1; fi
+cache="${RRO_CACHE:-$HOME/.cache/redis-replication-operator}"
+if [ ! -e "$cache/netns-mount-preexisting" ] && awk '$5 == "/run/netns"' /proc/self/mountinfo | grep -q .; then echo "leftover mount: /run/netns"; bad=1; fi
 for t in filter nat mangle; do
   if iptables -w -t "$t" -S 2>/dev/null | grep -Eq 'RRO-|KUBE-'; then echo "leftover iptables rules in $t: $(iptables -w -t "$t" -S | grep -Ec 'RRO-|KUBE-')"; bad=1; fi
 done

@@ -1,7 +1,11 @@
 // Host side networking of the local cluster: the bridge, its forwarding rules, and cleanup.
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BRIDGE, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, log, must, run, type ClusterPaths } from './common.js';
+import { BRIDGE, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, cacheRoot, ensureDir, log, must, run, type ClusterPaths } from './common.js';
+
+// `ip netns add` turns /run/netns into a mount point the first time; remember whether it was one before us.
+const NETNS_FLAG = (): string => join(cacheRoot(), 'netns-mount-preexisting');
+const netnsMounted = (): boolean => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/run/netns');
 
 const BR_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
 
@@ -11,6 +15,8 @@ async function linkExists(name: string): Promise<boolean> {
 
 /** Creates the bridge rro0 with the gateway address, a route for the Service range, and the forwarding rules. Idempotent. */
 export async function ensureBridge(paths: ClusterPaths): Promise<void> {
+  ensureDir(cacheRoot());
+  if (!existsSync(NETNS_FLAG())) writeFileSync(NETNS_FLAG(), netnsMounted() ? 'yes' : 'no');
   if (!(await linkExists(BRIDGE))) {
     await must('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
   }
@@ -45,6 +51,13 @@ export async function teardownNetwork(paths: ClusterPaths, kubeProxy?: string): 
   for (const line of ns.stdout.split('\n')) {
     const name = line.trim().split(/\s+/)[0];
     if (name && name.startsWith('rro-')) await run('ip', ['netns', 'del', name]);
+  }
+  const pre = existsSync(NETNS_FLAG()) ? readFileSync(NETNS_FLAG(), 'utf8').trim() : 'no';
+  if (pre !== 'yes') {
+    let empty = true;
+    try { empty = readdirSync('/run/netns').length === 0; } catch { /* absent */ }
+    if (empty && netnsMounted()) await run('umount', ['/run/netns']);
+    try { unlinkSync(NETNS_FLAG()); } catch { /* absent */ }
   }
   const links = await run('ip', ['-o', 'link', 'show']);
   for (const line of links.stdout.split('\n')) {
