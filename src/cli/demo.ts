@@ -2,7 +2,7 @@
 // installs the CRD, runs the operator, applies examples/cascade.yaml into namespace `demo` and
 // shows the topology converging. Idempotent: run it as often as you like.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RedisReplication } from '../api/schema.js';
@@ -62,6 +62,20 @@ function run(cmd: string, args: string[], opts: { input?: string; inherit?: bool
 
 const kubectl = (args: string[], input?: string) => run(KUBECTL, ['--kubeconfig', KUBECONFIG, ...args], { input });
 
+const PID_FILE = join(LOG_DIR, 'demo-operator.pid');
+
+/** The pid of a demo operator another `npm run demo` started and that still runs, if any. */
+function otherDemoOperator(): number | undefined {
+  try {
+    const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('src/main.ts') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The operator, a child process with its logs in a file. */
 class Operator {
   private exited: Promise<number | null>;
@@ -86,16 +100,13 @@ class Operator {
         METRICS_PORT: '0',
         // Only the demo's namespace: other work on the same cluster is left alone.
         WATCH_NAMESPACES: NAMESPACE,
-        // Two demos at once (two terminals) take turns on a Lease instead of fighting.
-        LEADER_ELECT: 'true',
-        LEASE_NAME: 'rro-demo',
-        POD_NAMESPACE: 'default',
       },
       stdio: ['ignore', fd, fd],
       // Its own process group: Ctrl-C reaches the demo, which stops the operator in order.
       detached: true,
     });
     closeSync(fd);
+    if (child.pid !== undefined) writeFileSync(PID_FILE, `${child.pid}\n`);
     return new Operator(child);
   }
   get running(): boolean {
@@ -111,6 +122,7 @@ class Operator {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await this.exited;
     clearTimeout(timer);
+    if (otherDemoOperator() === undefined) rmSync(PID_FILE, { force: true });
   }
 }
 
@@ -159,8 +171,11 @@ async function main(argv: string[]): Promise<number> {
   info('installed and established');
 
   step(`Operator (logs: ${rel(OPERATOR_LOG)})`);
-  const operator = Operator.start();
-  info(`running, pid ${operator.child.pid}, watching namespace ${NAMESPACE}`);
+  // Another demo (another terminal) already runs one: two operators on one resource would fight.
+  const other = otherDemoOperator();
+  const operator = other === undefined ? Operator.start() : undefined;
+  if (operator) info(`running, pid ${operator.child.pid}, watching namespace ${NAMESPACE}`);
+  else info(`an operator started by another npm run demo is running (pid ${other}); using it`);
 
   // From here on, whatever happens, the operator is stopped before the demo exits.
   let interrupted = false;
@@ -173,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const stopOperator = async () => {
-    if (!operator.running) return;
+    if (!operator?.running) return;
     process.stdout.write(`    stopping the operator (SIGTERM, pid ${operator.child.pid})...`);
     await operator.stop();
     process.stdout.write(` stopped\n`);
@@ -187,12 +202,15 @@ async function main(argv: string[]): Promise<number> {
     const appliedAt = Date.now();
 
     step(`Waiting for ${NAMESPACE}/${NAME} to be Ready (at most ${READY_TIMEOUT_MS / 1000}s)`);
+    // The demo's own API calls use the local cluster too, whatever KUBECONFIG the shell has.
+    process.env.KUBECONFIG = KUBECONFIG;
     const clients = makeClients(loadKubeConfig());
     let rr: RedisReplication | undefined;
     let last = '';
     let readyAt: number | undefined;
+    let apiErrors = 0;
     while (!interrupted) {
-      if (!operator.running) {
+      if (operator && !operator.running) {
         throw new DemoError(`the operator exited (code ${operator.code}); see ${rel(OPERATOR_LOG)}`);
       }
       const started = Date.now();
@@ -201,7 +219,9 @@ async function main(argv: string[]): Promise<number> {
         rr = await fetchResource(clients, NAMESPACE, NAME);
         const pods = await fetchPods(clients, NAMESPACE, NAME);
         body = renderStatus(rr, { color, now: new Date(), pods });
+        apiErrors = 0;
       } catch (e) {
+        if (!(e instanceof NotFoundError) && ++apiErrors >= 15) throw new DemoError(`the API server keeps failing: ${(e as Error).message}`);
         body = `${e instanceof NotFoundError ? e.message : `reading ${NAMESPACE}/${NAME}: ${(e as Error).message}`}\n`;
       }
       const elapsed = ((Date.now() - appliedAt) / 1000).toFixed(0);
@@ -237,13 +257,14 @@ async function main(argv: string[]): Promise<number> {
     }
 
     const toReady = ((readyAt - appliedAt) / 1000).toFixed(1);
-    process.stdout.write(`\n${NAMESPACE}/${NAME} is Ready ${toReady}s after apply (${((readyAt - began) / 1000).toFixed(1)}s since the demo started).\n\n`);
+    process.stdout.write('\n');
+    step(`${NAMESPACE}/${NAME} is Ready ${toReady}s after apply (${((readyAt - began) / 1000).toFixed(1)}s since the demo started)`);
     const ip = primaryIP(rr) ?? '<primary pod IP>';
     const kc = `--kubeconfig ${rel(KUBECONFIG)}`;
     process.stdout.write(
       [
         'Look around:',
-        `  ${rel(KUBECTL)} ${kc} -n ${NAMESPACE} get rr            # (kubectl on your PATH works too)`,
+        `  ${rel(KUBECTL)} ${kc} -n ${NAMESPACE} get rr   # or any kubectl with --kubeconfig .cluster/kubeconfig`,
         `  ${rel(KUBECTL)} ${kc} -n ${NAMESPACE} get pods -L redis.replication.dev/role,redis.replication.dev/tier,redis.replication.dev/read`,
         `  KUBECONFIG=${rel(KUBECONFIG)} npm run status -- ${NAME} -n ${NAMESPACE} --watch`,
         `  redis-cli -h ${ip}                 # the primary (pod IPs are reachable from this host)`,
@@ -256,6 +277,10 @@ async function main(argv: string[]): Promise<number> {
     if (exitWhenReady) {
       await stopOperator();
       process.stdout.write('Done: the cluster keeps running (npm run cluster:down stops it).\n');
+      return 0;
+    }
+    if (!operator) {
+      process.stdout.write(`The operator is the other npm run demo's (pid ${other}); it keeps running there.\n`);
       return 0;
     }
     process.stdout.write(`The operator keeps running (pid ${operator.child.pid}). Press Ctrl-C to stop it.\n`);
