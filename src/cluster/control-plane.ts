@@ -38,6 +38,9 @@ export function daemonSpec(paths: ClusterPaths, bin: string, name: DaemonName): 
           '--enable-admission-plugins=NodeRestriction',
           '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
           `--service-account-key-file=${join(pki, 'sa.pub')}`, `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+          // kubectl logs: the API server reaches the node agent's small kubelet endpoint on the node IP.
+          `--kubelet-client-certificate=${join(pki, 'admin.crt')}`, `--kubelet-client-key=${join(pki, 'admin.key')}`,
+          '--kubelet-preferred-address-types=InternalIP',
           '--profiling=false', '--v=1',
         ],
       };

@@ -89,8 +89,9 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
     return;
   }
   const bin = ensureBinaries();
-  // Partly alive: the API answers, some daemons died. Restart only what is missing.
-  const partial = existsSync(paths.kubeconfig) && alive(paths, 'etcd') && alive(paths, 'kube-apiserver') && (await apiReady(paths));
+  // Partly alive: etcd (the state) is fine, some other daemons died. Restart only what is missing.
+  const partial = existsSync(paths.kubeconfig) && existsSync(join(paths.pki, 'admin.kubeconfig')) && alive(paths, 'etcd') && (await etcdHealthy());
+  if (partial) log('cluster partly running: restarting the processes that are missing');
   if (!partial) {
     if (existsSync(paths.root) || ownedPids(paths.root).length > 0) {
       log('found state of an earlier cluster that is not healthy: cleaning it up first');

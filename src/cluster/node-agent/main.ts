@@ -8,6 +8,7 @@ import { PodRuntime } from './pods.js';
 import { allStates, podDir } from './state.js';
 import { teardownPodNetwork } from './netns.js';
 import { ensureStorageClass, provisionOnce } from './provisioner.js';
+import { startKubeletApi } from './kubelet-api.js';
 
 const paths = clusterPaths(process.env[OWNER_ENV] || undefined);
 ensureDir(paths.pods);
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
     }
   }
   log('node registered and ready');
+  startKubeletApi(paths, log);
   void loop('lease', 10_000, renewLease);
   void loop('node status', 30_000, async () => {
     await core.patchNodeStatus({ name: NODE_NAME, body: { status: { conditions: nodeStatus().conditions } } }, mergePatch);

@@ -111,6 +111,28 @@ export class PodRuntime {
     return `${this.state.namespace}/${this.state.name}`;
   }
 
+  private recent = new Map<string, number>();
+
+  /** A core/v1 Event on the pod, as the kubelet would record it (same reason+message at most once a minute). */
+  event(type: 'Normal' | 'Warning', reason: string, message: string, container?: string): void {
+    const k = `${reason}|${message}`;
+    if (Date.now() - (this.recent.get(k) ?? 0) < 60_000) return;
+    this.recent.set(k, Date.now());
+    const t = new Date();
+    void this.api.core.createNamespacedEvent({
+      namespace: this.state.namespace,
+      body: {
+        metadata: { generateName: `${this.state.name}.`, namespace: this.state.namespace },
+        involvedObject: {
+          apiVersion: 'v1', kind: 'Pod', namespace: this.state.namespace, name: this.state.name, uid: this.uid,
+          fieldPath: container ? `spec.containers{${container}}` : undefined,
+        },
+        reason, message, type, count: 1, firstTimestamp: t, lastTimestamp: t,
+        source: { component: 'kubelet', host: 'rro-node' }, reportingComponent: 'kubelet', reportingInstance: 'rro-node',
+      },
+    }).catch(() => undefined);
+  }
+
   /** Called with the newest pod object; runs one sync unless one is running. */
   kick(pod: k8s.V1Pod): void {
     this.pod = pod;
@@ -135,6 +157,7 @@ export class PodRuntime {
       this.deleting = true;
       const grace = this.pod.metadata.deletionGracePeriodSeconds ?? this.pod.spec?.terminationGracePeriodSeconds ?? 30;
       this.log(`${this.key()}: deleting (grace ${grace}s)`);
+      for (const c of this.ctrs.values()) if (c.pid) this.event('Normal', 'Killing', `Stopping container ${c.spec.name}`, c.spec.name);
       await this.stopAll(grace * 1000);
       await this.teardown();
       try {
@@ -193,7 +216,10 @@ export class PodRuntime {
         c.lastTerminated = term;
         const backoff = c.crashes <= 1 ? 0 : Math.min(1000 * 2 ** (c.crashes - 2), 30_000);
         c.nextStartAt = Date.now() + backoff;
-        if (backoff > 0) c.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(backoff / 1000)}s restarting failed container=${c.spec.name} pod=${this.state.name}` };
+        if (backoff > 0) {
+          c.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(backoff / 1000)}s restarting failed container=${c.spec.name} pod=${this.state.name}` };
+          this.event('Warning', 'BackOff', 'Back-off restarting failed container', c.spec.name);
+        }
       } else {
         c.final = term;
       }
@@ -208,6 +234,7 @@ export class PodRuntime {
       } catch (err) {
         if (err instanceof ConfigError) {
           c.waiting = { reason: err.reason, message: err.message };
+          if (err.reason !== 'ContainerCreating') this.event('Warning', 'Failed', `Error: ${err.message}`, c.spec.name);
           c.nextStartAt = Date.now() + 2000;
         } else {
           c.waiting = { reason: 'RunContainerError', message: err instanceof Error ? err.message : String(err) };
@@ -305,6 +332,7 @@ export class PodRuntime {
     c.liveness = { fails: 0, succ: 0, next: Date.now() + (spec.livenessProbe?.initialDelaySeconds ?? 0) * 1000, busy: false };
     this.save();
     this.log(`${this.key()}: started container ${spec.name} pid ${pid}: ${argv.join(' ')}`);
+    this.event('Normal', 'Started', `Started container ${spec.name}`, spec.name);
   }
 
   private confMentions(argv: string[], mounts: Mount[], directive: string): boolean {
@@ -338,7 +366,11 @@ export class PodRuntime {
         } else {
           p.succ = 0;
           p.fails += 1;
-          if (p.fails >= (rp.failureThreshold ?? 3) && c.ready) { c.ready = false; this.kick(this.pod); }
+          if (p.fails >= (rp.failureThreshold ?? 3) && c.ready) {
+            c.ready = false;
+            this.event('Warning', 'Unhealthy', 'Readiness probe failed', c.spec.name);
+            this.kick(this.pod);
+          }
         }
       });
     }
@@ -353,6 +385,7 @@ export class PodRuntime {
         p.fails += 1;
         if (p.fails >= (lp.failureThreshold ?? 3) && c.pid) {
           this.log(`${this.key()}: container ${c.spec.name} failed liveness, restarting`);
+          this.event('Warning', 'Unhealthy', 'Liveness probe failed; container will be restarted', c.spec.name);
           c.killing = true;
           await this.stopContainer(c, (this.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000);
           c.killing = false;
