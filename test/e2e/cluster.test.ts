@@ -122,6 +122,16 @@ describe('local cluster', () => {
     expect(api).toContain('api-ok');
   });
 
+  it('serves container logs to kubectl logs and records pod events', async () => {
+    const logs = await waitFor(async () => {
+      const out = await kubectl(['-n', ns, 'logs', 'web']);
+      return out.includes('Ready to accept connections') ? out : undefined;
+    }, { timeoutMs: 10_000, what: 'kubectl logs output' });
+    expect(logs).toContain('Ready to accept connections');
+    const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=web' });
+    expect(events.items.map((e) => e.reason)).toContain('Started');
+  });
+
   it('restarts a SIGKILLed container and counts the restart', async () => {
     const before = podState(ns, 'web').containers.redis!.pid!;
     await killContainer(ns, 'web');
