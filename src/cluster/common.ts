@@ -131,6 +131,22 @@ export function ownedPids(root: string): number[] {
   return out;
 }
 
+/** Cluster dirs of every live process started by any checkout's cluster (only one cluster fits on a machine). */
+export function runningClusterRoots(): string[] {
+  const roots = new Set<string>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${e}/environ`, 'latin1').split('\0');
+      const hit = env.find((v) => v.startsWith(`${OWNER_ENV}=`));
+      if (hit && pidAlive(Number(e))) roots.add(hit.slice(OWNER_ENV.length + 1));
+    } catch {
+      /* gone */
+    }
+  }
+  return [...roots];
+}
+
 export function signal(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(pid, sig);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync, unli
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  NODE_NAME, cacheBinDir, cacheRoot, clusterPaths, pidAlive, daemonPid, ensureDir, log, ownedPids, repoRoot, rmrf, run, sleep, stopPids,
+  NODE_NAME, cacheBinDir, cacheRoot, clusterPaths, pidAlive, runningClusterRoots, daemonPid, ensureDir, log, ownedPids, repoRoot, rmrf, run, sleep, stopPids,
   type ClusterPaths,
 } from './common.js';
 import { ensureCerts, writeKubeconfigs } from './certs.js';
@@ -93,6 +93,10 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
   const partial = existsSync(paths.kubeconfig) && existsSync(join(paths.pki, 'admin.kubeconfig')) && alive(paths, 'etcd') && (await etcdHealthy());
   if (partial) log('cluster partly running: restarting the processes that are missing');
   if (!partial) {
+    for (const other of runningClusterRoots().filter((r) => r !== paths.root)) {
+      log(`stopping the local cluster of ${other} first (one cluster per machine: same bridge, ports and addresses)`);
+      await downLocked(clusterPaths(other), { quiet: true });
+    }
     if (existsSync(paths.root) || ownedPids(paths.root).length > 0) {
       log('found state of an earlier cluster that is not healthy: cleaning it up first');
       await downLocked(paths, { quiet: true });
