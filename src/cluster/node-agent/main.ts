@@ -134,6 +134,38 @@ async function syncPods(): Promise<void> {
   }
 }
 
+/** Runs syncPods now, or once more right after the running one (events coalesce). */
+let syncing = false;
+let again = false;
+async function syncPodsCoalesced(): Promise<void> {
+  if (syncing) {
+    again = true;
+    return;
+  }
+  syncing = true;
+  try {
+    do {
+      again = false;
+      await syncPods();
+    } while (again);
+  } finally {
+    syncing = false;
+  }
+}
+
+/** A watch on this node's pods: reacts at once instead of at the next poll. */
+function watchPods(): void {
+  const w = new k8s.Watch(kc);
+  let timer: NodeJS.Timeout | undefined;
+  const restart = (): void => {
+    if (timer) return;
+    timer = setTimeout(() => { timer = undefined; watchPods(); }, 1000);
+  };
+  w.watch('/api/v1/pods', { fieldSelector: `spec.nodeName=${NODE_NAME}`, allowWatchBookmarks: false }, () => {
+    void syncPodsCoalesced().catch(() => undefined);
+  }, () => restart()).catch(() => restart());
+}
+
 async function loop(name: string, everyMs: number, fn: () => Promise<void>): Promise<never> {
   let failing = false;
   for (;;) {
@@ -170,7 +202,8 @@ async function main(): Promise<void> {
   });
   void loop('storage class', 30_000, () => ensureStorageClass(storage));
   void loop('provisioner', 1000, () => provisionOnce(core, paths, log));
-  void loop('pods', 500, syncPods);
+  void loop('pods', 1000, syncPodsCoalesced);
+  watchPods();
 }
 
 const stop = (): void => {
