@@ -139,7 +139,7 @@ export async function waitUntil(what: string, fn: () => Promise<boolean> | boole
   }
 }
 
-/** Kills the API server and starts it again with the same arguments; resolves when /readyz is ok. */
+/** Kills the API server and starts it again with the same arguments; resolves when /readyz is ok (controller manager, scheduler and kube-proxy are restarted too). */
 export async function restartApiServerProcess(paths: ClusterPaths, bin: string): Promise<void> {
   const pid = daemonPid(paths, 'kube-apiserver');
   if (pid) {
@@ -149,4 +149,15 @@ export async function restartApiServerProcess(paths: ClusterPaths, bin: string):
   }
   startNamed(paths, bin, 'kube-apiserver', true);
   await waitUntil('kube-apiserver /readyz', () => apiReady(paths), 120_000);
+  // client-go informers of the other components back off for up to a minute or more after losing the
+  // API server; restart them so the control plane reacts promptly again (the fault is the API server's).
+  for (const name of ['kube-controller-manager', 'kube-scheduler', 'kube-proxy'] as const) {
+    const p = daemonPid(paths, name);
+    if (p) {
+      process.kill(p, 'SIGKILL');
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && daemonPid(paths, name)) await sleep(50);
+    }
+    startNamed(paths, bin, name, true);
+  }
 }

@@ -74,7 +74,11 @@ export async function healPod(namespace: string, pod: string): Promise<void> {
   }
 }
 
-/** Kills kube-apiserver and starts it again with the same arguments; resolves once /readyz is ok. */
+/**
+ * Kills kube-apiserver and starts it again with the same arguments; resolves once /readyz is ok.
+ * kube-controller-manager, kube-scheduler and kube-proxy are restarted right after, because their
+ * client-go informers would otherwise back off for a minute or more; pods and the node agent are untouched.
+ */
 export async function restartApiServer(): Promise<void> {
   const p = paths0();
   const bin = existsSync(join(p.bin, 'kube-apiserver')) ? p.bin : cacheBinDir();
