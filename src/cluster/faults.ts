@@ -24,7 +24,7 @@ export function podIPOf(namespace: string, pod: string): string {
 /** Pid of a live container process of the pod (the first container unless one is named). */
 export function containerPid(namespace: string, pod: string, container?: string): number {
   const st = podState(namespace, pod);
-  const entries = Object.entries(st.containers);
+  const entries = Object.entries(st.containers).filter(([n]) => container !== undefined || !n.startsWith('init:'));
   const hit = container ? entries.find(([n]) => n === container) : entries[0];
   const c = hit?.[1];
   if (!c?.pid || !pidAlive(c.pid) || (c.pidStart !== undefined && procStartTime(c.pid) !== c.pidStart)) {

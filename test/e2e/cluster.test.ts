@@ -226,6 +226,23 @@ describe('local cluster', () => {
     expect(await redisCli(['-h', ip, '--no-auth-warning', '-a', 's3cret', 'CONFIG', 'GET', 'maxmemory-policy'])).toContain('allkeys-lru');
   });
 
+  it('runs init containers to completion first', async () => {
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: redisPod('init', {
+        volumes: [{ name: 'conf', emptyDir: {} }],
+        initContainers: [{
+          name: 'write-conf', image: 'redis:7.2', command: ['sh', '-c', 'echo "maxmemory-policy volatile-lfu" > /conf/redis.conf'],
+          volumeMounts: [{ name: 'conf', mountPath: '/conf' }],
+        }],
+      }, { args: ['/conf/redis.conf'], volumeMounts: [{ name: 'conf', mountPath: '/conf' }] }),
+    });
+    const pod = await readyPod('init');
+    expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+    expect(pod.status?.conditions?.find((c) => c.type === 'Initialized')?.status).toBe('True');
+    expect(await redisCli(['-h', pod.status!.podIP!, 'CONFIG', 'GET', 'maxmemory-policy'])).toContain('volatile-lfu');
+  });
+
   it('reports pods it cannot run with a clear waiting reason', async () => {
     await core.createNamespacedPod({ namespace: ns, body: redisPod('nginx', {}, { image: 'nginx:1.27' }) });
     await core.createNamespacedPod({

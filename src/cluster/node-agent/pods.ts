@@ -20,6 +20,7 @@ interface Probe { fails: number; succ: number; next: number; busy: boolean }
 
 interface Ctr {
   spec: k8s.V1Container;
+  init?: boolean;
   pid?: number;
   pidStart?: number;
   child?: ChildProcess;
@@ -68,6 +69,8 @@ export class PodRuntime {
   state: PodState;
   pod: k8s.V1Pod;
   private ctrs = new Map<string, Ctr>();
+  /** init containers, run one after another to completion before the others */
+  private inits: Ctr[] = [];
   private netReady = false;
   private volumes?: Record<string, string>;
   private volumesAt = 0;
@@ -86,10 +89,11 @@ export class PodRuntime {
       uid: this.uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name!,
       netns: netnsName(this.uid), veth: vethName(this.uid), ip: '', createdAt: now(), containers: {},
     };
-    for (const c of pod.spec?.containers ?? []) {
-      const saved = this.state.containers[c.name];
+    const specs = [...(pod.spec?.initContainers ?? []).map((c) => ({ c, init: true })), ...(pod.spec?.containers ?? []).map((c) => ({ c, init: false }))];
+    for (const { c, init } of specs) {
+      const saved = this.state.containers[init ? `init:${c.name}` : c.name];
       const ctr: Ctr = {
-        spec: c, restartCount: saved?.restartCount ?? 0, crashes: 0, ready: false, nextStartAt: 0,
+        spec: c, init, restartCount: saved?.restartCount ?? 0, crashes: 0, ready: false, nextStartAt: 0,
         readiness: { fails: 0, succ: 0, next: 0, busy: false }, liveness: { fails: 0, succ: 0, next: 0, busy: false },
       };
       // Adopt a process a previous agent started.
@@ -99,7 +103,12 @@ export class PodRuntime {
         ctr.startedAt = saved.startedAt;
         this.log(`${this.key()}: adopted container ${c.name} pid ${saved.pid}`);
       }
-      this.ctrs.set(c.name, ctr);
+      if (init) {
+        if (this.state.initDone) ctr.final = { exitCode: 0, reason: 'Completed', finishedAt: this.state.createdAt };
+        this.inits.push(ctr);
+      } else {
+        this.ctrs.set(c.name, ctr);
+      }
     }
     if (existing && existsSync(`/run/netns/${existing.netns}`) && existing.ip) {
       this.netReady = true;
@@ -146,6 +155,9 @@ export class PodRuntime {
     for (const [name, c] of this.ctrs) {
       this.state.containers[name] = { pid: c.pid, pidStart: c.pidStart, startedAt: c.startedAt, restartCount: c.restartCount };
     }
+    for (const c of this.inits) {
+      this.state.containers[`init:${c.spec.name}`] = { pid: c.pid, pidStart: c.pidStart, startedAt: c.startedAt, restartCount: c.restartCount };
+    }
     mkdirSync(this.dir, { recursive: true });
     writeState(this.paths.pods, this.state);
   }
@@ -181,7 +193,18 @@ export class PodRuntime {
         this.podWaiting = { reason: 'NetworkSetupError', message: err instanceof Error ? err.message : String(err) };
       }
     }
-    if (this.netReady) {
+    if (this.netReady && !this.state.initDone) {
+      // One init container at a time, each to a successful exit.
+      const next = this.inits.find((c) => !(c.final && c.final.exitCode === 0));
+      if (next) {
+        await this.syncContainer(next);
+      }
+      if (this.inits.every((c) => c.final && c.final.exitCode === 0)) {
+        this.state.initDone = true;
+        this.save();
+      }
+    }
+    if (this.netReady && this.state.initDone) {
       for (const c of this.ctrs.values()) await this.syncContainer(c);
     }
     await this.patchStatus();
@@ -211,7 +234,7 @@ export class PodRuntime {
       c.readiness = { fails: 0, succ: 0, next: 0, busy: false };
       c.liveness = { fails: 0, succ: 0, next: 0, busy: false };
       const policy = this.pod.spec?.restartPolicy ?? 'Always';
-      const restart = policy === 'Always' || (policy === 'OnFailure' && code !== 0);
+      const restart = c.init ? code !== 0 && policy !== 'Never' : policy === 'Always' || (policy === 'OnFailure' && code !== 0);
       if (restart) {
         c.lastTerminated = term;
         const backoff = c.crashes <= 1 ? 0 : Math.min(1000 * 2 ** (c.crashes - 2), 30_000);
@@ -244,7 +267,7 @@ export class PodRuntime {
       }
       return;
     }
-    this.runProbes(c);
+    if (!c.init) this.runProbes(c);
   }
 
   private containerID(c: Ctr): string {
@@ -455,7 +478,7 @@ export class PodRuntime {
   }
 
   async stopAll(graceMs: number): Promise<void> {
-    const list = [...this.ctrs.values()];
+    const list = [...this.inits, ...this.ctrs.values()];
     await Promise.all(list.map(async (c) => {
       const child = c.child;
       c.child = undefined; // no restart from the exit handler
@@ -479,24 +502,27 @@ export class PodRuntime {
   }
 
   private buildStatus(): Record<string, unknown> {
-    const statuses = (this.pod.spec?.containers ?? []).map((spec) => {
-      const c = this.ctrs.get(spec.name)!;
+    const initDone = !!this.state.initDone || this.inits.length === 0;
+    const statusOf = (c: Ctr): Record<string, unknown> => {
+      const spec = c.spec;
       let state: Record<string, unknown>;
       if (c.pid) state = { running: { startedAt: c.startedAt } };
       else if (c.final) state = { terminated: c.final };
-      else state = { waiting: c.waiting ?? { reason: 'ContainerCreating' } };
+      else state = { waiting: c.waiting ?? { reason: !c.init && !initDone ? 'PodInitializing' : 'ContainerCreating' } };
       const kind = imageKind(spec.image ?? '');
       return {
         name: spec.name, image: spec.image, imageID: kind ? `rro://${kind}` : '',
         containerID: c.pid || c.final ? this.containerID(c) : undefined,
-        ready: !!c.pid && c.ready, started: !!c.pid, restartCount: c.restartCount,
+        ready: c.init ? c.final?.exitCode === 0 : !!c.pid && c.ready, started: !!c.pid, restartCount: c.restartCount,
         state, lastState: c.lastTerminated ? { terminated: c.lastTerminated } : {},
       };
-    });
+    };
+    const statuses = (this.pod.spec?.containers ?? []).map((spec) => statusOf(this.ctrs.get(spec.name)!));
     const all = [...this.ctrs.values()];
     let phase = 'Pending';
-    if (all.length > 0 && all.every((c) => c.final)) phase = all.every((c) => c.final!.exitCode === 0) ? 'Succeeded' : 'Failed';
-    else if (all.some((c) => c.pid || c.lastTerminated || c.final)) phase = 'Running';
+    if (this.inits.some((c) => c.final && c.final.exitCode !== 0)) phase = 'Failed';
+    else if (all.length > 0 && all.every((c) => c.final)) phase = all.every((c) => c.final!.exitCode === 0) ? 'Succeeded' : 'Failed';
+    else if (initDone && all.some((c) => c.pid || c.lastTerminated || c.final)) phase = 'Running';
     const ready = all.length > 0 && all.every((c) => !!c.pid && c.ready);
     const conds = this.pod.status?.conditions ?? [];
     const old = (t: string): k8s.V1PodCondition | undefined => conds.find((x) => x.type === t);
@@ -512,7 +538,7 @@ export class PodRuntime {
     const scheduled = old('PodScheduled');
     const conditions = [
       cond('PodReadyToStartContainers', this.netReady),
-      cond('Initialized', true),
+      cond('Initialized', initDone, 'ContainersNotInitialized'),
       cond('Ready', ready, 'ContainersNotReady'),
       cond('ContainersReady', ready, 'ContainersNotReady'),
       scheduled ?? { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
@@ -521,6 +547,7 @@ export class PodRuntime {
       phase, conditions, hostIP: BRIDGE_IP, hostIPs: [{ ip: BRIDGE_IP }],
       startTime: this.state.createdAt, containerStatuses: statuses,
     };
+    if (this.inits.length > 0) status.initContainerStatuses = this.inits.map(statusOf);
     if (this.netReady && this.state.ip) {
       status.podIP = this.state.ip;
       status.podIPs = [{ ip: this.state.ip }];

@@ -18,6 +18,8 @@ export interface PodState {
   veth: string;
   ip: string;
   createdAt: string;
+  /** init containers (keys init:<name> in containers) all completed */
+  initDone?: boolean;
   containers: Record<string, ContainerState>;
 }
 
