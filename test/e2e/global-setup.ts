@@ -1,4 +1,5 @@
 // vitest globalSetup of the e2e project: makes sure the local cluster is up and healthy.
+// cluster:up returns in about a second when everything already runs, and restarts whatever died.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { clusterPaths } from '../../src/cluster/common.js';
@@ -6,7 +7,8 @@ import { apiReady } from '../../src/cluster/control-plane.js';
 
 export default async function setup(): Promise<void> {
   const paths = clusterPaths();
-  if (existsSync(paths.kubeconfig) && (await apiReady(paths))) return;
   const r = spawnSync('npx', ['tsx', 'src/cluster/up.ts'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('cluster:up failed; see .cluster/logs/');
+  if (r.status !== 0 || !existsSync(paths.kubeconfig) || !(await apiReady(paths))) {
+    throw new Error('cluster:up failed; see .cluster/logs/');
+  }
 }
