@@ -1,13 +1,14 @@
 // Host side networking of the local cluster: the bridge, its forwarding rules, and cleanup.
 import { readFileSync, writeFileSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { BRIDGE, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, cacheRoot, ensureDir, log, must, run, type ClusterPaths } from './common.js';
+import { APISERVER_PORT, BRIDGE, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, cacheRoot, ensureDir, log, must, run, type ClusterPaths } from './common.js';
 
 // `ip netns add` turns /run/netns into a mount point the first time; remember whether it was one before us.
 const NETNS_FLAG = (): string => join(cacheRoot(), 'netns-mount-preexisting');
 const netnsMounted = (): boolean => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === '/run/netns');
 
 const BR_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+const LOOP_CHAIN = 'RRO-OUTPUT';
 
 async function linkExists(name: string): Promise<boolean> {
   return (await run('ip', ['link', 'show', 'dev', name])).code === 0;
@@ -43,6 +44,11 @@ export async function ensureBridge(paths: ClusterPaths): Promise<void> {
   await must('iptables', ['-w', '-A', FW_CHAIN, '-i', BRIDGE, '-j', 'DROP']);
   await must('iptables', ['-w', '-A', FW_CHAIN, '-o', BRIDGE, '-j', 'DROP']);
   if ((await run('iptables', ['-w', '-C', 'FORWARD', '-j', FW_CHAIN])).code !== 0) await must('iptables', ['-w', '-I', 'FORWARD', '1', '-j', FW_CHAIN]);
+  // The API server listens on the bridge address; 127.0.0.1:6443 (and localhost) from this host lead to it too.
+  if ((await run('iptables', ['-w', '-t', 'nat', '-S', LOOP_CHAIN])).code !== 0) await must('iptables', ['-w', '-t', 'nat', '-N', LOOP_CHAIN]);
+  await must('iptables', ['-w', '-t', 'nat', '-F', LOOP_CHAIN]);
+  await must('iptables', ['-w', '-t', 'nat', '-A', LOOP_CHAIN, '-d', '127.0.0.1/32', '-p', 'tcp', '--dport', String(APISERVER_PORT), '-j', 'DNAT', '--to-destination', `${BRIDGE_IP}:${APISERVER_PORT}`]);
+  if ((await run('iptables', ['-w', '-t', 'nat', '-C', 'OUTPUT', '-j', LOOP_CHAIN])).code !== 0) await must('iptables', ['-w', '-t', 'nat', '-I', 'OUTPUT', '1', '-j', LOOP_CHAIN]);
 }
 
 /** Removes every network namespace, link, iptables rule and chain the cluster made. */
@@ -72,6 +78,9 @@ export async function teardownNetwork(paths: ClusterPaths, kubeProxy?: string): 
   for (let i = 0; i < 20 && (await run('iptables', ['-w', '-D', 'FORWARD', '-j', FW_CHAIN])).code === 0; i++) { /* all copies */ }
   await run('iptables', ['-w', '-F', FW_CHAIN]);
   await run('iptables', ['-w', '-X', FW_CHAIN]);
+  for (let i = 0; i < 20 && (await run('iptables', ['-w', '-t', 'nat', '-D', 'OUTPUT', '-j', LOOP_CHAIN])).code === 0; i++) { /* all copies */ }
+  await run('iptables', ['-w', '-t', 'nat', '-F', LOOP_CHAIN]);
+  await run('iptables', ['-w', '-t', 'nat', '-X', LOOP_CHAIN]);
   for (const table of ['filter', 'nat', 'mangle']) {
     const rules = (await run('iptables', ['-w', '-t', table, '-S'])).stdout.split('\n');
     for (const r of rules) {
