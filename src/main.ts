@@ -37,6 +37,7 @@ async function main(): Promise<void> {
   };
 
   let controller: Controller | undefined;
+  let stopping = false;
   const start = () => {
     if (controller) return;
     log.info({ namespaces: config.namespaces.length > 0 ? config.namespaces : 'all' }, 'starting controller');
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
         },
         // A follower that was leader must not act on a stale view: exit and let the pod restart.
         onStoppedLeading: () => {
+          if (stopping) return;
           log.error('lost leadership; exiting');
           process.exit(1);
         },
@@ -81,7 +83,6 @@ async function main(): Promise<void> {
   if (elector) elector.start();
   else start();
 
-  let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
