@@ -8,7 +8,7 @@ import { parseReplication } from '../redis/info.js';
 import { deletePod, patchPodMeta, patchStatus, removeAnnotation } from './actions.js';
 import type { Deps } from './deps.js';
 import { ANNOTATION, LABEL } from './names.js';
-import { dataOffset, type ObservedPod } from './observed.js';
+import { dataOffset, isWritableMaster, type ObservedPod } from './observed.js';
 import { chooseCandidate, type PrimaryDecision } from './primary.js';
 
 export interface RoleChange {
@@ -54,11 +54,21 @@ export async function failover(
   await patchStatus(deps, rr, { targetPrimary: to, phase: 'FailingOver' });
   faultPoint('failover-intent');
   const old = observed.find((p) => p.name === from);
-  // A primary that was unreachable may still be running and writable: fence it by deleting its
-  // pod at once. A restarted primary booted fenced (replica of nothing) and can stay.
-  if (old && !old.deleting && reason !== 'PrimaryRestarted') await deletePod(deps, rr, from, { fence: true });
+  const handOver = old?.deleting && old.podIP && isWritableMaster(old);
+  if (handOver) {
+    // A primary being deleted gracefully still answers: stop its writes and let the target catch
+    // up first, as a switchover does, so that no acknowledged write is lost.
+    await pauseAndCatchUp(deps, targetOf(observed, from, password), targetOf(observed, to, password)).catch((err: unknown) =>
+      deps.log.warn({ from, to, err: String(err) }, 'hand-over from the deleted primary incomplete'),
+    );
+  } else if (old && !old.deleting && reason !== 'PrimaryRestarted') {
+    // A primary that was unreachable may still be running and writable: fence it by deleting its
+    // pod at once. A restarted primary booted fenced (replica of nothing) and can stay.
+    await deletePod(deps, rr, from, { fence: true });
+  }
   await promote(deps, rr, spec, observed, to, password);
   faultPoint('failover-promoted');
+  if (handOver) await deps.redis.replicaOf(targetOf(observed, from, password), targetOf(observed, to, password).host).catch(() => undefined);
   await moveRoleLabels(deps, rr, from, to);
   deps.metrics.countFailover(rr.metadata.namespace, rr.metadata.name, reason);
   await deps.events.record(rr, 'Warning', 'FailedOver', `primary ${from} lost (${reason}); promoted ${to} (offset ${dataOffset(observed.find((p) => p.name === to)!)})`);
@@ -87,10 +97,9 @@ export async function switchover(
   }
   const old = targetOf(observed, primary, password);
   const next = targetOf(observed, chosen.name, password);
-  await deps.redis.command(old, ['CLIENT', 'PAUSE', String(SWITCHOVER_PAUSE_MS), 'WRITE']);
   let switched = false;
   try {
-    await waitForCatchUp(deps, old, next);
+    await pauseAndCatchUp(deps, old, next);
     await patchStatus(deps, rr, { targetPrimary: chosen.name, phase: 'FailingOver' });
     await deps.redis.promote(next);
     await applyWriteQuorum(deps, spec, next);
@@ -110,6 +119,12 @@ function switchoverRefusal(chosen: ObservedPod | undefined, wanted: string, prim
   if (chosen.tier !== 1 || chosen.parent !== primary) return `switchover to ${wanted}: only a tier-1 replica of the primary can take over`;
   if (chosen.info?.role !== 'replica' || !chosen.info.linkUp) return `switchover to ${wanted}: its replication link is not up`;
   return undefined;
+}
+
+/** Pauses writes on the primary, then waits until the replica holds everything it acknowledged. */
+async function pauseAndCatchUp(deps: Deps, primary: RedisTarget, replica: RedisTarget): Promise<void> {
+  await deps.redis.command(primary, ['CLIENT', 'PAUSE', String(SWITCHOVER_PAUSE_MS), 'WRITE']);
+  await waitForCatchUp(deps, primary, replica);
 }
 
 async function waitForCatchUp(deps: Deps, primary: RedisTarget, replica: RedisTarget): Promise<void> {

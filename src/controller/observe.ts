@@ -27,7 +27,7 @@ export async function observePods(deps: Deps, resource: string, pods: V1Pod[], p
   const bases = pods.map((p) => toObservedBase(resource, p)).filter((p) => p !== undefined);
   return Promise.all(
     bases.map(async (base) => {
-      if (!base.podIP || base.deleting) return { ...base, info: undefined };
+      if (!base.podIP) return { ...base, info: undefined };
       const target: RedisTarget = { host: base.podIP, password };
       try {
         return { ...base, info: parseReplication(await deps.redis.info(target)) };

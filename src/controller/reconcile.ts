@@ -143,9 +143,11 @@ async function applyTopology(
 /** Every replica the resource has: its live pods, and with persistence the claims whose pod is gone
  * (the pod is re-created under the same name and finds its data). */
 function membersOf(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec, observed: ObservedPod[], primary: string | undefined): Member[] {
+  // With persistence, a pod being deleted is still a member: it comes back under its name, on its claim.
+  const keeps = (p: ObservedPod) => !p.deleting || (spec.persistence.enabled && hasClaim(deps, rr, p.name));
   const members: Member[] = observed
-    .filter((p) => !p.deleting && p.name !== primary)
-    .map((p) => ({ name: p.name, index: p.index, tier: Math.max(1, p.tier), parent: p.tier === 0 ? undefined : p.parent, healthy: Boolean(p.info) }));
+    .filter((p) => keeps(p) && p.name !== primary)
+    .map((p) => ({ name: p.name, index: p.index, tier: Math.max(1, p.tier), parent: p.tier === 0 ? undefined : p.parent, healthy: Boolean(p.info) && !p.deleting }));
   if (!spec.persistence.enabled) return members;
   const known = new Set(observed.map((p) => p.name));
   for (const claim of deps.cache.claims(rr.metadata.namespace, rr.metadata.name)) {

@@ -146,7 +146,7 @@ describe('a cascade: replicas 2, cascade [2]', () => {
           if (!pod.metadata!.deletionTimestamp && parent) expect(live.has(parent), `${pod.metadata!.name} -> ${parent}`).toBe(true);
         }
         const current = await getRR(ns, name);
-        return current.status?.phase === 'Ready' && current.status.observedGeneration === current.metadata.generation && pods.length === 3;
+        return current.status?.phase === 'Ready' && current.status.observedGeneration === current.metadata.generation && pods.length === 4;
       },
       { timeoutMs: 120_000, intervalMs: 100, what: 'scale-down to 1+1+2' },
     );

@@ -52,14 +52,16 @@ export async function checkInvariants(namespace: string, name: string, password?
   }
 }
 
-/** Waits until the resource is Ready again for its current generation, then checks the invariants. */
+/** Waits until the resource is Ready again for its current generation and the invariants hold
+ * (status catches up with a fault within a pass or two; the last failure is reported on timeout). */
 export async function settle(namespace: string, name: string, password?: string, timeoutMs = 90_000): Promise<void> {
   await waitFor(
     async () => {
       const rr = await getRR(namespace, name);
-      return rr.status?.phase === 'Ready' && rr.status.observedGeneration === rr.metadata.generation && !rr.status.targetPrimary;
+      if (rr.status?.phase !== 'Ready' || rr.status.observedGeneration !== rr.metadata.generation || rr.status.targetPrimary) return false;
+      await checkInvariants(namespace, name, password);
+      return true;
     },
-    { timeoutMs, intervalMs: 200, what: `${namespace}/${name} Ready again` },
+    { timeoutMs, intervalMs: 200, what: `${namespace}/${name} Ready again, with its invariants` },
   );
-  await checkInvariants(namespace, name, password);
 }
