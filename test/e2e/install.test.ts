@@ -1,0 +1,332 @@
+// The operator installed INTO the local cluster (Helm chart, plain manifests), running under its own
+// ServiceAccount and RBAC: the node agent runs `node dist/main.js` for the image
+// `redis-replication-operator:*` in the pod's network namespace, with the pod's env and projected token.
+// Every install watches only namespaces of this file (other operators share the cluster).
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GROUP, PLURAL } from '../../src/api/schema.js';
+import { createNamespace, waitFor } from './support/cluster.js';
+import { api, createRR, getRR, installCrd, waitReady } from './support/operator.js';
+import {
+  CHART, IMAGE_TAG, ROOT, buildDist, canI, deleteNamespace, diagnose, fullName, helm, helmRaw, httpGet, installSets, isPodReady,
+  kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseName, samples, uninstallQuietly, waitDeploymentReady,
+} from './support/install.js';
+
+const figures: Record<string, string> = {};
+
+beforeAll(async () => {
+  await buildDist();
+  await installCrd();
+});
+
+afterAll(() => {
+  if (Object.keys(figures).length > 0) console.log(`install.test.ts figures: ${JSON.stringify(figures)}`);
+});
+
+function envOf(pod: V1Pod, name: string): string | undefined {
+  return pod.spec?.containers[0]?.env?.find((e) => e.name === name)?.value;
+}
+
+async function expectNoDeployment(namespace: string, name: string): Promise<void> {
+  await waitFor(async () => (await kubectlRaw(['get', 'deployment', name, '-n', namespace])).code !== 0, {
+    timeoutMs: 60_000, what: `Deployment ${namespace}/${name} gone`,
+  });
+}
+
+async function patchReplicas(namespace: string, name: string, replicas: number): Promise<void> {
+  await kubectl(['patch', `${PLURAL}.${GROUP}`, name, '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { replicas } })]);
+}
+
+describe('helm template', () => {
+  let ns: { name: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    ns = await createNamespace('rro-tpl');
+  });
+  afterAll(async () => ns?.cleanup());
+
+  it('renders objects the API server accepts (kubectl apply --dry-run=server)', async () => {
+    const rendered = await helm(['template', releaseName(), CHART, '-n', ns.name, '--include-crds', ...installSets([ns.name], { replicaCount: 2 })]);
+    const kinds = parseAllDocuments(rendered).map((d) => d.toJS() as { kind?: string } | null).filter((d) => d?.kind).map((d) => d!.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment']));
+    const out = await kubectl(['apply', '--dry-run=server', '-n', ns.name, '-f', '-'], rendered);
+    const lines = out.trim().split('\n');
+    expect(lines).toHaveLength(kinds.length);
+    for (const line of lines) expect(line).toMatch(/\(server dry run\)$/);
+    // Nothing was created.
+    expect((await kubectlRaw(['get', 'deployments', '-n', ns.name, '-o', 'name'])).stdout.trim()).toBe('');
+  });
+});
+
+describe('helm install: one replica, watching one namespace', () => {
+  const release = releaseName();
+  const full = fullName(release);
+  let sysNs: string;
+  let app: { name: string; cleanup: () => Promise<void> };
+  let operatorPod: V1Pod;
+
+  beforeAll(async () => {
+    sysNs = `rro-sys-${release.slice(-6)}`;
+    app = await createNamespace('rro-app');
+  });
+  afterAll(async () => {
+    await uninstallQuietly(release, sysNs);
+    await app?.cleanup();
+    await deleteNamespace(sysNs);
+  });
+
+  it('installs; the operator pod becomes Ready under its own ServiceAccount', async () => {
+    const started = Date.now();
+    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([app.name])]);
+    const pods = await waitDeploymentReady(sysNs, full, 1, 120_000);
+    figures['helm install -> operator Ready (ms)'] = String(Date.now() - started);
+    operatorPod = pods[0]!;
+    expect(operatorPod.spec!.serviceAccountName).toBe(full);
+    expect(operatorPod.spec!.containers[0]!.image).toBe(`redis-replication-operator:${IMAGE_TAG}`);
+    expect(envOf(operatorPod, 'WATCH_NAMESPACES')).toBe(app.name);
+    // The projected ServiceAccount token (the operator talks to the API server with it, in-cluster).
+    expect(operatorPod.spec!.volumes!.some((v) => v.projected?.sources?.some((s) => s.serviceAccountToken))).toBe(true);
+    const logs = await kubectl(['logs', '-n', sysNs, operatorPod.metadata!.name!]);
+    expect(logs).toContain('starting controller');
+    expect(logs).toContain(app.name);
+  });
+
+  it('a RedisReplication (replicas 1) in the watched namespace reaches Ready through the in-cluster operator', async () => {
+    await createRR(app.name, 'cache', { replicas: 1 });
+    const rr = await waitReady(app.name, 'cache', 120_000);
+    expect(rr.status!.nodes!.map((n) => n.role).sort()).toEqual(['primary', 'replica']);
+  });
+
+  it('/metrics of the in-cluster operator (pod IP, port 8080) shows replication lag for the replicas', async () => {
+    const ip = operatorPod.status!.podIP!;
+    expect(ip).toMatch(/^198\.18\./);
+    const rr = await getRR(app.name, 'cache');
+    const replicas = rr.status!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name);
+    expect(replicas.length).toBeGreaterThan(0);
+    let text = '';
+    await waitFor(
+      async () => {
+        const res = await httpGet(ip, 8080, '/metrics');
+        text = res.body;
+        if (res.status !== 200) return false;
+        for (const metric of ['rro_replication_lag_seconds', 'rro_replication_lag_bytes']) {
+          const pods = samples(text, metric).filter((s) => s.labels.namespace === app.name && s.labels.resource === 'cache').map((s) => s.labels.pod);
+          if (!replicas.every((p) => pods.includes(p))) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: `lag series of ${replicas.join(',')} on http://${ip}:8080/metrics` },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n${text.split('\n').filter((l) => l.startsWith('rro_')).join('\n')}`);
+    });
+    for (const metric of ['rro_replication_lag_seconds', 'rro_replication_lag_bytes']) {
+      for (const s of samples(text, metric).filter((x) => x.labels.namespace === app.name)) {
+        expect(Number.isFinite(s.value)).toBe(true);
+        expect(s.value).toBeGreaterThanOrEqual(0);
+      }
+    }
+    expect(samples(text, 'rro_replication_lag_bytes').filter((s) => s.labels.resource === 'cache' && s.labels.namespace === app.name).length).toBe(replicas.length);
+    // The probes' endpoints, and the chart's metrics Service selects the pod.
+    expect((await httpGet(ip, 8080, '/healthz')).status).toBe(200);
+    expect((await httpGet(ip, 8080, '/readyz')).status).toBe(200);
+    const ep = await kubectl(['get', 'endpointslices', '-n', sysNs, '-l', `kubernetes.io/service-name=${full}-metrics`, '-o', 'jsonpath={.items[*].endpoints[*].addresses[*]}']);
+    expect(ep.split(/\s+/)).toContain(ip);
+  });
+
+  it('its ServiceAccount has least privilege (kubectl auth can-i)', async () => {
+    const sa = { namespace: sysNs, name: full };
+    // What it needs, in the watched namespace.
+    expect(await canI(sa, 'create', 'pods', app.name)).toBe(true);
+    expect(await canI(sa, 'delete', 'pods', app.name)).toBe(true);
+    expect(await canI(sa, 'create', 'services', app.name)).toBe(true);
+    expect(await canI(sa, 'create', 'persistentvolumeclaims', app.name)).toBe(true);
+    expect(await canI(sa, 'patch', `${PLURAL}.${GROUP}/status`, app.name)).toBe(true);
+    expect(await canI(sa, 'get', 'secrets', app.name)).toBe(true);
+    expect(await canI(sa, 'update', 'leases.coordination.k8s.io', sysNs)).toBe(true);
+    // What it must not do.
+    expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
+    expect(await canI(sa, 'list', 'secrets')).toBe(false);
+    expect(await canI(sa, 'list', 'secrets', app.name)).toBe(false);
+    expect(await canI(sa, 'delete', 'deployments', app.name)).toBe(false);
+    expect(await canI(sa, 'create', `${PLURAL}.${GROUP}`, app.name)).toBe(false);
+    expect(await canI(sa, 'delete', `${PLURAL}.${GROUP}`, app.name)).toBe(false);
+    expect(await canI(sa, 'update', 'leases.coordination.k8s.io', app.name)).toBe(false);
+    expect(await canI(sa, 'create', 'clusterrolebindings', null)).toBe(false);
+    expect(await canI(sa, '*', '*')).toBe(false);
+  });
+
+  it('helm upgrade (logLevel debug) rolls the operator; the resource stays Ready and is still reconciled', async () => {
+    const before = new Set((await podsBySelector(sysNs, operatorSelector(release))).map((p) => p.metadata!.name!));
+    const phases = new Set<string>();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        phases.add(String((await getRR(app.name, 'cache').catch(() => undefined))?.status?.phase));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    try {
+      await helm(['upgrade', release, CHART, '-n', sysNs, '--reuse-values', '--set', 'logLevel=debug']);
+      const pods = await waitDeploymentReady(sysNs, full, 1, 120_000);
+      expect(before.has(pods[0]!.metadata!.name!)).toBe(false);
+      expect(envOf(pods[0]!, 'LOG_LEVEL')).toBe('debug');
+      expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(app.name);
+      await waitFor(async () => (await podsBySelector(sysNs, operatorSelector(release))).length === 1, { timeoutMs: 60_000, what: 'old operator pod gone' });
+      const logs = await kubectl(['logs', '-n', sysNs, pods[0]!.metadata!.name!]);
+      expect(logs).toMatch(/"level":(20|"debug")/);
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    expect([...phases]).toEqual(['Ready']);
+    // The new pod reconciles: scale the resource up.
+    await patchReplicas(app.name, 'cache', 2);
+    const rr = await waitReady(app.name, 'cache', 120_000);
+    expect(rr.status!.readyReplicas).toBe(2);
+  });
+
+  it('helm uninstall removes the Deployment, its pods and the cluster-wide RBAC', async () => {
+    await helm(['uninstall', release, '-n', sysNs, '--wait', '--timeout', '90s']);
+    await expectNoDeployment(sysNs, full);
+    await waitFor(async () => (await podsBySelector(sysNs, operatorSelector(release))).length === 0, { timeoutMs: 60_000, what: 'operator pods gone' });
+    expect((await kubectlRaw(['get', 'clusterrole', full])).code).not.toBe(0);
+    expect((await kubectlRaw(['get', 'clusterrolebinding', full])).code).not.toBe(0);
+    // The CRD stays (Helm never deletes CRDs), and so do the resources.
+    expect((await getRR(app.name, 'cache')).metadata.name).toBe('cache');
+  });
+});
+
+describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
+  const NS = 'redis-replication-operator';
+  const NAME = 'redis-replication-operator';
+  const manifestFile = resolve(ROOT, 'manifests/redis-replication-operator.yaml');
+  let app: { name: string; cleanup: () => Promise<void> };
+  let applied = false;
+
+  /** The manifests with WATCH_NAMESPACES narrowed (a "kustomized" copy): never watches all namespaces, not even for a moment. */
+  function narrowed(watch: string): string {
+    const docs = parseAllDocuments(readFileSync(manifestFile, 'utf8'));
+    let patched = 0;
+    for (const doc of docs) {
+      const obj = doc.toJS() as { kind?: string } | null;
+      if (obj?.kind !== 'Deployment') continue;
+      const env = doc.getIn(['spec', 'template', 'spec', 'containers', 0, 'env']) as { items: { get(k: string): unknown; set(k: string, v: unknown): void }[] };
+      for (const e of env.items) {
+        if (e.get('name') === 'WATCH_NAMESPACES') {
+          e.set('value', watch);
+          patched++;
+        }
+      }
+    }
+    if (patched !== 1) throw new Error(`expected one WATCH_NAMESPACES in ${manifestFile}, patched ${patched}`);
+    return docs.map((d) => d.toString()).join('---\n');
+  }
+
+  beforeAll(async () => {
+    const existing = await kubectlRaw(['get', 'namespace', NS]);
+    if (existing.code === 0) throw new Error(`namespace ${NS} already exists on the cluster (someone else's install?); not touching it`);
+    app = await createNamespace('rro-app');
+  });
+  afterAll(async () => {
+    if (applied) await kubectlRaw(['delete', '-f', '-', '--ignore-not-found', '--wait=false'], { input: narrowed(app.name) });
+    if (applied) await deleteNamespace(NS);
+    await app?.cleanup();
+  });
+
+  it('applies, the operator becomes Ready and brings a RedisReplication to Ready, then deletes cleanly', async () => {
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(ROOT, 'crds')]);
+    applied = true;
+    const started = Date.now();
+    await kubectl(['apply', '-f', '-'], narrowed(app.name));
+    // The unmodified manifests are accepted as they are, too (server-side dry run, now that the namespace exists).
+    const dry = await kubectl(['apply', '--dry-run=server', '-f', resolve(ROOT, 'crds'), '-f', resolve(ROOT, 'manifests')]);
+    expect(dry).toContain('deployment.apps/redis-replication-operator');
+    const pods = await waitDeploymentReady(NS, NAME, 1, 120_000);
+    figures['kubectl apply manifests -> operator Ready (ms)'] = String(Date.now() - started);
+    expect(pods[0]!.spec!.serviceAccountName).toBe(NAME);
+    expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(app.name);
+
+    const sa = { namespace: NS, name: NAME };
+    expect(await canI(sa, 'create', 'pods', app.name)).toBe(true);
+    expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
+    expect(await canI(sa, 'list', 'secrets')).toBe(false);
+    expect(await canI(sa, 'delete', 'deployments', app.name)).toBe(false);
+
+    await createRR(app.name, 'plain', { replicas: 1 });
+    await waitReady(app.name, 'plain', 120_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await diagnose(NS)}`);
+    });
+
+    // Delete what manifests/ created (not the CRD: other tests on the cluster use it).
+    await kubectl(['delete', '-f', resolve(ROOT, 'manifests'), '--wait=false']);
+    await expectNoDeployment(NS, NAME);
+    await waitFor(async () => (await kubectlRaw(['get', 'namespace', NS])).code !== 0, { timeoutMs: 90_000, intervalMs: 500, what: `namespace ${NS} gone` });
+    expect((await kubectlRaw(['get', 'clusterrole', NAME])).code).not.toBe(0);
+    applied = false;
+  });
+});
+
+describe('leader election: replicaCount 2', () => {
+  const release = releaseName();
+  const full = fullName(release);
+  let sysNs: string;
+  let app: { name: string; cleanup: () => Promise<void> };
+
+  beforeAll(async () => {
+    sysNs = `rro-ha-${release.slice(-6)}`;
+    app = await createNamespace('rro-app');
+  });
+  afterAll(async () => {
+    await uninstallQuietly(release, sysNs);
+    await app?.cleanup();
+    await deleteNamespace(sysNs);
+  });
+
+  it('exactly one pod holds the Lease; when it is deleted the other takes over within the lease duration', async () => {
+    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([app.name], { replicaCount: 2 })]);
+    const pods = await waitDeploymentReady(sysNs, full, 2, 120_000);
+    for (const p of pods) expect(envOf(p, 'LEADER_ELECT')).toBe('true');
+    const names = pods.map((p) => p.metadata!.name!);
+    const leader = await waitFor(async () => {
+      const h = await leaseHolder(sysNs, full);
+      return h && names.includes(h) ? h : undefined;
+    }, { timeoutMs: 30_000, what: `Lease ${sysNs}/${full} held by one of ${names.join(',')}` });
+    const follower = names.find((n) => n !== leader)!;
+
+    // Only the leader runs the controller.
+    await createRR(app.name, 'before', { replicas: 1 });
+    await waitReady(app.name, 'before', 120_000);
+    await waitFor(async () => (await kubectl(['logs', '-n', sysNs, leader])).includes('became leader'), { timeoutMs: 10_000, what: 'leader log' });
+    const followerLogs = await kubectl(['logs', '-n', sysNs, follower]);
+    expect(followerLogs).not.toContain('became leader');
+    expect(followerLogs).not.toContain('starting controller');
+    expect(await leaseHolder(sysNs, full)).toBe(leader);
+
+    const t0 = Date.now();
+    await kubectl(['delete', 'pod', leader, '-n', sysNs, '--wait=false']);
+    const successor = await waitFor(async () => {
+      const h = await leaseHolder(sysNs, full);
+      return h && h !== leader ? h : undefined;
+    }, { timeoutMs: 15_000 + 10_000, intervalMs: 100, what: `a new holder of Lease ${sysNs}/${full} after deleting ${leader}` });
+    const handOverMs = Date.now() - t0;
+    figures['leader hand-over after pod delete (ms)'] = String(handOverMs);
+    figures['leader successor'] = successor === follower ? 'the other pod' : `a new pod (${successor})`;
+    expect(handOverMs).toBeLessThan(15_000 + 5_000);
+    const live = (await podsBySelector(sysNs, operatorSelector(release))).filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.name!);
+    expect(live).toContain(successor);
+
+    // The new leader reconciles.
+    await createRR(app.name, 'after', { replicas: 1 });
+    await waitReady(app.name, 'after', 120_000);
+    await waitFor(async () => (await kubectl(['logs', '-n', sysNs, successor])).includes('became leader'), { timeoutMs: 10_000, what: 'successor log' });
+    // The Deployment is whole again, and still exactly one holder.
+    const after = await waitDeploymentReady(sysNs, full, 2, 120_000);
+    expect(after.every(isPodReady)).toBe(true);
+    expect(await leaseHolder(sysNs, full)).toBe(successor);
+    const lease = await api().coordination.readNamespacedLease({ name: full, namespace: sysNs });
+    expect(lease.spec!.leaseDurationSeconds).toBe(15);
+    expect(lease.spec!.leaseTransitions ?? 0).toBeGreaterThanOrEqual(1);
+  });
+});
