@@ -1,0 +1,479 @@
+// Benchmarks of redis-replication-operator on the local cluster. `npm run bench [-- --quick] [-- --only=failover,sentinel,ready,fresh,scale]`
+// Prints a table and writes bench/results/latest.json. Reports numbers; never fails on slow ones.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { createNamespace, freezePod, killContainer, thawPod, waitFor } from '../test/e2e/support/cluster.js';
+import { api, createRR, getRR, installCrd, redisCommand, startOperator, type OperatorProcess } from '../test/e2e/support/operator.js';
+import { missingWrites, startWriteLoad } from '../test/e2e/support/load.js';
+import { primaryServiceIP } from '../test/e2e/support/invariants.js';
+import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
+import { buckets, byLabel, figure, histQuantile, memAvailableMiB, parseProm, procSample, sleep, sumOf, type Figure, type Sample } from './lib.js';
+import { createPlainPods, deletePods, replicaLinkUp, startSentinelLoad, waitPlainRunning } from './plain.js';
+import { SENTINEL_PORTS, sentinelEvents, startSentinels, type Sentinels } from './sentinel.js';
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice(7);
+const ONLY = new Set((onlyArg ?? 'failover,sentinel,ready,fresh,scale').split(','));
+const N_FAILOVER = QUICK ? 3 : 10;
+const N_READY = QUICK ? 1 : 3;
+const N_FRESH = 3;
+const SCALE_STEPS = QUICK ? [20] : [100, 200];
+const IDLE_MS = QUICK ? 30_000 : 60_000;
+const METRICS_PORT_MAIN = 19_471;
+const METRICS_PORT_SCALE = 19_472;
+const LABEL_READ = 'redis.replication.dev/read';
+
+const results: {
+  startedAt: string; finishedAt?: string; quick: boolean; host: Record<string, unknown>;
+  figures: Record<string, Figure>; notes: string[]; sentinel: Record<string, unknown>; scale: Record<string, unknown>[]; errors: string[];
+} = {
+  startedAt: new Date().toISOString(), quick: QUICK,
+  host: { cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  figures: {}, notes: [], sentinel: {}, scale: [], errors: [],
+};
+const OUT = resolve(import.meta.dirname, 'results');
+const save = () => {
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(resolve(OUT, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+};
+const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+const put = (key: string, values: number[], unit: string) => {
+  results.figures[key] = figure(values, unit);
+  save();
+};
+
+// ---------------------------------------------------------------- cleanup
+const cleanups: (() => Promise<unknown>)[] = [];
+let cleaning = false;
+async function cleanupAll() {
+  if (cleaning) return;
+  cleaning = true;
+  for (const c of cleanups.reverse()) await c().catch((e) => log('cleanup:', String(e)));
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { log(`${sig}: cleaning up`); void cleanupAll().then(() => process.exit(130)); });
+
+const custom = () => api().custom;
+async function deleteRR(ns: string, name: string) {
+  await custom().deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name }).catch(() => undefined);
+}
+async function waitNoPods(ns: string, selector: string, timeoutMs = 120_000) {
+  await waitFor(async () => (await api().core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.length === 0,
+    { timeoutMs, intervalMs: 500, what: `pods ${selector} gone` }).catch((e) => log(String(e)));
+}
+async function rrReady(ns: string, name: string): Promise<boolean> {
+  const rr = await getRR(ns, name);
+  const ready = rr.status?.conditions?.find((c) => c.type === 'Ready');
+  return rr.status?.phase === 'Ready' && ready?.status === 'True' && rr.status.observedGeneration === rr.metadata.generation
+    && !(rr.status as { targetPrimary?: unknown }).targetPrimary;
+}
+async function waitRRReady(ns: string, name: string, timeoutMs = 180_000, intervalMs = 100) {
+  await waitFor(() => rrReady(ns, name), { timeoutMs, intervalMs, what: `${ns}/${name} Ready` });
+}
+async function scrape(port: number): Promise<Sample[]> {
+  const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
+  return parseProm(await r.text());
+}
+
+// ---------------------------------------------------------------- 1a. failover, ours
+async function failoverOurs(ns: string) {
+  const name = 'fo';
+  await createRR(ns, name, { replicas: 2, failover: { enabled: true, primaryDownSeconds: 3 } });
+  await waitRRReady(ns, name);
+  const svc = await primaryServiceIP(ns, name);
+  const times: number[] = [];
+  const lost: number[] = [];
+  const acked: number[] = [];
+  const changed: boolean[] = [];
+  for (let t = 0; t < N_FAILOVER; t++) {
+    const before = (await getRR(ns, name)).status!.primary!;
+    const prefix = `ours${t}`;
+    const load = startWriteLoad({ host: svc, prefix, maxDurationMs: 120_000 });
+    await sleep(1500);
+    const t0 = Date.now();
+    await killContainer(ns, before);
+    const rec = await waitFor(() => load.recoveredAt(t0), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
+    await sleep(1000);
+    const res = await load.stop();
+    await waitRRReady(ns, name, 120_000, 250).catch((e) => results.errors.push(`ours trial ${t}: ${e}`));
+    const after = (await getRR(ns, name)).status!.primary!;
+    const missing = await missingWrites(svc, undefined, prefix, res.acked).catch(() => res.acked);
+    const dt = rec === undefined ? NaN : (rec - t0) / 1000;
+    log(`ours trial ${t + 1}/${N_FAILOVER}: kill ${before} -> primary ${after}, writes back after ${dt}s, acked ${res.acked.length}, lost ${missing.length}`);
+    times.push(dt); lost.push(missing.length); acked.push(res.acked.length); changed.push(after !== before);
+    put('failover.ours.seconds', times, 's');
+    put('failover.ours.lostWrites', lost, 'writes');
+    await sleep(1000);
+  }
+  results.notes.push(`ours: primary moved to another pod in ${changed.filter(Boolean).length}/${changed.length} trials; acked writes per trial median ${figure(acked, '').median}`);
+  await deleteRR(ns, name);
+}
+
+// ---------------------------------------------------------------- 1b. failover, Sentinel
+async function failoverSentinel(ns: string) {
+  const names = ['s-0', 's-1', 's-2'];
+  await createPlainPods(ns, names, 'sentinel');
+  const ips = await waitPlainRunning(ns, names);
+  const nameOf = new Map([...ips].map(([n, ip]) => [ip, n]));
+  for (const n of names.slice(1)) await redisCommand(ips.get(n)!, ['REPLICAOF', ips.get('s-0')!, '6379']);
+  await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ips.get(n)!)))).every(Boolean), { timeoutMs: 60_000, what: 'plain replicas linked' });
+
+  const sets = [{ key: 'default', downAfter: 5000, failoverTimeout: 10000 }, { key: 'tuned', downAfter: 1000, failoverTimeout: 10000 }];
+  for (const set of sets) {
+    const master0 = await currentPlainMaster(ips);
+    let sentinels: Sentinels | undefined = await startSentinels(master0, set.downAfter, set.failoverTimeout);
+    const stopS = async () => { await sentinels?.stop(); sentinels = undefined; };
+    cleanups.push(stopS);
+    try {
+      await waitFor(async () => {
+        const r = await redisCommand('127.0.0.1', ['PING']).catch(() => undefined);
+        void r;
+        return (await sentinelView()).every((v) => v === master0);
+      }, { timeoutMs: 20_000, what: 'sentinels up' });
+      await sleep(3000); // let them discover each other and the replicas
+      const times: number[] = [];
+      const lost: number[] = [];
+      const events: Record<string, number>[] = [];
+      const masterMoved: boolean[] = [];
+      for (let t = 0; t < N_FAILOVER; t++) {
+        const master = (await sentinelView())[0]!;
+        const victim = nameOf.get(master)!;
+        const prefix = `sent-${set.key}${t}`;
+        const load = startSentinelLoad(SENTINEL_PORTS, prefix, 120_000);
+        await sleep(1500);
+        const mark = sentinels.logMark();
+        const t0 = Date.now();
+        await killContainer(ns, victim);
+        const rec = await waitFor(() => load.recoveredAt(t0), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
+        // Give Sentinel the time it needs to act (or not) before stopping the load and counting.
+        await sleep(Math.max(1000, set.downAfter + 4000));
+        const res = await load.stop();
+        const settled = await settlePlain(ips, 90_000);
+        const missing = settled ? await missingWrites(settled, undefined, prefix, res.acked).catch(() => res.acked) : res.acked;
+        const ev = sentinelEvents(sentinels.logSince(mark));
+        const dt = rec === undefined ? NaN : (rec - t0) / 1000;
+        log(`sentinel(${set.key}) trial ${t + 1}/${N_FAILOVER}: kill ${victim}, writes back after ${dt}s via ${res.masters.join('->')}, acked ${res.acked.length}, lost ${missing.length}, events ${JSON.stringify(ev)}`);
+        times.push(dt); lost.push(missing.length); events.push(ev); masterMoved.push(settled !== undefined && settled !== master);
+        put(`failover.sentinel.${set.key}.seconds`, times, 's');
+        put(`failover.sentinel.${set.key}.lostWrites`, lost, 'writes');
+        results.sentinel[set.key] = { downAfterMs: set.downAfter, failoverTimeoutMs: set.failoverTimeout, events, masterMovedInTrials: masterMoved.filter(Boolean).length, trials: masterMoved.length };
+        save();
+        await sleep(1000);
+      }
+    } finally {
+      await stopS();
+    }
+  }
+  await deletePods(ns, names);
+}
+
+/** Answers of the three sentinels for master m. */
+async function sentinelView(): Promise<(string | undefined)[]> {
+  return Promise.all(SENTINEL_PORTS.map(async (port) => {
+    const { createClient } = await import('redis');
+    const c = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 500, reconnectStrategy: false }, RESP: 2 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = (await c.sendCommand(['SENTINEL', 'get-master-addr-by-name', 'm'])) as string[] | null;
+      return r?.[0];
+    } catch {
+      return undefined;
+    } finally {
+      c.destroy();
+    }
+  }));
+}
+
+async function currentPlainMaster(ips: Map<string, string>): Promise<string> {
+  for (const ip of ips.values()) {
+    const info = String(await redisCommand(ip, ['INFO', 'replication']).catch(() => ''));
+    if (/role:master/.test(info) && /connected_slaves:[1-9]/.test(info)) return ip;
+  }
+  throw new Error('no plain master with replicas');
+}
+
+/** Sentinels agree, their master is a master with every other pod linked to it: returns its IP. */
+async function settlePlain(ips: Map<string, string>, timeoutMs: number): Promise<string | undefined> {
+  return waitFor(async () => {
+    const view = await sentinelView();
+    if (!view[0] || view.some((v) => v !== view[0])) return false;
+    const master = view[0];
+    if (!/role:master/.test(String(await redisCommand(master, ['INFO', 'replication'])))) return false;
+    for (const ip of ips.values()) if (ip !== master && !(await replicaLinkUp(ip))) return false;
+    return master;
+  }, { timeoutMs, intervalMs: 250, what: 'sentinel topology settled' }).catch((e) => {
+    results.errors.push(String(e));
+    return undefined;
+  });
+}
+
+// ---------------------------------------------------------------- 2. time to Ready
+const TOPOLOGIES = [
+  { key: '1+2', replicas: 2, cascade: [] as number[] },
+  { key: '1+3+6', replicas: 3, cascade: [2] },
+  { key: '1+10', replicas: 10, cascade: [] as number[] },
+];
+
+/** parent index of every pod of a plan: [0 = primary], tier by tier. */
+function planParents(replicas: number, cascade: number[]): number[] {
+  const parents: number[] = [-1];
+  let tier: number[] = [];
+  for (let i = 0; i < replicas; i++) { parents.push(0); tier.push(parents.length - 1); }
+  for (const per of cascade) {
+    const next: number[] = [];
+    for (const p of tier) for (let j = 0; j < per; j++) { parents.push(p); next.push(parents.length - 1); }
+    tier = next;
+  }
+  return parents;
+}
+
+async function timeToReady(nsOp: string, nsPlain: string) {
+  for (const topo of TOPOLOGIES) {
+    const ours: number[] = [];
+    const plain: number[] = [];
+    for (let t = 0; t < N_READY; t++) {
+      const name = `ready-${topo.key.replace(/\+/g, '-')}-${t}`;
+      const spec: Record<string, unknown> = { replicas: topo.replicas };
+      if (topo.cascade.length) spec.cascade = topo.cascade.map((n) => ({ replicasPerParent: n }));
+      const t0 = Date.now();
+      await createRR(nsOp, name, spec);
+      const ok = await waitRRReady(nsOp, name, 240_000, 100).then(() => true, (e) => { results.errors.push(String(e)); return false; });
+      const dOurs = ok ? (Date.now() - t0) / 1000 : NaN;
+      await deleteRR(nsOp, name);
+      await waitNoPods(nsOp, `app.kubernetes.io/instance=${name}`);
+
+      // Lower bound: the same pods and REPLICAOFs, by a plain script.
+      const parents = planParents(topo.replicas, topo.cascade);
+      const names = parents.map((_, i) => `lb-${topo.key.replace(/\+/g, '-')}-${t}-${i}`);
+      const t1 = Date.now();
+      await createPlainPods(nsPlain, names, 'lowerbound');
+      const ips = await waitPlainRunning(nsPlain, names, 240_000);
+      await Promise.all(parents.map((p, i) => (p < 0 ? undefined : redisCommand(ips.get(names[i]!)!, ['REPLICAOF', ips.get(names[p]!)!, '6379']))));
+      await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ips.get(n)!).catch(() => false)))).every(Boolean),
+        { timeoutMs: 120_000, intervalMs: 50, what: 'lower bound linked' });
+      const dPlain = (Date.now() - t1) / 1000;
+      await deletePods(nsPlain, names);
+      log(`time to Ready ${topo.key} trial ${t + 1}/${N_READY}: operator ${dOurs}s, plain script ${dPlain}s`);
+      ours.push(dOurs); plain.push(dPlain);
+      put(`ready.${topo.key}.operator.seconds`, ours, 's');
+      put(`ready.${topo.key}.plainScript.seconds`, plain, 's');
+    }
+  }
+}
+
+// ---------------------------------------------------------------- 3. status freshness
+async function freshness(ns: string) {
+  const name = 'fresh';
+  await createRR(ns, name, { replicas: 2 });
+  await waitRRReady(ns, name);
+  const statusOff: number[] = [], labelOff: number[] = [], statusOn: number[] = [], labelOn: number[] = [];
+  const maxLag = ((await getRR(ns, name)).spec as { readService?: { maxLagSeconds?: number } } | undefined)?.readService?.maxLagSeconds ?? 5;
+  for (let t = 0; t < N_FRESH; t++) {
+    const rr = await getRR(ns, name);
+    const replica = rr.status!.nodes!.find((n) => n.role === 'replica' && n.read)!.name;
+    const watch = async (want: boolean) => {
+      const start = Date.now();
+      let s: number | undefined, l: number | undefined;
+      await waitFor(async () => {
+        const [r, pod] = await Promise.all([getRR(ns, name), api().core.readNamespacedPod({ namespace: ns, name: replica })]);
+        const node = r.status?.nodes?.find((n) => n.name === replica);
+        if (s === undefined && node && Boolean(node.read) === want) s = Date.now();
+        if (l === undefined && pod.metadata?.labels?.[LABEL_READ] === String(want)) l = Date.now();
+        return s !== undefined && l !== undefined;
+      }, { timeoutMs: 60_000, intervalMs: 100, what: `${replica} read=${want}` }).catch((e) => results.errors.push(String(e)));
+      return [s === undefined ? NaN : (s - start) / 1000, l === undefined ? NaN : (l - start) / 1000];
+    };
+    await freezePod(ns, replica);
+    let off: number[];
+    try {
+      off = await watch(false);
+    } finally {
+      await thawPod(ns, replica);
+    }
+    const on = await watch(true);
+    log(`freshness trial ${t + 1}/${N_FRESH}: ${replica} frozen -> status ${off[0]}s, label ${off[1]}s; thawed -> status ${on[0]}s, label ${on[1]}s`);
+    statusOff.push(off[0]!); labelOff.push(off[1]!); statusOn.push(on[0]!); labelOn.push(on[1]!);
+    put('freshness.freeze.statusNotRead.seconds', statusOff, 's');
+    put('freshness.freeze.labelReadFalse.seconds', labelOff, 's');
+    put('freshness.thaw.statusRead.seconds', statusOn, 's');
+    put('freshness.thaw.labelReadTrue.seconds', labelOn, 's');
+    await waitRRReady(ns, name, 60_000, 250).catch((e) => results.errors.push(String(e)));
+  }
+  results.notes.push(`freshness: readService.maxLagSeconds ${maxLag} (default); a frozen replica stops answering the operator's checks`);
+  await deleteRR(ns, name);
+}
+
+// ---------------------------------------------------------------- 4+5. scale and cost
+async function redisConnectionsReceived(ns: string): Promise<{ total: number; pods: number }> {
+  const list = await api().core.listNamespacedPod({ namespace: ns });
+  const ips = list.items.filter((p) => p.status?.phase === 'Running' && p.status.podIP).map((p) => p.status!.podIP!);
+  let total = 0;
+  for (let i = 0; i < ips.length; i += 25) {
+    const got = await Promise.all(ips.slice(i, i + 25).map(async (ip) => {
+      const s = String(await redisCommand(ip, ['INFO', 'stats']).catch(() => ''));
+      return Number(/total_connections_received:(\d+)/.exec(s)?.[1] ?? 0);
+    }));
+    total += got.reduce((a, b) => a + b, 0);
+  }
+  return { total, pods: ips.length };
+}
+
+async function scale(ns: string, op: OperatorProcess) {
+  const pid = op.child.pid!;
+  await waitFor(() => scrape(METRICS_PORT_SCALE).then(() => true), { timeoutMs: 60_000, what: 'operator metrics' });
+  let created = 0;
+  for (const target of SCALE_STEPS) {
+    const add = target - created;
+    const needMiB = add * 2 * 12; // ~12 MiB per empty redis-server, with margin
+    const avail = memAvailableMiB();
+    if (avail < needMiB * 2) {
+      results.notes.push(`scale ${target}: skipped, MemAvailable ${avail} MiB < 2 x ${needMiB} MiB estimated`);
+      log(results.notes[results.notes.length - 1]);
+      break;
+    }
+    const m0 = await scrape(METRICS_PORT_SCALE);
+    const p0 = procSample(pid);
+    const t0 = Date.now();
+    const names = Array.from({ length: add }, (_, i) => `s${String(created + i).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => createRR(ns, n, { replicas: 1 })));
+    created = target;
+    let ready = 0;
+    let maxRss = 0;
+    const readyOk = await waitFor(async () => {
+      maxRss = Math.max(maxRss, procSample(pid).rssMiB);
+      const list = (await custom().listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns })) as { items: { status?: { phase?: string } }[] };
+      ready = list.items.filter((i) => i.status?.phase === 'Ready').length;
+      return ready >= target;
+    }, { timeoutMs: QUICK ? 300_000 : 900_000, intervalMs: 2000, what: `${target} Ready` }).then(() => true, (e) => { results.errors.push(String(e)); return false; });
+    const rampS = (Date.now() - t0) / 1000;
+    const p1 = procSample(pid);
+    const m1 = await scrape(METRICS_PORT_SCALE);
+    log(`scale ${target}: ${add} new Ready in ${rampS}s (${ready}/${target} Ready), RSS ${p1.rssMiB} MiB, CPU ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(1)} s`);
+    // Idle window.
+    await sleep(5000);
+    const c0 = await redisConnectionsReceived(ns);
+    const i0 = await scrape(METRICS_PORT_SCALE);
+    const q0 = procSample(pid);
+    await sleep(IDLE_MS);
+    const i1 = await scrape(METRICS_PORT_SCALE);
+    const q1 = procSample(pid);
+    const c1 = await redisConnectionsReceived(ns);
+    const perMin = 60_000 / IDLE_MS;
+    const verbs = (a: Sample[], b: Sample[]) => {
+      const x = byLabel(a, 'rro_api_requests_total', 'verb');
+      const y = byLabel(b, 'rro_api_requests_total', 'verb');
+      return Object.fromEntries(Object.keys(y).map((k): [string, number] => [k, y[k]! - (x[k] ?? 0)]).filter(([, v]) => v !== 0));
+    };
+    const reconciles = (a: Sample[], b: Sample[]) => sumOf(b, 'rro_reconcile_duration_seconds_count') - sumOf(a, 'rro_reconcile_duration_seconds_count');
+    const rampVerbs = verbs(m0, m1), idleVerbs = verbs(i0, i1);
+    const rampRec = reconciles(m0, m1), idleRec = reconciles(i0, i1);
+    const writes = (v: Record<string, number>) => ['post', 'put', 'patch', 'delete'].reduce((a, k) => a + (v[k] ?? 0), 0);
+    const total = (v: Record<string, number>) => Object.values(v).reduce((a, b) => a + b, 0);
+    const idleConn = c1.total - c0.total - c1.pods; // our own INFO connection of the first reading
+    const row = {
+      resources: target, redisPods: c1.pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
+      operatorRssMiB: p1.rssMiB, operatorMaxRssMiB: Math.max(maxRss, p1.rssMiB),
+      rampCpuSeconds: Math.round((p1.cpuSeconds - p0.cpuSeconds) * 10) / 10,
+      idleCpuPercentOfOneCore: Math.round(((q1.cpuSeconds - q0.cpuSeconds) / (IDLE_MS / 1000)) * 1000) / 10,
+      idleApiRequestsPerMinute: Object.fromEntries(Object.entries(idleVerbs).map(([k, v]) => [k, Math.round(v * perMin * 10) / 10])),
+      idleApiWritesPerMinute: writes(idleVerbs) * perMin,
+      idleReconcilesPerMinute: Math.round(idleRec * perMin * 10) / 10,
+      idleRedisConnectionsPerMinute: Math.round(idleConn * perMin * 10) / 10,
+      rampApiRequests: rampVerbs, rampReconciles: rampRec,
+      apiCallsPerReconcileRamp: rampRec ? Math.round((total(rampVerbs) / rampRec) * 100) / 100 : null,
+      apiCallsPerReconcileIdle: idleRec ? Math.round((total(idleVerbs) / idleRec) * 100) / 100 : null,
+      redisConnectionsPerReconcileIdle: idleRec ? Math.round((idleConn / idleRec) * 100) / 100 : null,
+      workqueueLatencyRamp: { p50: histQuantile(buckets(m1, 'rro_workqueue_latency_seconds', m0), 0.5), p99: histQuantile(buckets(m1, 'rro_workqueue_latency_seconds', m0), 0.99) },
+      workqueueLatencyIdle: { p50: histQuantile(buckets(i1, 'rro_workqueue_latency_seconds', i0), 0.5), p99: histQuantile(buckets(i1, 'rro_workqueue_latency_seconds', i0), 0.99) },
+      memAvailableMiB: memAvailableMiB(),
+    };
+    results.scale.push(row);
+    save();
+    log(`scale ${target} idle: ${JSON.stringify(row)}`);
+  }
+}
+
+// ---------------------------------------------------------------- table
+function printTable() {
+  const f = results.figures;
+  const fmt = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '-' : String(Math.round(x * 1000) / 1000));
+  const rows = Object.entries(f).map(([k, v]) => [k, v.unit, String(v.trials), fmt(v.median), fmt(v.p95), fmt(v.min), fmt(v.max)]);
+  const head = ['figure', 'unit', 'trials', 'median', 'p95', 'min', 'max'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  const out = [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)];
+  const ours = f['failover.ours.seconds']?.median;
+  for (const k of ['default', 'tuned']) {
+    const s = f[`failover.sentinel.${k}.seconds`]?.median;
+    if (ours && s) out.push(`failover ratio ours/sentinel(${k}) by median: ${fmt(ours / s)}`);
+  }
+  for (const [k, v] of Object.entries(results.sentinel)) out.push(`sentinel(${k}) events per trial: ${JSON.stringify((v as { events: unknown }).events)}`);
+  if (results.scale.length) {
+    out.push('', 'scale  pods  readyS  rssMiB  idleCPU%  idleAPI/min (by verb)                 idleWrites/min  reconciles/min  api/rec(ramp)  api/rec(idle)  redisConn/min  conn/rec  wq p50/p99 ramp (s)');
+    for (const r of results.scale as Record<string, any>[]) {
+      out.push([String(r.resources).padEnd(5), String(r.redisPods).padStart(4), String(r.secondsUntilAllReady).padStart(7), String(r.operatorRssMiB).padStart(7), String(r.idleCpuPercentOfOneCore).padStart(9),
+        JSON.stringify(r.idleApiRequestsPerMinute).padEnd(38), String(r.idleApiWritesPerMinute).padStart(14), String(r.idleReconcilesPerMinute).padStart(15),
+        String(r.apiCallsPerReconcileRamp).padStart(14), String(r.apiCallsPerReconcileIdle).padStart(14), String(r.idleRedisConnectionsPerMinute).padStart(14), String(r.redisConnectionsPerReconcileIdle).padStart(9),
+        `${fmt(r.workqueueLatencyRamp.p50)}/${fmt(r.workqueueLatencyRamp.p99)}`.padStart(12)].join('  '));
+    }
+  }
+  for (const n of results.notes) out.push(`note: ${n}`);
+  for (const e of results.errors) out.push(`error: ${e}`);
+  console.log(out.join('\n'));
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  await installCrd();
+  const main = await createNamespace('bench-op');
+  cleanups.push(main.cleanup);
+  const plain = await createNamespace('bench-plain');
+  cleanups.push(plain.cleanup);
+  log(`namespaces ${main.name} (operator) ${plain.name} (no operator); quick=${QUICK}`);
+  const needOp = ['failover', 'ready', 'fresh'].some((s) => ONLY.has(s));
+  let op: OperatorProcess | undefined;
+  if (needOp) {
+    op = startOperator({ WATCH_NAMESPACES: main.name, METRICS_PORT: String(METRICS_PORT_MAIN), LOG_LEVEL: 'warn' });
+    const o = op;
+    cleanups.push(() => o.stop());
+  }
+  const section = async (key: string, fn: () => Promise<void>) => {
+    if (!ONLY.has(key)) return;
+    log(`== ${key}`);
+    try {
+      await fn();
+    } catch (e) {
+      results.errors.push(`${key}: ${e instanceof Error ? e.message : String(e)}`);
+      log(`${key} failed:`, e);
+    }
+    save();
+  };
+  await section('failover', () => failoverOurs(main.name));
+  await section('sentinel', () => failoverSentinel(plain.name));
+  await section('ready', () => timeToReady(main.name, plain.name));
+  await section('fresh', () => freshness(main.name));
+  if (op) await op.stop();
+  if (ONLY.has('scale')) {
+    const sc = await createNamespace('bench-scale');
+    cleanups.push(async () => { await sc.cleanup(); await waitNoPods(sc.name, '', 300_000); });
+    const sop = startOperator({ WATCH_NAMESPACES: sc.name, METRICS_PORT: String(METRICS_PORT_SCALE), LOG_LEVEL: 'warn' });
+    cleanups.push(() => sop.stop());
+    await section('scale', () => scale(sc.name, sop));
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  results.errors.push(String(e));
+  log('fatal:', e);
+} finally {
+  log('cleaning up');
+  await cleanupAll();
+  results.finishedAt = new Date().toISOString();
+  save();
+  printTable();
+}
+process.exit(0);
