@@ -13,8 +13,10 @@ import { selectorString } from './names.js';
 import { isWritableMaster, type ObservedPod } from './observed.js';
 import type { PrimaryDecision } from './primary.js';
 
-/** Offsets move with every write and with the primary's pings: alone they refresh status at most this often. */
-const OFFSET_REFRESH_MS = 5 * 60_000;
+/** Offsets move with every write and the primary's pings, and lag jitters with load: measurements
+ * alone refresh status at most this often. What they imply (read eligibility, conditions, phase)
+ * is written at once. */
+const MEASUREMENT_REFRESH_MS = 5 * 60_000;
 
 export function computeNodes(spec: RedisReplicationSpec, observed: ObservedPod[], primary: string | undefined, plan: Plan | undefined): NodeStatus[] {
   const placement = new Map(plan?.layout.map((p) => [p.name, p]));
@@ -114,18 +116,19 @@ function primaryState(pod: ObservedPod | undefined): PrimaryState {
 
 async function writeIfChanged(deps: Deps, rr: RedisReplication, next: RedisReplicationStatus, memory: ResourceMemory): Promise<void> {
   if (!statusChanged(rr.status, next)) return;
-  const onlyOffsets = !statusChanged(withoutOffsets(rr.status), withoutOffsets(next));
-  if (onlyOffsets && deps.now() - (memory.lastStatusWriteMs ?? 0) < OFFSET_REFRESH_MS) return;
+  const onlyMeasurements = !statusChanged(withoutMeasurements(rr.status), withoutMeasurements(next));
+  if (onlyMeasurements && deps.now() - (memory.lastStatusWriteMs ?? 0) < MEASUREMENT_REFRESH_MS) return;
   await patchStatus(deps, rr, toPatch(rr.status, next));
   memory.lastStatusWriteMs = deps.now();
 }
 
-function withoutOffsets(status: RedisReplicationStatus | undefined): RedisReplicationStatus | undefined {
+function withoutMeasurements(status: RedisReplicationStatus | undefined): RedisReplicationStatus | undefined {
   if (!status) return status;
   return {
     ...status,
     primaryOffset: undefined,
-    nodes: status.nodes?.map((n) => ({ ...n, offset: undefined, lagBytes: undefined })),
+    maxLagSeconds: undefined,
+    nodes: status.nodes?.map((n) => ({ ...n, offset: undefined, lagBytes: undefined, lagSeconds: undefined })),
   };
 }
 

@@ -121,7 +121,9 @@ describe('a cascade: replicas 2, cascade [2]', () => {
     await waitFor(
       async () => {
         const now = await getRR(ns, name);
-        expect(now.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+        expect(now.metadata.resourceVersion, `status written: ${JSON.stringify(now.status)} was ${JSON.stringify(before.status)}`).toBe(
+          before.metadata.resourceVersion,
+        );
         return Date.now() >= deadline;
       },
       { timeoutMs: 75_000, intervalMs: 2_000, what: 'a minute without status writes' },
