@@ -23,8 +23,6 @@ export const ANNOTATION = {
  * its role: an empty restarted primary never wipes the replicas that hold the data. */
 export const BOOT_PARENT = { host: '127.0.0.1', port: 1 } as const;
 
-export const podName = (resource: string, index: number): string => `${resource}-${index}`;
-
 export function podIndex(resource: string, pod: string): number | undefined {
   const prefix = `${resource}-`;
   if (!pod.startsWith(prefix)) return undefined;
