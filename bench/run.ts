@@ -161,6 +161,10 @@ async function failoverSentinel(ns: string) {
         save();
         await sleep(1000);
       }
+      const rebooted = events.filter((e) => e['+reboot'] && !e['+switch-master']).length;
+      results.notes.push(`sentinel(${set.key}, down-after ${set.downAfter} ms): +switch-master in ${events.filter((e) => e['+switch-master']).length}/${events.length} trials; `
+        + `in ${rebooted} the node agent restarted the killed master (empty, as master) before Sentinel saw it down: Sentinel logged +reboot and kept it as master, its replicas resynced from it (wiped). `
+        + `"seconds" is then the time to the first write accepted by that empty master; lost writes count every acknowledged write gone.`);
     } finally {
       await stopS();
     }
