@@ -6,13 +6,13 @@ import { sleep } from './lib.js';
 
 export const PLAIN_ARGS = ['--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
 
-export async function createPlainPods(ns: string, names: string[], group: string): Promise<void> {
+export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = []): Promise<void> {
   const core = api().core;
   await Promise.all(names.map((name) => core.createNamespacedPod({
     namespace: ns,
     body: {
       metadata: { name, labels: { 'bench.rro/group': group } },
-      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'redis', image: 'redis:7.2', args: PLAIN_ARGS }] },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'redis', image: 'redis:7.2', args: [...PLAIN_ARGS, ...extraArgs] }] },
     },
   })));
 }

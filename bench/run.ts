@@ -252,7 +252,8 @@ async function timeToReady(nsOp: string, nsPlain: string) {
       const parents = planParents(topo.replicas, topo.cascade);
       const names = parents.map((_, i) => `lb-${topo.key.replace(/\+/g, '-')}-${t}-${i}`);
       const t1 = Date.now();
-      await createPlainPods(nsPlain, names, 'lowerbound');
+      // Same diskless-sync delay as the operator's pods (src/controller/resources.ts), else Redis' default 5 s delay dominates.
+      await createPlainPods(nsPlain, names, 'lowerbound', ['--repl-diskless-sync-delay', '1']);
       const ips = await waitPlainRunning(nsPlain, names, 240_000);
       await Promise.all(parents.map((p, i) => (p < 0 ? undefined : redisCommand(ips.get(names[i]!)!, ['REPLICAOF', ips.get(names[p]!)!, '6379']))));
       await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ips.get(n)!).catch(() => false)))).every(Boolean),
@@ -305,6 +306,7 @@ async function freshness(ns: string) {
     put('freshness.thaw.labelReadTrue.seconds', labelOn, 's');
     await waitRRReady(ns, name, 60_000, 250).catch((e) => results.errors.push(String(e)));
   }
+  results.notes.push('time to Ready lower bound: plain pods with --repl-diskless-sync-delay 1 (as the operator sets), REPLICAOF all at once, until every master_link_status:up');
   results.notes.push(`freshness: readService.maxLagSeconds ${maxLag} (default); a frozen replica stops answering the operator's checks`);
   await deleteRR(ns, name);
 }
