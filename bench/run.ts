@@ -396,6 +396,7 @@ async function scale(ns: string, op: OperatorProcess) {
       memAvailableMiB: memAvailableMiB(),
     };
     results.scale.push(row);
+    if (row.idleApiWritesPerMinute > 0) results.notes.push(`scale ${target}: the operator WRITES to the API server while idle (${row.idleApiWritesPerMinute}/min: ${JSON.stringify(row.idleApiRequestsPerMinute)}); expected 0`);
     save();
     log(`scale ${target} idle: ${JSON.stringify(row)}`);
   }
