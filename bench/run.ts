@@ -93,7 +93,9 @@ async function failoverOurs(ns: string) {
     await sleep(1500);
     const t0 = Date.now();
     await killContainer(ns, before);
-    const rec = await waitFor(() => load.recoveredAt(t0), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
+    // Failures before the signal landed are not the kill's: look from the moment killContainer returned.
+    const tKilled = Date.now();
+    const rec = await waitFor(() => load.recoveredAt(tKilled), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
     await sleep(1000);
     const res = await load.stop();
     await waitRRReady(ns, name, 120_000, 250).catch((e) => results.errors.push(`ours trial ${t}: ${e}`));
@@ -145,7 +147,8 @@ async function failoverSentinel(ns: string) {
         const mark = sentinels.logMark();
         const t0 = Date.now();
         await killContainer(ns, victim);
-        const rec = await waitFor(() => load.recoveredAt(t0), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
+        const tKilled = Date.now();
+        const rec = await waitFor(() => load.recoveredAt(tKilled), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
         // Give Sentinel the time it needs to act (or not) before stopping the load and counting.
         await sleep(Math.max(1000, set.downAfter + 4000));
         const res = await load.stop();
