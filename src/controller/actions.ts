@@ -39,7 +39,7 @@ export async function ensureServices(deps: Deps, rr: RedisReplication): Promise<
     const current = existing.get(service.metadata!.name);
     if (!current) {
       await ignore(isAlreadyExists, deps.core.createNamespacedService({ namespace: rr.metadata.namespace, body: service }));
-    } else if (JSON.stringify(current.spec?.selector) !== JSON.stringify(service.spec!.selector)) {
+    } else if (!sameLabels(current.spec?.selector, service.spec!.selector)) {
       await deps.core.patchNamespacedService(
         { name: service.metadata!.name!, namespace: rr.metadata.namespace, body: { spec: { selector: service.spec!.selector } } },
         mergePatchOptions(),
@@ -77,4 +77,10 @@ async function ignore(skip: (e: unknown) => boolean, call: Promise<unknown>): Pr
   } catch (e) {
     if (!skip(e)) throw e;
   }
+}
+
+// The API server returns maps with sorted keys: compare contents, not serialisations.
+function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ka = Object.keys(a ?? {});
+  return ka.length === Object.keys(b ?? {}).length && ka.every((k) => a?.[k] === b?.[k]);
 }
