@@ -185,8 +185,5 @@ function passwordCache(clients: Clients, now: () => number): PasswordCache {
       cache.set(key, { value, at: now() });
       return value;
     },
-    invalidate(namespace, secretName) {
-      cache.delete(`${namespace}/${secretName}`);
-    },
   };
 }

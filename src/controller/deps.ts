@@ -41,5 +41,4 @@ export interface ResourceMemory {
 
 export interface PasswordCache {
   get(namespace: string, secretName: string): Promise<string>;
-  invalidate(namespace: string, secretName: string): void;
 }

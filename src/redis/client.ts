@@ -25,18 +25,12 @@ export class RedisCommandError extends Error {}
 export class RedisPool {
   private readonly clients = new Map<string, Promise<Client>>();
   private readonly lastUsed = new Map<string, number>();
-  private connectionsOpened = 0;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly timeouts: RedisTimeouts = DEFAULT_TIMEOUTS) {
     // Pods come and go; a connection nobody used for a while belongs to a pod that is gone.
     this.sweeper = setInterval(() => this.closeIdle(IDLE_MS), IDLE_MS);
     this.sweeper.unref();
-  }
-
-  /** Connections opened since start: a benchmark figure. */
-  get opened(): number {
-    return this.connectionsOpened;
   }
 
   async command(target: RedisTarget, args: string[]): Promise<string> {
@@ -111,10 +105,7 @@ export class RedisPool {
     });
     client.on('error', () => this.drop(target));
     const pending = withTimeout(client.connect(), this.timeouts.connectMs + 500, `connect to ${target.host}`).then(
-      (c) => {
-        this.connectionsOpened++;
-        return c as Client;
-      },
+      (c) => c as Client,
       (err) => {
         this.clients.delete(key);
         client.destroy();
