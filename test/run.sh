@@ -20,6 +20,12 @@ npx vitest run --project unit
 # The e2e run brings the cluster up if it is not already; it is always torn down and checked at the end.
 cleanup() {
   rc=$?
+  if [ "$rc" != 0 ]; then
+    # CI keeps only this output: show the end of each control-plane log before the cluster is removed.
+    for f in .cluster/logs/etcd.log .cluster/logs/kube-apiserver.log .cluster/logs/operator-*.log; do
+      [ -f "$f" ] && { echo "[test] last lines of $f" >&2; tail -n 40 "$f" >&2; }
+    done
+  fi
   echo "[test] cluster:down" >&2
   npx tsx src/cluster/down.ts || rc=1
   bash src/cluster/check-clean.sh || rc=1

@@ -91,12 +91,15 @@ export function ensureDir(p: string): string {
   return p;
 }
 
+/** Whether the process still runs. A zombie leader counts only while other threads of it are still
+ * exiting: they hold its file descriptors (a Go daemon's listening socket) until the last one is gone. */
 export function pidAlive(pid: number): boolean {
   if (!pid || pid <= 0) return false;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
+    if (state === 'X') return false;
+    return state !== 'Z' || readdirSync(`/proc/${pid}/task`).length > 1;
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   APISERVER_PORT, BRIDGE_IP, ETCD_CLIENT_PORT, ETCD_PEER_PORT, NODE_NAME, POD_CIDR, SERVICE_CIDR,
-  daemonPid, readDaemon, repoRoot, sleep, startDaemon, type ClusterPaths, type Daemon,
+  daemonPid, pidAlive, readDaemon, repoRoot, sleep, startDaemon, type ClusterPaths, type Daemon,
 } from './common.js';
 
 export const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'node-agent'] as const;
@@ -141,23 +141,33 @@ export async function waitUntil(what: string, fn: () => Promise<boolean> | boole
 
 /** Kills the API server and starts it again with the same arguments; resolves when /readyz is ok (controller manager, scheduler and kube-proxy are restarted too). */
 export async function restartApiServerProcess(paths: ClusterPaths, bin: string): Promise<void> {
-  const pid = daemonPid(paths, 'kube-apiserver');
-  if (pid) {
-    process.kill(pid, 'SIGKILL');
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && daemonPid(paths, 'kube-apiserver')) await sleep(50);
+  await killDaemon(paths, 'kube-apiserver');
+  // A new API server that exits at once (its port still held by the old one, on a loaded machine) is started again.
+  for (let attempt = 1; ; attempt++) {
+    startNamed(paths, bin, 'kube-apiserver', true);
+    try {
+      await waitUntil('kube-apiserver /readyz', () => apiReady(paths), 120_000, () => {
+        if (!alive(paths, 'kube-apiserver')) throw new Error(`kube-apiserver exited while starting; see ${join(paths.logs, 'kube-apiserver.log')}`);
+      });
+      break;
+    } catch (err) {
+      if (attempt === 3 || alive(paths, 'kube-apiserver')) throw err;
+      await sleep(500);
+    }
   }
-  startNamed(paths, bin, 'kube-apiserver', true);
-  await waitUntil('kube-apiserver /readyz', () => apiReady(paths), 120_000);
   // client-go informers of the other components back off for up to a minute or more after losing the
   // API server; restart them so the control plane reacts promptly again (the fault is the API server's).
   for (const name of ['kube-controller-manager', 'kube-scheduler', 'kube-proxy'] as const) {
-    const p = daemonPid(paths, name);
-    if (p) {
-      process.kill(p, 'SIGKILL');
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && daemonPid(paths, name)) await sleep(50);
-    }
+    await killDaemon(paths, name);
     startNamed(paths, bin, name, true);
   }
+}
+
+/** SIGKILL, then wait (up to 10 s) until the process and all its threads are gone. */
+async function killDaemon(paths: ClusterPaths, name: DaemonName): Promise<void> {
+  const pid = daemonPid(paths, name);
+  if (!pid) return;
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && pidAlive(pid)) await sleep(50);
 }

@@ -41,7 +41,7 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     if (target?.info && !(isBooting(target) && othersHoldData(target, live))) {
       if (!input.recorded) {
         const master = live.find(isWritableMaster);
-        return master ? { kind: 'ok', primary: master.name } : { kind: 'promote', primary: target.name };
+        return master ? { kind: 'ok', primary: master.name } : promoteIfAllAnswered(target, live);
       }
       const old = pods.find((p) => p.name === input.recorded);
       return { kind: 'failover', from: input.recorded, to: target.name, reason: old && isBooting(old) ? 'PrimaryRestarted' : 'PrimaryUnreachable' };
@@ -67,7 +67,7 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     }
     const master = live.find(isWritableMaster);
     if (master) return { kind: 'ok', primary: master.name };
-    return { kind: 'promote', primary: recorded.name };
+    return promoteIfAllAnswered(recorded, live);
   }
 
   if (!recorded.podIP) return { kind: 'wait', primary: recorded.name, message: `waiting for primary pod ${recorded.name} to start` };
@@ -82,10 +82,18 @@ function startOrWait(pod: ObservedPod, live: ObservedPod[]): PrimaryDecision {
   if (!pod.info) return { kind: 'wait', primary: pod.name, message: `waiting for primary pod ${pod.name} to start` };
   if (isWritableMaster(pod)) return { kind: 'ok', primary: pod.name };
   const best = chooseCandidate(live, pod.name);
-  if (best && dataOffset(best) > dataOffset(pod)) return { kind: 'promote', primary: best.name };
-  return { kind: 'promote', primary: pod.name };
+  return promoteIfAllAnswered(best && dataOffset(best) > dataOffset(pod) ? best : pod, live);
 }
 
+/** A promotion is safe only when every other running pod answered: one that did not may be a writable
+ * master or hold more data (a slow INFO must never let an empty, restarted primary wipe its replicas). */
+function promoteIfAllAnswered(pod: ObservedPod, live: ObservedPod[]): PrimaryDecision {
+  const silent = live.filter((p) => p.name !== pod.name && p.podIP && !p.info).map((p) => p.name);
+  if (silent.length === 0) return { kind: 'promote', primary: pod.name };
+  return { kind: 'wait', primary: pod.name, message: `waiting for ${silent.join(', ')} to answer before promoting ${pod.name}` };
+}
+
+/** Another pod answered with more data than `primary`. */
 function othersHoldData(primary: ObservedPod, live: ObservedPod[]): boolean {
   return live.some((p) => p.name !== primary.name && dataOffset(p) > dataOffset(primary) && dataOffset(p) > 0);
 }

@@ -132,7 +132,9 @@ function replyText(reply: unknown): string {
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisCommandError(`${what}: no answer within ${ms} ms`)), ms);
+    // After an event-loop stall the timer runs before the socket's pending reply is read; giving I/O
+    // one more turn (setImmediate runs after the poll phase) keeps a stall from failing every command.
+    timer = setTimeout(() => setImmediate(() => reject(new RedisCommandError(`${what}: no answer within ${ms} ms`))), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -118,6 +118,22 @@ describe('decidePrimary', () => {
     });
   });
 
+  describe('a promotion waits for every running pod to answer (one that did not may hold the data)', () => {
+    it('keeps a restarted, empty primary waiting while its replicas do not answer', () => {
+      const d = decide({ pods: [primaryPod(0, booting()), pod(1, undefined), pod(2, undefined)] });
+      expect(d).toEqual({ kind: 'wait', primary: 'r-0', message: 'waiting for r-1, r-2 to answer before promoting r-0' });
+    });
+
+    it('does not wait for pods that are not running yet (no IP)', () => {
+      expect(decide({ pods: [primaryPod(0, booting()), pod(1, undefined, { podIP: undefined })] })).toEqual({ kind: 'promote', primary: 'r-0' });
+    });
+
+    it('applies to a fresh resource and to a recorded failover target too', () => {
+      expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, undefined)] })).toMatchObject({ kind: 'wait', primary: 'r-1' });
+      expect(decide({ recorded: undefined, target: 'r-1', pods: [pod(1, linked(ipOf(0), 10)), pod(2, undefined)] })).toMatchObject({ kind: 'wait', primary: 'r-1' });
+    });
+  });
+
   it('fails over with PrimaryDeleted when the recorded primary pod is gone', () => {
     const pods = [pod(1, linked(ipOf(0), 300, { linkUp: false })), pod(2, linked(ipOf(0), 200, { linkUp: false }))];
     expect(decide({ pods })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
@@ -292,6 +308,7 @@ describe('decidePrimary properties', () => {
         }
         if (d.kind === 'promote') {
           expect(input.pods.filter((p) => p.name !== d.primary && !p.deleting && isWritableMaster(p))).toEqual([]);
+          expect(input.pods.filter((p) => p.name !== d.primary && !p.deleting && p.podIP && !p.info)).toEqual([]);
         }
       }),
       { numRuns: 2000 },

@@ -2,6 +2,7 @@
 // helpers to drive RedisReplications from tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
@@ -27,8 +28,14 @@ export function startOperator(env: Record<string, string> = {}): OperatorProcess
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // The whole log also goes under the cluster's logs, which npm test prints the end of on failure.
+  const logDir = resolve(ROOT, '.cluster/logs');
+  mkdirSync(logDir, { recursive: true });
+  const file = createWriteStream(resolve(logDir, `operator-${child.pid}.log`));
+  child.once('exit', () => file.end());
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString()).slice(-200_000);
+    file.write(chunk);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
