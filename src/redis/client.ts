@@ -3,6 +3,7 @@
 import { createClient } from 'redis';
 
 export const REDIS_PORT = 6379;
+export const CLIENT_NAME = 'redis-replication-operator';
 
 export interface RedisTarget {
   host: string;
@@ -96,10 +97,13 @@ export class RedisPool {
         host: target.host,
         port: target.port ?? REDIS_PORT,
         connectTimeout: this.timeouts.connectMs,
-        socketTimeout: this.timeouts.commandMs,
+        // No socketTimeout: node-redis treats it as an idle timeout and would close every pooled
+        // connection between two health polls; each command has its own timeout instead.
         reconnectStrategy: false,
       },
       password: target.password,
+      // Shown by CLIENT LIST, so that an operator's connection is told apart from applications'.
+      name: CLIENT_NAME,
       disableOfflineQueue: true,
       RESP: 2,
     });

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_NAME } from '../../src/redis/client.js';
 import { parseReplication } from '../../src/redis/info.js';
 import { ANNOTATION, LABEL } from '../../src/controller/names.js';
 import { createNamespace, kubectl, waitFor } from './support/cluster.js';
@@ -115,8 +116,9 @@ describe('a cascade: replicas 2, cascade [2]', () => {
     expect((await infoAt(service.spec!.clusterIP!)).role).toBe('master');
   });
 
-  it('causes no status write while idle and Ready, over a minute', async () => {
+  it('causes no status write while idle and Ready, over a minute, and keeps its Redis connections open', async () => {
     const before = await getRR(ns, name);
+    const ips = before.status!.nodes!.map((n) => n.podIP!);
     const deadline = Date.now() + 60_000;
     await waitFor(
       async () => {
@@ -128,6 +130,12 @@ describe('a cascade: replicas 2, cascade [2]', () => {
       },
       { timeoutMs: 75_000, intervalMs: 2_000, what: 'a minute without status writes' },
     );
+    // The operator polls every pod each second over one pooled connection, open all along.
+    for (const ip of ips) {
+      const clients = String(await redisCommand(ip, ['CLIENT', 'LIST'])).split('\n').filter((l) => l.includes(` name=${CLIENT_NAME} `));
+      expect(clients, ip).toHaveLength(1);
+      expect(Number(/ age=(\d+)/.exec(clients[0]!)![1]), `${ip}: ${clients[0]}`).toBeGreaterThanOrEqual(60);
+    }
   });
 
   it('scales up and down with kubectl scale, removing leaves first and never orphaning a replica', async () => {
