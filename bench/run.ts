@@ -315,18 +315,9 @@ async function freshness(ns: string) {
 }
 
 // ---------------------------------------------------------------- 4+5. scale and cost
-async function redisConnectionsReceived(ns: string): Promise<{ total: number; pods: number }> {
+async function runningPods(ns: string): Promise<number> {
   const list = await api().core.listNamespacedPod({ namespace: ns });
-  const ips = list.items.filter((p) => p.status?.phase === 'Running' && p.status.podIP).map((p) => p.status!.podIP!);
-  let total = 0;
-  for (let i = 0; i < ips.length; i += 25) {
-    const got = await Promise.all(ips.slice(i, i + 25).map(async (ip) => {
-      const s = String(await redisCommand(ip, ['INFO', 'stats']).catch(() => ''));
-      return Number(/total_connections_received:(\d+)/.exec(s)?.[1] ?? 0);
-    }));
-    total += got.reduce((a, b) => a + b, 0);
-  }
-  return { total, pods: ips.length };
+  return list.items.filter((p) => p.status?.phase === 'Running').length;
 }
 
 async function scale(ns: string, op: OperatorProcess) {
@@ -362,13 +353,12 @@ async function scale(ns: string, op: OperatorProcess) {
     log(`scale ${target}: ${add} new Ready in ${rampS}s (${ready}/${target} Ready), RSS ${p1.rssMiB} MiB, CPU ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(1)} s`);
     // Idle window.
     await sleep(5000);
-    const c0 = await redisConnectionsReceived(ns);
     const i0 = await scrape(METRICS_PORT_SCALE);
     const q0 = procSample(pid);
     await sleep(IDLE_MS);
     const i1 = await scrape(METRICS_PORT_SCALE);
     const q1 = procSample(pid);
-    const c1 = await redisConnectionsReceived(ns);
+    const pods = await runningPods(ns);
     const perMin = 60_000 / IDLE_MS;
     const verbs = (a: Sample[], b: Sample[]) => {
       const x = byLabel(a, 'rro_api_requests_total', 'verb');
@@ -380,9 +370,9 @@ async function scale(ns: string, op: OperatorProcess) {
     const rampRec = reconciles(m0, m1), idleRec = reconciles(i0, i1);
     const writes = (v: Record<string, number>) => ['post', 'put', 'patch', 'delete'].reduce((a, k) => a + (v[k] ?? 0), 0);
     const total = (v: Record<string, number>) => Object.values(v).reduce((a, b) => a + b, 0);
-    const idleConn = c1.total - c0.total - c1.pods; // our own INFO connection of the first reading
+    const idleConn = sumOf(i1, 'rro_redis_connections_opened_total') - sumOf(i0, 'rro_redis_connections_opened_total');
     const row = {
-      resources: target, redisPods: c1.pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
+      resources: target, redisPods: pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
       operatorRssMiB: p1.rssMiB, operatorMaxRssMiB: Math.max(maxRss, p1.rssMiB),
       rampCpuSeconds: Math.round((p1.cpuSeconds - p0.cpuSeconds) * 10) / 10,
       idleCpuPercentOfOneCore: Math.round(((q1.cpuSeconds - q0.cpuSeconds) / (IDLE_MS / 1000)) * 1000) / 10,

@@ -104,7 +104,7 @@ export function startController(opts: ControllerOptions): Controller {
   const owned = <T extends KubernetesObject>(list: RobustInformer<T>[]) => (namespace: string, instance: string) =>
     list.flatMap((i) => i.byIndex(BY_INSTANCE, `${namespace}/${instance}`));
 
-  const redis = new RedisPool();
+  const redis = new RedisPool({ connectMs: 1000, commandMs: 1000, onConnect: () => opts.metrics.countRedisConnection() });
   const deps: Deps = {
     core,
     custom,

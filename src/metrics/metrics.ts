@@ -52,6 +52,12 @@ export class OperatorMetrics {
     },
   });
 
+  private readonly redisConnections = new Counter({
+    name: 'rro_redis_connections_opened_total',
+    help: 'Connections the operator opened to redis pods (kept open between health checks)',
+    registers: [this.registry],
+  });
+
   private readonly lagBytes = new Gauge({
     name: 'rro_replication_lag_bytes',
     help: 'Replication offset a replica is behind its upstream',
@@ -101,6 +107,10 @@ export class OperatorMetrics {
 
   setQueueDepthSource(depth: () => number): void {
     this.queueDepthSource = depth;
+  }
+
+  countRedisConnection(): void {
+    this.redisConnections.inc();
   }
 
   observeQueueLatency(ms: number): void {

@@ -11,13 +11,14 @@ export interface RedisTarget {
   password?: string | undefined;
 }
 
-export interface RedisTimeouts {
+export interface RedisPoolOptions {
   connectMs: number;
   commandMs: number;
+  /** Called for every connection opened. */
+  onConnect?: () => void;
 }
 
 const IDLE_MS = 30_000;
-const DEFAULT_TIMEOUTS: RedisTimeouts = { connectMs: 1000, commandMs: 1000 };
 
 type Client = ReturnType<typeof createClient>;
 
@@ -28,7 +29,7 @@ export class RedisPool {
   private readonly lastUsed = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly timeouts: RedisTimeouts = DEFAULT_TIMEOUTS) {
+  constructor(private readonly options: RedisPoolOptions) {
     // Pods come and go; a connection nobody used for a while belongs to a pod that is gone.
     this.sweeper = setInterval(() => this.closeIdle(IDLE_MS), IDLE_MS);
     this.sweeper.unref();
@@ -37,7 +38,7 @@ export class RedisPool {
   async command(target: RedisTarget, args: string[]): Promise<string> {
     const client = await this.connect(target);
     try {
-      const reply = await withTimeout(client.sendCommand(args), this.timeouts.commandMs, `${args[0]} to ${target.host}`);
+      const reply = await withTimeout(client.sendCommand(args), this.options.commandMs, `${args[0]} to ${target.host}`);
       return replyText(reply);
     } catch (err) {
       this.drop(target);
@@ -96,7 +97,7 @@ export class RedisPool {
       socket: {
         host: target.host,
         port: target.port ?? REDIS_PORT,
-        connectTimeout: this.timeouts.connectMs,
+        connectTimeout: this.options.connectMs,
         // No socketTimeout: node-redis treats it as an idle timeout and would close every pooled
         // connection between two health polls; each command has its own timeout instead.
         reconnectStrategy: false,
@@ -108,7 +109,8 @@ export class RedisPool {
       RESP: 2,
     });
     client.on('error', () => this.drop(target));
-    const pending = withTimeout(client.connect(), this.timeouts.connectMs + 500, `connect to ${target.host}`).then(
+    this.options.onConnect?.();
+    const pending = withTimeout(client.connect(), this.options.connectMs + 500, `connect to ${target.host}`).then(
       (c) => c as Client,
       (err) => {
         this.clients.delete(key);
