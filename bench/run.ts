@@ -17,6 +17,8 @@ const QUICK = argv.includes('--quick');
 const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice(7);
 const ONLY = new Set((onlyArg ?? 'failover,sentinel,ready,fresh,scale').split(','));
 const N_FAILOVER = QUICK ? 3 : 10;
+// Our own failover runs at least 20 trials in a full run (with and without writeQuorum).
+const N_FAILOVER_OURS = QUICK ? 3 : 20;
 const N_READY = QUICK ? 1 : 3;
 const N_FRESH = 3;
 const SCALE_STEPS = QUICK ? [20] : [100, 200];
@@ -77,18 +79,24 @@ async function scrape(port: number): Promise<Sample[]> {
 }
 
 // ---------------------------------------------------------------- 1a. failover, ours
-async function failoverOurs(ns: string) {
-  const name = 'fo';
-  await createRR(ns, name, { replicas: 2, failover: { enabled: true, primaryDownSeconds: 3 } });
+/** Without and with the bounded-loss option (min-replicas-to-write 1, min-replicas-max-lag 2). */
+const OUR_VARIANTS = [
+  { key: 'ours', spec: {} },
+  { key: 'oursWriteQuorum', spec: { writeQuorum: { minReplicas: 1, maxLagSeconds: 2 } } },
+] as const;
+
+async function failoverOurs(ns: string, variant: (typeof OUR_VARIANTS)[number]) {
+  const name = variant.key.toLowerCase();
+  await createRR(ns, name, { replicas: 2, failover: { enabled: true, primaryDownSeconds: 3 }, ...variant.spec });
   await waitRRReady(ns, name);
   const svc = await primaryServiceIP(ns, name);
   const times: number[] = [];
   const lost: number[] = [];
   const acked: number[] = [];
   const changed: boolean[] = [];
-  for (let t = 0; t < N_FAILOVER; t++) {
+  for (let t = 0; t < N_FAILOVER_OURS; t++) {
     const before = (await getRR(ns, name)).status!.primary!;
-    const prefix = `ours${t}`;
+    const prefix = `${name}${t}`;
     const load = startWriteLoad({ host: svc, prefix, maxDurationMs: 120_000 });
     await sleep(1500);
     const t0 = Date.now();
@@ -98,17 +106,17 @@ async function failoverOurs(ns: string) {
     const rec = await waitFor(() => load.recoveredAt(tKilled), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
     await sleep(1000);
     const res = await load.stop();
-    await waitRRReady(ns, name, 120_000, 250).catch((e) => results.errors.push(`ours trial ${t}: ${e}`));
+    await waitRRReady(ns, name, 120_000, 250).catch((e) => results.errors.push(`${variant.key} trial ${t}: ${e}`));
     const after = (await getRR(ns, name)).status!.primary!;
     const missing = await missingWrites(svc, undefined, prefix, res.acked).catch(() => res.acked);
     const dt = rec === undefined ? NaN : (rec - t0) / 1000;
-    log(`ours trial ${t + 1}/${N_FAILOVER}: kill ${before} -> primary ${after}, writes back after ${dt}s, acked ${res.acked.length}, lost ${missing.length}`);
+    log(`${variant.key} trial ${t + 1}/${N_FAILOVER_OURS}: kill ${before} -> primary ${after}, writes back after ${dt}s, acked ${res.acked.length}, lost ${missing.length}`);
     times.push(dt); lost.push(missing.length); acked.push(res.acked.length); changed.push(after !== before);
-    put('failover.ours.seconds', times, 's');
-    put('failover.ours.lostWrites', lost, 'writes');
+    put(`failover.${variant.key}.seconds`, times, 's');
+    put(`failover.${variant.key}.lostWrites`, lost, 'writes');
     await sleep(1000);
   }
-  results.notes.push(`ours: primary moved to another pod in ${changed.filter(Boolean).length}/${changed.length} trials; acked writes per trial median ${figure(acked, '').median}`);
+  results.notes.push(`${variant.key}: primary moved to another pod in ${changed.filter(Boolean).length}/${changed.length} trials; acked writes per trial median ${figure(acked, '').median}; lost per trial ${JSON.stringify(lost)}`);
   await deleteRR(ns, name);
 }
 
@@ -450,7 +458,7 @@ async function main() {
     }
     save();
   };
-  await section('failover', () => failoverOurs(main.name));
+  for (const variant of OUR_VARIANTS) await section('failover', () => failoverOurs(main.name, variant));
   await section('sentinel', () => failoverSentinel(plain.name));
   await section('ready', () => timeToReady(main.name, plain.name));
   await section('fresh', () => freshness(main.name));

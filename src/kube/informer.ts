@@ -191,8 +191,14 @@ export function startInformer<T extends KubernetesObject>(
     relist();
   };
 
+  // Indexes are built on first use and dropped on every change of the cache (relists included, as
+  // they come as events too): a resource's lookups cost a map access, not a scan of every object.
+  const indexes = new Map<string, Map<string, T[]>>();
   for (const type of ['add', 'update', 'delete'] as const) {
-    source.on(type, (obj: T) => options.onEvent(type, obj));
+    source.on(type, (obj: T) => {
+      indexes.clear();
+      options.onEvent(type, obj);
+    });
   }
   source.on('error', fail);
 
@@ -212,9 +218,17 @@ export function startInformer<T extends KubernetesObject>(
     list: (namespace) => source.list(namespace),
     get: (namespace, name) => source.get(name, namespace),
     byIndex(indexName, value) {
-      const indexer = options.indexers?.[indexName];
-      if (!indexer) throw new Error(`informer of ${options.path} has no index ${indexName}`);
-      return source.list().filter((obj) => indexer(obj).includes(value));
+      let index = indexes.get(indexName);
+      if (!index) {
+        const indexer = options.indexers?.[indexName];
+        if (!indexer) throw new Error(`informer of ${options.path} has no index ${indexName}`);
+        index = new Map();
+        for (const obj of source.list()) {
+          for (const v of indexer(obj)) index.set(v, [...(index.get(v) ?? []), obj]);
+        }
+        indexes.set(indexName, index);
+      }
+      return [...(index.get(value) ?? [])];
     },
     hasSynced: () => synced,
     async stop() {

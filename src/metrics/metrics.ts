@@ -94,7 +94,7 @@ export class OperatorMetrics {
   });
 
   /** Removal functions of the series written per resource ("ns/name"), keyed by series. */
-  private readonly series = new Map<string, Map<string, { pod?: string; remove: () => void }>>();
+  private readonly series = new Map<string, Map<string, { pod?: string; remove: () => void; value?: string }>>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -133,10 +133,11 @@ export class OperatorMetrics {
   }
 
   setRole(labels: PodLabels, role: string): void {
+    if (this.series.get(`${labels.namespace}/${labels.resource}`)?.get(`${labels.pod} role`)?.value === role) return;
     const l = { ...labels, role };
     this.untrack(labels, 'role');
     this.role.set(l, 1);
-    this.track(labels, 'role', () => this.role.remove(l));
+    this.track(labels, 'role', () => this.role.remove(l), role);
   }
 
   countFailover(namespace: string, resource: string, reason: string): void {
@@ -162,14 +163,14 @@ export class OperatorMetrics {
     this.series.delete(key);
   }
 
-  private track(labels: { namespace: string; resource: string; pod?: string }, kind: string, remove: () => void): void {
+  private track(labels: { namespace: string; resource: string; pod?: string }, kind: string, remove: () => void, value?: string): void {
     const key = `${labels.namespace}/${labels.resource}`;
     let bySeries = this.series.get(key);
     if (!bySeries) {
       bySeries = new Map();
       this.series.set(key, bySeries);
     }
-    bySeries.set(`${labels.pod ?? ''} ${kind}`, { pod: labels.pod, remove });
+    bySeries.set(`${labels.pod ?? ''} ${kind}`, { pod: labels.pod, remove, value });
   }
 
   private untrack(labels: PodLabels, kind: string): void {

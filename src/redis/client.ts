@@ -1,6 +1,6 @@
 // Connections to the redis-server of each pod, kept open between reconciles (the health poll
 // runs every second) and dropped on the first error so that the next call reconnects.
-import { createClient } from 'redis';
+import { RedisClient } from 'redis';
 
 export const REDIS_PORT = 6379;
 export const CLIENT_NAME = 'redis-replication-operator';
@@ -20,7 +20,9 @@ export interface RedisPoolOptions {
 
 const IDLE_MS = 30_000;
 
-type Client = ReturnType<typeof createClient>;
+// One client class for every connection: createClient() would build the command table anew each time.
+const newClient = RedisClient.factory({ RESP: 2 });
+type Client = ReturnType<typeof newClient>;
 
 export class RedisCommandError extends Error {}
 
@@ -93,7 +95,7 @@ export class RedisPool {
     this.lastUsed.set(key, Date.now());
     const existing = this.clients.get(key);
     if (existing) return existing;
-    const client = createClient({
+    const client = newClient({
       socket: {
         host: target.host,
         port: target.port ?? REDIS_PORT,
@@ -106,7 +108,6 @@ export class RedisPool {
       // Shown by CLIENT LIST, so that an operator's connection is told apart from applications'.
       name: CLIENT_NAME,
       disableOfflineQueue: true,
-      RESP: 2,
     });
     client.on('error', () => this.drop(target));
     this.options.onConnect?.();

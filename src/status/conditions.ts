@@ -23,31 +23,36 @@ export function findCondition(conditions: Condition[] | undefined, type: string)
   return conditions?.find((c) => c.type === type);
 }
 
-const byKey = (key: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => String(a[key]).localeCompare(String(b[key]));
+const byKey = (key: string) => (a: Record<string, unknown>, b: Record<string, unknown>) => {
+  const x = String(a[key]);
+  const y = String(b[key]);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
-/** JSON text with keys sorted and undefined fields dropped: two statuses the API server stores alike compare equal. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => a.localeCompare(b));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+/** Deep equality of JSON values where a field set to undefined equals a missing one (the API server drops both). */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
   }
-  return JSON.stringify(value);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x).filter((k) => x[k] !== undefined);
+  return keys.length === Object.keys(y).filter((k) => y[k] !== undefined).length && keys.every((k) => same(x[k], y[k]));
 }
 
 /** Conditions and nodes are list-maps (keyed by type and name): their order carries no meaning. */
-function normalized(status: RedisReplicationStatus | undefined): string {
-  if (!status) return canonical({});
-  return canonical({
+function normalized(status: RedisReplicationStatus | undefined): RedisReplicationStatus {
+  if (!status) return {};
+  return {
     ...status,
     conditions: status.conditions && [...status.conditions].sort(byKey('type')),
     nodes: status.nodes && [...status.nodes].sort(byKey('name')),
-  });
+  };
 }
 
 /** Whether writing `next` over `current` would change anything. */
 export function statusChanged(current: RedisReplicationStatus | undefined, next: RedisReplicationStatus | undefined): boolean {
-  return normalized(current) !== normalized(next);
+  return !same(normalized(current), normalized(next));
 }

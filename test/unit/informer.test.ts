@@ -90,6 +90,29 @@ describe('startInformer', () => {
     await informer.stop();
   });
 
+  it('keeps its indexes current through adds, updates and deletes', async () => {
+    const { informer, fake } = setup();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(informer.byIndex('owner', 'o1').map((o) => o.metadata.name)).toEqual(['x', 'y']);
+    const source = fake();
+    const moved = obj('b', 'y', 'o2');
+    source.items = [source.items[0]!, moved];
+    source.emit('update', moved);
+    expect(informer.byIndex('owner', 'o1').map((o) => o.metadata.name)).toEqual(['x']);
+    expect(informer.byIndex('owner', 'o2').map((o) => o.metadata.name)).toEqual(['y']);
+    const added = obj('a', 'z', 'o1');
+    source.items = [...source.items, added];
+    source.emit('add', added);
+    expect(informer.byIndex('owner', 'o1').map((o) => o.metadata.name)).toEqual(['x', 'z']);
+    source.items = source.items.filter((o) => o.metadata.name !== 'x');
+    source.emit('delete', obj('a', 'x', 'o1'));
+    expect(informer.byIndex('owner', 'o1').map((o) => o.metadata.name)).toEqual(['z']);
+    // A caller may change the array it got without touching the index.
+    informer.byIndex('owner', 'o1').pop();
+    expect(informer.byIndex('owner', 'o1')).toHaveLength(1);
+    await informer.stop();
+  });
+
   it('restarts after errors with exponential backoff capped at the maximum, and resets it on success', async () => {
     const { informer, fake, errors } = setup();
     await vi.advanceTimersByTimeAsync(0);

@@ -34,7 +34,7 @@ function nodeStatus(): k8s.V1NodeStatus {
     type, status, reason, message, lastHeartbeatTime: t, lastTransitionTime: startedAt,
   });
   const mem = `${Math.floor(os.totalmem() / 1024)}Ki`;
-  const cap = { cpu: String(os.cpus().length), memory: mem, pods: '250', 'ephemeral-storage': '100Gi' };
+  const cap = { cpu: String(os.cpus().length), memory: mem, pods: '1000', 'ephemeral-storage': '100Gi' };
   let machineID = 'rro';
   try { machineID = readFileSync('/etc/machine-id', 'utf8').trim(); } catch { /* none */ }
   return {
