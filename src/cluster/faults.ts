@@ -1,5 +1,5 @@
 // Faults for tests, acting on the local cluster's processes and network namespaces.
-import { run, must, clusterPaths as paths0, signal, pidAlive, procStartTime, cacheBinDir, type ClusterPaths } from './common.js';
+import { BRIDGE_IP, POD_CIDR, run, must, clusterPaths as paths0, signal, pidAlive, procStartTime, cacheBinDir, type ClusterPaths } from './common.js';
 import { restartApiServerProcess } from './control-plane.js';
 import { findState, type PodState } from './node-agent/state.js';
 import { existsSync } from 'node:fs';
@@ -52,25 +52,42 @@ export async function thawPod(namespace: string, pod: string, container?: string
   sendGroup(containerPid(namespace, pod, container), 'SIGCONT');
 }
 
-/** Drops every packet into and out of the pod's eth0 (loopback inside the pod keeps working). */
-export async function partitionPod(namespace: string, pod: string): Promise<void> {
-  const { netns } = podState(namespace, pod);
-  for (const [chain, dir] of [['INPUT', '-i'], ['OUTPUT', '-o']] as const) {
-    if ((await run('ip', ['netns', 'exec', netns, 'iptables', '-w', '-C', chain, dir, 'eth0', '-j', 'DROP'])).code !== 0) {
-      await must('ip', ['netns', 'exec', netns, 'iptables', '-w', '-I', chain, '1', dir, 'eth0', '-j', 'DROP']);
+const FAULT_TAG = ['-m', 'comment', '--comment', 'rro-fault'];
+
+/**
+ * Drops every packet into and out of the pod's eth0 (loopback inside the pod keeps working).
+ * With `fromPodsOnly`, only traffic with other pods is dropped: the host (the operator, clients on the
+ * machine, Services reached from the host) still gets through, as when a primary loses its replicas
+ * but not every client.
+ */
+export async function partitionPod(namespace: string, pod: string, opts: { fromPodsOnly?: boolean } = {}): Promise<void> {
+  const { netns, ip } = podState(namespace, pod);
+  const iptables = (args: string[]) => must('ip', ['netns', 'exec', netns, 'iptables', '-w', ...args]);
+  await healPod(namespace, pod);
+  for (const [chain, dir, peer] of [['INPUT', '-i', '-s'], ['OUTPUT', '-o', '-d']] as const) {
+    if (opts.fromPodsOnly) {
+      // Inserted in reverse: the host's ACCEPT ends up before the pod network's DROP.
+      await iptables(['-I', chain, '1', dir, 'eth0', peer, POD_CIDR, ...FAULT_TAG, '-j', 'DROP']);
+      await iptables(['-I', chain, '1', dir, 'eth0', peer, BRIDGE_IP, ...FAULT_TAG, '-j', 'ACCEPT']);
+    } else {
+      await iptables(['-I', chain, '1', dir, 'eth0', ...FAULT_TAG, '-j', 'DROP']);
     }
   }
-  // Established flows through Services must not survive on stale NAT entries either.
-  const st = podState(namespace, pod);
-  await run('conntrack', ['-D', '-s', st.ip], { timeoutMs: 5000 });
-  await run('conntrack', ['-D', '-d', st.ip], { timeoutMs: 5000 });
+  if (!opts.fromPodsOnly) {
+    // Established flows through Services must not survive on stale NAT entries either.
+    await run('conntrack', ['-D', '-s', ip], { timeoutMs: 5000 });
+    await run('conntrack', ['-D', '-d', ip], { timeoutMs: 5000 });
+  }
 }
 
-/** Undoes partitionPod. */
+/** Undoes partitionPod (removes every rule it tagged). */
 export async function healPod(namespace: string, pod: string): Promise<void> {
   const { netns } = podState(namespace, pod);
-  for (const [chain, dir] of [['INPUT', '-i'], ['OUTPUT', '-o']] as const) {
-    while ((await run('ip', ['netns', 'exec', netns, 'iptables', '-w', '-D', chain, dir, 'eth0', '-j', 'DROP'])).code === 0) { /* every copy */ }
+  const rules = await must('ip', ['netns', 'exec', netns, 'iptables', '-w', '-S']);
+  for (const rule of rules.split('\n').filter((l) => l.startsWith('-A ') && l.includes('rro-fault'))) {
+    // iptables -S prints rules as arguments; the comment is the only quoted word and has no spaces.
+    const args = rule.slice(3).replaceAll('"', '').split(' ');
+    await must('ip', ['netns', 'exec', netns, 'iptables', '-w', '-D', ...args]);
   }
 }
 

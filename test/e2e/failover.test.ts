@@ -17,7 +17,7 @@ import {
 } from './support/cluster.js';
 import { checkInvariants, primaryServiceIP, settle, writableMasters } from './support/invariants.js';
 import { missingWrites, startWriteLoad } from './support/load.js';
-import { api, createRR, getRR, installCrd, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
+import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
 
 const name = 'ha';
 let ns: string;
@@ -214,6 +214,55 @@ describe('planned switchover and lag-aware reads', () => {
     }
     await waitFor(async () => (await readPods()).includes(leaf.name), { timeoutMs: 15_000, intervalMs: 100, what: `${leaf.name} back in ${name}-read` });
     await checkInvariants(ns, name);
+  });
+});
+
+describe('bounded loss: writeQuorum', () => {
+  const wq = 'wq';
+  /** The lag (seconds since its last acknowledgement) of every replica, as the primary reports it. */
+  const replicaLags = async (ip: string) =>
+    [...String(await redisCommand(ip, ['INFO', 'replication'])).matchAll(/^slave\d+:.*,lag=(\d+)/gm)].map((m) => Number(m[1]));
+  const minReplicasToWrite = async (ip: string) => ((await redisCommand(ip, ['CONFIG', 'GET', 'min-replicas-to-write'])) as string[])[1];
+
+  it('a primary cut off from its replicas refuses writes with the option, and keeps accepting them without', async () => {
+    await createRR(ns, wq, { replicas: 2, writeQuorum: { minReplicas: 1, maxLagSeconds: 2 }, failover: { enabled: true, primaryDownSeconds: 3 } });
+    await waitReady(ns, wq);
+    await settle(ns, wq);
+    const rr = await getRR(ns, wq);
+    const primary = rr.status!.primary!;
+    const primaryIP = rr.status!.nodes!.find((n) => n.name === primary)!.podIP!;
+    expect(await minReplicasToWrite(primaryIP)).toBe('1');
+    const svc = await primaryServiceIP(ns, wq);
+    const set = (key: string) => redisCommand(svc, ['SET', key, 'v']).then(String, (e: unknown) => String(e));
+    expect(await set('wq:before')).toBe('OK');
+
+    // The operator and this client (on the host) still reach the primary; its replicas do not.
+    await partitionPod(ns, primary, { fromPodsOnly: true });
+    try {
+      const refusal = await waitFor(async () => {
+        const reply = await set(`wq:cut:${Date.now()}`);
+        return reply.includes('NOREPLICAS') ? reply : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 200, what: 'writes refused by the primary cut off from its replicas' });
+      expect(refusal).toMatch(/NOREPLICAS/);
+      expect((await getRR(ns, wq)).status!.primary).toBe(primary);
+    } finally {
+      await healPod(ns, primary);
+    }
+    await settle(ns, wq);
+    expect(await set('wq:healed')).toBe('OK');
+
+    await kubectl(['-n', ns, 'patch', `rr/${wq}`, '--type=merge', '-p', '{"spec":{"writeQuorum":null}}']);
+    await waitFor(async () => (await minReplicasToWrite(primaryIP)) === '0', { timeoutMs: 15_000, intervalMs: 200, what: 'min-replicas-to-write reset to 0' });
+    await partitionPod(ns, primary, { fromPodsOnly: true });
+    try {
+      // Twice the former maxLagSeconds without an acknowledgement from any replica: still writable.
+      await waitFor(async () => { const lags = await replicaLags(primaryIP); return lags.length === 2 && lags.every((lag) => lag >= 4); }, { timeoutMs: 15_000, intervalMs: 200, what: 'every replica silent for 4 s' });
+      expect(await set('wq:unbounded')).toBe('OK');
+    } finally {
+      await healPod(ns, primary);
+    }
+    await settle(ns, wq);
+    await kubectl(['-n', ns, 'delete', `rr/${wq}`, '--wait=false']);
   });
 });
 
