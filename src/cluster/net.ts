@@ -30,13 +30,13 @@ export async function ensureBridge(paths: ClusterPaths): Promise<void> {
   writeFileSync(`/proc/sys/net/ipv4/conf/${BRIDGE}/forwarding`, '1');
   // Bridged pod-to-pod replies must pass conntrack so Service NAT is undone (br_netfilter).
   if (existsSync(BR_NF)) {
-    const before = readFileSync(BR_NF, 'utf8').trim();
-    const saved = join(paths.run, 'bridge-nf-call-iptables.orig');
-    if (!existsSync(saved)) writeFileSync(saved, before);
-    if (before !== '1') writeFileSync(BR_NF, '1');
+    setSysctl(paths, BR_NF, 1, 'exactly');
   } else {
     log('warning: br_netfilter not available; Service traffic between pods may not work');
   }
+  // The kernel's ARP table is shared by every network namespace: a few hundred pods, each with a few
+  // neighbours, overflow the default limit of 1024 entries and new pods become unreachable.
+  for (const [file, value] of NEIGH_LIMITS) setSysctl(paths, file, value, 'at least');
   // Our own chain: forwarding allowed only from the bridge back to the bridge.
   if ((await run('iptables', ['-w', '-S', FW_CHAIN])).code !== 0) await must('iptables', ['-w', '-N', FW_CHAIN]);
   await must('iptables', ['-w', '-F', FW_CHAIN]);
@@ -92,9 +92,26 @@ export async function teardownNetwork(paths: ClusterPaths, kubeProxy?: string): 
     for (const c of chains) await run('iptables', ['-w', '-t', table, '-F', c]);
     for (const c of chains) await run('iptables', ['-w', '-t', table, '-X', c]);
   }
-  const saved = join(paths.run, 'bridge-nf-call-iptables.orig');
-  if (existsSync(saved) && existsSync(BR_NF)) {
-    const v = readFileSync(saved, 'utf8').trim();
-    if (v === '0' || v === '1') writeFileSync(BR_NF, v);
-  }
+  for (const file of [BR_NF, ...NEIGH_LIMITS.map(([f]) => f)]) restoreSysctl(paths, file);
+}
+
+const NEIGH_LIMITS = ([['gc_thresh1', 1024], ['gc_thresh2', 8192], ['gc_thresh3', 16384]] as const).map(
+  ([name, value]) => [`/proc/sys/net/ipv4/neigh/default/${name}`, value] as const,
+);
+
+const savedSysctl = (paths: ClusterPaths, file: string): string => join(paths.run, `sysctl-${file.split('/').slice(-2).join('-')}.orig`);
+
+/** Sets a host sysctl (a number) and keeps its first value under the cluster's run directory for restoreSysctl. */
+function setSysctl(paths: ClusterPaths, file: string, value: number, how: 'exactly' | 'at least'): void {
+  const before = Number(readFileSync(file, 'utf8').trim());
+  const saved = savedSysctl(paths, file);
+  if (!existsSync(saved)) writeFileSync(saved, String(before));
+  if (how === 'exactly' ? before !== value : before < value) writeFileSync(file, String(value));
+}
+
+function restoreSysctl(paths: ClusterPaths, file: string): void {
+  const saved = savedSysctl(paths, file);
+  if (!existsSync(saved) || !existsSync(file)) return;
+  const value = readFileSync(saved, 'utf8').trim();
+  if (/^\d+$/.test(value)) writeFileSync(file, value);
 }

@@ -54,6 +54,7 @@ export interface InformerOptions<T extends KubernetesObject> {
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
+  fieldSelector?: string;
   /** Synchronous: only enqueue from here. */
   onEvent(type: InformerEventType, obj: T): void;
   onError?(error: unknown): void;
@@ -123,12 +124,12 @@ class TappedWatch extends Watch {
 export function listWatchFactory<T extends KubernetesObject>(
   kc: KubeConfig,
   path: string,
-  labelSelector: string | undefined,
+  selectors: { labelSelector?: string | undefined; fieldSelector?: string | undefined },
   watchTimeoutSeconds: number,
 ): SourceFactory<T> {
   return ({ list, onActivity }) => {
     const watch = new TappedWatch(kc, watchTimeoutSeconds, onActivity);
-    return { source: new ListWatch<T>(path, watch, list, false, labelSelector), relist: () => watch.relist() };
+    return { source: new ListWatch<T>(path, watch, list, false, selectors.labelSelector, selectors.fieldSelector), relist: () => watch.relist() };
   };
 }
 
@@ -144,7 +145,7 @@ export function startInformer<T extends KubernetesObject>(
 ): RobustInformer<T> {
   const timing = { ...DEFAULT_TIMING, ...options.timing };
   const makeSource =
-    factory ?? listWatchFactory<T>(kc, options.path, options.labelSelector, timing.watchTimeoutSeconds);
+    factory ?? listWatchFactory<T>(kc, options.path, options, timing.watchTimeoutSeconds);
   const onError = options.onError ?? (() => {});
 
   let synced = false;

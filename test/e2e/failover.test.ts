@@ -248,8 +248,9 @@ describe('bounded loss: writeQuorum', () => {
     } finally {
       await healPod(ns, primary);
     }
+    // Writes resume once a replica acknowledges again (its TCP connection retransmits after the heal).
+    await waitFor(async () => (await set('wq:healed')) === 'OK', { timeoutMs: 30_000, intervalMs: 200, what: 'writes accepted after the heal' });
     await settle(ns, wq);
-    expect(await set('wq:healed')).toBe('OK');
 
     await kubectl(['-n', ns, 'patch', `rr/${wq}`, '--type=merge', '-p', '{"spec":{"writeQuorum":null}}']);
     await waitFor(async () => (await minReplicasToWrite(primaryIP)) === '0', { timeoutMs: 15_000, intervalMs: 200, what: 'min-replicas-to-write reset to 0' });

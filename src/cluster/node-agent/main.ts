@@ -9,6 +9,7 @@ import { allStates, podDir } from './state.js';
 import { teardownPodNetwork } from './netns.js';
 import { ensureStorageClass, provisionOnce } from './provisioner.js';
 import { startKubeletApi } from './kubelet-api.js';
+import { startInformer } from '../../kube/informer.js';
 
 const paths = clusterPaths(process.env[OWNER_ENV] || undefined);
 ensureDir(paths.pods);
@@ -106,18 +107,36 @@ async function reapOrphans(live: Set<string>): Promise<void> {
   }
 }
 
+// This node's pods, from a watch-fed cache: with hundreds of pods, listing them on every event kept
+// the agent busy parsing lists instead of starting containers.
+const podSelector = `spec.nodeName=${NODE_NAME}`;
+const pods = startInformer<k8s.V1Pod>(kc, {
+  path: '/api/v1/pods',
+  fieldSelector: podSelector,
+  list: () => core.listPodForAllNamespaces({ fieldSelector: podSelector }),
+  onEvent: (type, pod) => {
+    if (type !== 'delete') runtimeOf(pod).kick(pod);
+  },
+  onError: (err) => log(`pod watch: ${msg(err)}; restarting`),
+});
+
+function runtimeOf(pod: k8s.V1Pod): PodRuntime {
+  const uid = pod.metadata!.uid!;
+  let rt = runtimes.get(uid);
+  if (!rt) {
+    rt = new PodRuntime({ core }, paths, pod, log);
+    runtimes.set(uid, rt);
+  }
+  return rt;
+}
+
+/** Every second: kicks each pod (probes, restarts) and stops the runtimes of pods gone from the API. */
 async function syncPods(): Promise<void> {
-  const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${NODE_NAME}` });
+  if (!pods.hasSynced()) return;
   const live = new Set<string>();
-  for (const pod of list.items) {
-    const uid = pod.metadata!.uid!;
-    live.add(uid);
-    let rt = runtimes.get(uid);
-    if (!rt) {
-      rt = new PodRuntime({ core }, paths, pod, log);
-      runtimes.set(uid, rt);
-    }
-    rt.kick(pod);
+  for (const pod of pods.list()) {
+    live.add(pod.metadata!.uid!);
+    runtimeOf(pod).kick(pod);
   }
   for (const [uid, rt] of runtimes) {
     if (rt.gone) {
@@ -132,38 +151,6 @@ async function syncPods(): Promise<void> {
     firstList = false;
     await reapOrphans(live);
   }
-}
-
-/** Runs syncPods now, or once more right after the running one (events coalesce). */
-let syncing = false;
-let again = false;
-async function syncPodsCoalesced(): Promise<void> {
-  if (syncing) {
-    again = true;
-    return;
-  }
-  syncing = true;
-  try {
-    do {
-      again = false;
-      await syncPods();
-    } while (again);
-  } finally {
-    syncing = false;
-  }
-}
-
-/** A watch on this node's pods: reacts at once instead of at the next poll. */
-function watchPods(): void {
-  const w = new k8s.Watch(kc);
-  let timer: NodeJS.Timeout | undefined;
-  const restart = (): void => {
-    if (timer) return;
-    timer = setTimeout(() => { timer = undefined; watchPods(); }, 1000);
-  };
-  w.watch('/api/v1/pods', { fieldSelector: `spec.nodeName=${NODE_NAME}`, allowWatchBookmarks: false }, () => {
-    void syncPodsCoalesced().catch(() => undefined);
-  }, () => restart()).catch(() => restart());
 }
 
 async function loop(name: string, everyMs: number, fn: () => Promise<void>): Promise<never> {
@@ -202,8 +189,7 @@ async function main(): Promise<void> {
   });
   void loop('storage class', 30_000, () => ensureStorageClass(storage));
   void loop('provisioner', 1000, () => provisionOnce(core, paths, log));
-  void loop('pods', 1000, syncPodsCoalesced);
-  watchPods();
+  void loop('pods', 1000, syncPods);
 }
 
 const stop = (): void => {

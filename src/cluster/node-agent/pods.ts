@@ -76,6 +76,7 @@ export class PodRuntime {
   private volumesAt = 0;
   private lastStatus = '';
   private busy = false;
+  private kickedWhileBusy = false;
   private deleting = false;
   private podWaiting?: { reason: string; message: string };
   gone = false;
@@ -142,13 +143,22 @@ export class PodRuntime {
     }).catch(() => undefined);
   }
 
-  /** Called with the newest pod object; runs one sync unless one is running. */
+  /** Called with the newest pod object; runs a sync, or one more right after the running one. */
   kick(pod: k8s.V1Pod): void {
     this.pod = pod;
-    if (this.busy) return;
+    if (this.busy) {
+      this.kickedWhileBusy = true;
+      return;
+    }
     this.busy = true;
     this.sync().catch((err: unknown) => this.log(`${this.key()}: sync error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`))
-      .finally(() => { this.busy = false; });
+      .finally(() => {
+        this.busy = false;
+        if (this.kickedWhileBusy) {
+          this.kickedWhileBusy = false;
+          this.kick(this.pod);
+        }
+      });
   }
 
   private save(): void {
