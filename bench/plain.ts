@@ -1,8 +1,7 @@
 // Plain redis pods with no operator: the lower bound of time-to-Ready, and the Sentinel baseline.
-import { createClient } from 'redis';
 import { waitFor } from '../test/e2e/support/cluster.js';
 import { api, redisCommand } from '../test/e2e/support/operator.js';
-import { sleep } from './lib.js';
+import { startWriteLoad, type WriteLoad } from '../test/e2e/support/load.js';
 
 export const PLAIN_ARGS = ['--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
 
@@ -44,59 +43,16 @@ export async function deletePods(ns: string, names: string[]): Promise<void> {
 }
 
 /** A write load that asks Sentinel for the master on every (re)connect. */
-export function startSentinelLoad(sentinelPorts: number[], prefix: string, maxDurationMs = 120_000) {
-  const acked: number[] = [];
-  const ackTimes: number[] = [];
-  const failureTimes: number[] = [];
-  const masters: string[] = [];
-  let stopped = false;
-  const deadline = Date.now() + maxDurationMs;
-  const askMaster = async (): Promise<string> => {
-    for (const port of sentinelPorts) {
-      try {
-        const c = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 300, reconnectStrategy: false }, RESP: 2 });
-        c.on('error', () => undefined);
-        await c.connect();
-        try {
-          const r = (await c.sendCommand(['SENTINEL', 'get-master-addr-by-name', 'm'])) as string[] | null;
-          if (r && r[0]) return r[0];
-        } finally {
-          c.destroy();
-        }
-      } catch { /* next sentinel */ }
-    }
-    throw new Error('no sentinel answered');
-  };
-  const run = (async () => {
-    type C = ReturnType<typeof createClient>;
-    let client: C | undefined;
-    for (let i = 0; !stopped && i < 500_000 && Date.now() < deadline; i++) {
-      try {
-        if (!client) {
-          const host = await askMaster();
-          if (masters[masters.length - 1] !== host) masters.push(host);
-          const c = createClient({ socket: { host, port: 6379, connectTimeout: 500, socketTimeout: 1000, reconnectStrategy: false }, disableOfflineQueue: true, RESP: 2 });
-          c.on('error', () => undefined);
-          await c.connect();
-          client = c as C;
-        }
-        await client.sendCommand(['SET', `${prefix}:${i}`, String(i)]);
-        acked.push(i);
-        ackTimes.push(Date.now());
-      } catch {
-        failureTimes.push(Date.now());
-        client?.destroy();
-        client = undefined;
-        await sleep(10);
-      }
-    }
-    client?.destroy();
-  })();
-  return {
-    async stop() { stopped = true; await run; return { acked, failures: failureTimes.length, masters }; },
-    recoveredAt(sinceMs: number) {
-      const failed = failureTimes.find((t) => t >= sinceMs);
-      return failed === undefined ? undefined : ackTimes.find((t) => t >= failed);
-    },
-  };
+export function startSentinelLoad(sentinelPorts: number[], prefix: string, maxDurationMs = 120_000): WriteLoad {
+  return startWriteLoad({ host: () => askMaster(sentinelPorts), prefix, maxDurationMs, maxWrites: 500_000 });
+}
+
+async function askMaster(sentinelPorts: number[]): Promise<string> {
+  for (const port of sentinelPorts) {
+    try {
+      const reply = (await redisCommand('127.0.0.1', ['SENTINEL', 'get-master-addr-by-name', 'm'], undefined, port)) as string[] | null;
+      if (reply?.[0]) return reply[0];
+    } catch { /* next sentinel */ }
+  }
+  throw new Error('no sentinel answered');
 }

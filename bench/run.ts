@@ -164,7 +164,7 @@ async function failoverSentinel(ns: string) {
         const missing = settled ? await missingWrites(settled, undefined, prefix, res.acked).catch(() => res.acked) : res.acked;
         const ev = sentinelEvents(sentinels.logSince(mark));
         const dt = rec === undefined ? NaN : (rec - t0) / 1000;
-        log(`sentinel(${set.key}) trial ${t + 1}/${N_FAILOVER}: kill ${victim}, writes back after ${dt}s via ${res.masters.join('->')}, acked ${res.acked.length}, lost ${missing.length}, events ${JSON.stringify(ev)}`);
+        log(`sentinel(${set.key}) trial ${t + 1}/${N_FAILOVER}: kill ${victim}, writes back after ${dt}s via ${res.hosts.join('->')}, acked ${res.acked.length}, lost ${missing.length}, events ${JSON.stringify(ev)}`);
         times.push(dt); lost.push(missing.length); events.push(ev); masterMoved.push(settled !== undefined && settled !== master);
         put(`failover.sentinel.${set.key}.seconds`, times, 's');
         put(`failover.sentinel.${set.key}.lostWrites`, lost, 'writes');

@@ -13,10 +13,13 @@ export interface WriteLoad {
 export interface LoadResult {
   acked: number[];
   failures: number;
+  /** The servers written to, in order (a new entry each time a reconnect lands elsewhere). */
+  hosts: string[];
 }
 
 export interface LoadOptions {
-  host: string;
+  /** A Service IP, or a lookup run on every (re)connect (e.g. asking Sentinel for the master). */
+  host: string | (() => Promise<string>);
   password?: string | undefined;
   prefix: string;
   maxWrites?: number;
@@ -27,13 +30,16 @@ export function startWriteLoad(o: LoadOptions): WriteLoad {
   const acked: number[] = [];
   const ackTimes: number[] = [];
   const failureTimes: number[] = [];
+  const hosts: string[] = [];
   let stopped = false;
   const maxWrites = o.maxWrites ?? 200_000;
   const deadline = Date.now() + (o.maxDurationMs ?? 180_000);
 
   const connect = async () => {
+    const host = typeof o.host === 'string' ? o.host : await o.host();
+    if (hosts[hosts.length - 1] !== host) hosts.push(host);
     const client = createClient({
-      socket: { host: o.host, port: 6379, connectTimeout: 500, socketTimeout: 1000, reconnectStrategy: false },
+      socket: { host, port: 6379, connectTimeout: 500, socketTimeout: 1000, reconnectStrategy: false },
       password: o.password,
       disableOfflineQueue: true,
       RESP: 2,
@@ -66,7 +72,7 @@ export function startWriteLoad(o: LoadOptions): WriteLoad {
     async stop() {
       stopped = true;
       await run;
-      return { acked, failures: failureTimes.length };
+      return { acked, failures: failureTimes.length, hosts };
     },
     ackedCount: () => acked.length,
     recoveredAt(sinceMs) {

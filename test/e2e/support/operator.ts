@@ -93,9 +93,9 @@ export async function waitReady(namespace: string, name: string, timeoutMs = 120
   return last!;
 }
 
-/** Runs one Redis command against a pod or Service IP and returns the reply. */
-export async function redisCommand(host: string, args: string[], password?: string): Promise<unknown> {
-  const client = createClient({ socket: { host, port: 6379, connectTimeout: 2000, reconnectStrategy: false }, password, RESP: 2 });
+/** Runs one Redis command against a pod or Service IP (or a Sentinel's port) and returns the reply. */
+export async function redisCommand(host: string, args: string[], password?: string, port = 6379): Promise<unknown> {
+  const client = createClient({ socket: { host, port, connectTimeout: 2000, reconnectStrategy: false }, password, RESP: 2 });
   client.on('error', () => undefined);
   await client.connect();
   try {
