@@ -110,7 +110,7 @@ async function failoverOurs(ns: string, variant: (typeof OUR_VARIANTS)[number]) 
     const after = (await getRR(ns, name)).status!.primary!;
     const missing = await missingWrites(svc, undefined, prefix, res.acked).catch(() => res.acked);
     const dt = rec === undefined ? NaN : (rec - t0) / 1000;
-    log(`${variant.key} trial ${t + 1}/${N_FAILOVER_OURS}: kill ${before} -> primary ${after}, writes back after ${dt}s, acked ${res.acked.length}, lost ${missing.length}`);
+    log(`${variant.key} trial ${t + 1}/${N_FAILOVER_OURS}: kill ${before} -> primary ${after}, writes back after ${dt}s, acked ${res.acked.length}, failed ${res.failures}, lost ${missing.length}`);
     times.push(dt); lost.push(missing.length); acked.push(res.acked.length); changed.push(after !== before);
     put(`failover.${variant.key}.seconds`, times, 's');
     put(`failover.${variant.key}.lostWrites`, lost, 'writes');
@@ -164,7 +164,7 @@ async function failoverSentinel(ns: string) {
         const missing = settled ? await missingWrites(settled, undefined, prefix, res.acked).catch(() => res.acked) : res.acked;
         const ev = sentinelEvents(sentinels.logSince(mark));
         const dt = rec === undefined ? NaN : (rec - t0) / 1000;
-        log(`sentinel(${set.key}) trial ${t + 1}/${N_FAILOVER}: kill ${victim}, writes back after ${dt}s via ${res.hosts.join('->')}, acked ${res.acked.length}, lost ${missing.length}, events ${JSON.stringify(ev)}`);
+        log(`sentinel(${set.key}) trial ${t + 1}/${N_FAILOVER}: kill ${victim}, writes back after ${dt}s via ${res.hosts.join("->")}, acked ${res.acked.length}, failed ${res.failures}, lost ${missing.length}, events ${JSON.stringify(ev)}`);
         times.push(dt); lost.push(missing.length); events.push(ev); masterMoved.push(settled !== undefined && settled !== master);
         put(`failover.sentinel.${set.key}.seconds`, times, 's');
         put(`failover.sentinel.${set.key}.lostWrites`, lost, 'writes');

@@ -6,7 +6,8 @@ export interface WriteLoad {
   /** Stops writing; resolves with what happened. */
   stop(): Promise<LoadResult>;
   ackedCount(): number;
-  /** When writes came back: the first acknowledgement after the first failure at or after `sinceMs`. */
+  /** When writes came back for good: the first acknowledgement after the last failure at or after `sinceMs`
+   * (a stray early success between failures does not end the outage). */
   recoveredAt(sinceMs: number): number | undefined;
 }
 
@@ -76,8 +77,8 @@ export function startWriteLoad(o: LoadOptions): WriteLoad {
     },
     ackedCount: () => acked.length,
     recoveredAt(sinceMs) {
-      const failed = failureTimes.find((t) => t >= sinceMs);
-      return failed === undefined ? undefined : ackTimes.find((t) => t >= failed);
+      const failed = failureTimes[failureTimes.length - 1];
+      return failed === undefined || failed < sinceMs ? undefined : ackTimes.find((t) => t >= failed);
     },
   };
 }
