@@ -115,3 +115,11 @@ export function chooseCandidate(pods: ObservedPod[], exclude: string): ObservedP
     (a, b) => rank(a) - rank(b) || Math.max(a.tier, 1) - Math.max(b.tier, 1) || dataOffset(b) - dataOffset(a) || a.index - b.index,
   )[0];
 }
+
+/** While the primary is in doubt, look again sooner than the health period: a crashed primary that
+ * restarts is seen a few hundred milliseconds later instead of up to a period later. */
+export function nextCheckMs(healthIntervalMs: number, decision: PrimaryDecision): number {
+  return decision.kind === 'wait' ? Math.min(healthIntervalMs, IN_DOUBT_RECHECK_MS) : healthIntervalMs;
+}
+
+const IN_DOUBT_RECHECK_MS = 200;

@@ -10,7 +10,7 @@ import { failover, promote, switchover, type RoleChange } from './failover.js';
 import { desiredMeta, syncPodMeta } from './labels.js';
 import { ANNOTATION, LABEL, podIndex } from './names.js';
 import { observePods } from './observe.js';
-import { decidePrimary, type PrimaryDecision } from './primary.js';
+import { decidePrimary, nextCheckMs, type PrimaryDecision } from './primary.js';
 import { computeNodes, recordNodeMetrics, refuseSpec, writeStatus } from './status.js';
 import { wireReplicas } from './wiring.js';
 import { dataOffset, isBooting, type ObservedPod } from './observed.js';
@@ -65,7 +65,7 @@ export async function reconcile(deps: Deps, key: string): Promise<ReconcileResul
   }
   recordNodeMetrics(deps.metrics, rr, nodes);
   await writeStatus(deps, rr, spec, { decision, change, observed, nodes, plan, primary, memory });
-  return { requeueAfterMs: deps.healthIntervalMs };
+  return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 
 function memoryOf(deps: Deps, key: string): ResourceMemory {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BOOT_PARENT } from '../../src/controller/names.js';
 import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from '../../src/controller/observed.js';
-import { chooseCandidate, decidePrimary, type PrimaryInput } from '../../src/controller/primary.js';
+import { chooseCandidate, decidePrimary, nextCheckMs, type PrimaryInput } from '../../src/controller/primary.js';
 import type { PrimaryInfo, ReplicaInfo, ReplicationInfo } from '../../src/redis/info.js';
 
 const writable = (replOffset: number): PrimaryInfo => ({ role: 'master', replId: 'x', replOffset, connectedReplicas: 0, replicas: [] });
@@ -313,5 +313,14 @@ describe('decidePrimary properties', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('nextCheckMs', () => {
+  it('looks again within 200 ms while the primary is in doubt, else after the health period', () => {
+    expect(nextCheckMs(1000, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(200);
+    expect(nextCheckMs(100, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(100);
+    expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' })).toBe(1000);
+    expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' })).toBe(1000);
   });
 });
