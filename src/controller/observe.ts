@@ -20,6 +20,7 @@ export function toObservedBase(resource: string, pod: V1Pod): Omit<ObservedPod, 
     parent: pod.metadata?.annotations?.[ANNOTATION.parent],
     podIP: running ? pod.status?.podIP : undefined,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
+    containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),
   };
 }
 

@@ -12,6 +12,8 @@ export interface ObservedPod {
   parent: string | undefined;
   podIP: string | undefined;
   deleting: boolean;
+  /** The pod's redis container is not running (crashed, waiting to restart): its Redis cannot answer. */
+  containerDown: boolean;
   /** undefined when Redis could not be reached (or the pod has no IP yet). */
   info: ReplicationInfo | undefined;
 }

@@ -71,6 +71,9 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   }
 
   if (!recorded.podIP) return { kind: 'wait', primary: recorded.name, message: `waiting for primary pod ${recorded.name} to start` };
+  // A crashed container is lost now, not after primaryDownSeconds: it serves nothing, and when it
+  // restarts it boots fenced (a replica of nothing), so there is no second writer to fear.
+  if (recorded.containerDown) return lost(input, recorded.name, 'PrimaryRestarted', `primary ${recorded.name}'s container is not running`);
   const downFor = input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs;
   if (downFor >= input.primaryDownSeconds * 1000) {
     return lost(input, recorded.name, 'PrimaryUnreachable', `primary ${recorded.name} has not answered for ${Math.round(downFor / 1000)}s`);

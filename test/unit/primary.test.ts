@@ -38,6 +38,7 @@ const pod = (index: number, info: ReplicationInfo | undefined, over: Partial<Obs
     parent: tier === 0 ? undefined : 'r-0',
     podIP: ipOf(index),
     deleting: false,
+    containerDown: false,
     info,
     ...over,
   };
@@ -132,6 +133,15 @@ describe('decidePrimary', () => {
       expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, undefined)] })).toMatchObject({ kind: 'wait', primary: 'r-1' });
       expect(decide({ recorded: undefined, target: 'r-1', pods: [pod(1, linked(ipOf(0), 10)), pod(2, undefined)] })).toMatchObject({ kind: 'wait', primary: 'r-1' });
     });
+  });
+
+  it('fails over at once when the primary container is not running, without waiting primaryDownSeconds', () => {
+    const replicas = [pod(1, linked(ipOf(0), 300, { linkUp: false })), pod(2, linked(ipOf(0), 200, { linkUp: false }))];
+    const crashed = primaryPod(0, undefined, { containerDown: true });
+    expect(decide({ pods: [crashed, ...replicas], unreachableSinceMs: NOW })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+    expect(decide({ pods: [crashed, ...replicas], failoverEnabled: false })).toMatchObject({ kind: 'lost', reason: 'PrimaryRestarted' });
+    // Still running but silent: wait for primaryDownSeconds.
+    expect(decide({ pods: [primaryPod(0, undefined), ...replicas], unreachableSinceMs: NOW })).toMatchObject({ kind: 'wait' });
   });
 
   it('fails over with PrimaryDeleted when the recorded primary pod is gone', () => {
@@ -281,8 +291,9 @@ describe('decidePrimary properties', () => {
     fc.tuple(fc.nat(5), fc.nat(1000), fc.boolean()).map(([parent, offset, linkUp]) => linked(ipOf(parent), offset, { linkUp })),
   );
   const podArb = (index: number): fc.Arbitrary<ObservedPod> =>
-    fc.record({ tier: fc.nat(3), deleting: fc.boolean(), hasIP: fc.boolean(), info: infoArb }).map(({ tier, deleting, hasIP, info }) =>
-      pod(index, info, { tier, role: tier === 0 ? 'primary' : 'replica', deleting, podIP: hasIP ? ipOf(index) : undefined }),
+    fc.record({ tier: fc.nat(3), deleting: fc.boolean(), hasIP: fc.boolean(), down: fc.boolean(), info: infoArb }).map(({ tier, deleting, hasIP, down, info }) =>
+      // A container that is not running cannot answer.
+      pod(index, down ? undefined : info, { tier, role: tier === 0 ? 'primary' : 'replica', deleting, podIP: hasIP ? ipOf(index) : undefined, containerDown: down && hasIP }),
     );
   const podsArb = fc.subarray([0, 1, 2, 3, 4, 5]).chain((indexes) => fc.tuple(...indexes.map(podArb)));
   const nameArb = fc.option(fc.constantFrom('r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'r-5', 'r-9'), { nil: undefined });
