@@ -5,7 +5,9 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${RRO_CLUSTER_DIR_OVERRIDE:-$root/.cluster}"
 bad=0
 for p in /proc/[0-9]*; do
-  if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "RRO_CLUSTER_DIR=$dir"; then
+  # redis-server overwrites its environment with its title: a container process is found by its log file.
+  out="$(readlink "$p/fd/1" 2>/dev/null)"
+  if { tr '\0' '\n' < "$p/environ"; } 2>/dev/null | grep -qx "RRO_CLUSTER_DIR=$dir" || [ "${out#"$dir"/}" != "$out" ]; then
     echo "leftover process: ${p#/proc/} $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-120)"; bad=1
   fi
 done

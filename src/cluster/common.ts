@@ -116,7 +116,9 @@ export function procStartTime(pid: number): number | undefined {
   }
 }
 
-/** Pids of every live process whose environment says it belongs to this cluster dir. */
+/** Pids of every live process that belongs to this cluster dir: its environment says so, or its
+ * output goes to a log under the dir. redis-server overwrites its environment with its process
+ * title, so a container process is found by its log file. */
 export function ownedPids(root: string): number[] {
   const needle = `${OWNER_ENV}=${root}\0`;
   const out: number[] = [];
@@ -126,12 +128,22 @@ export function ownedPids(root: string): number[] {
     if (pid === process.pid) continue;
     try {
       const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
-      if ((env + '\0').includes(needle) && pidAlive(pid)) out.push(pid);
+      if (((env + '\0').includes(needle) || logsUnder(pid, root)) && pidAlive(pid)) out.push(pid);
     } catch {
       /* gone or not readable */
     }
   }
   return out;
+}
+
+function logsUnder(pid: number, root: string): boolean {
+  return [1, 2].some((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(`${root}/`);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Cluster dirs of every live process started by any checkout's cluster (only one cluster fits on a machine). */
