@@ -2,6 +2,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
 import { isConflict, isNotFound, mergePatchCustomObjectStatus, mergePatchOptions } from '../kube/client.js';
+import { semanticEqual } from '../kube/semantic.js';
 import type { Deps } from './deps.js';
 import { buildClaim, buildPod, buildServices, type PodPlacement } from './resources.js';
 
@@ -39,7 +40,7 @@ export async function ensureServices(deps: Deps, rr: RedisReplication): Promise<
     const current = existing.get(service.metadata!.name);
     if (!current) {
       await ignore(isAlreadyExists, deps.core.createNamespacedService({ namespace: rr.metadata.namespace, body: service }));
-    } else if (!sameLabels(current.spec?.selector, service.spec!.selector)) {
+    } else if (!semanticEqual(current.spec?.selector, service.spec!.selector)) {
       await deps.core.patchNamespacedService(
         { name: service.metadata!.name!, namespace: rr.metadata.namespace, body: { spec: { selector: service.spec!.selector } } },
         mergePatchOptions(),
@@ -79,8 +80,3 @@ async function ignore(skip: (e: unknown) => boolean, call: Promise<unknown>): Pr
   }
 }
 
-// The API server returns maps with sorted keys: compare contents, not serialisations.
-function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
-  const ka = Object.keys(a ?? {});
-  return ka.length === Object.keys(b ?? {}).length && ka.every((k) => a?.[k] === b?.[k]);
-}

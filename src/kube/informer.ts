@@ -225,7 +225,11 @@ export function startInformer<T extends KubernetesObject>(
         if (!indexer) throw new Error(`informer of ${options.path} has no index ${indexName}`);
         index = new Map();
         for (const obj of source.list()) {
-          for (const v of indexer(obj)) index.set(v, [...(index.get(v) ?? []), obj]);
+          for (const v of indexer(obj)) {
+            const objs = index.get(v);
+            if (objs) objs.push(obj);
+            else index.set(v, [obj]);
+          }
         }
         indexes.set(indexName, index);
       }

@@ -1,5 +1,6 @@
 // metav1.Condition bookkeeping and the "did anything change" test that keeps status writes rare.
 import type { Condition, RedisReplicationStatus } from '../api/schema.js';
+import { semanticEqual } from '../kube/semantic.js';
 
 export type ConditionUpdate = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
@@ -29,19 +30,6 @@ const byKey = (key: string) => (a: Record<string, unknown>, b: Record<string, un
   return x < y ? -1 : x > y ? 1 : 0;
 };
 
-/** Deep equality of JSON values where a field set to undefined equals a missing one (the API server drops both). */
-function same(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => same(x, b[i]));
-  }
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  const keys = Object.keys(x).filter((k) => x[k] !== undefined);
-  return keys.length === Object.keys(y).filter((k) => y[k] !== undefined).length && keys.every((k) => same(x[k], y[k]));
-}
-
 /** Conditions and nodes are list-maps (keyed by type and name): their order carries no meaning. */
 function normalized(status: RedisReplicationStatus | undefined): RedisReplicationStatus {
   if (!status) return {};
@@ -54,5 +42,5 @@ function normalized(status: RedisReplicationStatus | undefined): RedisReplicatio
 
 /** Whether writing `next` over `current` would change anything. */
 export function statusChanged(current: RedisReplicationStatus | undefined, next: RedisReplicationStatus | undefined): boolean {
-  return !same(normalized(current), normalized(next));
+  return !semanticEqual(normalized(current), normalized(next));
 }
