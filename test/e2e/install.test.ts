@@ -11,8 +11,8 @@ import { GROUP, PLURAL } from '../../src/api/schema.js';
 import { createNamespace, freezePod, thawPod, waitFor } from './support/cluster.js';
 import { api, createRR, getRR, installCrd, waitReady } from './support/operator.js';
 import {
-  CHART, IMAGE_TAG, ROOT, buildDist, canI, deleteNamespace, diagnose, fullName, helm, httpGet, installSets, isPodReady,
-  kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseName, samples, uninstallQuietly, waitDeploymentReady,
+  CHART, IMAGE_TAG, ROOT, buildDist, canI, deleteNamespace, diagnose, helm, httpGet, installSets, isPodReady,
+  kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseFixture, releaseName, samples, waitDeploymentReady,
 } from './support/install.js';
 
 const figures: Record<string, string> = {};
@@ -61,48 +61,36 @@ describe('helm template', () => {
 });
 
 describe('helm install: one replica, watching one namespace', () => {
-  const release = releaseName();
-  const full = fullName(release);
-  let sysNs: string;
-  let app: { name: string; cleanup: () => Promise<void> };
+  const r = releaseFixture('rro-sys');
+  const { release, full, sysNs } = r;
   let operatorPod: V1Pod;
-
-  beforeAll(async () => {
-    sysNs = `rro-sys-${release.slice(-6)}`;
-    app = await createNamespace('rro-app');
-  });
-  afterAll(async () => {
-    await uninstallQuietly(release, sysNs);
-    await app?.cleanup();
-    await deleteNamespace(sysNs);
-  });
 
   it('installs; the operator pod becomes Ready under its own ServiceAccount', async () => {
     const started = Date.now();
-    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([app.name])]);
+    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app])]);
     const pods = await waitDeploymentReady(sysNs, full, 1, 120_000);
     figures['helm install -> operator Ready (ms)'] = String(Date.now() - started);
     operatorPod = pods[0]!;
     expect(operatorPod.spec!.serviceAccountName).toBe(full);
     expect(operatorPod.spec!.containers[0]!.image).toBe(`redis-replication-operator:${IMAGE_TAG}`);
-    expect(envOf(operatorPod, 'WATCH_NAMESPACES')).toBe(app.name);
+    expect(envOf(operatorPod, 'WATCH_NAMESPACES')).toBe(r.app);
     // The projected ServiceAccount token (the operator talks to the API server with it, in-cluster).
     expect(operatorPod.spec!.volumes!.some((v) => v.projected?.sources?.some((s) => s.serviceAccountToken))).toBe(true);
     const logs = await kubectl(['logs', '-n', sysNs, operatorPod.metadata!.name!]);
     expect(logs).toContain('starting controller');
-    expect(logs).toContain(app.name);
+    expect(logs).toContain(r.app);
   });
 
   it('a RedisReplication (replicas 1) in the watched namespace reaches Ready through the in-cluster operator', async () => {
-    await createRR(app.name, 'cache', { replicas: 1 });
-    const rr = await waitReady(app.name, 'cache', 120_000);
+    await createRR(r.app, 'cache', { replicas: 1 });
+    const rr = await waitReady(r.app, 'cache', 120_000);
     expect(rr.status!.nodes!.map((n) => n.role).sort()).toEqual(['primary', 'replica']);
   });
 
   it('/metrics of the in-cluster operator (pod IP, port 8080) shows replication lag for the replicas', async () => {
     const ip = operatorPod.status!.podIP!;
     expect(ip).toMatch(/^198\.18\./);
-    const rr = await getRR(app.name, 'cache');
+    const rr = await getRR(r.app, 'cache');
     const replicas = rr.status!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name);
     expect(replicas.length).toBeGreaterThan(0);
     let text = '';
@@ -112,7 +100,7 @@ describe('helm install: one replica, watching one namespace', () => {
         text = res.body;
         if (res.status !== 200) return false;
         for (const metric of ['rro_replication_lag_seconds', 'rro_replication_lag_bytes']) {
-          const pods = samples(text, metric).filter((s) => s.labels.namespace === app.name && s.labels.resource === 'cache').map((s) => s.labels.pod);
+          const pods = samples(text, metric).filter((s) => s.labels.namespace === r.app && s.labels.resource === 'cache').map((s) => s.labels.pod);
           if (!replicas.every((p) => pods.includes(p))) return false;
         }
         return true;
@@ -122,12 +110,12 @@ describe('helm install: one replica, watching one namespace', () => {
       throw new Error(`${err.message}\n${text.split('\n').filter((l) => l.startsWith('rro_')).join('\n')}`);
     });
     for (const metric of ['rro_replication_lag_seconds', 'rro_replication_lag_bytes']) {
-      for (const s of samples(text, metric).filter((x) => x.labels.namespace === app.name)) {
+      for (const s of samples(text, metric).filter((x) => x.labels.namespace === r.app)) {
         expect(Number.isFinite(s.value)).toBe(true);
         expect(s.value).toBeGreaterThanOrEqual(0);
       }
     }
-    expect(samples(text, 'rro_replication_lag_bytes').filter((s) => s.labels.resource === 'cache' && s.labels.namespace === app.name).length).toBe(replicas.length);
+    expect(samples(text, 'rro_replication_lag_bytes').filter((s) => s.labels.resource === 'cache' && s.labels.namespace === r.app).length).toBe(replicas.length);
     // The probes' endpoints, and the chart's metrics Service selects the pod.
     expect((await httpGet(ip, 8080, '/healthz')).status).toBe(200);
     expect((await httpGet(ip, 8080, '/readyz')).status).toBe(200);
@@ -138,21 +126,21 @@ describe('helm install: one replica, watching one namespace', () => {
   it('its ServiceAccount has least privilege (kubectl auth can-i)', async () => {
     const sa = { namespace: sysNs, name: full };
     // What it needs, in the watched namespace.
-    expect(await canI(sa, 'create', 'pods', app.name)).toBe(true);
-    expect(await canI(sa, 'delete', 'pods', app.name)).toBe(true);
-    expect(await canI(sa, 'create', 'services', app.name)).toBe(true);
-    expect(await canI(sa, 'create', 'persistentvolumeclaims', app.name)).toBe(true);
-    expect(await canI(sa, 'patch', `${PLURAL}.${GROUP}/status`, app.name)).toBe(true);
-    expect(await canI(sa, 'get', 'secrets', app.name)).toBe(true);
+    expect(await canI(sa, 'create', 'pods', r.app)).toBe(true);
+    expect(await canI(sa, 'delete', 'pods', r.app)).toBe(true);
+    expect(await canI(sa, 'create', 'services', r.app)).toBe(true);
+    expect(await canI(sa, 'create', 'persistentvolumeclaims', r.app)).toBe(true);
+    expect(await canI(sa, 'patch', `${PLURAL}.${GROUP}/status`, r.app)).toBe(true);
+    expect(await canI(sa, 'get', 'secrets', r.app)).toBe(true);
     expect(await canI(sa, 'update', 'leases.coordination.k8s.io', sysNs)).toBe(true);
     // What it must not do.
     expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
     expect(await canI(sa, 'list', 'secrets')).toBe(false);
-    expect(await canI(sa, 'list', 'secrets', app.name)).toBe(false);
-    expect(await canI(sa, 'delete', 'deployments', app.name)).toBe(false);
-    expect(await canI(sa, 'create', `${PLURAL}.${GROUP}`, app.name)).toBe(false);
-    expect(await canI(sa, 'delete', `${PLURAL}.${GROUP}`, app.name)).toBe(false);
-    expect(await canI(sa, 'update', 'leases.coordination.k8s.io', app.name)).toBe(false);
+    expect(await canI(sa, 'list', 'secrets', r.app)).toBe(false);
+    expect(await canI(sa, 'delete', 'deployments', r.app)).toBe(false);
+    expect(await canI(sa, 'create', `${PLURAL}.${GROUP}`, r.app)).toBe(false);
+    expect(await canI(sa, 'delete', `${PLURAL}.${GROUP}`, r.app)).toBe(false);
+    expect(await canI(sa, 'update', 'leases.coordination.k8s.io', r.app)).toBe(false);
     expect(await canI(sa, 'create', 'clusterrolebindings', null)).toBe(false);
     expect(await canI(sa, '*', '*')).toBe(false);
   });
@@ -163,7 +151,7 @@ describe('helm install: one replica, watching one namespace', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        phases.add(String((await getRR(app.name, 'cache').catch(() => undefined))?.status?.phase));
+        phases.add(String((await getRR(r.app, 'cache').catch(() => undefined))?.status?.phase));
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -172,7 +160,7 @@ describe('helm install: one replica, watching one namespace', () => {
       const pods = await waitDeploymentReady(sysNs, full, 1, 120_000);
       expect(before.has(pods[0]!.metadata!.name!)).toBe(false);
       expect(envOf(pods[0]!, 'LOG_LEVEL')).toBe('warn');
-      expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(app.name);
+      expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(r.app);
       await waitFor(async () => (await podsBySelector(sysNs, operatorSelector(release))).length === 1, { timeoutMs: 60_000, what: 'old operator pod gone' });
       // The new level is in force: the info lines of a start are gone (the operator logs nothing at debug level, so warn it is).
       const logs = await kubectl(['logs', '-n', sysNs, pods[0]!.metadata!.name!]);
@@ -183,8 +171,8 @@ describe('helm install: one replica, watching one namespace', () => {
     }
     expect([...phases]).toEqual(['Ready']);
     // The new pod reconciles: scale the resource up.
-    await patchReplicas(app.name, 'cache', 2);
-    const rr = await waitReady(app.name, 'cache', 120_000);
+    await patchReplicas(r.app, 'cache', 2);
+    const rr = await waitReady(r.app, 'cache', 120_000);
     expect(rr.status!.readyReplicas).toBe(2);
   });
 
@@ -195,7 +183,7 @@ describe('helm install: one replica, watching one namespace', () => {
     expect((await kubectlRaw(['get', 'clusterrole', full])).code).not.toBe(0);
     expect((await kubectlRaw(['get', 'clusterrolebinding', full])).code).not.toBe(0);
     // The CRD stays (Helm never deletes CRDs), and so do the resources.
-    expect((await getRR(app.name, 'cache')).metadata.name).toBe('cache');
+    expect((await getRR(r.app, 'cache')).metadata.name).toBe('cache');
   });
 });
 
@@ -270,23 +258,11 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
 });
 
 describe('leader election: replicaCount 2', () => {
-  const release = releaseName();
-  const full = fullName(release);
-  let sysNs: string;
-  let app: { name: string; cleanup: () => Promise<void> };
-
-  beforeAll(async () => {
-    sysNs = `rro-ha-${release.slice(-6)}`;
-    app = await createNamespace('rro-app');
-  });
-  afterAll(async () => {
-    await uninstallQuietly(release, sysNs);
-    await app?.cleanup();
-    await deleteNamespace(sysNs);
-  });
+  const r = releaseFixture('rro-ha');
+  const { release, full, sysNs } = r;
 
   it('exactly one pod holds the Lease; when it is deleted the other takes over within the lease duration', async () => {
-    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([app.name], { replicaCount: 2 })]);
+    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app], { replicaCount: 2 })]);
     const pods = await waitDeploymentReady(sysNs, full, 2, 120_000);
     for (const p of pods) expect(envOf(p, 'LEADER_ELECT')).toBe('true');
     const names = pods.map((p) => p.metadata!.name!);
@@ -297,8 +273,8 @@ describe('leader election: replicaCount 2', () => {
     const follower = names.find((n) => n !== leader)!;
 
     // Only the leader runs the controller.
-    await createRR(app.name, 'before', { replicas: 1 });
-    await waitReady(app.name, 'before', 120_000);
+    await createRR(r.app, 'before', { replicas: 1 });
+    await waitReady(r.app, 'before', 120_000);
     await waitFor(async () => (await kubectl(['logs', '-n', sysNs, leader])).includes('became leader'), { timeoutMs: 10_000, what: 'leader log' });
     const followerLogs = await kubectl(['logs', '-n', sysNs, follower]);
     expect(followerLogs).not.toContain('became leader');
@@ -319,8 +295,8 @@ describe('leader election: replicaCount 2', () => {
     expect(live).toContain(successor);
 
     // The new leader reconciles.
-    await createRR(app.name, 'after', { replicas: 1 });
-    await waitReady(app.name, 'after', 120_000);
+    await createRR(r.app, 'after', { replicas: 1 });
+    await waitReady(r.app, 'after', 120_000);
     await waitFor(async () => (await kubectl(['logs', '-n', sysNs, successor])).includes('became leader'), { timeoutMs: 10_000, what: 'successor log' });
     // The Deployment is whole again, and still exactly one holder.
     const after = await waitDeploymentReady(sysNs, full, 2, 120_000);
@@ -350,8 +326,8 @@ describe('leader election: replicaCount 2', () => {
       // client-go semantics: the record must stay unchanged for a lease duration (15 s) seen by the follower's clock,
       // which retries every 2 s.
       expect(ms).toBeLessThan(15_000 + 5_000);
-      await createRR(app.name, 'frozen', { replicas: 1 });
-      await waitReady(app.name, 'frozen', 120_000);
+      await createRR(r.app, 'frozen', { replicas: 1 });
+      await waitReady(r.app, 'frozen', 120_000);
     } finally {
       await thawPod(sysNs, leader);
     }

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, type V1Pod } from '@kubernetes/client-node';
-import { clusterPaths, kubeConfig, kubectl, kubectlRaw, waitFor } from './cluster.js';
+import { afterAll, beforeAll } from 'vitest';
+import { clusterPaths, createNamespace, kubeConfig, kubectl, kubectlRaw, waitFor } from './cluster.js';
 import { api } from './operator.js';
 import { findHelm } from '../../../src/packaging/render-manifests.js';
 
@@ -165,6 +166,35 @@ export function samples(text: string, metric: string): { labels: Record<string, 
 export async function deleteNamespace(name: string, timeoutMs = 90_000): Promise<void> {
   await kubectlRaw(['delete', 'namespace', name, '--ignore-not-found', '--wait=false']);
   await waitFor(async () => (await kubectlRaw(['get', 'namespace', name])).code !== 0, { timeoutMs, intervalMs: 500, what: `namespace ${name} gone` }).catch(() => undefined);
+}
+
+export interface ReleaseFixture {
+  release: string;
+  /** The chart's full name (Deployment, ServiceAccount, Lease). */
+  full: string;
+  /** The namespace the release is installed in. */
+  sysNs: string;
+  /** The namespace the operator watches; set once the block's beforeAll has run. */
+  app: string;
+}
+
+/** For a describe block: a release name and its own namespace, plus one app namespace to watch,
+ * created before the block; release and both namespaces are removed after it. */
+export function releaseFixture(sysPrefix: string): ReleaseFixture {
+  const release = releaseName();
+  const fixture: ReleaseFixture = { release, full: fullName(release), sysNs: `${sysPrefix}-${release.slice(-6)}`, app: '' };
+  let cleanupApp: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const app = await createNamespace('rro-app');
+    fixture.app = app.name;
+    cleanupApp = app.cleanup;
+  });
+  afterAll(async () => {
+    await uninstallQuietly(release, fixture.sysNs);
+    await cleanupApp?.();
+    await deleteNamespace(fixture.sysNs);
+  });
+  return fixture;
 }
 
 /** `helm uninstall` that never throws (for afterAll). */
