@@ -3,7 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Pure: no helm, kubectl or cluster needed.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/controller/**/*.test.ts'] } },
+      // Needs the binaries of hack/local-cluster/build-binaries.sh (helm, kubectl), no cluster.
+      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 30_000 } },
       {
         test: {
           name: 'e2e',

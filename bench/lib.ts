@@ -1,5 +1,6 @@
-// Small helpers of the benchmarks: statistics, Prometheus text parsing, /proc sampling.
+// Small helpers of the benchmarks: statistics, sums over Prometheus samples (parsed by hack/lib.ts parseProm), /proc sampling.
 import { readFileSync } from 'node:fs';
+import type { Sample } from '../hack/lib.js';
 
 export interface Figure {
   unit: string;
@@ -25,23 +26,6 @@ export function figure(values: number[], unit: string): Figure {
   const r = (x: number) => Math.round(x * 1000) / 1000;
   if (s.length === 0) return { unit, trials: 0, median: null, p95: null, min: null, max: null, values: [] };
   return { unit, trials: s.length, median: r(quantile(s, 0.5)), p95: r(quantile(s, 0.95)), min: r(s[0]!), max: r(s[s.length - 1]!), values: v.map(r) };
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Prometheus text exposition -> list of samples. */
-export interface Sample { name: string; labels: Record<string, string>; value: number }
-export function parseProm(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const lm of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]!] = lm[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[4]) });
-  }
-  return out;
 }
 
 export function sumOf(samples: Sample[], name: string, filter: (l: Record<string, string>) => boolean = () => true): number {

@@ -1,5 +1,5 @@
 // Plain redis pods with no operator: the lower bound of time-to-Ready, and the Sentinel baseline.
-import { waitFor } from '../test/e2e/support/cluster.js';
+import { waitFor } from '../hack/lib.js';
 import { api, redisCommand } from '../test/e2e/support/operator.js';
 import { startWriteLoad, type WriteLoad } from '../test/e2e/support/load.js';
 

@@ -1,21 +1,48 @@
-// Benchmarks of redis-replication-operator on the local cluster. `npm run bench [-- --quick] [-- --only=failover,sentinel,ready,fresh,scale]`
+// Benchmarks of redis-replication-operator on the local cluster. `npm run bench [-- [--quick] [--only=failover,sentinel,ready,fresh,scale]]`
 // Prints a table and writes bench/results/latest.json. Reports numbers; never fails on slow ones.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { createNamespace, freezePod, killContainer, thawPod, waitFor } from '../test/e2e/support/cluster.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { parseProm, waitFor, type Sample } from '../hack/lib.js';
+import { createNamespace, freezePod, killContainer, thawPod } from '../test/e2e/support/cluster.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, type OperatorProcess } from '../test/e2e/support/operator.js';
 import { missingWrites, startWriteLoad } from '../test/e2e/support/load.js';
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
-import { buckets, byLabel, figure, histQuantile, memAvailableMiB, parseProm, procSample, sleep, sumOf, type Figure, type Sample } from './lib.js';
+import { buckets, byLabel, figure, histQuantile, memAvailableMiB, procSample, sumOf, type Figure } from './lib.js';
 import { createPlainPods, deletePods, replicaLinkUp, startSentinelLoad, waitPlainRunning } from './plain.js';
 import { SENTINEL_PORTS, sentinelEvents, startSentinels, type Sentinels } from './sentinel.js';
 
-const argv = process.argv.slice(2);
-const QUICK = argv.includes('--quick');
-const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice(7);
-const ONLY = new Set((onlyArg ?? 'failover,sentinel,ready,fresh,scale').split(','));
+const SECTIONS = ['failover', 'sentinel', 'ready', 'fresh', 'scale'];
+const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...]]
+
+  --quick          fewer trials and smaller steps (about 5 min instead of 17)
+  --only=LIST      some sections only, comma-separated: ${SECTIONS.join(', ')}
+  -h, --help       this text`;
+
+function parseCli(argv: string[]): { quick: boolean; only: Set<string> } {
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { quick: { type: 'boolean', default: false }, only: { type: 'string', default: SECTIONS.join(',') }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    const only = values.only.split(',').filter((s) => s !== '');
+    const unknown = only.filter((s) => !SECTIONS.includes(s));
+    if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}`);
+    return { quick: values.quick, only: new Set(only) };
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { quick: QUICK, only: ONLY } = parseCli(process.argv.slice(2));
 const N_FAILOVER = QUICK ? 3 : 10;
 // Our own failover runs at least 20 trials in a full run (with and without writeQuorum).
 const N_FAILOVER_OURS = QUICK ? 3 : 20;
@@ -263,7 +290,7 @@ async function timeToReady(nsOp: string, nsPlain: string) {
       const parents = planParents(topo.replicas, topo.cascade);
       const names = parents.map((_, i) => `lb-${topo.key.replace(/\+/g, '-')}-${t}-${i}`);
       const t1 = Date.now();
-      // Same diskless-sync delay as the operator's pods (src/controller/resources.ts), else Redis' default 5 s delay dominates.
+      // Same diskless-sync delay as the operator's pods (src/plan/specs.ts), else Redis' default 5 s delay dominates.
       await createPlainPods(nsPlain, names, 'lowerbound', ['--repl-diskless-sync-delay', '1']);
       const ips = await waitPlainRunning(nsPlain, names, 240_000);
       await Promise.all(parents.map((p, i) => (p < 0 ? undefined : redisCommand(ips.get(names[i]!)!, ['REPLICAOF', ips.get(names[p]!)!, '6379']))));

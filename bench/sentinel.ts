@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from './lib.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const SENTINEL_PORTS = [26379, 26380, 26381];
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
 const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -87,25 +88,24 @@ export function isHelpRequested(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }
 
+/** Flags by key. A boolean flag also stands alone (`--leader-elect` means `--leader-elect=true`). */
 function parseFlags(argv: readonly string[]): Partial<Record<Key, string>> {
-  const byFlag = new Map(Object.entries(OPTIONS).map(([key, o]) => [o.flag, [key as Key, o] as const]));
+  const booleans = new Set(Object.values(OPTIONS).filter((o) => o.boolean).map((o) => o.flag));
+  const args = argv.map((a) => (booleans.has(a) ? `${a}=true` : a));
+  const options = Object.fromEntries(Object.values(OPTIONS).map((o) => [o.flag.slice(2), { type: 'string' as const }]));
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    const { code, message } = err as { code?: string; message: string };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new ConfigError(`unknown flag ${/'([^']+)'/.exec(message)?.[1] ?? ''} (see --help)`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new ConfigError(`flag ${/'(--[\w-]+)/.exec(message)?.[1] ?? ''} needs a value`);
+    throw new ConfigError(message);
+  }
   const out: Partial<Record<Key, string>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    const eq = arg.indexOf('=');
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    const entry = byFlag.get(name);
-    if (!entry) throw new ConfigError(`unknown flag ${name} (see --help)`);
-    const [key, option] = entry;
-    if (eq !== -1) {
-      out[key] = arg.slice(eq + 1);
-    } else if (option.boolean) {
-      out[key] = 'true';
-    } else {
-      const next = argv[++i];
-      if (next === undefined) throw new ConfigError(`flag ${name} needs a value`);
-      out[key] = next;
-    }
+  for (const [key, o] of Object.entries(OPTIONS) as [Key, Option][]) {
+    const value = values[o.flag.slice(2)];
+    if (typeof value === 'string') out[key] = value;
   }
   return out;
 }

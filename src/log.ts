@@ -18,8 +18,3 @@ export const log: Logger = pino({
 export function setLogLevel(level: LevelWithSilent): void {
   log.level = level;
 }
-
-/** A logger for one resource; `key` is "namespace/name". */
-export function childFor(key: string): Logger {
-  return log.child({ resource: key });
-}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# npm test: unit tests, then end-to-end tests on the local cluster, which is torn down (and checked clean) at the end.
+# npm test: unit tests, integration tests (helm, kubectl; no cluster), then end-to-end tests on the local cluster,
+# which is torn down (and checked clean) at the end.
 # Extra arguments go to the e2e vitest run (e.g. a test file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +13,14 @@ if [ "$missing" = 1 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server redis-server redis-tools iptables conntrack iproute2 openssl util-linux >/dev/null
 fi
-bash src/cluster/build-binaries.sh >/dev/null
+bash hack/local-cluster/build-binaries.sh >/dev/null
 
 echo "[test] unit tests" >&2
 npx vitest run --project unit
+
+# helm and kubectl come from build-binaries.sh above.
+echo "[test] integration tests" >&2
+npx vitest run --project integration
 
 # The e2e run brings the cluster up if it is not already; it is always torn down and checked at the end.
 cleanup() {
@@ -27,11 +32,11 @@ cleanup() {
     done
   fi
   echo "[test] cluster:down" >&2
-  npx tsx src/cluster/down.ts || rc=1
-  bash src/cluster/check-clean.sh || rc=1
+  npx tsx hack/local-cluster/down.ts || rc=1
+  bash hack/local-cluster/check-clean.sh || rc=1
   exit "$rc"
 }
 trap cleanup EXIT
-npx tsx src/cluster/up.ts
+npx tsx hack/local-cluster/up.ts
 echo "[test] end-to-end tests" >&2
 npx vitest run --project e2e "$@"

@@ -120,6 +120,9 @@ export const specSchema = z
       .object({
         enabled: z.boolean().default(true),
         primaryDownSeconds: z.number().int().min(1).max(600).default(3),
+        /** Opt-in: after the primary has been in doubt this long, promote the best replica that answers
+         * even if a silent or restarted pod may hold more data. Absent: never; the operator waits. */
+        acceptDataLossAfterSeconds: z.number().int().min(1).max(86_400).optional(),
       })
       .strict()
       .default({ enabled: true, primaryDownSeconds: 3 }),
@@ -188,6 +191,10 @@ export const statusSchema = z.object({
   primary: z.string().optional(),
   /** Written before a promotion, cleared after: an operator that restarts mid-failover finishes it. */
   targetPrimary: z.string().optional(),
+  /** What kind of change targetPrimary is: Switchover, Promotion, or the reason of a failover. */
+  targetReason: z.string().optional(),
+  /** master_replid of the primary: its replicas share it, which tells who followed its stream. */
+  primaryReplId: z.string().optional(),
   /** The next pod index: pod names are never reused. */
   nextPodIndex: z.number().int().optional(),
   replicas: z.number().int().optional(),

@@ -5,9 +5,10 @@ import { existsSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as parseArgv } from 'node:util';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
-import { selectorString } from '../controller/names.js';
+import { selectorString } from '../plan/names.js';
 import { apiErrorMessage, isNotFound, loadKubeConfig, makeClients, type Clients } from '../kube/client.js';
 import { renderStatus, type PodFacts } from './render.js';
 
@@ -35,26 +36,31 @@ export interface StatusArgs {
 }
 
 export function parseArgs(argv: string[]): StatusArgs {
-  const args: StatusArgs = { name: '', watch: false, noColor: false, help: false };
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-h' || a === '--help') args.help = true;
-    else if (a === '-w' || a === '--watch') args.watch = true;
-    else if (a === '--no-color' || a === '--no-colour') args.noColor = true;
-    else if (a === '-n' || a === '--namespace') {
-      const v = argv[++i];
-      if (!v || v.startsWith('-')) throw new UsageError(`${a} needs a namespace`);
-      args.namespace = v;
-    } else if (a.startsWith('--namespace=')) args.namespace = a.slice('--namespace='.length);
-    else if (a.startsWith('-n') && a.length > 2 && !a.startsWith('--')) args.namespace = a.slice(2);
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else positional.push(a);
+  let parsed;
+  try {
+    parsed = parseArgv({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        watch: { type: 'boolean', short: 'w', default: false },
+        'no-color': { type: 'boolean', default: false },
+        'no-colour': { type: 'boolean', default: false },
+        namespace: { type: 'string', short: 'n' },
+      },
+    });
+  } catch (e) {
+    const { code, message } = e as { code?: string; message: string };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${/'([^']*)'/.exec(message)?.[1] ?? message}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError('-n/--namespace needs a namespace');
+    throw new UsageError(message);
   }
+  const { values, positionals } = parsed;
+  const args: StatusArgs = { name: '', namespace: values.namespace, watch: values.watch, noColor: values['no-color'] || values['no-colour'], help: values.help };
   if (args.help) return args;
-  if (positional.length === 0) throw new UsageError('name the RedisReplication to show');
-  if (positional.length > 1) throw new UsageError(`one resource at a time (got ${positional.join(', ')})`);
-  args.name = positional[0]!;
+  if (positionals.length === 0) throw new UsageError('name the RedisReplication to show');
+  if (positionals.length > 1) throw new UsageError(`one resource at a time (got ${positionals.join(', ')})`);
+  args.name = positionals[0]!;
   return args;
 }
 

@@ -1,5 +1,6 @@
 // The controller: informers on RedisReplications and the objects they own feed a rate-limited
 // work queue; workers run reconcile(key), never two at once for the same key.
+import { setTimeout } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
@@ -8,9 +9,11 @@ import { startInformer, type RobustInformer } from '../kube/informer.js';
 import { WorkQueue, runWorkers } from '../kube/workqueue.js';
 import { RedisPool } from '../redis/client.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
-import type { Deps, PasswordCache, Recorder } from './deps.js';
-import { LABEL, MANAGED_BY } from './names.js';
+import { LABEL, MANAGED_BY } from '../plan/names.js';
+import { kubeApi } from './kube-api.js';
+import type { Deps, Recorder } from './pass.js';
 import { reconcile } from './reconcile.js';
+import { passwordCache } from './secrets.js';
 
 export interface ControllerOptions {
   kc: KubeConfig;
@@ -25,8 +28,6 @@ export interface ControllerOptions {
 
 export interface Controller {
   synced(): boolean;
-  queue: WorkQueue;
-  redis: RedisPool;
   stop(): Promise<void>;
 }
 
@@ -105,17 +106,18 @@ export function startController(opts: ControllerOptions): Controller {
     list.flatMap((i) => i.byIndex(BY_INSTANCE, `${namespace}/${instance}`));
 
   const redis = new RedisPool({ connectMs: 1000, commandMs: 1000, onConnect: () => opts.metrics.countRedisConnection() });
+  const kube = kubeApi(clients);
   const deps: Deps = {
-    core,
-    custom,
+    kube,
     redis,
     events: opts.events,
     metrics: opts.metrics,
     log,
     now: Date.now,
+    sleep: async (ms) => void (await setTimeout(ms)),
     healthIntervalMs: opts.healthIntervalMs,
     memory: new Map(),
-    passwords: passwordCache(clients, Date.now),
+    passwords: passwordCache(kube, Date.now),
     cache: {
       resource: (namespace, name) => {
         for (const i of resources) {
@@ -154,8 +156,6 @@ export function startController(opts: ControllerOptions): Controller {
 
   return {
     synced,
-    queue,
-    redis,
     async stop() {
       await queue.shutDown();
       await workers.catch(() => undefined);
@@ -166,24 +166,5 @@ export function startController(opts: ControllerOptions): Controller {
 }
 
 async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((r) => setTimeout(r, 50));
-}
-
-const PASSWORD_TTL_MS = 30_000;
-
-function passwordCache(clients: Clients, now: () => number): PasswordCache {
-  const cache = new Map<string, { value: string; at: number }>();
-  return {
-    async get(namespace, secretName) {
-      const key = `${namespace}/${secretName}`;
-      const hit = cache.get(key);
-      if (hit && now() - hit.at < PASSWORD_TTL_MS) return hit.value;
-      const secret = await clients.core.readNamespacedSecret({ name: secretName, namespace });
-      const encoded = secret.data?.['password'];
-      if (!encoded) throw new Error(`Secret ${secretName} has no key "password"`);
-      const value = Buffer.from(encoded, 'base64').toString('utf8');
-      cache.set(key, { value, at: now() });
-      return value;
-    },
-  };
+  while (!condition()) await setTimeout(50);
 }

@@ -1,21 +1,23 @@
-// Reconcile(key): observe, decide with pure functions, act in small idempotent steps, write status.
-// Level-triggered: everything is derived from the API objects and what Redis says, so a pass can
-// be interrupted anywhere and the next one carries on.
-import { parseSpec, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
-import type { ReconcileResult } from '../kube/workqueue.js';
-import { deletableNow, plan as planTopology, type Member, type Plan } from '../topology/plan.js';
-import { createPod, deletePod, ensureServices } from './actions.js';
-import type { Deps, ResourceMemory } from './deps.js';
-import { failover, promote, switchover, type RoleChange } from './failover.js';
-import { desiredMeta, syncPodMeta } from './labels.js';
-import { ANNOTATION, LABEL, podIndex } from './names.js';
+// Reconcile(key): observe, decide with pure functions (plan/), act in small idempotent steps, write
+// status. Level-triggered: everything is derived from the API objects and what Redis says, so a
+// pass can be interrupted anywhere and the next one carries on.
+import { parseSpec, type RedisReplication } from '../api/schema.js';
+import type { Requeue } from '../kube/workqueue.js';
+import { ANNOTATION } from '../plan/names.js';
+import { dataOffset, isBooting, observeClaim, type ObservedPod } from '../plan/observation.js';
+import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
+import { desiredMeta } from '../plan/specs.js';
+import { computeNodes, type RoleChange } from '../plan/status.js';
+import { recordNodeMetrics } from './metrics.js';
 import { observePods } from './observe.js';
-import { decidePrimary, nextCheckMs, type PrimaryDecision } from './primary.js';
-import { computeNodes, recordNodeMetrics, refuseSpec, writeStatus } from './status.js';
+import type { Deps, Pass, ResourceMemory } from './pass.js';
+import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
+import { failover, promote, switchover } from './roles.js';
+import { ensureServices } from './services.js';
+import { refuseSpec, writeStatus } from './status.js';
 import { wireReplicas } from './wiring.js';
-import { dataOffset, isBooting, type ObservedPod } from './observed.js';
 
-export async function reconcile(deps: Deps, key: string): Promise<ReconcileResult> {
+export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const [namespace, name] = key.split('/') as [string, string];
   const rr = deps.cache.resource(namespace, name);
   if (!rr || rr.metadata.deletionTimestamp) {
@@ -30,41 +32,61 @@ export async function reconcile(deps: Deps, key: string): Promise<ReconcileResul
     return;
   }
   const spec = parsed.spec;
-  const memory = memoryOf(deps, key);
   const password = spec.auth ? await deps.passwords.get(namespace, spec.auth.secretName) : undefined;
+  const pass: Pass = {
+    deps,
+    rr,
+    spec,
+    namespace,
+    name,
+    password,
+    memory: memoryOf(deps, key),
+    log: deps.log.child({ resource: key }),
+    resourceVersion: rr.metadata.resourceVersion,
+  };
 
-  await ensureServices(deps, rr);
+  await ensureServices(pass);
   const pods = deps.cache.pods(namespace, name);
-  let observed = await observePods(deps, name, pods, password);
+  const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
+  let observed = await observePods(pass);
+  await markClaimsHoldingData(pass, observed, claimRefs);
 
+  const recorded = rr.status?.primary ?? observed.find((p) => p.role === 'primary' && !p.deleting)?.name;
+  const claims = new Set(claimRefs.filter((c) => c.holdsData || c.pod === recorded).map((c) => c.pod));
   const decision = decidePrimary({
-    recorded: rr.status?.primary ?? observed.find((p) => p.role === 'primary' && !p.deleting)?.name,
+    recorded,
     target: rr.status?.targetPrimary,
+    switchoverRequest: rr.metadata.annotations?.[ANNOTATION.switchover],
     pods: observed,
+    claims,
     failoverEnabled: spec.failover.enabled,
     primaryDownSeconds: spec.failover.primaryDownSeconds,
-    unreachableSinceMs: trackUnreachable(memory, rr, observed, deps.now()),
+    acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
+    primaryReplId: rr.status?.primaryReplId,
+    unreachableSinceMs: trackUnreachable(pass.memory, rr, observed, deps.now()),
+    inDoubtSinceMs: pass.memory.inDoubtSinceMs,
     nowMs: deps.now(),
   });
-
+  if (decision.kind === 'ok' || decision.kind === 'create') delete pass.memory.inDoubtSinceMs;
+  else pass.memory.inDoubtSinceMs ??= deps.now();
   if (decision.kind !== 'ok') {
-    deps.log.info({ resource: key, decision, pods: observed.map((p) => ({ name: p.name, ip: p.podIP, booting: isBooting(p), offset: dataOffset(p) })) }, 'primary decision');
+    pass.log.info({ decision, pods: observed.map((p) => ({ name: p.name, ip: p.podIP, booting: isBooting(p), offset: dataOffset(p) })) }, 'primary decision');
   }
-  const acted = await actOnPrimary(deps, rr, spec, decision, observed, password);
-  if (acted) observed = await observePods(deps, name, deps.cache.pods(namespace, name), password);
-  const change = typeof acted === 'boolean' ? undefined : acted;
-  const primary = change?.to ?? primaryOf(decision);
+  const change = await actOnPrimary(pass, decision, observed);
+  if (change !== 'none') observed = await observePods(pass);
+  const primary = typeof change === 'object' ? change.to : primaryOf(decision);
 
-  // A lost primary with no failover allowed: touch nothing, so every replica keeps its data.
-  const plan = decision.kind === 'lost' ? undefined : await applyTopology(deps, rr, spec, observed, primary);
+  // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
+  // or while it is still being deleted without a volume to come back on.
+  const plan = keepsTopology(decision, observed, claims) ? undefined : await applyTopology(pass, observed, primary, claimRefs);
   const nodes = computeNodes(spec, observed, primary, plan);
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
-    await syncPodMeta(deps, pods, desiredMeta(plan, primary, readable));
-    await wireReplicas(deps, rr, spec, observed, plan, password, rr.status?.observedGeneration !== rr.metadata.generation);
+    await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
+    await wireReplicas(pass, observed, plan, rr.status?.observedGeneration !== rr.metadata.generation);
   }
-  recordNodeMetrics(deps.metrics, rr, nodes);
-  await writeStatus(deps, rr, spec, { decision, change, observed, nodes, plan, primary, memory });
+  recordNodeMetrics(pass, nodes);
+  await writeStatus(pass, { decision, change: typeof change === 'object' ? change : undefined, observed, nodes, plan, primary });
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 
@@ -83,89 +105,43 @@ function trackUnreachable(memory: ResourceMemory, rr: RedisReplication, observed
 }
 
 function primaryOf(decision: PrimaryDecision): string | undefined {
-  return decision.kind === 'create' ? undefined : decision.kind === 'failover' ? decision.to : decision.primary;
+  switch (decision.kind) {
+    case 'create':
+      return undefined;
+    case 'failover':
+    case 'switchover':
+      return decision.from;
+    default:
+      return decision.primary;
+  }
 }
 
-async function actOnPrimary(
-  deps: Deps,
-  rr: RedisReplication,
-  spec: RedisReplicationSpec,
-  decision: PrimaryDecision,
-  observed: ObservedPod[],
-  password: string | undefined,
-): Promise<RoleChange | boolean> {
+function keepsTopology(decision: PrimaryDecision, observed: ObservedPod[], claims: ReadonlySet<string>): boolean {
+  if (decision.kind === 'lost') return true;
+  return decision.kind === 'wait' && !claims.has(decision.primary) && Boolean(observed.find((p) => p.name === decision.primary)?.deleting);
+}
+
+/** Carries out the primary decision: the change made, 'acted' when something else changed (the
+ * pass looks at the pods again), or 'none'. */
+async function actOnPrimary(pass: Pass, decision: PrimaryDecision, observed: ObservedPod[]): Promise<RoleChange | 'acted' | 'none'> {
+  const requested = pass.rr.metadata.annotations?.[ANNOTATION.switchover] !== undefined;
+  const clearRequest = async () => {
+    if (requested) pass.resourceVersion = await pass.deps.kube.patchAnnotations(pass.namespace, pass.name, { [ANNOTATION.switchover]: null });
+  };
   switch (decision.kind) {
     case 'promote':
-      await promote(deps, rr, spec, observed, decision.primary, password);
-      return true;
+      await promote(pass, observed, decision.primary);
+      return 'acted';
     case 'failover':
-      return failover(deps, rr, spec, observed, decision, password);
-    case 'ok': {
-      const wanted = rr.metadata.annotations?.[ANNOTATION.switchover];
-      return wanted ? ((await switchover(deps, rr, spec, observed, decision.primary, wanted, password)) ?? false) : false;
-    }
+      return failover(pass, observed, decision);
+    case 'switchover':
+      await clearRequest();
+      return switchover(pass, observed, decision.from, decision.to);
+    case 'refuseSwitchover':
+      await clearRequest();
+      await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverRefused', decision.message);
+      return 'none';
     default:
-      return false;
+      return 'none';
   }
-}
-
-async function applyTopology(
-  deps: Deps,
-  rr: RedisReplication,
-  spec: RedisReplicationSpec,
-  observed: ObservedPod[],
-  primary: string | undefined,
-): Promise<Plan> {
-  const name = rr.metadata.name;
-  const members = membersOf(deps, rr, spec, observed, primary);
-  const plan = planTopology({
-    resource: name,
-    primary: primary && (observed.some((p) => p.name === primary && !p.deleting) || hasClaim(deps, rr, primary)) ? primary : undefined,
-    members,
-    replicas: spec.replicas,
-    cascade: spec.cascade.map((c) => c.replicasPerParent),
-    nextIndex: nextIndex(deps, rr, observed),
-  });
-  const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
-  if (plan.primary.create || !live.has(plan.primary.name)) {
-    await createPod(deps, rr, spec, { name: plan.primary.name, tier: 0, parent: undefined });
-  }
-  for (const placement of plan.layout) {
-    if (!live.has(placement.name)) await createPod(deps, rr, spec, placement);
-  }
-  for (const pod of deletableNow(plan, members)) {
-    await deletePod(deps, rr, pod, { withClaim: true });
-    await deps.events.record(rr, 'Normal', 'ScaledDown', `removed pod ${pod}`);
-  }
-  return plan;
-}
-
-/** Every replica the resource has: its live pods, and with persistence the claims whose pod is gone
- * (the pod is re-created under the same name and finds its data). */
-function membersOf(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec, observed: ObservedPod[], primary: string | undefined): Member[] {
-  // With persistence, a pod being deleted is still a member: it comes back under its name, on its claim.
-  const keeps = (p: ObservedPod) => !p.deleting || (spec.persistence.enabled && hasClaim(deps, rr, p.name));
-  const members: Member[] = observed
-    .filter((p) => keeps(p) && p.name !== primary)
-    .map((p) => ({ name: p.name, index: p.index, tier: Math.max(1, p.tier), parent: p.tier === 0 ? undefined : p.parent, healthy: Boolean(p.info) && !p.deleting }));
-  if (!spec.persistence.enabled) return members;
-  const known = new Set(observed.map((p) => p.name));
-  for (const claim of deps.cache.claims(rr.metadata.namespace, rr.metadata.name)) {
-    const pod = claim.metadata?.labels?.[LABEL.pod];
-    const index = pod ? podIndex(rr.metadata.name, pod) : undefined;
-    if (!pod || index === undefined || known.has(pod) || pod === primary) continue;
-    members.push({ name: pod, index, tier: Math.max(1, Number(claim.metadata?.labels?.[LABEL.tier] ?? '1')), parent: undefined, healthy: false });
-  }
-  return members;
-}
-
-function hasClaim(deps: Deps, rr: RedisReplication, pod: string): boolean {
-  return deps.cache.claims(rr.metadata.namespace, rr.metadata.name).some((c) => c.metadata?.labels?.[LABEL.pod] === pod);
-}
-
-function nextIndex(deps: Deps, rr: RedisReplication, observed: ObservedPod[]): number {
-  const claimIndexes = deps.cache
-    .claims(rr.metadata.namespace, rr.metadata.name)
-    .map((c) => podIndex(rr.metadata.name, c.metadata?.labels?.[LABEL.pod] ?? '') ?? -1);
-  return Math.max(rr.status?.nextPodIndex ?? 0, ...observed.map((p) => p.index + 1), ...claimIndexes.map((i) => i + 1));
 }

@@ -1,26 +1,17 @@
 // Points every replica at its parent's current pod IP (REPLICAOF) and applies live configuration.
-import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
-import { REDIS_PORT } from '../redis/client.js';
-import type { Plan } from '../topology/plan.js';
-import type { Deps } from './deps.js';
-import { applyWriteQuorum } from './failover.js';
-import type { ObservedPod } from './observed.js';
+import { REDIS_PORT } from '../plan/names.js';
+import type { ObservedPod } from '../plan/observation.js';
+import type { Plan } from '../plan/topology.js';
+import type { RedisTarget } from '../redis/client.js';
+import type { Pass } from './pass.js';
 
-export async function wireReplicas(
-  deps: Deps,
-  rr: RedisReplication,
-  spec: RedisReplicationSpec,
-  observed: ObservedPod[],
-  plan: Plan,
-  password: string | undefined,
-  specChanged: boolean,
-): Promise<void> {
+export async function wireReplicas(pass: Pass, observed: ObservedPod[], plan: Plan, specChanged: boolean): Promise<void> {
+  const { deps, rr, password } = pass;
   const byName = new Map(observed.filter((p) => !p.deleting).map((p) => [p.name, p]));
   const ipOf = (name: string) => {
     const pod = byName.get(name);
     return pod?.info ? pod.podIP : undefined;
   };
-  const log = deps.log.child({ resource: `${rr.metadata.namespace}/${rr.metadata.name}` });
   await Promise.all(
     plan.layout.map(async ({ name, parent }) => {
       const pod = byName.get(name);
@@ -34,18 +25,26 @@ export async function wireReplicas(
       }
       try {
         await deps.redis.replicaOf({ host: pod.podIP, password }, parentIP);
-        log.info({ pod: name, parent, parentIP }, 'replica pointed at its parent');
+        pass.log.info({ pod: name, parent, parentIP }, 'replica pointed at its parent');
       } catch (err) {
-        log.warn({ pod: name, err: String(err) }, 'REPLICAOF failed; retrying on the next pass');
+        pass.log.warn({ pod: name, err: String(err) }, 'REPLICAOF failed; retrying on the next pass');
       }
     }),
   );
-  if (specChanged) await applyConfig(deps, rr, spec, [...byName.values()], password);
+  if (specChanged) await applyConfig(pass, [...byName.values()]);
+}
+
+/** The write quorum of the spec (min-replicas-to-write and -max-lag), on the primary. */
+export async function applyWriteQuorum(pass: Pass, target: RedisTarget): Promise<void> {
+  const quorum = pass.spec.writeQuorum;
+  await pass.deps.redis.configSet(target, 'min-replicas-to-write', String(quorum?.minReplicas ?? 0));
+  await pass.deps.redis.configSet(target, 'min-replicas-max-lag', String(quorum?.maxLagSeconds ?? 10));
 }
 
 /** Applies `config` and the write quorum to running pods after a spec change (new pods get them as
  * arguments). Directives Redis cannot change at run time are reported, not retried. */
-async function applyConfig(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec, pods: ObservedPod[], password: string | undefined): Promise<void> {
+async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
+  const { deps, rr, spec, password } = pass;
   const refused = new Set<string>();
   await Promise.all(
     pods
@@ -55,7 +54,7 @@ async function applyConfig(deps: Deps, rr: RedisReplication, spec: RedisReplicat
         for (const [directive, value] of Object.entries(spec.config)) {
           await deps.redis.configSet(target, directive, value).catch(() => refused.add(directive));
         }
-        await applyWriteQuorum(deps, spec, target).catch(() => refused.add('writeQuorum'));
+        await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
       }),
   );
   if (refused.size > 0) {

@@ -3,7 +3,6 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  EventsV1Api,
   IsomorphicFetchHttpLibrary,
   KubeConfig,
   PatchStrategy,
@@ -70,7 +69,6 @@ export interface Clients {
   core: CoreV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
-  events: EventsV1Api;
 }
 
 export function makeClients(kc: KubeConfig, timeoutMs = DEFAULT_TIMEOUT_MS): Clients {
@@ -86,7 +84,6 @@ export function makeClients(kc: KubeConfig, timeoutMs = DEFAULT_TIMEOUT_MS): Cli
     core: new CoreV1Api(configuration),
     custom: new CustomObjectsApi(configuration),
     coordination: new CoordinationV1Api(configuration),
-    events: new EventsV1Api(configuration),
   };
 }
 
@@ -127,20 +124,4 @@ export function apiErrorMessage(e: unknown): string {
 /** Options that make a patch call send a JSON merge patch (the default is a JSON patch). */
 export function mergePatchOptions(): ConfigurationOptions<ObservableMiddleware> {
   return setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-}
-
-export interface CustomObjectRef {
-  group: string;
-  version: string;
-  plural: string;
-  namespace: string;
-  name: string;
-}
-
-export function mergePatchCustomObject(api: CustomObjectsApi, ref: CustomObjectRef, body: object): Promise<object> {
-  return api.patchNamespacedCustomObject({ ...ref, body }, mergePatchOptions()) as Promise<object>;
-}
-
-export function mergePatchCustomObjectStatus(api: CustomObjectsApi, ref: CustomObjectRef, status: object): Promise<object> {
-  return api.patchNamespacedCustomObjectStatus({ ...ref, body: { status } }, mergePatchOptions()) as Promise<object>;
 }

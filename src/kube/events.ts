@@ -31,15 +31,6 @@ export interface EventRecorderOptions {
   onError?(error: unknown): void;
 }
 
-export const REDACTED = '[REDACTED]';
-
-/** Replaces every occurrence of each non-empty secret in `text`. */
-export function redact(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const secret of secrets) if (secret !== '') out = out.split(secret).join(REDACTED);
-  return out;
-}
-
 interface Series {
   name?: string;
   count: number;
@@ -59,17 +50,9 @@ export class EventRecorder {
     this.windowMs = o.aggregateWindowMs ?? 600_000;
   }
 
-  normal(obj: InvolvedObject, reason: string, message: string, secrets: Iterable<string> = []): Promise<void> {
-    return this.record(obj, 'Normal', reason, message, secrets);
-  }
-
-  warning(obj: InvolvedObject, reason: string, message: string, secrets: Iterable<string> = []): Promise<void> {
-    return this.record(obj, 'Warning', reason, message, secrets);
-  }
-
   /** Never rejects: failures go to onError (events are best effort). */
-  record(obj: InvolvedObject, type: EventType, reason: string, message: string, secrets: Iterable<string> = []): Promise<void> {
-    const note = redact(message, secrets).slice(0, 1024);
+  record(obj: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
+    const note = message.slice(0, 1024);
     const key = JSON.stringify([obj.uid, type, reason, note]);
     this.prune();
     let s = this.series.get(key);

@@ -168,10 +168,6 @@ export class WorkQueue {
     return this.queue.length;
   }
 
-  isShuttingDown(): boolean {
-    return this.shuttingDown;
-  }
-
   /**
    * Stops handing out keys and drops the pending ones (reconciliation is level-triggered, so
    * whoever runs next starts from the cluster's state). Resolves when the keys in process are done.
@@ -203,13 +199,9 @@ export class WorkQueue {
   }
 }
 
-/** An error that retrying cannot fix: the key is forgotten, not requeued. */
-export class TerminalError extends Error {
-  override name = 'TerminalError';
-}
-
-export type ReconcileResult = { requeueAfterMs?: number } | void;
-export type Reconciler = (key: string) => Promise<ReconcileResult>;
+/** What a reconcile returns (controller-runtime's Result): when to look at the key again. */
+export type Requeue = { requeueAfterMs?: number } | void;
+export type Reconciler = (key: string) => Promise<Requeue>;
 
 /** Processes one key with controller-runtime's result handling. */
 async function processKey(
@@ -224,8 +216,7 @@ async function processKey(
     const after = result?.requeueAfterMs;
     if (after !== undefined && after > 0) queue.addAfter(key, after);
   } catch (error) {
-    if (error instanceof TerminalError) queue.forget(key);
-    else queue.addRateLimited(key);
+    queue.addRateLimited(key);
     onError(key, error);
   } finally {
     queue.done(key);

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { apiRequestCounts } from '../kube/client.js';
 
-export type ReconcileResult = 'success' | 'requeue' | 'error' | 'terminal';
+export type ReconcileOutcome = 'success' | 'error';
 
 type PodLabels = { namespace: string; resource: string; pod: string };
 
@@ -100,7 +100,7 @@ export class OperatorMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  observeReconcile(result: ReconcileResult, seconds: number): void {
+  observeReconcile(result: ReconcileOutcome, seconds: number): void {
     this.reconcileDuration.observe({ result }, seconds);
     if (result === 'error') this.reconcileErrors.inc();
   }
@@ -130,6 +130,12 @@ export class OperatorMetrics {
     const l = { ...labels, link };
     this.linkUp.set(l, up ? 1 : 0);
     this.track(labels, `link ${link}`, () => this.linkUp.remove(l));
+  }
+
+  /** Drops a pod's replication series (it became the primary). */
+  clearReplication(labels: PodLabels): void {
+    this.untrack(labels, 'lag');
+    this.untrack(labels, 'link up');
   }
 
   setRole(labels: PodLabels, role: string): void {

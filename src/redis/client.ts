@@ -1,8 +1,8 @@
 // Connections to the redis-server of each pod, kept open between reconciles (the health poll
 // runs every second) and dropped on the first error so that the next call reconnects.
 import { RedisClient } from 'redis';
+import { REDIS_PORT } from '../plan/names.js';
 
-export const REDIS_PORT = 6379;
 export const CLIENT_NAME = 'redis-replication-operator';
 
 export interface RedisTarget {
@@ -24,29 +24,9 @@ const IDLE_MS = 30_000;
 const newClient = RedisClient.factory({ RESP: 2 });
 type Client = ReturnType<typeof newClient>;
 
-export class RedisCommandError extends Error {}
-
-export class RedisPool {
-  private readonly clients = new Map<string, Promise<Client>>();
-  private readonly lastUsed = new Map<string, number>();
-  private readonly sweeper: NodeJS.Timeout;
-
-  constructor(private readonly options: RedisPoolOptions) {
-    // Pods come and go; a connection nobody used for a while belongs to a pod that is gone.
-    this.sweeper = setInterval(() => this.closeIdle(IDLE_MS), IDLE_MS);
-    this.sweeper.unref();
-  }
-
-  async command(target: RedisTarget, args: string[]): Promise<string> {
-    const client = await this.connect(target);
-    try {
-      const reply = await withTimeout(client.sendCommand(args), this.options.commandMs, `${args[0]} to ${target.host}`);
-      return replyText(reply);
-    } catch (err) {
-      this.drop(target);
-      throw err;
-    }
-  }
+/** The commands the operator sends, over any way of sending one (the pool; the model in tests). */
+export abstract class RedisCommands {
+  abstract command(target: RedisTarget, args: string[]): Promise<string>;
 
   info(target: RedisTarget, section = 'replication'): Promise<string> {
     return this.command(target, ['INFO', section]);
@@ -62,6 +42,30 @@ export class RedisPool {
 
   configSet(target: RedisTarget, directive: string, value: string): Promise<string> {
     return this.command(target, ['CONFIG', 'SET', directive, value]);
+  }
+}
+
+export class RedisPool extends RedisCommands {
+  private readonly clients = new Map<string, Promise<Client>>();
+  private readonly lastUsed = new Map<string, number>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: RedisPoolOptions) {
+    super();
+    // Pods come and go; a connection nobody used for a while belongs to a pod that is gone.
+    this.sweeper = setInterval(() => this.closeIdle(IDLE_MS), IDLE_MS);
+    this.sweeper.unref();
+  }
+
+  override async command(target: RedisTarget, args: string[]): Promise<string> {
+    const client = await this.connect(target);
+    try {
+      const reply = await withTimeout(client.sendCommand(args), this.options.commandMs, `${args[0]} to ${target.host}`);
+      return replyText(reply);
+    } catch (err) {
+      this.drop(target);
+      throw err;
+    }
   }
 
   /** Closes the connection to a host that is gone or must be re-dialled. */
@@ -141,7 +145,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   const timeout = new Promise<never>((_, reject) => {
     // After an event-loop stall the timer runs before the socket's pending reply is read; giving I/O
     // one more turn (setImmediate runs after the poll phase) keeps a stall from failing every command.
-    timer = setTimeout(() => setImmediate(() => reject(new RedisCommandError(`${what}: no answer within ${ms} ms`))), ms);
+    timer = setTimeout(() => setImmediate(() => reject(new Error(`${what}: no answer within ${ms} ms`))), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,9 +1,9 @@
 // The local cluster itself: pods run as redis-server processes in network namespaces, Services,
 // restarts, deletion, volumes and faults.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
+import { must } from '../../hack/lib.js';
 import {
   createNamespace, freezePod, healPod, killContainer, kubeConfig, kubectl, partitionPod, podIPOf, podState, restartApiServer, thawPod, waitFor,
 } from './support/cluster.js';
@@ -13,13 +13,8 @@ const core = kc.makeApiClient(k8s.CoreV1Api);
 let ns = '';
 let cleanup: () => Promise<void> = async () => undefined;
 
-function redisCli(args: string[], timeoutMs = 3000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('redis-cli', args, { timeout: timeoutMs }, (err, stdout) => {
-      if (err) reject(err);
-      else resolve(String(stdout).trim());
-    });
-  });
+async function redisCli(args: string[], timeoutMs = 3000): Promise<string> {
+  return (await must('redis-cli', args, { timeoutMs })).trim();
 }
 
 function ping(host: string): Promise<string> {
@@ -107,17 +102,13 @@ describe('local cluster', () => {
     await core.createNamespacedPod({ namespace: ns, body: redisPod('client') });
     await readyPod('client');
     const { netns } = podState(ns, 'client');
-    const viaPod = await new Promise<string>((resolve, reject) => {
-      execFile('ip', ['netns', 'exec', netns, 'redis-cli', '-h', clusterIP, 'PING'], { timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(String(out).trim())));
-    });
-    expect(viaPod).toBe('PONG');
+    const viaPod = await must('ip', ['netns', 'exec', netns, 'redis-cli', '-h', clusterIP, 'PING'], { timeoutMs: 5000 });
+    expect(viaPod.trim()).toBe('PONG');
     // The API server through the kubernetes Service, from inside a pod, with the mounted service account.
-    const api = await new Promise<string>((resolve, reject) => {
-      execFile('nsenter', ['-t', String(podState(ns, 'client').containers.redis!.pid), '-n', '-m', '--', 'sh', '-c',
-        'cat /var/run/secrets/kubernetes.io/serviceaccount/namespace && test -s /var/run/secrets/kubernetes.io/serviceaccount/token && '
-        + 'test -s /var/run/secrets/kubernetes.io/serviceaccount/ca.crt && bash -c "exec 3<>/dev/tcp/$KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT" && echo api-ok'],
-      { timeout: 5000, env: { ...process.env, KUBERNETES_SERVICE_HOST: '198.19.0.1', KUBERNETES_SERVICE_PORT: '443' } }, (err, out) => (err ? reject(err) : resolve(String(out))));
-    });
+    const api = await must('nsenter', ['-t', String(podState(ns, 'client').containers.redis!.pid), '-n', '-m', '--', 'sh', '-c',
+      'cat /var/run/secrets/kubernetes.io/serviceaccount/namespace && test -s /var/run/secrets/kubernetes.io/serviceaccount/token && '
+      + 'test -s /var/run/secrets/kubernetes.io/serviceaccount/ca.crt && bash -c "exec 3<>/dev/tcp/$KUBERNETES_SERVICE_HOST/$KUBERNETES_SERVICE_PORT" && echo api-ok'],
+    { timeoutMs: 5000, env: { ...process.env, KUBERNETES_SERVICE_HOST: '198.19.0.1', KUBERNETES_SERVICE_PORT: '443' } });
     expect(api).toContain(ns);
     expect(api).toContain('api-ok');
   });

@@ -2,8 +2,9 @@
 // <name>-primary: every scenario counts the acknowledged writes that are missing afterwards and
 // ends with the invariants (one writable primary, reachable through the Service; every replica
 // linked to the parent the status names).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANNOTATION } from '../../src/controller/names.js';
+import { ANNOTATION } from '../../src/plan/names.js';
 import {
   createNamespace,
   freezePod,
@@ -102,7 +103,7 @@ describe('failover of a lost primary', () => {
     const watcher = (async () => {
       while (watching) {
         if ((await writableMasters(ns, name)).length > 1) twoMasters = true;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     })();
     try {
@@ -150,7 +151,7 @@ describe('the operator and the API server fail too', () => {
   it('an operator killed in the middle of a failover: the next one finishes it', async () => {
     await settle(ns, name);
     await operator.stop();
-    const crashing = startOperator({ WATCH_NAMESPACES: ns, RRO_FAULT_EXIT_AT: 'failover-intent' });
+    const crashing = startOperator({ WATCH_NAMESPACES: ns, RRO_TEST_CRASH_AT: 'after-intent' });
     const from = (await getRR(ns, name)).status!.primary!;
     await api().core.deleteNamespacedPod({ name: from, namespace: ns });
     await waitFor(() => crashing.child.exitCode !== null || crashing.child.signalCode !== null, {

@@ -2,12 +2,13 @@
 // cluster:up returns in about a second when everything already runs, and restarts whatever died.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { clusterPaths } from '../../src/cluster/common.js';
-import { apiReady } from '../../src/cluster/control-plane.js';
+import { repoRoot } from '../../hack/lib.js';
+import { clusterPaths } from '../../hack/local-cluster/common.js';
+import { apiReady } from '../../hack/local-cluster/control-plane.js';
 
 export default async function setup(): Promise<void> {
   const paths = clusterPaths();
-  const r = spawnSync('npx', ['tsx', 'src/cluster/up.ts'], { stdio: 'inherit' });
+  const r = spawnSync('npx', ['tsx', 'hack/local-cluster/up.ts'], { stdio: 'inherit', cwd: repoRoot });
   if (r.status !== 0 || !existsSync(paths.kubeconfig) || !(await apiReady(paths))) {
     throw new Error('cluster:up failed; see .cluster/logs/');
   }

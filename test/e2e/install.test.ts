@@ -2,17 +2,19 @@
 // ServiceAccount and RBAC: the node agent runs `node dist/main.js` for the image
 // `redis-replication-operator:*` in the pod's network namespace, with the pod's env and projected token.
 // Every install watches only namespaces of this file (other operators share the cluster).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURAL } from '../../src/api/schema.js';
+import { parseProm, repoRoot } from '../../hack/lib.js';
 import { createNamespace, freezePod, thawPod, waitFor } from './support/cluster.js';
 import { api, createRR, getRR, installCrd, waitReady } from './support/operator.js';
 import {
-  CHART, IMAGE_TAG, ROOT, buildDist, canI, deleteNamespace, diagnose, helm, httpGet, installSets, isPodReady,
-  kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseFixture, releaseName, samples, waitDeploymentReady,
+  CHART, IMAGE_TAG, buildDist, canI, deleteNamespace, diagnose, helm, httpGet, installSets, isPodReady,
+  kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseFixture, releaseName, waitDeploymentReady,
 } from './support/install.js';
 
 const figures: Record<string, string> = {};
@@ -100,7 +102,7 @@ describe('helm install: one replica, watching one namespace', () => {
         text = res.body;
         if (res.status !== 200) return false;
         for (const metric of ['rro_replication_lag_seconds', 'rro_replication_lag_bytes']) {
-          const pods = samples(text, metric).filter((s) => s.labels.namespace === r.app && s.labels.resource === 'cache').map((s) => s.labels.pod);
+          const pods = parseProm(text, metric).filter((s) => s.labels.namespace === r.app && s.labels.resource === 'cache').map((s) => s.labels.pod);
           if (!replicas.every((p) => pods.includes(p))) return false;
         }
         return true;
@@ -110,12 +112,12 @@ describe('helm install: one replica, watching one namespace', () => {
       throw new Error(`${err.message}\n${text.split('\n').filter((l) => l.startsWith('rro_')).join('\n')}`);
     });
     for (const metric of ['rro_replication_lag_seconds', 'rro_replication_lag_bytes']) {
-      for (const s of samples(text, metric).filter((x) => x.labels.namespace === r.app)) {
+      for (const s of parseProm(text, metric).filter((x) => x.labels.namespace === r.app)) {
         expect(Number.isFinite(s.value)).toBe(true);
         expect(s.value).toBeGreaterThanOrEqual(0);
       }
     }
-    expect(samples(text, 'rro_replication_lag_bytes').filter((s) => s.labels.resource === 'cache' && s.labels.namespace === r.app).length).toBe(replicas.length);
+    expect(parseProm(text, 'rro_replication_lag_bytes').filter((s) => s.labels.resource === 'cache' && s.labels.namespace === r.app).length).toBe(replicas.length);
     // The probes' endpoints, and the chart's metrics Service selects the pod.
     expect((await httpGet(ip, 8080, '/healthz')).status).toBe(200);
     expect((await httpGet(ip, 8080, '/readyz')).status).toBe(200);
@@ -152,7 +154,7 @@ describe('helm install: one replica, watching one namespace', () => {
     const sampler = (async () => {
       while (sampling) {
         phases.add(String((await getRR(r.app, 'cache').catch(() => undefined))?.status?.phase));
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     })();
     try {
@@ -190,7 +192,7 @@ describe('helm install: one replica, watching one namespace', () => {
 describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
   const NS = 'redis-replication-operator';
   const NAME = 'redis-replication-operator';
-  const manifestFile = resolve(ROOT, 'manifests/redis-replication-operator.yaml');
+  const manifestFile = resolve(repoRoot, 'manifests/redis-replication-operator.yaml');
   let app: { name: string; cleanup: () => Promise<void> };
   let applied = false;
 
@@ -225,12 +227,12 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
   });
 
   it('applies, the operator becomes Ready and brings a RedisReplication to Ready, then deletes cleanly', async () => {
-    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(ROOT, 'crds')]);
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(repoRoot, 'crds')]);
     applied = true;
     const started = Date.now();
     await kubectl(['apply', '-f', '-'], narrowed(app.name));
     // The unmodified manifests are accepted as they are, too (server-side dry run, now that the namespace exists).
-    const dry = await kubectl(['apply', '--dry-run=server', '-f', resolve(ROOT, 'crds'), '-f', resolve(ROOT, 'manifests')]);
+    const dry = await kubectl(['apply', '--dry-run=server', '-f', resolve(repoRoot, 'crds'), '-f', resolve(repoRoot, 'manifests')]);
     expect(dry).toContain('deployment.apps/redis-replication-operator');
     const pods = await waitDeploymentReady(NS, NAME, 1, 120_000);
     figures['kubectl apply manifests -> operator Ready (ms)'] = String(Date.now() - started);
@@ -249,7 +251,7 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
     });
 
     // Delete what manifests/ created (not the CRD: other tests on the cluster use it).
-    await kubectl(['delete', '-f', resolve(ROOT, 'manifests'), '--wait=false']);
+    await kubectl(['delete', '-f', resolve(repoRoot, 'manifests'), '--wait=false']);
     await expectNoDeployment(NS, NAME);
     await waitFor(async () => (await kubectlRaw(['get', 'namespace', NS])).code !== 0, { timeoutMs: 90_000, intervalMs: 500, what: `namespace ${NS} gone` });
     expect((await kubectlRaw(['get', 'clusterrole', NAME])).code).not.toBe(0);

@@ -6,7 +6,8 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_NAME } from '../../src/redis/client.js';
 import { parseReplication } from '../../src/redis/info.js';
-import { ANNOTATION, LABEL } from '../../src/controller/names.js';
+import { ANNOTATION, LABEL } from '../../src/plan/names.js';
+import { repoRoot } from '../../hack/lib.js';
 import { createNamespace, kubectl, waitFor } from './support/cluster.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
 
@@ -268,7 +269,7 @@ describe('a spec that gets past the API server but not the operator', () => {
   it('sets Ready=False with reason InvalidSpec naming the field, and creates nothing', async () => {
     // An object stored before a CRD upgrade tightened its rules is not validated again: simulate it
     // by storing it under a CRD without the rule on owned directives, then restoring the real CRD.
-    const crd = parse(readFileSync(resolve(import.meta.dirname, '../../crds/redisreplications.yaml'), 'utf8'));
+    const crd = parse(readFileSync(resolve(repoRoot, 'crds/redisreplications.yaml'), 'utf8'));
     const config = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.config;
     delete config['x-kubernetes-validations'];
     try {

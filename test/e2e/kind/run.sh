@@ -40,7 +40,7 @@ if [ -z "${HELM:-}" ]; then
   cached="${RRO_CACHE:-$HOME/.cache/redis-replication-operator}/helm-v3.22.0/bin/helm"
   if [ -x "$cached" ]; then HELM="$cached"
   elif command -v helm >/dev/null 2>&1; then HELM="$(command -v helm)"
-  else die "helm not found: run src/cluster/build-binaries.sh (or install helm 3, or set HELM)"
+  else die "helm not found: run hack/local-cluster/build-binaries.sh (or install helm 3, or set HELM)"
   fi
 fi
 

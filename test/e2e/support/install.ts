@@ -1,39 +1,26 @@
 // Helpers for the install tests: the operator installed INTO the local cluster (Helm chart or the
 // plain manifests), where the node agent runs `node dist/main.js` in the pod's network namespace
 // with the pod's env and projected ServiceAccount token.
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
+import { repoRoot, run, stdoutOrThrow, type RunOptions, type RunResult } from '../../../hack/lib.js';
+import { findHelm } from '../../../hack/render-manifests.js';
 import { clusterPaths, createNamespace, kubeConfig, kubectl, kubectlRaw, waitFor } from './cluster.js';
 import { api } from './operator.js';
-import { findHelm } from '../../../src/packaging/render-manifests.js';
 
-export const ROOT = resolve(import.meta.dirname, '../../..');
-export const CHART = resolve(ROOT, 'helm/redis-replication-operator');
+export const CHART = resolve(repoRoot, 'helm/redis-replication-operator');
 export const CHART_NAME = 'redis-replication-operator';
 /** Image of the in-cluster operator: the node agent runs any image whose name contains the chart name as dist/main.js. */
 export const IMAGE_TAG = 'e2e';
-
-export interface RunResult { code: number; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((res) => {
-    const child = execFile(cmd, args, { cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      res({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-    child.stdin?.end(opts.input ?? '');
-  });
-}
 
 /** `npm run build`: dist/ so the node agent runs the compiled operator (it falls back to tsx without it). */
 export async function buildDist(): Promise<void> {
   const r = await run('npm', ['run', 'build'], { timeoutMs: 240_000 });
   if (r.code !== 0) throw new Error(`npm run build failed (${r.code}): ${r.stdout}\n${r.stderr}`);
-  if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('npm run build left no dist/main.js');
+  if (!existsSync(join(repoRoot, 'dist', 'main.js'))) throw new Error('npm run build left no dist/main.js');
 }
 
 export function helmPath(): string {
@@ -41,16 +28,16 @@ export function helmPath(): string {
   return existsSync(local) ? local : findHelm();
 }
 
-/** Runs helm against the local cluster; never throws. */
-export function helmRaw(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return run(helmPath(), ['--kubeconfig', clusterPaths().kubeconfig, ...args], opts);
+type HelmOptions = Pick<RunOptions, 'input' | 'timeoutMs'>;
+
+/** Runs helm against the local cluster (default timeout 120 s); never throws. */
+export function helmRaw(args: string[], opts: HelmOptions = {}): Promise<RunResult> {
+  return run(helmPath(), ['--kubeconfig', clusterPaths().kubeconfig, ...args], { timeoutMs: 120_000, ...opts });
 }
 
 /** Runs helm; resolves with stdout, rejects with stderr in the message. */
-export async function helm(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  const r = await helmRaw(args, opts);
-  if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
+export async function helm(args: string[], opts: HelmOptions = {}): Promise<string> {
+  return stdoutOrThrow(await helmRaw(args, opts), `helm ${args.join(' ')}`);
 }
 
 /** A release name of our own (the chart's ClusterRole is cluster-scoped and named after the release). */
@@ -146,20 +133,6 @@ export async function leaseHolder(namespace: string, name: string): Promise<stri
 export async function httpGet(ip: string, port: number, path: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://${ip}:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
   return { status: res.status, body: await res.text() };
-}
-
-/** The samples of one metric in a Prometheus text exposition: labels and value. */
-export function samples(text: string, metric: string): { labels: Record<string, string>; value: number }[] {
-  const out: { labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== metric) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
 }
 
 /** Deletes a namespace and waits until it is gone (bounded). Never throws. */

@@ -1,6 +1,6 @@
 // What must hold of a RedisReplication at rest, checked against Redis itself and the API server.
 import { expect } from 'vitest';
-import { LABEL } from '../../../src/controller/names.js';
+import { LABEL } from '../../../src/plan/names.js';
 import { parseReplication, type ReplicationInfo } from '../../../src/redis/info.js';
 import { waitFor } from './cluster.js';
 import { api, getRR, redisCommand } from './operator.js';

@@ -1,5 +1,6 @@
 // A continuous write load through a Service, counting acknowledged writes, and the checks that
 // find which acknowledged writes are missing afterwards. Bounded in count and time.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 
 export interface WriteLoad {
@@ -63,7 +64,7 @@ export function startWriteLoad(o: LoadOptions): WriteLoad {
         failureTimes.push(Date.now());
         client?.destroy();
         client = undefined;
-        await new Promise((r) => setTimeout(r, 10));
+        await sleep(10);
       }
     }
     client?.destroy();

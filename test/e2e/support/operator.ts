@@ -8,9 +8,8 @@ import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
 import { makeClients } from '../../../src/kube/client.js';
-import { kubeConfig, kubectl, waitFor } from './cluster.js';
-
-const ROOT = resolve(import.meta.dirname, '../../..');
+import { repoRoot } from '../../../hack/lib.js';
+import { clusterPaths, kubeConfig, kubectl, waitFor } from './cluster.js';
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -22,14 +21,16 @@ export interface OperatorProcess {
 }
 
 export function startOperator(env: Record<string, string> = {}): OperatorProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, KUBECONFIG: resolve(ROOT, '.cluster/kubeconfig'), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+  // RRO_TEST_CRASH_AT makes the operator die at a point of a role change (see crash-at.ts).
+  const crash = env['RRO_TEST_CRASH_AT'] ? ['--import', './test/e2e/support/crash-at.ts'] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...crash, 'src/main.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, KUBECONFIG: clusterPaths().kubeconfig, METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   // The whole log also goes under the cluster's logs, which npm test prints the end of on failure.
-  const logDir = resolve(ROOT, '.cluster/logs');
+  const logDir = clusterPaths().logs;
   mkdirSync(logDir, { recursive: true });
   const file = createWriteStream(resolve(logDir, `operator-${child.pid}.log`));
   child.once('exit', () => file.end());
@@ -57,7 +58,7 @@ export function startOperator(env: Record<string, string> = {}): OperatorProcess
 }
 
 export async function installCrd(): Promise<void> {
-  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(ROOT, 'crds')]);
+  await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(repoRoot, 'crds')]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${PLURAL}.${GROUP}`]);
 }
 

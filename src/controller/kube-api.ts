@@ -1,0 +1,36 @@
+// KubeApi over client-node: the few verbs the operator uses, each one API request.
+import { GROUP, PLURAL, VERSION } from '../api/schema.js';
+import { mergePatchOptions, type Clients } from '../kube/client.js';
+import type { KubeApi } from './pass.js';
+
+export function kubeApi({ core, custom }: Pick<Clients, 'core' | 'custom'>): KubeApi {
+  const resource = (namespace: string, name: string) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
+  return {
+    createPod: async (pod) => void (await core.createNamespacedPod({ namespace: pod.metadata!.namespace!, body: pod })),
+    deletePod: async (namespace, name, graceSeconds) =>
+      void (await core.deleteNamespacedPod({ namespace, name, ...(graceSeconds === undefined ? {} : { gracePeriodSeconds: graceSeconds }) })),
+    patchPodMeta: async (namespace, name, labels, annotations) =>
+      void (await core.patchNamespacedPod({ namespace, name, body: { metadata: { labels, annotations } } }, mergePatchOptions())),
+    createClaim: async (claim) => void (await core.createNamespacedPersistentVolumeClaim({ namespace: claim.metadata!.namespace!, body: claim })),
+    deleteClaim: async (namespace, name) => void (await core.deleteNamespacedPersistentVolumeClaim({ namespace, name })),
+    patchClaimAnnotations: async (namespace, name, annotations) =>
+      void (await core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: { metadata: { annotations } } }, mergePatchOptions())),
+    createService: async (service) => void (await core.createNamespacedService({ namespace: service.metadata!.namespace!, body: service })),
+    patchServiceSelector: async (namespace, name, selector) =>
+      void (await core.patchNamespacedService({ namespace, name, body: { spec: { selector } } }, mergePatchOptions())),
+    patchStatus: async (namespace, name, status, resourceVersion) => {
+      const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };
+      const updated = (await custom.patchNamespacedCustomObjectStatus({ ...resource(namespace, name), body }, mergePatchOptions())) as {
+        metadata?: { resourceVersion?: string };
+      };
+      return updated.metadata?.resourceVersion;
+    },
+    patchAnnotations: async (namespace, name, annotations) => {
+      const updated = (await custom.patchNamespacedCustomObject({ ...resource(namespace, name), body: { metadata: { annotations } } }, mergePatchOptions())) as {
+        metadata?: { resourceVersion?: string };
+      };
+      return updated.metadata?.resourceVersion;
+    },
+    readSecret: (namespace, name) => core.readNamespacedSecret({ namespace, name }),
+  };
+}

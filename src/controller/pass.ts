@@ -1,0 +1,88 @@
+// What the effect layer needs from the outside world, as narrow interfaces so that unit tests can
+// drive reconcile through a fake (test/controller/fake.ts): the Kubernetes verbs the operator
+// calls, the Redis commands it sends, the cache of watched objects, and the per-pass context.
+import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import type { OperatorMetrics } from '../metrics/metrics.js';
+import type { RedisCommands } from '../redis/client.js';
+
+/** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
+ * decide which failures mean "already done". */
+export interface KubeApi {
+  createPod(pod: V1Pod): Promise<void>;
+  /** graceSeconds 0 removes the object at once (fencing). */
+  deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void>;
+  patchPodMeta(namespace: string, name: string, labels: Record<string, string>, annotations: Record<string, string | null>): Promise<void>;
+  createClaim(claim: V1PersistentVolumeClaim): Promise<void>;
+  deleteClaim(namespace: string, name: string): Promise<void>;
+  patchClaimAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
+  createService(service: V1Service): Promise<void>;
+  patchServiceSelector(namespace: string, name: string, selector: Record<string, string>): Promise<void>;
+  /** JSON merge patch of /status; `null` values remove fields. With `resourceVersion`, the write
+   * fails with 409 Conflict if the resource changed since that version. Returns the new version. */
+  patchStatus(namespace: string, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<string | undefined>;
+  /** JSON merge patch of metadata.annotations of the resource; `null` removes a key. Returns the new version. */
+  patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<string | undefined>;
+  readSecret(namespace: string, name: string): Promise<V1Secret>;
+}
+
+/** The Redis commands of the operator (RedisPool in production). */
+export type RedisApi = RedisCommands;
+
+/** Watched objects, from the informers' caches. */
+export interface Caches {
+  resource(namespace: string, name: string): RedisReplication | undefined;
+  pods(namespace: string, instance: string): V1Pod[];
+  claims(namespace: string, instance: string): V1PersistentVolumeClaim[];
+  services(namespace: string, instance: string): V1Service[];
+}
+
+export interface Recorder {
+  record(rr: RedisReplication, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+export interface PasswordSource {
+  get(namespace: string, secretName: string): Promise<string>;
+}
+
+/** Process-wide dependencies, wired once by the controller. */
+export interface Deps {
+  kube: KubeApi;
+  redis: RedisApi;
+  events: Recorder;
+  metrics: OperatorMetrics;
+  cache: Caches;
+  log: Logger;
+  now(): number;
+  /** Waits (a timer in production, the fake clock in tests). */
+  sleep(ms: number): Promise<void>;
+  /** How often a healthy resource is looked at again (Redis health is polled, not watched). */
+  healthIntervalMs: number;
+  /** Memory of one operator process: lost on restart, so nothing here may be needed for safety. */
+  memory: Map<string, ResourceMemory>;
+  passwords: PasswordSource;
+}
+
+export interface ResourceMemory {
+  unreachableSinceMs?: number;
+  /** Since when the primary has not been a writable master (for failover.acceptDataLossAfterSeconds). */
+  inDoubtSinceMs?: number;
+  lastStatusWriteMs?: number;
+  /** Pods that had metric series, to drop the series of pods that went away. */
+  pods?: Set<string>;
+}
+
+/** One reconcile pass over one resource: what every phase reads. */
+export interface Pass {
+  deps: Deps;
+  rr: RedisReplication;
+  spec: RedisReplicationSpec;
+  namespace: string;
+  name: string;
+  password: string | undefined;
+  memory: ResourceMemory;
+  log: Logger;
+  /** The resource's version as this pass last wrote or read it: intent writes are conditional on it. */
+  resourceVersion: string | undefined;
+}

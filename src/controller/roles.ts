@@ -1,0 +1,111 @@
+// Role changes: first promotion, failover of a lost primary, planned switchover. The decisions
+// (who, and what becomes of the old primary) are made in plan/primary.ts; this file carries them
+// out. Each writes its intent (status.targetPrimary) before it promotes, so that an operator killed
+// in the middle finishes the change instead of electing another primary.
+import { ANNOTATION, LABEL } from '../plan/names.js';
+import { dataOffset, type ObservedPod } from '../plan/observation.js';
+import { retireOldPrimary, type PrimaryDecision } from '../plan/primary.js';
+import type { RoleChange } from '../plan/status.js';
+import { parseReplication } from '../redis/info.js';
+import type { RedisTarget } from '../redis/client.js';
+import type { Pass } from './pass.js';
+import { deletePod, patchPodMeta } from './pods.js';
+import { clearIntent, writeIntent } from './status.js';
+import { applyWriteQuorum } from './wiring.js';
+
+// The pause outlasts the catch-up plus the promotion and the demotion (1 s command timeout each):
+// the old primary is a replica before its clients can write again.
+const SWITCHOVER_PAUSE_MS = 10_000;
+const CATCH_UP_TIMEOUT_MS = 5_000;
+
+/** Makes a pod the writable primary: intent first (conditional on an up-to-date view), then
+ * REPLICAOF NO ONE, then the write-quorum settings. */
+export async function promote(pass: Pass, observed: ObservedPod[], name: string): Promise<void> {
+  await writeIntent(pass, name, 'Promotion');
+  await makePrimary(pass, targetOf(pass, observed, name));
+  await pass.deps.events.record(pass.rr, 'Normal', 'Promoted', `pod ${name} is the primary`);
+}
+
+async function makePrimary(pass: Pass, target: RedisTarget): Promise<void> {
+  await pass.deps.redis.promote(target);
+  await applyWriteQuorum(pass, target);
+}
+
+export async function failover(pass: Pass, observed: ObservedPod[], decision: Extract<PrimaryDecision, { kind: 'failover' }>): Promise<RoleChange> {
+  const { deps, rr } = pass;
+  const { from, to, reason } = decision;
+  pass.log.warn({ from, to, reason }, 'failing over');
+  await writeIntent(pass, to, reason);
+  const retire = retireOldPrimary(observed.find((p) => p.name === from), reason);
+  const next = targetOf(pass, observed, to);
+  if (retire === 'handOver') {
+    // The old primary still takes writes: it is demoted only once the target holds all of them. If
+    // it does not catch up, nothing is promoted; the next pass tries again.
+    const old = targetOf(pass, observed, from);
+    await handOver(pass, old, next);
+  } else {
+    if (retire === 'fence') await deletePod(pass, from, { fence: true });
+    await makePrimary(pass, next);
+  }
+  await moveRoleLabels(pass, from, to);
+  deps.metrics.countFailover(pass.namespace, pass.name, reason);
+  await deps.events.record(rr, 'Warning', 'FailedOver', `primary ${from} lost (${reason}); promoted ${to} (offset ${dataOffset(observed.find((p) => p.name === to)!)})`);
+  return { from, to, reason };
+}
+
+/** Planned (annotation) or resumed switchover, with no acknowledged write lost. One that fails
+ * (the target does not catch up) leaves the old primary in place and says why. */
+export async function switchover(pass: Pass, observed: ObservedPod[], from: string, to: string): Promise<RoleChange | 'none'> {
+  await writeIntent(pass, to, 'Switchover');
+  try {
+    await handOver(pass, targetOf(pass, observed, from), targetOf(pass, observed, to));
+  } catch (err) {
+    await clearIntent(pass);
+    await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverFailed', `switchover from ${from} to ${to} failed, ${from} stays the primary: ${(err as Error).message}`);
+    return 'none';
+  }
+  await moveRoleLabels(pass, from, to);
+  await pass.deps.events.record(pass.rr, 'Normal', 'Switchover', `switched over from ${from} to ${to}`);
+  return { from, to, reason: 'Switchover' };
+}
+
+/** Pause writes on the old primary, wait until the new one holds all of them, promote it and make
+ * the old one its replica before the pause ends: at no moment do two pods take writes. */
+async function handOver(pass: Pass, old: RedisTarget, next: RedisTarget): Promise<void> {
+  const { redis } = pass.deps;
+  try {
+    await pauseAndCatchUp(pass, old, next);
+    await redis.promote(next);
+    await redis.replicaOf(old, next.host);
+  } finally {
+    await redis.command(old, ['CLIENT', 'UNPAUSE']).catch(() => undefined);
+  }
+  await applyWriteQuorum(pass, next);
+}
+
+/** Pauses writes on the primary, then waits until the replica holds everything it acknowledged. */
+async function pauseAndCatchUp(pass: Pass, primary: RedisTarget, replica: RedisTarget): Promise<void> {
+  const { deps } = pass;
+  await deps.redis.command(primary, ['CLIENT', 'PAUSE', String(SWITCHOVER_PAUSE_MS), 'WRITE']);
+  const deadline = deps.now() + CATCH_UP_TIMEOUT_MS;
+  const primaryInfo = parseReplication(await deps.redis.info(primary));
+  for (;;) {
+    const info = parseReplication(await deps.redis.info(replica));
+    if (info.role === 'replica' && info.replicaOffset >= primaryInfo.replOffset) return;
+    if (deps.now() > deadline) throw new Error(`switchover: ${replica.host} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms`);
+    await deps.sleep(20);
+  }
+}
+
+/** Demotes the old primary's labels before promoting the new one's, so `<name>-primary` never
+ * selects two pods. */
+async function moveRoleLabels(pass: Pass, from: string, to: string): Promise<void> {
+  await patchPodMeta(pass, from, { [LABEL.role]: 'replica', [LABEL.read]: 'false', [LABEL.tier]: '1' }, {});
+  await patchPodMeta(pass, to, { [LABEL.role]: 'primary', [LABEL.tier]: '0' }, { [ANNOTATION.parent]: null });
+}
+
+function targetOf(pass: Pass, observed: ObservedPod[], name: string): RedisTarget {
+  const pod = observed.find((p) => p.name === name);
+  if (!pod?.podIP) throw new Error(`pod ${name} has no IP`);
+  return { host: pod.podIP, password: pass.password };
+}

@@ -1,0 +1,22 @@
+// Secret values the pods are configured with (the auth password), read through the API and cached
+// briefly: Secrets are not watched, so a changed value is seen within the cache's lifetime.
+import type { KubeApi, PasswordSource } from './pass.js';
+
+const PASSWORD_TTL_MS = 30_000;
+
+export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => number): PasswordSource {
+  const cache = new Map<string, { value: string; at: number }>();
+  return {
+    async get(namespace, secretName) {
+      const key = `${namespace}/${secretName}`;
+      const hit = cache.get(key);
+      if (hit && now() - hit.at < PASSWORD_TTL_MS) return hit.value;
+      const secret = await kube.readSecret(namespace, secretName);
+      const encoded = secret.data?.['password'];
+      if (!encoded) throw new Error(`Secret ${secretName} has no key "password"`);
+      const value = Buffer.from(encoded, 'base64').toString('utf8');
+      cache.set(key, { value, at: now() });
+      return value;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// Names, labels and annotations of the objects the operator owns: user-facing names that tests
+// outside the repository rely on, so they change only together with the README's reference.
+
+export const MANAGED_BY = 'redis-replication-operator';
+
+/** The port redis-server listens on in every pod. */
+export const REDIS_PORT = 6379;
+
+export const LABEL = {
+  name: 'app.kubernetes.io/name',
+  instance: 'app.kubernetes.io/instance',
+  managedBy: 'app.kubernetes.io/managed-by',
+  role: 'redis.replication.dev/role',
+  tier: 'redis.replication.dev/tier',
+  read: 'redis.replication.dev/read',
+  pod: 'redis.replication.dev/pod',
+} as const;
+
+export const ANNOTATION = {
+  /** The pod a replica is assigned to replicate from. */
+  parent: 'redis.replication.dev/parent',
+  switchover: 'redis.replication.dev/switchover',
+  /** On a data claim: its pod has held replicated data, so the claim may hold data no other pod has. */
+  holdsData: 'redis.replication.dev/holds-data',
+} as const;
+
+/** Every pod boots as a replica of this address, which refuses connections. A restarted pod
+ * therefore can never serve a full sync (Redis answers NOMASTERLINK) until the operator decides
+ * its role: an empty restarted primary never wipes the replicas that hold the data. */
+export const BOOT_PARENT = { host: '127.0.0.1', port: 1 } as const;
+
+export const podName = (resource: string, index: number): string => `${resource}-${index}`;
+
+export function podIndex(resource: string, pod: string): number | undefined {
+  const prefix = `${resource}-`;
+  if (!pod.startsWith(prefix)) return undefined;
+  const rest = pod.slice(prefix.length);
+  return /^\d+$/.test(rest) ? Number(rest) : undefined;
+}
+
+export const dataClaimName = (pod: string): string => `data-${pod}`;
+export const primaryServiceName = (resource: string): string => `${resource}-primary`;
+export const readServiceName = (resource: string): string => `${resource}-read`;
+
+export function baseLabels(resource: string): Record<string, string> {
+  return { [LABEL.name]: 'redis', [LABEL.instance]: resource, [LABEL.managedBy]: MANAGED_BY };
+}
+
+/** The label selector of the scale subresource and of every owned pod. */
+export function selectorString(resource: string): string {
+  return `${LABEL.instance}=${resource},${LABEL.name}=redis`;
+}

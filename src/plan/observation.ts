@@ -1,0 +1,80 @@
+// The observation model: what one reconcile pass sees of a resource's pods (the API object and what
+// its Redis says) and of its claims. Every decision reads this, and only this.
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { ReplicationInfo } from '../redis/info.js';
+import { ANNOTATION, BOOT_PARENT, LABEL, podIndex } from './names.js';
+import type { ClaimRef } from './topology.js';
+
+export interface ObservedPod {
+  name: string;
+  /** The n of <resource>-<n>. */
+  index: number;
+  /** From the tier label; 0 for the pod labelled primary. */
+  tier: number;
+  role: 'primary' | 'replica';
+  /** From the parent annotation. */
+  parent: string | undefined;
+  podIP: string | undefined;
+  deleting: boolean;
+  /** The pod's redis container is not running (crashed, waiting to restart): its Redis cannot answer. */
+  containerDown: boolean;
+  /** undefined when Redis could not be reached (or the pod has no IP yet). */
+  info: ReplicationInfo | undefined;
+}
+
+/** The API half of an observation; `info` is filled in by asking the pod's Redis. Pods whose name is
+ * not `<resource>-<n>` are not the operator's and are ignored. */
+export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod, 'info'> | undefined {
+  const name = pod.metadata?.name;
+  const index = name ? podIndex(resource, name) : undefined;
+  if (!name || index === undefined) return undefined;
+  const labels = pod.metadata?.labels ?? {};
+  const running = pod.status?.phase === 'Running';
+  return {
+    name,
+    index,
+    tier: tierLabel(labels[LABEL.tier]),
+    role: labels[LABEL.role] === 'primary' ? 'primary' : 'replica',
+    parent: pod.metadata?.annotations?.[ANNOTATION.parent],
+    podIP: running ? pod.status?.podIP : undefined,
+    deleting: Boolean(pod.metadata?.deletionTimestamp),
+    containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),
+  };
+}
+
+/** The pod a persistent claim belongs to, from the labels the operator put on it. */
+export function observeClaim(resource: string, claim: V1PersistentVolumeClaim): ClaimRef | undefined {
+  const labels = claim.metadata?.labels ?? {};
+  const pod = labels[LABEL.pod];
+  const index = pod ? podIndex(resource, pod) : undefined;
+  if (!pod || index === undefined) return undefined;
+  return { pod, index, tier: tierLabel(labels[LABEL.tier]), holdsData: claim.metadata?.annotations?.[ANNOTATION.holdsData] === 'true' };
+}
+
+/** A missing tier label means tier 1 (a replica); an unreadable one means 0. */
+function tierLabel(value: string | undefined): number {
+  return Number(value ?? '1') || 0;
+}
+
+/** A pod whose Redis (re)started and waits for the operator to give it a role. */
+export function isBooting(pod: ObservedPod): boolean {
+  const info = pod.info;
+  return info?.role === 'replica' && info.masterHost === BOOT_PARENT.host && info.masterPort === BOOT_PARENT.port;
+}
+
+/** A pod that accepts writes. */
+export function isWritableMaster(pod: ObservedPod): boolean {
+  return pod.info?.role === 'master';
+}
+
+/** How much of the replication stream a pod holds (master_repl_offset): 0 for a pod that never
+ * synced, even though such a replica reports slave_repl_offset 1. -1 when it did not answer. */
+export function dataOffset(pod: ObservedPod): number {
+  return pod.info ? pod.info.replOffset : -1;
+}
+
+/** Pods whose data claim is not yet marked as holding data although the pod now holds some. */
+export function claimsToMark(observed: ObservedPod[], claims: ClaimRef[]): string[] {
+  const unmarked = new Set(claims.filter((c) => !c.holdsData).map((c) => c.pod));
+  return observed.filter((p) => unmarked.has(p.name) && (isWritableMaster(p) || dataOffset(p) > 0)).map((p) => p.name);
+}

@@ -1,0 +1,268 @@
+// Who should be the primary: the first promotion, failover of a lost primary (and what becomes of
+// the old one), a planned or resumed switchover. Pure decisions over an observation.
+//
+// The safety rules (README, "Failover"):
+// - a pod is promoted only if no other pod that may come back (silent, frozen, restarting, or
+//   waiting to be re-created on its volume) may hold data it lacks. The one accepted loss is the
+//   unreplicated tail of a lost primary, when its most up-to-date linked replica takes over; a
+//   user may also accept more after `failover.acceptDataLossAfterSeconds`;
+// - a replica that restarted (booting) knows nothing of the primary's stream: it is promoted only
+//   when every pod answered and nothing else can hold more;
+// - with persistence, a pod's volume is its data: a restarted primary is promoted again (its
+//   append-only file holds what it acknowledged), and a primary whose pod is gone is re-created on
+//   its volume when no linked replica can take over;
+// - an existing writable master is adopted before anything is promoted;
+// - a change recorded as intent (status.targetPrimary) is finished; if the old primary is a
+//   healthy writable master, only as a switchover (catch-up first), never by fencing it.
+import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from './observation.js';
+
+export type LossReason = 'PrimaryDeleted' | 'PrimaryUnreachable' | 'PrimaryRestarted';
+
+export type PrimaryDecision =
+  /** No pod exists yet: the planner creates the primary. */
+  | { kind: 'create' }
+  /** The primary is writable: nothing to do. */
+  | { kind: 'ok'; primary: string }
+  /** The primary booted and nothing else holds data: make it writable. */
+  | { kind: 'promote'; primary: string }
+  /** The primary is not answering (yet), is being re-created, or a promotion must wait: look again. */
+  | { kind: 'wait'; primary: string; message: string }
+  | { kind: 'failover'; from: string; to: string; reason: LossReason }
+  /** Hand the role over from a writable primary: pause, let the target catch up, then move. */
+  | { kind: 'switchover'; from: string; to: string }
+  | { kind: 'refuseSwitchover'; primary: string; message: string }
+  /** Lost, and no failover is allowed or possible: keep every replica's data, say so. */
+  | { kind: 'lost'; primary: string; reason: LossReason; message: string };
+
+export interface PrimaryInput {
+  /** The primary as recorded (status, else the role label). */
+  recorded: string | undefined;
+  /** A role change written before it was made (survives an operator restart). */
+  target: string | undefined;
+  /** A switchover asked for by annotation: a pod name or `auto`. */
+  switchoverRequest?: string | undefined;
+  pods: ObservedPod[];
+  /** Pods whose data lives on a claim (persistence): their data survives restarts and re-creation. */
+  claims?: ReadonlySet<string>;
+  failoverEnabled: boolean;
+  primaryDownSeconds: number;
+  /** After this long in doubt, a failover may lose more than a lost primary's tail (opt-in). */
+  acceptDataLossAfterSeconds?: number | undefined;
+  /** master_replid of the primary when last seen writable: its replicas share it; a pod that does
+   * not never followed its stream (it restarted from an older volume and has not synced yet). */
+  primaryReplId?: string | undefined;
+  /** Since when the recorded primary has been unreachable (ms epoch), if it is. */
+  unreachableSinceMs: number | undefined;
+  /** Since when the primary has not been a writable master (ms epoch), if it has not. */
+  inDoubtSinceMs?: number | undefined;
+  nowMs: number;
+}
+
+export function decidePrimary(input: PrimaryInput): PrimaryDecision {
+  const { pods } = input;
+  const live = pods.filter((p) => !p.deleting);
+  const claims = input.claims ?? new Set<string>();
+  if (pods.length === 0) {
+    // Every pod is gone. With persistence, the primary comes back on its volume under its name.
+    if (input.recorded && claims.has(input.recorded)) return { kind: 'wait', primary: input.recorded, message: `re-creating primary ${input.recorded} on its volume` };
+    return { kind: 'create' };
+  }
+
+  const recorded = input.recorded ? pods.find((p) => p.name === input.recorded) : undefined;
+  const target = input.target && input.target !== input.recorded ? live.find((p) => p.name === input.target) : undefined;
+
+  // A writable primary: nothing to decide, but a requested switchover or an interrupted role change.
+  if (recorded && !recorded.deleting && isWritableMaster(recorded)) {
+    if (target && isLinkedTo(target, recorded)) return { kind: 'switchover', from: recorded.name, to: target.name };
+    if (input.switchoverRequest) {
+      const choice = chooseSwitchover(pods, recorded.name, input.switchoverRequest);
+      return choice.kind === 'switch'
+        ? { kind: 'switchover', from: recorded.name, to: choice.to.name }
+        : { kind: 'refuseSwitchover', primary: recorded.name, message: choice.message };
+    }
+    return { kind: 'ok', primary: recorded.name };
+  }
+
+  // Another writable master (promoted by a change the status does not show yet): adopt it, never
+  // promote a second one.
+  const master = chooseCandidate(live.filter(isWritableMaster), input.recorded ?? '');
+  if (master) return { kind: 'ok', primary: master.name };
+
+  // A failover whose intent was written before the operator stopped: finish it onto its target,
+  // unless the target has since restarted and lost what it held. Restarted from its volume, the
+  // target is the latest primary.
+  if (target?.info && isBooting(target) && claims.has(target.name)) return promoteIfSafe(target, live, claims, input);
+  if (target?.info && !isBooting(target)) {
+    if (!input.recorded) return promoteIfSafe(target, live, claims, input);
+    const reason: LossReason = !recorded ? 'PrimaryDeleted' : recorded.deleting ? 'PrimaryDeleted' : isBooting(recorded) || recorded.containerDown ? 'PrimaryRestarted' : 'PrimaryUnreachable';
+    return { kind: 'failover', from: input.recorded, to: target.name, reason };
+  }
+
+  if (!recorded) {
+    if (!input.recorded) {
+      const first = [...live].sort((a, b) => a.tier - b.tier || a.index - b.index)[0];
+      return first ? startOrWait(first, live, claims, input) : { kind: 'create' };
+    }
+    const gone = `primary pod ${input.recorded} no longer exists`;
+    return lost(input, input.recorded, 'PrimaryDeleted', gone, claims.has(input.recorded) ? 'recreate' : 'none');
+  }
+  // Being deleted: hand over to a linked replica. While it still runs, it is the one that holds the
+  // data: nothing else is promoted in its place.
+  if (recorded.deleting) {
+    // Restarted from its volume and being deleted: it comes back on that volume with the most data.
+    if (isBooting(recorded) && claims.has(recorded.name)) return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} restarted and is being deleted; it is re-created on its volume` };
+    return lost(input, recorded.name, 'PrimaryDeleted', `primary pod ${recorded.name} is being deleted`, recorded.podIP ? 'wait' : 'none');
+  }
+
+  if (recorded.info) {
+    // With persistence a restarted primary loaded its append-only file: it holds what it
+    // acknowledged, more than any replica. Without, it lost everything a replica may hold.
+    if (isBooting(recorded) && !claims.has(recorded.name) && othersHoldData(recorded, live)) {
+      return lost(input, recorded.name, 'PrimaryRestarted', `primary ${recorded.name} restarted without the data its replicas hold`, 'none');
+    }
+    return promoteIfSafe(recorded, live, claims, input);
+  }
+
+  if (!recorded.podIP) return { kind: 'wait', primary: recorded.name, message: `waiting for primary pod ${recorded.name} to start` };
+  // A crashed container is lost now, not after primaryDownSeconds: it serves nothing, and when it
+  // restarts it boots fenced (a replica of nothing), so there is no second writer to fear. With
+  // persistence it comes back with its data: give it primaryDownSeconds like an unreachable one.
+  if (recorded.containerDown && !claims.has(recorded.name)) {
+    return lost(input, recorded.name, 'PrimaryRestarted', `primary ${recorded.name}'s container is not running`, 'none');
+  }
+  const downFor = input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs;
+  if (downFor >= input.primaryDownSeconds * 1000) {
+    return lost(input, recorded.name, 'PrimaryUnreachable', `primary ${recorded.name} has not answered for ${Math.round(downFor / 1000)}s`, 'wait');
+  }
+  return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} is not answering` };
+}
+
+function startOrWait(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySet<string>, input: PrimaryInput): PrimaryDecision {
+  if (!pod.info) return { kind: 'wait', primary: pod.name, message: `waiting for primary pod ${pod.name} to start` };
+  const best = chooseCandidate(live, pod.name);
+  return promoteIfSafe(best && dataOffset(best) > dataOffset(pod) ? best : pod, live, claims, input);
+}
+
+/** Pods other than `pod` (and `exclude`) that may hold data `pod` lacks: they did not answer
+ * (running, or to be re-created on a volume), restarted from a volume (their offset says nothing),
+ * or hold more. `restartedPrimary`: `pod` is the latest primary, restarted from its own volume: it
+ * holds everything its replicas were sent, whatever their offsets say (Redis reports offset 0
+ * after loading an append-only file). */
+function mayHoldMore(pod: ObservedPod, others: ObservedPod[], claims: ReadonlySet<string>, restartedPrimary: boolean, exclude?: string): string[] {
+  const doubts = others.filter((p) => {
+    if (p.name === pod.name || p.name === exclude) return false;
+    if (!p.info) return Boolean(p.podIP) || claims.has(p.name);
+    if (restartedPrimary) return false;
+    if (isBooting(p) && claims.has(p.name)) return !isBooting(pod) || !claims.has(pod.name) || p.tier < pod.tier;
+    return dataOffset(p) > dataOffset(pod) && dataOffset(p) > 0;
+  });
+  // Volumes whose pod is gone (it is re-created on them) hold data nobody can see yet.
+  const waiting = restartedPrimary ? [] : [...claims].filter((c) => c !== pod.name && c !== exclude && !others.some((p) => p.name === c));
+  return [...doubts.map((p) => p.name), ...waiting];
+}
+
+/** Promotes `pod` only when no other pod may hold more data; otherwise waits, or after the opt-in
+ * delay promotes anyway. */
+function promoteIfSafe(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySet<string>, input: PrimaryInput): PrimaryDecision {
+  const restartedPrimary = pod.name === latestPrimary(input) && isBooting(pod) && claims.has(pod.name);
+  const doubts = mayHoldMore(pod, live, claims, restartedPrimary);
+  if (doubts.length === 0 || acceptsLoss(input)) return { kind: 'promote', primary: pod.name };
+  return { kind: 'wait', primary: pod.name, message: `waiting for ${doubts.join(', ')} to answer before promoting ${pod.name}` };
+}
+
+/** The pod that was the primary last: the target of a recorded change, else the recorded primary. */
+function latestPrimary(input: PrimaryInput): string | undefined {
+  return input.target ?? input.recorded;
+}
+
+function acceptsLoss(input: PrimaryInput): boolean {
+  const after = input.acceptDataLossAfterSeconds;
+  return after !== undefined && input.inDoubtSinceMs !== undefined && input.nowMs - input.inDoubtSinceMs >= after * 1000;
+}
+
+/** Another pod answered with more data than `primary`. */
+function othersHoldData(primary: ObservedPod, live: ObservedPod[]): boolean {
+  return live.some((p) => p.name !== primary.name && dataOffset(p) > dataOffset(primary) && dataOffset(p) > 0);
+}
+
+/**
+ * The primary is lost. Fail over to its most up-to-date replica that followed its stream, if no
+ * other pod may hold more; else wait (`otherwise`: 'recreate' re-creates the primary on its volume,
+ * 'wait' waits for it), or report it lost when nothing can be done.
+ */
+function lost(input: PrimaryInput, primary: string, reason: LossReason, message: string, otherwise: 'recreate' | 'wait' | 'none'): PrimaryDecision {
+  if (!input.failoverEnabled) {
+    if (otherwise === 'recreate') return { kind: 'wait', primary, message: `${message}; re-creating it on its volume (failover is disabled)` };
+    return { kind: 'lost', primary, reason, message: `${message}; failover is disabled, replicas keep their data` };
+  }
+  const claims = input.claims ?? new Set<string>();
+  const others = input.pods.filter((p) => !p.deleting && p.name !== primary);
+  // Followers of the lost primary's stream hold a prefix of what it acknowledged; a booting pod, or
+  // one restarted from an older volume and not synced since, may hold anything.
+  const followers = others.filter((p) => p.info && !isBooting(p) && (input.primaryReplId === undefined || p.info.replId === input.primaryReplId));
+  const candidate = chooseCandidate(followers.length > 0 ? followers : others, primary);
+  const waiting = (why: string): PrimaryDecision =>
+    otherwise === 'recreate'
+      ? { kind: 'wait', primary, message: `${message}; re-creating it on its volume (${why})` }
+      : otherwise === 'wait'
+        ? { kind: 'wait', primary, message: `${message}; ${why}` }
+        : { kind: 'lost', primary, reason, message: `${message}; ${why}` };
+  if (!candidate) return waiting('no reachable replica to promote');
+  // A pod that did not follow the lost primary's stream may stand in only when the lost primary's
+  // data is gone for good (no volume, not running) and every other pod is known.
+  if (!followers.includes(candidate) && (otherwise !== 'none' || claims.has(primary)) && !acceptsLoss(input)) {
+    return waiting(`${candidate.name} did not follow ${primary}'s stream and may hold less`);
+  }
+  const doubts = mayHoldMore(candidate, others, claims, false, primary);
+  if (doubts.length > 0 && !acceptsLoss(input)) return waiting(`waiting for ${doubts.join(', ')} to answer before promoting ${candidate.name}`);
+  return { kind: 'failover', from: primary, to: candidate.name, reason };
+}
+
+/** A replica linked to `primary`'s stream. */
+function isLinkedTo(pod: ObservedPod, primary: ObservedPod): boolean {
+  return pod.info?.role === 'replica' && pod.info.linkUp && pod.info.masterHost === primary.podIP;
+}
+
+/** The reachable pod with the most data (booting pods last: their offset says nothing); ties go to
+ * tier 1 before deeper tiers, then to the oldest pod. */
+export function chooseCandidate(pods: ObservedPod[], exclude: string): ObservedPod | undefined {
+  const candidates = pods.filter((p) => p.name !== exclude && !p.deleting && p.info && p.podIP);
+  const rank = (p: ObservedPod) => (isBooting(p) ? 1 : 0);
+  return candidates.sort(
+    (a, b) => rank(a) - rank(b) || dataOffset(b) - dataOffset(a) || Math.max(a.tier, 1) - Math.max(b.tier, 1) || a.index - b.index,
+  )[0];
+}
+
+/** While the primary is in doubt, look again sooner than the health period: a crashed primary that
+ * restarts is seen a few hundred milliseconds later instead of up to a period later. */
+export function nextCheckMs(healthIntervalMs: number, decision: PrimaryDecision): number {
+  return decision.kind === 'wait' ? Math.min(healthIntervalMs, IN_DOUBT_RECHECK_MS) : healthIntervalMs;
+}
+
+const IN_DOUBT_RECHECK_MS = 200;
+
+export type SwitchoverChoice = { kind: 'switch'; to: ObservedPod } | { kind: 'refuse'; message: string };
+
+/** The replica a switchover request (`auto` or a pod name) goes to, or why it is refused. */
+export function chooseSwitchover(pods: ObservedPod[], primary: string, wanted: string): SwitchoverChoice {
+  const chosen =
+    wanted === 'auto' ? chooseCandidate(pods.filter((p) => p.tier === 1 && p.parent === primary), primary) : pods.find((p) => p.name === wanted);
+  if (!chosen) return { kind: 'refuse', message: wanted === 'auto' ? 'no replica to switch over to' : `switchover to ${wanted}: no such pod` };
+  if (chosen.name === primary) return { kind: 'refuse', message: `switchover to ${wanted}: it is already the primary` };
+  if (chosen.tier !== 1 || chosen.parent !== primary) return { kind: 'refuse', message: `switchover to ${wanted}: only a tier-1 replica of the primary can take over` };
+  if (chosen.info?.role !== 'replica' || !chosen.info.linkUp) return { kind: 'refuse', message: `switchover to ${wanted}: its replication link is not up` };
+  return { kind: 'switch', to: chosen };
+}
+
+/**
+ * What happens to the old primary in a failover:
+ * - handOver: it is being deleted gracefully and still takes writes: pause them and let the target
+ *   catch up first, as a switchover does, so that no acknowledged write is lost;
+ * - fence: it was unreachable and may still be running and writable: delete its pod at once;
+ * - keep: it restarted (booted fenced, a replica of nothing) or is already gone.
+ */
+export function retireOldPrimary(old: ObservedPod | undefined, reason: LossReason): 'handOver' | 'fence' | 'keep' {
+  if (old?.deleting && old.podIP && isWritableMaster(old)) return 'handOver';
+  if (old && !old.deleting && reason !== 'PrimaryRestarted') return 'fence';
+  return 'keep';
+}

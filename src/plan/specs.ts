@@ -1,0 +1,166 @@
+// Builders of the Kubernetes objects the operator owns, and of the labels that route traffic to
+// them: pure functions of the resource, the spec and the plan.
+import type {
+  V1OwnerReference,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1ResourceRequirements,
+  V1Service,
+} from '@kubernetes/client-node';
+import { GROUP, KIND, VERSION, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
+import {
+  ANNOTATION,
+  BOOT_PARENT,
+  LABEL,
+  baseLabels,
+  dataClaimName,
+  primaryServiceName,
+  readServiceName,
+  REDIS_PORT,
+} from './names.js';
+import type { Plan } from './topology.js';
+
+export const PASSWORD_ENV = 'REDIS_PASSWORD';
+const DATA_DIR = '/data';
+
+export function ownerReference(rr: RedisReplication): V1OwnerReference {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KIND,
+    name: rr.metadata.name,
+    uid: rr.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** redis-server arguments: operator-owned directives first, then the user's `config`. The
+ * password is passed as `$(REDIS_PASSWORD)`, which the kubelet expands from the Secret, so it
+ * never appears in the pod spec. */
+export function redisArgs(spec: RedisReplicationSpec): string[] {
+  const args = [
+    '--port', String(REDIS_PORT),
+    '--bind', '0.0.0.0',
+    '--protected-mode', 'no',
+    '--dir', DATA_DIR,
+    '--replica-read-only', 'yes',
+    '--replicaof', BOOT_PARENT.host, String(BOOT_PARENT.port),
+  ];
+  // Replicas of one parent start together: a short diskless-sync delay still batches them, where
+  // Redis's default of 5 s would add 5 s to every tier of a cascade. `config` may override it.
+  args.push('--repl-diskless-sync-delay', '1');
+  if (!spec.persistence.enabled) args.push('--save', '', '--appendonly', 'no');
+  else args.push('--appendonly', 'yes');
+  if (spec.auth) args.push('--requirepass', `$(${PASSWORD_ENV})`, '--masterauth', `$(${PASSWORD_ENV})`);
+  for (const [directive, value] of Object.entries(spec.config)) args.push(`--${directive}`, value);
+  return args;
+}
+
+export interface PodPlacement {
+  name: string;
+  tier: number;
+  parent: string | undefined;
+}
+
+export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): V1Pod {
+  const role = placement.tier === 0 ? 'primary' : 'replica';
+  const volumes = spec.persistence.enabled
+    ? [{ name: 'data', persistentVolumeClaim: { claimName: dataClaimName(placement.name) } }]
+    : [{ name: 'data', emptyDir: {} }];
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: placement.name,
+      namespace: rr.metadata.namespace,
+      labels: {
+        ...baseLabels(rr.metadata.name),
+        [LABEL.role]: role,
+        [LABEL.tier]: String(placement.tier),
+        [LABEL.read]: 'false',
+      },
+      annotations: placement.parent ? { [ANNOTATION.parent]: placement.parent } : {},
+      ownerReferences: [ownerReference(rr)],
+    },
+    spec: {
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 10,
+      containers: [
+        {
+          name: 'redis',
+          image: spec.image,
+          command: ['redis-server'],
+          args: redisArgs(spec),
+          ports: [{ name: 'redis', containerPort: REDIS_PORT }],
+          env: spec.auth
+            ? [{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: spec.auth.secretName, key: 'password' } } }]
+            : [],
+          resources: spec.resources as V1ResourceRequirements,
+          readinessProbe: { tcpSocket: { port: REDIS_PORT }, periodSeconds: 2, timeoutSeconds: 1 },
+          volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+        },
+      ],
+      volumes,
+    },
+  };
+}
+
+export function buildClaim(rr: RedisReplication, spec: RedisReplicationSpec, pod: string, tier: number): V1PersistentVolumeClaim {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: dataClaimName(pod),
+      namespace: rr.metadata.namespace,
+      labels: { ...baseLabels(rr.metadata.name), [LABEL.pod]: pod, [LABEL.tier]: String(tier) },
+      ownerReferences: [ownerReference(rr)],
+    },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: spec.persistence.size } },
+      ...(spec.persistence.storageClassName ? { storageClassName: spec.persistence.storageClassName } : {}),
+    },
+  };
+}
+
+/** `<name>-read` selects by the read label, which the primary also carries when includePrimary. */
+export function buildServices(rr: RedisReplication): V1Service[] {
+  const name = rr.metadata.name;
+  const service = (serviceName: string, selector: Record<string, string>): V1Service => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: serviceName,
+      namespace: rr.metadata.namespace,
+      labels: baseLabels(name),
+      ownerReferences: [ownerReference(rr)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector,
+      ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT, protocol: 'TCP' }],
+    },
+  });
+  const instance = { [LABEL.name]: 'redis', [LABEL.instance]: name };
+  return [
+    service(primaryServiceName(name), { ...instance, [LABEL.role]: 'primary' }),
+    service(readServiceName(name), { ...instance, [LABEL.read]: 'true' }),
+  ];
+}
+
+/** The role, tier and read labels and the parent annotation a pod should carry. */
+export interface PodMeta {
+  labels: Record<string, string>;
+  parent: string | null;
+}
+
+/** Labels as the plan says, so that `<name>-primary` and `<name>-read` route by what is true now. */
+export function desiredMeta(plan: Plan, primary: string | undefined, readable: ReadonlySet<string>): Map<string, PodMeta> {
+  const desired = new Map<string, PodMeta>();
+  const read = (name: string) => (readable.has(name) ? 'true' : 'false');
+  for (const p of plan.layout) {
+    desired.set(p.name, { labels: { [LABEL.role]: 'replica', [LABEL.tier]: String(p.tier), [LABEL.read]: read(p.name) }, parent: p.parent });
+  }
+  if (primary) desired.set(primary, { labels: { [LABEL.role]: 'primary', [LABEL.tier]: '0', [LABEL.read]: read(primary) }, parent: null });
+  return desired;
+}

@@ -1,0 +1,149 @@
+// The status a pass writes: status.nodes, counts, phase and conditions from what was observed and
+// decided, and whether writing it is worth an API call (an idle, healthy resource causes none).
+import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus } from '../api/schema.js';
+import { setConditions, statusChanged } from './conditions.js';
+import { selectorString } from './names.js';
+import { buildNodes, summarize } from './nodes.js';
+import { isWritableMaster, type ObservedPod } from './observation.js';
+import { decidePhase, type PrimaryState } from './phase.js';
+import type { PrimaryDecision } from './primary.js';
+import type { Plan } from './topology.js';
+
+/** A change of primary made by this pass, as status.lastFailover records it. */
+export interface RoleChange {
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/** Offsets move with every write and the primary's pings, and lag jitters with load: measurements
+ * alone refresh status at most this often. What they imply (read eligibility, conditions, phase)
+ * is written at once. */
+export const MEASUREMENT_REFRESH_MS = 5 * 60_000;
+
+/** status.nodes: every live pod where the plan puts it (tier, parent), with what its Redis said. */
+export function computeNodes(spec: RedisReplicationSpec, observed: ObservedPod[], primary: string | undefined, plan: Plan | undefined): NodeStatus[] {
+  const placement = new Map(plan?.layout.map((p) => [p.name, p]));
+  const pods = observed
+    .filter((p) => !p.deleting)
+    .map((p) => {
+      const placed = placement.get(p.name);
+      return p.name === primary
+        ? { ...p, tier: 0, parent: undefined }
+        : { ...p, tier: placed?.tier ?? Math.max(1, p.tier), parent: placed?.parent ?? p.parent };
+    });
+  return buildNodes({ primary: primary ?? '', pods, readService: spec.readService });
+}
+
+export interface StatusInput {
+  decision: PrimaryDecision;
+  change: RoleChange | undefined;
+  observed: ObservedPod[];
+  nodes: NodeStatus[];
+  plan: Plan | undefined;
+  primary: string | undefined;
+  nowMs: number;
+}
+
+/** The status after a pass that acted on a valid spec. */
+export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, input: StatusInput): RedisReplicationStatus {
+  const { decision, observed, nodes, plan, primary } = input;
+  const summary = summarize(nodes, spec);
+  const primaryPod = observed.find((p) => p.name === primary && !p.deleting);
+  const verdict = decidePhase({
+    invalidSpec: undefined,
+    primary: primaryState(primaryPod),
+    primaryName: primary,
+    nodes,
+    desiredReplicas: summary.desiredReplicas,
+    pendingChanges: plan ? plan.create.length + plan.reparent.length + plan.remove.length + (plan.primary.create ? 1 : 0) : 0,
+  });
+  const conditions = verdict.conditions.map((c) =>
+    c.type === 'PrimaryAvailable' && (decision.kind === 'lost' || decision.kind === 'wait') && c.status === 'False'
+      ? { ...c, reason: decision.kind === 'lost' ? decision.reason : c.reason, message: decision.message }
+      : c,
+  );
+  const now = new Date(input.nowMs).toISOString();
+  const generation = rr.metadata.generation ?? 0;
+  return {
+    ...rr.status,
+    observedGeneration: generation,
+    phase: verdict.phase,
+    primary,
+    targetPrimary: undefined,
+    targetReason: undefined,
+    nextPodIndex: plan?.nextIndex ?? rr.status?.nextPodIndex,
+    replicas: summary.replicas,
+    readyReplicas: summary.readyReplicas,
+    desiredReplicas: summary.desiredReplicas,
+    ready: summary.ready,
+    selector: selectorString(rr.metadata.name),
+    primaryOffset: summary.primaryOffset,
+    primaryReplId: primaryPod && isWritableMaster(primaryPod) ? primaryPod.info!.replId : rr.status?.primaryReplId,
+    maxLagSeconds: summary.maxLagSeconds,
+    nodes,
+    lastFailover: input.change ? { time: now, ...input.change } : rr.status?.lastFailover,
+    conditions: setConditions(rr.status?.conditions, conditions, generation, now),
+  };
+}
+
+/** The status of a resource whose spec the operator refuses: Ready and Progressing say why; what was
+ * last known of the primary and the replicas stays. */
+export function refusedStatus(rr: RedisReplication, message: string, nowMs: number): RedisReplicationStatus {
+  const verdict = decidePhase({
+    invalidSpec: message,
+    primary: 'unreachable',
+    primaryName: rr.status?.primary,
+    nodes: rr.status?.nodes ?? [],
+    desiredReplicas: rr.status?.desiredReplicas ?? 0,
+    pendingChanges: 0,
+  });
+  const generation = rr.metadata.generation ?? 0;
+  const keep = ['PrimaryAvailable', 'ReplicasSynced'];
+  const updates = verdict.conditions.filter((c) => !keep.includes(c.type) || !rr.status?.conditions?.some((k) => k.type === c.type));
+  return {
+    ...rr.status,
+    observedGeneration: generation,
+    phase: verdict.phase,
+    conditions: setConditions(rr.status?.conditions, updates, generation, new Date(nowMs).toISOString()),
+  };
+}
+
+/** The intent of a role change, written before the operator acts on it, so that an operator that
+ * stops in the middle finishes the same change. */
+export function intentStatus(target: string, reason: string): Partial<RedisReplicationStatus> {
+  return { targetPrimary: target, targetReason: reason, phase: 'FailingOver' };
+}
+
+function primaryState(pod: ObservedPod | undefined): PrimaryState {
+  if (!pod) return 'missing';
+  if (!pod.podIP) return 'starting';
+  return isWritableMaster(pod) ? 'writable' : 'unreachable';
+}
+
+/** Whether `next` is worth a write: it changed, and not only in measurements refreshed recently. */
+export function statusWriteNeeded(current: RedisReplicationStatus | undefined, next: RedisReplicationStatus, sinceLastWriteMs: number): boolean {
+  if (!statusChanged(current, next)) return false;
+  const onlyMeasurements = !statusChanged(withoutMeasurements(current), withoutMeasurements(next));
+  return !onlyMeasurements || sinceLastWriteMs >= MEASUREMENT_REFRESH_MS;
+}
+
+function withoutMeasurements(status: RedisReplicationStatus | undefined): RedisReplicationStatus | undefined {
+  if (!status) return status;
+  return {
+    ...status,
+    primaryOffset: undefined,
+    maxLagSeconds: undefined,
+    nodes: status.nodes?.map((n) => ({ ...n, offset: undefined, lagBytes: undefined, lagSeconds: undefined })),
+  };
+}
+
+/** A merge patch: fields that disappeared are sent as null so the server removes them. */
+export function statusPatch(current: RedisReplicationStatus | undefined, next: RedisReplicationStatus): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  // The intent of a change may have been written in this very pass, after `current` was read.
+  for (const key of [...Object.keys(current ?? {}), 'targetPrimary', 'targetReason']) {
+    if (next[key as keyof RedisReplicationStatus] === undefined) patch[key] = null;
+  }
+  return patch;
+}

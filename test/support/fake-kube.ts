@@ -1,0 +1,269 @@
+// An in-memory Kubernetes for the controller tests and the fault simulation: the API verbs the
+// operator calls (KubeApi), the informer caches it reads (Caches), Events, and a node agent that
+// runs every pod's Redis in the Redis model. Errors carry the HTTP code the real API would send.
+import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { RedisReplication } from '../../src/api/schema.js';
+import type { Caches, KubeApi, Recorder } from '../../src/controller/pass.js';
+import { LABEL } from '../../src/plan/names.js';
+import type { RedisModel, RedisServer } from './redis-model.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+export interface Disk {
+  log: number[];
+  /** The server that ran on it last, whether it was a master then, and where its data came from. */
+  ip: string;
+  master: boolean;
+  origin: string | undefined;
+}
+
+export interface RecordedEvent {
+  type: string;
+  reason: string;
+  message: string;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** JSON merge patch (RFC 7386). */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return clone(patch);
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+export class FakeKube implements KubeApi {
+  readonly resources = new Map<string, RedisReplication>();
+  readonly pods = new Map<string, V1Pod>();
+  readonly claims = new Map<string, V1PersistentVolumeClaim>();
+  readonly services = new Map<string, V1Service>();
+  readonly secrets = new Map<string, V1Secret>();
+  /** What each claim's volume holds while no pod runs on it, and the server that wrote it last. */
+  readonly disks = new Map<string, Disk>();
+  readonly events: RecordedEvent[] = [];
+  /** API writes, for assertions: "verb kind/name". */
+  readonly writes: string[] = [];
+  /** Called before each API call: the simulation may throw here (API errors, operator crashes). */
+  beforeCall: (verb: string, what: string) => void = () => {};
+  private nextIP = 1;
+  private resourceVersion = 1;
+
+  constructor(
+    readonly redis: RedisModel,
+    readonly now: () => number,
+  ) {}
+
+  // Test setup and faults.
+
+  apply(rr: Omit<RedisReplication, 'metadata'> & { metadata: Partial<RedisReplication['metadata']> & { name: string } }): RedisReplication {
+    const key = `${rr.metadata.namespace ?? 'default'}/${rr.metadata.name}`;
+    const current = this.resources.get(key);
+    const generation = (current?.metadata.generation ?? 0) + (current && JSON.stringify(current.spec) === JSON.stringify(rr.spec) ? 0 : 1);
+    const next: RedisReplication = {
+      ...clone(rr),
+      metadata: { namespace: 'default', uid: `uid-${rr.metadata.name}`, ...current?.metadata, ...clone(rr.metadata), generation, resourceVersion: String(this.resourceVersion++) },
+      status: current?.status ?? rr.status,
+    } as RedisReplication;
+    this.resources.set(key, next);
+    return next;
+  }
+
+  resource(namespace: string, name: string): RedisReplication {
+    const rr = this.resources.get(`${namespace}/${name}`);
+    if (!rr) throw new Error(`no resource ${namespace}/${name}`);
+    return rr;
+  }
+
+  setSecret(namespace: string, name: string, data: Record<string, string>): void {
+    this.secrets.set(`${namespace}/${name}`, {
+      metadata: { name, namespace },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    });
+  }
+
+  serverOf(namespace: string, pod: string): RedisServer | undefined {
+    const ip = this.pods.get(`${namespace}/${pod}`)?.status?.podIP;
+    return ip ? this.redis.servers.get(ip) : undefined;
+  }
+
+  /** Pods whose graceful deletion was asked for go away (their Redis stops). */
+  finishDeletions(): void {
+    for (const [key, pod] of [...this.pods]) if (pod.metadata?.deletionTimestamp) this.removePod(key);
+  }
+
+  /** The container of a pod crashes and restarts (restartPolicy Always). */
+  restartContainer(namespace: string, pod: string): void {
+    const server = this.serverOf(namespace, pod);
+    if (!server) throw new Error(`pod ${namespace}/${pod} has no running server to restart`);
+    server.restart();
+  }
+
+  // KubeApi
+
+  async createPod(pod: V1Pod): Promise<void> {
+    const key = this.call('create', 'pod', pod);
+    if (this.pods.has(key)) throw new ApiError(409, `pods "${pod.metadata!.name}" already exists`);
+    const ip = `10.0.${Math.floor(this.nextIP / 250)}.${(this.nextIP++ % 250) + 1}`;
+    const created: V1Pod = {
+      ...clone(pod),
+      metadata: { ...clone(pod.metadata), uid: `pod-uid-${ip}`, resourceVersion: String(this.resourceVersion++) },
+      status: { phase: 'Running', podIP: ip, containerStatuses: [{ name: 'redis', ready: true, restartCount: 0, image: '', imageID: '', state: { running: {} } }] },
+    };
+    this.pods.set(key, created);
+    const claimName = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+    const server = this.redis.start(ip, { persistent: Boolean(claimName), password: this.passwordOf(pod), config: configOf(pod) });
+    const disk = claimName ? this.disks.get(`${pod.metadata!.namespace}/${claimName}`) : undefined;
+    if (disk) {
+      server.log = [...disk.log];
+      server.origin = disk.origin;
+      this.disks.delete(`${pod.metadata!.namespace}/${claimName}`);
+    }
+  }
+
+  async deletePod(namespace: string, name: string, graceSeconds?: number): Promise<void> {
+    const key = this.call('delete', 'pod', { metadata: { namespace, name } });
+    const pod = this.pods.get(key);
+    if (!pod) throw new ApiError(404, `pods "${name}" not found`);
+    if (graceSeconds === 0) this.removePod(key);
+    else pod.metadata!.deletionTimestamp = new Date(this.now());
+  }
+
+  async patchPodMeta(namespace: string, name: string, labels: Record<string, string>, annotations: Record<string, string | null>): Promise<void> {
+    const key = this.call('patch', 'pod', { metadata: { namespace, name } });
+    const pod = this.pods.get(key);
+    if (!pod) throw new ApiError(404, `pods "${name}" not found`);
+    pod.metadata = mergePatch(pod.metadata, { labels, annotations }) as V1Pod['metadata'];
+    pod.metadata!.resourceVersion = String(this.resourceVersion++);
+  }
+
+  async createClaim(claim: V1PersistentVolumeClaim): Promise<void> {
+    const key = this.call('create', 'persistentvolumeclaim', claim);
+    if (this.claims.has(key)) throw new ApiError(409, `persistentvolumeclaims "${claim.metadata!.name}" already exists`);
+    this.claims.set(key, clone(claim));
+  }
+
+  async deleteClaim(namespace: string, name: string): Promise<void> {
+    const key = this.call('delete', 'persistentvolumeclaim', { metadata: { namespace, name } });
+    if (!this.claims.delete(key)) throw new ApiError(404, `persistentvolumeclaims "${name}" not found`);
+    this.disks.delete(key);
+  }
+
+  async patchClaimAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void> {
+    const key = this.call('patch', 'persistentvolumeclaim', { metadata: { namespace, name } });
+    const claim = this.claims.get(key);
+    if (!claim) throw new ApiError(404, `persistentvolumeclaims "${name}" not found`);
+    claim.metadata = mergePatch(claim.metadata, { annotations }) as V1PersistentVolumeClaim['metadata'];
+  }
+
+  async createService(service: V1Service): Promise<void> {
+    const key = this.call('create', 'service', service);
+    if (this.services.has(key)) throw new ApiError(409, `services "${service.metadata!.name}" already exists`);
+    this.services.set(key, clone(service));
+  }
+
+  async patchServiceSelector(namespace: string, name: string, selector: Record<string, string>): Promise<void> {
+    const key = this.call('patch', 'service', { metadata: { namespace, name } });
+    const service = this.services.get(key);
+    if (!service) throw new ApiError(404, `services "${name}" not found`);
+    service.spec = { ...service.spec, selector: clone(selector) };
+  }
+
+  async patchStatus(namespace: string, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<string | undefined> {
+    const key = this.call('patch', 'redisreplication/status', { metadata: { namespace, name } });
+    const rr = this.resources.get(key);
+    if (!rr) throw new ApiError(404, `redisreplications "${name}" not found`);
+    if (resourceVersion !== undefined && resourceVersion !== rr.metadata.resourceVersion) {
+      throw new ApiError(409, `the object has been modified; please apply your changes to the latest version`);
+    }
+    rr.status = mergePatch(rr.status, status) as RedisReplication['status'];
+    rr.metadata.resourceVersion = String(this.resourceVersion++);
+    return rr.metadata.resourceVersion;
+  }
+
+  async patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<string | undefined> {
+    const key = this.call('patch', 'redisreplication', { metadata: { namespace, name } });
+    const rr = this.resources.get(key);
+    if (!rr) throw new ApiError(404, `redisreplications "${name}" not found`);
+    rr.metadata = mergePatch(rr.metadata, { annotations }) as RedisReplication['metadata'];
+    rr.metadata.resourceVersion = String(this.resourceVersion++);
+    return rr.metadata.resourceVersion;
+  }
+
+  async readSecret(namespace: string, name: string): Promise<V1Secret> {
+    this.beforeCall('get', `secret/${name}`);
+    const secret = this.secrets.get(`${namespace}/${name}`);
+    if (!secret) throw new ApiError(404, `secrets "${name}" not found`);
+    return clone(secret);
+  }
+
+  // What the informers would show.
+
+  readonly cache: Caches = {
+    resource: (namespace, name) => clone(this.resources.get(`${namespace}/${name}`)),
+    pods: (namespace, instance) => this.owned(this.pods, namespace, instance),
+    claims: (namespace, instance) => this.owned(this.claims, namespace, instance),
+    services: (namespace, instance) => this.owned(this.services, namespace, instance),
+  };
+
+  readonly recorder: Recorder = {
+    record: async (_rr, type, reason, message) => {
+      this.events.push({ type, reason, message });
+    },
+  };
+
+  private owned<T extends { metadata?: { namespace?: string; labels?: Record<string, string> } }>(map: Map<string, T>, namespace: string, instance: string): T[] {
+    return [...map.values()].filter((o) => o.metadata?.namespace === namespace && o.metadata?.labels?.[LABEL.instance] === instance).map(clone);
+  }
+
+  private call(verb: string, kind: string, obj: { metadata?: { namespace?: string; name?: string } }): string {
+    const { namespace, name } = obj.metadata ?? {};
+    this.beforeCall(verb, `${kind}/${name}`);
+    this.writes.push(`${verb} ${kind}/${name}`);
+    return `${namespace}/${name}`;
+  }
+
+  private removePod(key: string): void {
+    const pod = this.pods.get(key);
+    if (!pod) return;
+    this.pods.delete(key);
+    const server = this.redis.servers.get(pod.status?.podIP ?? '');
+    if (server) {
+      server.running = false;
+      this.redis.servers.delete(server.ip);
+      const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+      const claimKey = `${pod.metadata!.namespace}/${claim}`;
+      if (claim && this.claims.has(claimKey)) {
+        this.disks.set(claimKey, { log: [...server.log], ip: server.ip, master: server.role === 'master', origin: server.role === 'master' ? server.ip : server.origin });
+      }
+    }
+  }
+
+  private passwordOf(pod: V1Pod): string | undefined {
+    const ref = pod.spec?.containers[0]?.env?.find((e) => e.valueFrom?.secretKeyRef)?.valueFrom?.secretKeyRef;
+    if (!ref) return undefined;
+    const data = this.secrets.get(`${pod.metadata!.namespace}/${ref.name}`)?.data?.[ref.key];
+    return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
+  }
+}
+
+/** `--directive value` pairs of the container's arguments. */
+function configOf(pod: V1Pod): Record<string, string> {
+  const config: Record<string, string> = {};
+  let directive: string | undefined;
+  for (const arg of pod.spec?.containers[0]?.args ?? []) {
+    if (arg.startsWith('--')) config[(directive = arg.slice(2))] = '';
+    else if (directive) config[directive] = config[directive] ? `${config[directive]} ${arg}` : arg;
+  }
+  return config;
+}

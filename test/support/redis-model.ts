@@ -1,0 +1,205 @@
+// A model of Redis replication, deterministic and in memory: what the controller tests and the
+// fault simulation run the real reconcile code against. It keeps what matters for data safety:
+// - each server holds a log of writes (its dataset) and a replication offset;
+// - a replica copies its parent's log: a partial sync when its log is a prefix of the parent's,
+//   else a full sync that replaces its dataset (how an empty primary wipes its replicas);
+// - a restart loses the dataset without persistence; with AOF it keeps the data but reports
+//   offset 0 (Redis restores the replication offset only from an RDB);
+// - frozen or partitioned servers do not answer; writes are refused while paused or below the
+//   write quorum; AUTH must match requirepass.
+import { BOOT_PARENT, REDIS_PORT } from '../../src/plan/names.js';
+import { RedisCommands, type RedisTarget } from '../../src/redis/client.js';
+
+export interface ServerOptions {
+  persistent: boolean;
+  password: string | undefined;
+  /** Extra redis.conf directives the container starts with. */
+  config: Record<string, string>;
+}
+
+export class RedisServer {
+  role: 'master' | 'replica' = 'replica';
+  masterHost: string = BOOT_PARENT.host;
+  masterPort: number = BOOT_PARENT.port;
+  linkUp = false;
+  /** The dataset: ids of the writes it holds, in order. */
+  log: number[] = [];
+  /** master_repl_offset as Redis reports it. */
+  offset = 0;
+  replId = newReplId();
+  running = true;
+  /** Frozen (SIGSTOP) or cut off from the network: it neither answers nor replicates. */
+  unreachable = false;
+  pausedUntilMs = 0;
+  requirepass: string | undefined;
+  masterauth: string | undefined;
+  config: Record<string, string>;
+  lastIoMs = 0;
+  /** The server whose write stream this dataset comes from (its last master up the chain). */
+  origin: string | undefined;
+
+  constructor(
+    readonly ip: string,
+    readonly options: ServerOptions,
+  ) {
+    this.requirepass = options.password;
+    this.masterauth = options.password;
+    this.config = { ...options.config };
+  }
+
+  /** The container restarts: the boot arguments again, the dataset only if persisted. */
+  restart(): void {
+    this.role = 'replica';
+    this.masterHost = BOOT_PARENT.host;
+    this.masterPort = BOOT_PARENT.port;
+    this.linkUp = false;
+    if (!this.options.persistent) this.log = [];
+    this.offset = 0;
+    this.replId = newReplId();
+    this.pausedUntilMs = 0;
+    this.requirepass = this.options.password;
+    this.masterauth = this.options.password;
+    this.config = { ...this.options.config };
+    this.running = true;
+  }
+}
+
+let replIds = 0;
+const newReplId = () => `replid-${++replIds}`;
+
+export class RedisUnavailable extends Error {}
+
+/** Every Redis server of the fake cluster, by IP, and the commands the operator sends them. */
+export class RedisModel extends RedisCommands {
+  readonly servers = new Map<string, RedisServer>();
+  /** Commands sent by the operator, for assertions: "ip COMMAND args...". */
+  readonly sent: string[] = [];
+  /** Called before each command: the simulation may throw here to crash the operator mid-pass. */
+  beforeCommand: (ip: string, args: string[]) => void = () => {};
+
+  constructor(private readonly now: () => number) {
+    super();
+  }
+
+  start(ip: string, options: ServerOptions): RedisServer {
+    const server = new RedisServer(ip, options);
+    server.lastIoMs = this.now();
+    this.servers.set(ip, server);
+    return server;
+  }
+
+  /** A client write to `ip`: acknowledged (returns its id) or refused. */
+  write(ip: string, id: number): boolean {
+    const s = this.servers.get(ip);
+    if (!s || !s.running || s.unreachable || s.role !== 'master' || s.pausedUntilMs > this.now()) return false;
+    const minReplicas = Number(s.config['min-replicas-to-write'] ?? 0);
+    if (minReplicas > 0) {
+      const maxLagMs = Number(s.config['min-replicas-max-lag'] ?? 10) * 1000;
+      const good = this.replicasOf(s).filter((r) => r.linkUp && this.now() - r.lastIoMs <= maxLagMs).length;
+      if (good < minReplicas) return false;
+    }
+    s.log.push(id);
+    s.offset += 1;
+    return true;
+  }
+
+  /** One step of replication: every linked replica catches up with its parent (as far as `limit`). */
+  replicate(limit = Number.POSITIVE_INFINITY): void {
+    // Parents before children, so a cascade catches up in one step when nothing limits it.
+    const depth = (s: RedisServer, seen = 0): number => {
+      if (s.role === 'master' || seen > 10) return 0;
+      const parent = this.servers.get(s.masterHost);
+      return parent ? 1 + depth(parent, seen + 1) : 1;
+    };
+    for (const s of [...this.servers.values()].sort((a, b) => depth(a) - depth(b))) {
+      if (s.role !== 'replica' || !s.running || s.unreachable) continue;
+      const parent = this.servers.get(s.masterHost);
+      const reachable = parent && parent.running && !parent.unreachable && s.masterPort === REDIS_PORT;
+      const authOk = reachable && (parent.requirepass === undefined || parent.requirepass === s.masterauth);
+      // A parent that is itself waiting for a role (booting) refuses to serve a sync.
+      const serving = authOk && (parent.role === 'master' || parent.linkUp);
+      if (!serving) {
+        s.linkUp = false;
+        continue;
+      }
+      const prefix = s.log.length <= parent.log.length && s.log.every((id, i) => parent.log[i] === id);
+      // Not a prefix of its parent's stream: a full sync replaces the replica's dataset.
+      if (!prefix) s.log = [];
+      s.replId = parent.replId;
+      s.origin = parent.role === 'master' ? parent.ip : parent.origin;
+      const missing = parent.log.slice(s.log.length, s.log.length + limit);
+      s.log.push(...missing);
+      s.offset = Math.max(0, parent.offset - (parent.log.length - s.log.length));
+      s.linkUp = true;
+      s.lastIoMs = this.now();
+    }
+  }
+
+  replicasOf(s: RedisServer): RedisServer[] {
+    return [...this.servers.values()].filter((r) => r.role === 'replica' && r.masterHost === s.ip && r.running && !r.unreachable && r.linkUp);
+  }
+
+  // RedisApi: what the operator calls.
+
+  override async command(target: RedisTarget, args: string[]): Promise<string> {
+    this.beforeCommand(target.host, args);
+    this.sent.push(`${target.host} ${args.join(' ')}`);
+    const s = this.servers.get(target.host);
+    if (!s || !s.running || s.unreachable) throw new RedisUnavailable(`${args[0]} to ${target.host}: no answer`);
+    if (s.requirepass !== undefined && s.requirepass !== target.password) throw new Error('WRONGPASS invalid username-password pair');
+    const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
+    switch (cmd) {
+      case 'INFO':
+        return this.infoText(s);
+      case 'REPLICAOF':
+        if (rest[0]?.toUpperCase() === 'NO') {
+          if (s.role !== 'master') {
+            s.role = 'master';
+            s.replId = newReplId();
+          }
+          s.linkUp = false;
+        } else {
+          s.role = 'replica';
+          s.masterHost = rest[0]!;
+          s.masterPort = Number(rest[1]);
+          s.linkUp = false;
+        }
+        return 'OK';
+      case 'CONFIG':
+        if (rest[0]?.toUpperCase() !== 'SET') throw new Error(`unsupported CONFIG ${rest[0]}`);
+        for (let i = 1; i + 1 < rest.length; i += 2) {
+          const [k, v] = [rest[i]!, rest[i + 1]!];
+          if (k === 'requirepass') s.requirepass = v === '' ? undefined : v;
+          else if (k === 'masterauth') s.masterauth = v === '' ? undefined : v;
+          else s.config[k] = v;
+        }
+        return 'OK';
+      case 'CLIENT':
+        if (rest[0]?.toUpperCase() === 'PAUSE') s.pausedUntilMs = this.now() + Number(rest[1]);
+        else if (rest[0]?.toUpperCase() === 'UNPAUSE') s.pausedUntilMs = 0;
+        return 'OK';
+      default:
+        throw new Error(`the model does not know ${cmd}`);
+    }
+  }
+
+  private infoText(s: RedisServer): string {
+    const children = this.replicasOf(s);
+    const lines = ['# Replication', `role:${s.role === 'master' ? 'master' : 'slave'}`];
+    if (s.role === 'replica') {
+      lines.push(
+        `master_host:${s.masterHost}`,
+        `master_port:${s.masterPort}`,
+        `master_link_status:${s.linkUp ? 'up' : 'down'}`,
+        `master_last_io_seconds_ago:${s.linkUp ? Math.floor((this.now() - s.lastIoMs) / 1000) : -1}`,
+        'master_sync_in_progress:0',
+        `slave_repl_offset:${s.offset}`,
+        'slave_read_only:1',
+      );
+    }
+    lines.push(`connected_slaves:${children.length}`);
+    children.forEach((c, i) => lines.push(`slave${i}:ip=${c.ip},port=${REDIS_PORT},state=online,offset=${c.offset},lag=${Math.floor((this.now() - c.lastIoMs) / 1000)}`));
+    lines.push(`master_replid:${s.replId}`, `master_repl_offset:${s.offset}`);
+    return lines.join('\r\n') + '\r\n';
+  }
+}

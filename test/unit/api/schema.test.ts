@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_PODS, OWNED_DIRECTIVES, parseSpec, totalPods } from '../../../src/api/schema.js';
+
+const refused = (raw: unknown): string => {
+  const result = parseSpec(raw);
+  if (result.ok) throw new Error(`accepted ${JSON.stringify(raw)}`);
+  return result.message;
+};
+
+describe('parseSpec', () => {
+  it('fills every default into an empty or missing spec', () => {
+    const expected = {
+      image: 'redis:7.2',
+      replicas: 1,
+      cascade: [],
+      persistence: { enabled: false, size: '1Gi', storageClassName: '' },
+      resources: {},
+      config: {},
+      readService: { maxLagSeconds: 5, includePrimary: false },
+      failover: { enabled: true, primaryDownSeconds: 3 },
+    };
+    expect(parseSpec({})).toEqual({ ok: true, spec: expected });
+    expect(parseSpec(undefined)).toEqual({ ok: true, spec: expected });
+    expect(parseSpec(null)).toEqual({ ok: true, spec: expected });
+  });
+
+  it('accepts the contract example and fills nested defaults', () => {
+    const result = parseSpec({
+      image: 'redis:7.2',
+      replicas: 2,
+      cascade: [{ replicasPerParent: 2 }],
+      auth: { secretName: 'cache-auth' },
+      persistence: { enabled: true },
+      resources: { limits: { cpu: 1, memory: '256Mi' } },
+      config: { 'maxmemory-policy': 'allkeys-lru' },
+      readService: { includePrimary: true },
+      failover: { primaryDownSeconds: 5 },
+      writeQuorum: { minReplicas: 1 },
+    });
+    expect(result.ok && result.spec).toMatchObject({
+      persistence: { enabled: true, size: '1Gi', storageClassName: '' },
+      readService: { maxLagSeconds: 5, includePrimary: true },
+      failover: { enabled: true, primaryDownSeconds: 5 },
+      writeQuorum: { minReplicas: 1, maxLagSeconds: 10 },
+    });
+  });
+
+  it.each([
+    [{ replicas: -1 }, 'spec.replicas'],
+    [{ replicas: 101 }, 'spec.replicas'],
+    [{ replicas: 1.5 }, 'spec.replicas'],
+    [{ replicas: '2' }, 'spec.replicas'],
+    [{ cascade: [{ replicasPerParent: 0 }] }, 'spec.cascade.0.replicasPerParent'],
+    [{ cascade: [{ replicasPerParent: 11 }] }, 'spec.cascade.0.replicasPerParent'],
+    [{ cascade: [{ replicasPerParent: 1 }, { replicasPerParent: 1 }, { replicasPerParent: 1 }, { replicasPerParent: 1 }] }, 'spec.cascade'],
+    [{ readService: { maxLagSeconds: -1 } }, 'spec.readService.maxLagSeconds'],
+    [{ failover: { primaryDownSeconds: 0 } }, 'spec.failover.primaryDownSeconds'],
+    [{ image: '' }, 'spec.image'],
+    [{ auth: {} }, 'spec.auth.secretName'],
+  ])('refuses %j naming %s', (raw, field) => {
+    expect(refused(raw)).toMatch(new RegExp(`^${field.replace(/\./g, '\\.')}: `));
+  });
+
+  it('refuses an unknown field, naming it', () => {
+    expect(refused({ replica: 2 })).toMatch(/^spec: .*replica/);
+    expect(refused({ readService: { maxLag: 2 } })).toMatch(/^spec\.readService: .*maxLag/);
+  });
+
+  it.each(OWNED_DIRECTIVES.map((d) => [d]))('refuses the owned directive %s in config, in any case', (directive) => {
+    expect(refused({ config: { [directive]: 'x' } })).toMatch(/^spec\.config: may not set a directive the operator owns/);
+    expect(refused({ config: { [directive.toUpperCase()]: 'x' } })).toMatch(/^spec\.config: /);
+  });
+
+  it('refuses a spec with more pods than MAX_PODS and accepts one with exactly MAX_PODS', () => {
+    expect(refused({ replicas: 100, cascade: [{ replicasPerParent: 2 }] })).toBe(`spec.replicas: the spec asks for 301 pods, more than ${MAX_PODS}`);
+    expect(parseSpec({ replicas: 83, cascade: [{ replicasPerParent: 2 }] }).ok).toBe(true); // 1 + 83 + 166 = 250
+  });
+});
+
+describe('totalPods', () => {
+  it('counts the primary and every tier', () => {
+    expect(totalPods(0, [])).toBe(1);
+    expect(totalPods(2, [])).toBe(3);
+    expect(totalPods(2, [{ replicasPerParent: 2 }])).toBe(7);
+    expect(totalPods(2, [{ replicasPerParent: 2 }, { replicasPerParent: 3 }])).toBe(19);
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { countApiRequest, resetApiRequestCounts } from '../../../src/kube/client.js';
+import { startHttpServer } from '../../../src/http/server.js';
+import { OperatorMetrics } from '../../../src/metrics/metrics.js';
+
+const pod = (p: string) => ({ namespace: 'ns', resource: 'cache', pod: p });
+
+describe('OperatorMetrics', () => {
+  it('exposes reconcile, queue, API and replication series', async () => {
+    resetApiRequestCounts();
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    m.observeReconcile('success', 0.02);
+    m.observeReconcile('error', 0.5);
+    m.setQueueDepthSource(() => 3);
+    m.observeQueueLatency(20);
+    countApiRequest('get');
+    countApiRequest('get');
+    countApiRequest('patch');
+    m.setReplicationLag(pod('cache-1'), 1024, 0.5);
+    m.setLinkUp(pod('cache-1'), 'cache-0', true);
+    m.setRole(pod('cache-0'), 'primary');
+    m.countFailover('ns', 'cache', 'PrimaryUnreachable');
+    const text = await m.registry.metrics();
+    expect(text).toContain('rro_reconcile_duration_seconds_count{result="success"} 1');
+    expect(text).toContain('rro_reconcile_errors_total 1');
+    expect(text).toContain('rro_workqueue_depth 3');
+    expect(text).toContain('rro_workqueue_latency_seconds_count 1');
+    expect(text).toContain('rro_api_requests_total{verb="get"} 2');
+    expect(text).toContain('rro_api_requests_total{verb="patch"} 1');
+    expect(text).toContain('rro_replication_lag_bytes{namespace="ns",resource="cache",pod="cache-1"} 1024');
+    expect(text).toContain('rro_replication_lag_seconds{namespace="ns",resource="cache",pod="cache-1"} 0.5');
+    expect(text).toContain('rro_replication_link_up{namespace="ns",resource="cache",pod="cache-1",link="cache-0"} 1');
+    expect(text).toContain('rro_pod_role{namespace="ns",resource="cache",pod="cache-0",role="primary"} 1');
+    expect(text).toContain('rro_failovers_total{namespace="ns",resource="cache",reason="PrimaryUnreachable"} 1');
+  });
+
+  it('keeps one role series per pod', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    m.setRole(pod('cache-0'), 'primary');
+    m.setRole(pod('cache-0'), 'replica');
+    const text = await m.registry.metrics();
+    expect(text).not.toContain('role="primary"');
+    expect(text).toContain('rro_pod_role{namespace="ns",resource="cache",pod="cache-0",role="replica"} 1');
+  });
+
+  it('forgets the series of a pod and of a deleted resource', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    m.setReplicationLag(pod('cache-1'), 1, 1);
+    m.setReplicationLag(pod('cache-2'), 2, 2);
+    m.setReplicationLag({ namespace: 'ns', resource: 'other', pod: 'other-1' }, 3, 3);
+    m.setLinkUp(pod('cache-2'), 'cache-0', false);
+    m.countFailover('ns', 'cache', 'Manual');
+    m.forgetPod('ns', 'cache', 'cache-2');
+    let text = await m.registry.metrics();
+    expect(text).not.toContain('cache-2');
+    expect(text).toContain('pod="cache-1"');
+    m.forgetResource('ns', 'cache');
+    text = await m.registry.metrics();
+    expect(text).not.toContain('resource="cache"');
+    expect(text).toContain('pod="other-1"');
+  });
+});
+
+describe('startHttpServer', () => {
+  it('serves /metrics, /healthz and /readyz', async () => {
+    const m = new OperatorMetrics();
+    let ready = false;
+    const server = await startHttpServer(0, { registry: m.registry, healthy: () => true, ready: () => ready });
+    const url = (p: string) => `http://127.0.0.1:${server.port}${p}`;
+    try {
+      const metrics = await fetch(url('/metrics'));
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toContain('text/plain');
+      expect(await metrics.text()).toContain('process_cpu_seconds_total');
+      expect((await fetch(url('/healthz'))).status).toBe(200);
+      expect((await fetch(url('/readyz'))).status).toBe(503);
+      ready = true;
+      expect((await fetch(url('/readyz?verbose'))).status).toBe(200);
+      expect((await fetch(url('/nope'))).status).toBe(404);
+      expect((await fetch(url('/metrics'), { method: 'POST' })).status).toBe(405);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,342 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BOOT_PARENT } from '../../../src/plan/names.js';
+import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from '../../../src/plan/observation.js';
+import { chooseCandidate, decidePrimary, nextCheckMs, type PrimaryInput } from '../../../src/plan/primary.js';
+import type { PrimaryInfo, ReplicaInfo, ReplicationInfo } from '../../../src/redis/info.js';
+
+const writable = (replOffset: number): PrimaryInfo => ({ role: 'master', replId: 'x', replOffset, connectedReplicas: 0, replicas: [] });
+const linked = (masterHost: string, replicaOffset: number, over: Partial<ReplicaInfo> = {}): ReplicaInfo => ({
+  role: 'replica',
+  replId: 'x',
+  replOffset: replicaOffset,
+  connectedReplicas: 0,
+  replicas: [],
+  masterHost,
+  masterPort: 6379,
+  linkUp: true,
+  syncInProgress: false,
+  replicaOffset,
+  lastIoSecondsAgo: 0,
+  readOnly: true,
+  ...over,
+});
+/** A pod whose Redis (re)started: a replica of the boot parent, with what it loaded from disk (0 without persistence).
+ * A replica that never synced reports slave_repl_offset 1. */
+const booting = (replOffset = 0): ReplicaInfo =>
+  linked(BOOT_PARENT.host, 1, { masterPort: BOOT_PARENT.port, replOffset, linkUp: false, lastIoSecondsAgo: -1 });
+
+const ipOf = (index: number) => `10.0.0.${index + 1}`;
+/** r-<index>; reachable by default (an IP), tier 1 unless told. */
+const pod = (index: number, info: ReplicationInfo | undefined, over: Partial<ObservedPod> = {}): ObservedPod => {
+  const tier = over.tier ?? 1;
+  return {
+    name: `r-${index}`,
+    index,
+    tier,
+    role: tier === 0 ? 'primary' : 'replica',
+    parent: tier === 0 ? undefined : 'r-0',
+    podIP: ipOf(index),
+    deleting: false,
+    containerDown: false,
+    info,
+    ...over,
+  };
+};
+const primaryPod = (index: number, info: ReplicationInfo | undefined, over: Partial<ObservedPod> = {}) => pod(index, info, { tier: 0, ...over });
+
+const NOW = 1_000_000;
+const decide = (over: Partial<PrimaryInput>) =>
+  decidePrimary({
+    recorded: 'r-0',
+    target: undefined,
+    pods: [],
+    failoverEnabled: true,
+    primaryDownSeconds: 3,
+    unreachableSinceMs: undefined,
+    nowMs: NOW,
+    ...over,
+  });
+
+describe('observed pods', () => {
+  it('isBooting: a replica of the boot parent, host and port both', () => {
+    expect(isBooting(pod(1, booting()))).toBe(true);
+    expect(isBooting(pod(1, booting(700)))).toBe(true);
+    expect(isBooting(pod(1, linked(BOOT_PARENT.host, 10)))).toBe(false);
+    expect(isBooting(pod(1, linked(ipOf(0), 10, { masterPort: BOOT_PARENT.port })))).toBe(false);
+    expect(isBooting(pod(1, writable(10)))).toBe(false);
+    expect(isBooting(pod(1, undefined))).toBe(false);
+  });
+
+  it('isWritableMaster: only a pod answering as a master', () => {
+    expect(isWritableMaster(pod(0, writable(0)))).toBe(true);
+    expect(isWritableMaster(pod(0, linked(ipOf(1), 10)))).toBe(false);
+    expect(isWritableMaster(pod(0, booting()))).toBe(false);
+    expect(isWritableMaster(pod(0, undefined))).toBe(false);
+  });
+
+  it('dataOffset: master_repl_offset of any pod that answers (0 for one that never synced), -1 unknown', () => {
+    expect(dataOffset(pod(1, linked(ipOf(0), 40)))).toBe(40);
+    expect(dataOffset(pod(1, linked(ipOf(0), 1, { replOffset: 0, linkUp: false })))).toBe(0);
+    expect(dataOffset(pod(1, booting(70)))).toBe(70);
+    expect(dataOffset(pod(1, booting()))).toBe(0);
+    expect(dataOffset(pod(0, writable(90)))).toBe(90);
+    expect(dataOffset(pod(1, undefined))).toBe(-1);
+  });
+});
+
+describe('decidePrimary', () => {
+  it('creates the primary when no pod exists', () => {
+    expect(decide({ pods: [] })).toEqual({ kind: 'create' });
+    expect(decide({ recorded: undefined, pods: [] })).toEqual({ kind: 'create' });
+  });
+
+  it('promotes the recorded primary of a fresh resource: every pod booting, nothing holds data', () => {
+    const pods = [primaryPod(0, booting()), pod(1, booting()), pod(2, booting())];
+    expect(decide({ pods })).toEqual({ kind: 'promote', primary: 'r-0' });
+  });
+
+  it('is ok while the recorded primary is writable', () => {
+    const pods = [primaryPod(0, writable(500)), pod(1, linked(ipOf(0), 500)), pod(2, undefined)];
+    expect(decide({ pods })).toEqual({ kind: 'ok', primary: 'r-0' });
+  });
+
+  describe('the recorded primary restarted (booting) while a replica holds data', () => {
+    const pods = [primaryPod(0, booting()), pod(1, linked(ipOf(0), 500, { linkUp: false })), pod(2, booting())];
+
+    it('fails over to that replica when failover is enabled', () => {
+      expect(decide({ pods })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+    });
+
+    it('is lost when failover is disabled, and says the replicas keep their data', () => {
+      const d = decide({ pods, failoverEnabled: false });
+      expect(d).toMatchObject({ kind: 'lost', primary: 'r-0', reason: 'PrimaryRestarted' });
+      expect(d.kind === 'lost' && d.message).toMatch(/replicas keep their data/);
+    });
+
+    it('promotes the restarted primary when it loaded at least as much as any replica holds (persistence)', () => {
+      expect(decide({ pods: [primaryPod(0, booting(500)), pod(1, linked(ipOf(0), 500, { linkUp: false }))] })).toEqual({ kind: 'promote', primary: 'r-0' });
+    });
+  });
+
+  describe('a promotion waits for every running pod to answer (one that did not may hold the data)', () => {
+    it('keeps a restarted, empty primary waiting while its replicas do not answer', () => {
+      const d = decide({ pods: [primaryPod(0, booting()), pod(1, undefined), pod(2, undefined)] });
+      expect(d).toEqual({ kind: 'wait', primary: 'r-0', message: 'waiting for r-1, r-2 to answer before promoting r-0' });
+    });
+
+    it('does not wait for pods that are not running yet (no IP)', () => {
+      expect(decide({ pods: [primaryPod(0, booting()), pod(1, undefined, { podIP: undefined })] })).toEqual({ kind: 'promote', primary: 'r-0' });
+    });
+
+    it('applies to a fresh resource and to a recorded failover target too', () => {
+      expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, undefined)] })).toMatchObject({ kind: 'wait', primary: 'r-1' });
+      expect(decide({ recorded: undefined, target: 'r-1', pods: [pod(1, linked(ipOf(0), 10)), pod(2, undefined)] })).toMatchObject({ kind: 'wait', primary: 'r-1' });
+    });
+  });
+
+  it('fails over at once when the primary container is not running, without waiting primaryDownSeconds', () => {
+    const replicas = [pod(1, linked(ipOf(0), 300, { linkUp: false })), pod(2, linked(ipOf(0), 200, { linkUp: false }))];
+    const crashed = primaryPod(0, undefined, { containerDown: true });
+    expect(decide({ pods: [crashed, ...replicas], unreachableSinceMs: NOW })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+    expect(decide({ pods: [crashed, ...replicas], failoverEnabled: false })).toMatchObject({ kind: 'lost', reason: 'PrimaryRestarted' });
+    // Still running but silent: wait for primaryDownSeconds.
+    expect(decide({ pods: [primaryPod(0, undefined), ...replicas], unreachableSinceMs: NOW })).toMatchObject({ kind: 'wait' });
+  });
+
+  it('fails over with PrimaryDeleted when the recorded primary pod is gone', () => {
+    const pods = [pod(1, linked(ipOf(0), 300, { linkUp: false })), pod(2, linked(ipOf(0), 200, { linkUp: false }))];
+    expect(decide({ pods })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+    expect(decide({ pods, failoverEnabled: false })).toMatchObject({ kind: 'lost', primary: 'r-0', reason: 'PrimaryDeleted' });
+  });
+
+  it('fails over with PrimaryDeleted when the recorded primary pod is being deleted, writable or not', () => {
+    const replicas = [pod(1, linked(ipOf(0), 300)), pod(2, linked(ipOf(0), 200))];
+    const expected = { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' };
+    expect(decide({ pods: [primaryPod(0, writable(300), { deleting: true }), ...replicas] })).toEqual(expected);
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas] })).toEqual(expected);
+  });
+
+  describe('the recorded primary has an IP but does not answer', () => {
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 300, { linkUp: false }))];
+
+    it('waits for primaryDownSeconds', () => {
+      expect(decide({ pods, unreachableSinceMs: undefined })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+      expect(decide({ pods, unreachableSinceMs: NOW - 2_999 })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    });
+
+    it('fails over with PrimaryUnreachable from primaryDownSeconds on', () => {
+      const expected = { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryUnreachable' };
+      expect(decide({ pods, unreachableSinceMs: NOW - 3_000 })).toEqual(expected);
+      expect(decide({ pods, unreachableSinceMs: NOW - 60_000 })).toEqual(expected);
+    });
+
+    it('is lost, keeping the data, when failover is disabled', () => {
+      expect(decide({ pods, unreachableSinceMs: NOW - 60_000, failoverEnabled: false })).toMatchObject({
+        kind: 'lost',
+        reason: 'PrimaryUnreachable',
+        message: expect.stringMatching(/replicas keep their data/),
+      });
+    });
+  });
+
+  it('waits for a recorded primary without an IP (not started), however long', () => {
+    expect(decide({ pods: [primaryPod(0, undefined, { podIP: undefined }), pod(1, linked(ipOf(0), 300))], unreachableSinceMs: NOW - 60_000 })).toMatchObject({
+      kind: 'wait',
+      primary: 'r-0',
+    });
+  });
+
+  it('is lost when no replica is reachable', () => {
+    const pods = [pod(1, undefined), pod(2, undefined, { podIP: undefined }), pod(3, linked(ipOf(0), 900), { deleting: true })];
+    expect(decide({ pods })).toMatchObject({ kind: 'lost', primary: 'r-0', reason: 'PrimaryDeleted', message: expect.stringMatching(/no reachable replica/) });
+  });
+
+  it('finishes a failover in flight (target written, operator restarted) to the target, not the best candidate', () => {
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 900, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
+    // Even before primaryDownSeconds: the decision was taken by the previous operator.
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
+    // The old primary's pod has gone since.
+    expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryDeleted' });
+  });
+
+  it('does not finish onto a target that restarted empty while another replica holds the data', () => {
+    const pods = [primaryPod(0, undefined), pod(1, booting()), pod(2, linked(ipOf(0), 500, { replOffset: 500 }))];
+    expect(decide({ pods, target: 'r-1', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
+  });
+
+  it('promotes a target when no primary is recorded, instead of failing over from it to itself', () => {
+    const pods = [pod(1, linked(ipOf(0), 500, { replOffset: 500 })), pod(2, linked(ipOf(0), 400, { replOffset: 400 }))];
+    expect(decide({ recorded: undefined, pods, target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-1' });
+  });
+
+  it('keeps the reason PrimaryRestarted when finishing a failover from a restarted primary', () => {
+    const pods = [primaryPod(0, booting()), pod(1, linked(ipOf(0), 500, { replOffset: 500 }))];
+    expect(decide({ pods, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+  });
+
+  it('ignores a target that is the recorded primary, or that does not answer', () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
+    expect(decide({ pods, target: 'r-0' })).toEqual({ kind: 'ok', primary: 'r-0' });
+    expect(decide({ pods, target: 'r-2' })).toEqual({ kind: 'ok', primary: 'r-0' });
+    expect(decide({ pods, target: 'r-9' })).toEqual({ kind: 'ok', primary: 'r-0' });
+  });
+
+  it('adopts a writable master that is not the recorded one while the recorded pod is gone', () => {
+    const pods = [pod(1, linked(ipOf(2), 400)), pod(2, writable(400))];
+    expect(decide({ pods })).toEqual({ kind: 'ok', primary: 'r-2' });
+  });
+
+  it('adopts another writable master while the recorded one answers as a (non-booting) replica', () => {
+    const pods = [primaryPod(0, linked(ipOf(2), 400)), pod(1, linked(ipOf(2), 400)), pod(2, writable(400))];
+    expect(decide({ pods })).toEqual({ kind: 'ok', primary: 'r-2' });
+  });
+
+  describe('without a recorded primary', () => {
+    it('starts the first pod by tier then index, or waits for it to answer', () => {
+      expect(decide({ recorded: undefined, pods: [pod(3, booting()), primaryPod(5, booting()), pod(2, booting())] })).toEqual({ kind: 'promote', primary: 'r-5' });
+      expect(decide({ recorded: undefined, pods: [pod(3, booting()), pod(2, booting())] })).toEqual({ kind: 'promote', primary: 'r-2' });
+      expect(decide({ recorded: undefined, pods: [pod(2, undefined), pod(3, booting())] })).toMatchObject({ kind: 'wait', primary: 'r-2' });
+    });
+
+    it('promotes the pod holding the most data rather than an empty first pod', () => {
+      expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, booting(300))] })).toEqual({ kind: 'promote', primary: 'r-2' });
+    });
+
+    it('adopts a writable master', () => {
+      expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, writable(0))] })).toEqual({ kind: 'ok', primary: 'r-2' });
+    });
+  });
+});
+
+describe('chooseCandidate', () => {
+  const names = (pods: ObservedPod[]) => chooseCandidate(pods, 'r-0')?.name;
+
+  it('prefers the most data over the tier: a deeper tier may have kept more than what is left of tier 1', () => {
+    expect(names([pod(3, linked(ipOf(1), 900), { tier: 2 }), pod(1, linked(ipOf(0), 100))])).toBe('r-3');
+  });
+
+  it('prefers tier 1 on equal data', () => {
+    expect(names([pod(3, linked(ipOf(1), 100), { tier: 2 }), pod(4, linked(ipOf(0), 100))])).toBe('r-4');
+  });
+
+  it('takes the highest offset within a tier', () => {
+    expect(names([pod(1, linked(ipOf(0), 100)), pod(2, linked(ipOf(0), 300)), pod(3, linked(ipOf(0), 200))])).toBe('r-2');
+  });
+
+  it('breaks offset ties by the lowest (numeric) index', () => {
+    expect(names([pod(10, linked(ipOf(0), 100)), pod(9, linked(ipOf(0), 100)), pod(11, linked(ipOf(0), 100))])).toBe('r-9');
+  });
+
+  it('puts booting pods last, whatever they loaded', () => {
+    expect(names([pod(1, booting(900)), pod(4, linked(ipOf(1), 10), { tier: 2 })])).toBe('r-4');
+    expect(names([pod(1, booting(900)), pod(2, booting(0))])).toBe('r-1');
+  });
+
+  it('never takes the excluded pod, a deleting pod, a pod without info or without an IP', () => {
+    expect(
+      names([
+        primaryPod(0, writable(999)),
+        pod(1, linked(ipOf(0), 900), { deleting: true }),
+        pod(2, undefined),
+        pod(3, linked(ipOf(0), 800), { podIP: undefined }),
+        pod(4, linked(ipOf(0), 1)),
+      ]),
+    ).toBe('r-4');
+    expect(names([primaryPod(0, writable(999)), pod(2, undefined)])).toBeUndefined();
+    expect(names([])).toBeUndefined();
+  });
+});
+
+describe('decidePrimary properties', () => {
+  const infoArb: fc.Arbitrary<ReplicationInfo | undefined> = fc.oneof(
+    fc.constant(undefined),
+    fc.nat(1000).map(writable),
+    fc.nat(1000).map(booting),
+    fc.tuple(fc.nat(5), fc.nat(1000), fc.boolean()).map(([parent, offset, linkUp]) => linked(ipOf(parent), offset, { linkUp })),
+  );
+  const podArb = (index: number): fc.Arbitrary<ObservedPod> =>
+    fc.record({ tier: fc.nat(3), deleting: fc.boolean(), hasIP: fc.boolean(), down: fc.boolean(), info: infoArb }).map(({ tier, deleting, hasIP, down, info }) =>
+      // A container that is not running, or a pod without an IP, cannot answer.
+      pod(index, down || !hasIP ? undefined : info, { tier, role: tier === 0 ? 'primary' : 'replica', deleting, podIP: hasIP ? ipOf(index) : undefined, containerDown: down && hasIP }),
+    );
+  const podsArb = fc.subarray([0, 1, 2, 3, 4, 5]).chain((indexes) => fc.tuple(...indexes.map(podArb)));
+  const nameArb = fc.option(fc.constantFrom('r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'r-5', 'r-9'), { nil: undefined });
+  const inputArb: fc.Arbitrary<PrimaryInput> = fc.record({
+    recorded: nameArb,
+    target: nameArb,
+    pods: podsArb,
+    failoverEnabled: fc.boolean(),
+    primaryDownSeconds: fc.nat(10),
+    unreachableSinceMs: fc.option(fc.integer({ min: NOW - 20_000, max: NOW }), { nil: undefined }),
+    nowMs: fc.constant(NOW),
+  });
+
+  it('a failover never picks the recorded primary nor a pod without info; promote never happens beside another writable live pod', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const d = decidePrimary(input);
+        if (d.kind === 'failover') {
+          expect(d.to).not.toBe(input.recorded);
+          const to = input.pods.find((p) => p.name === d.to);
+          expect(to?.info).toBeDefined();
+          expect(to?.deleting).toBe(false);
+        }
+        if (d.kind === 'promote') {
+          expect(input.pods.filter((p) => p.name !== d.primary && !p.deleting && isWritableMaster(p))).toEqual([]);
+          expect(input.pods.filter((p) => p.name !== d.primary && !p.deleting && p.podIP && !p.info)).toEqual([]);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('nextCheckMs', () => {
+  it('looks again within 200 ms while the primary is in doubt, else after the health period', () => {
+    expect(nextCheckMs(1000, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(200);
+    expect(nextCheckMs(100, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(100);
+    expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' })).toBe(1000);
+    expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' })).toBe(1000);
+  });
+});

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { parseSpec, type RedisReplication, type RedisReplicationSpec, type RedisReplicationSpecInput } from '../../../src/api/schema.js';
+import { desiredMeta } from '../../../src/plan/specs.js';
+import { ANNOTATION, BOOT_PARENT, LABEL } from '../../../src/plan/names.js';
+import { PASSWORD_ENV, buildClaim, buildPod, buildServices, redisArgs } from '../../../src/plan/specs.js';
+import type { Placement, Plan } from '../../../src/plan/topology.js';
+
+const rr: RedisReplication = {
+  apiVersion: 'redis.replication.dev/v1alpha1',
+  kind: 'RedisReplication',
+  metadata: { name: 'cache', namespace: 'ns', uid: 'uid-1' },
+  spec: {},
+};
+const specOf = (input: RedisReplicationSpecInput = {}): RedisReplicationSpec => {
+  const parsed = parseSpec(input);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.spec;
+};
+const container = (spec: RedisReplicationSpec, placement = { name: 'cache-1', tier: 1, parent: 'cache-0' as string | undefined }) =>
+  buildPod(rr, spec, placement).spec!.containers[0]!;
+/** The value following a `--directive` in redis-server args. */
+const argOf = (args: string[], directive: string) => args.slice(args.indexOf(`--${directive}`) + 1, args.indexOf(`--${directive}`) + 2)[0];
+
+describe('buildPod', () => {
+  it('carries the contract labels; the pod name says nothing about the role', () => {
+    const base = {
+      'app.kubernetes.io/name': 'redis',
+      'app.kubernetes.io/instance': 'cache',
+      'app.kubernetes.io/managed-by': 'redis-replication-operator',
+    };
+    expect(buildPod(rr, specOf(), { name: 'cache-4', tier: 0, parent: undefined }).metadata?.labels).toEqual({
+      ...base,
+      'redis.replication.dev/role': 'primary',
+      'redis.replication.dev/tier': '0',
+      'redis.replication.dev/read': 'false',
+    });
+    expect(buildPod(rr, specOf(), { name: 'cache-0', tier: 2, parent: 'cache-1' }).metadata?.labels).toEqual({
+      ...base,
+      'redis.replication.dev/role': 'replica',
+      'redis.replication.dev/tier': '2',
+      'redis.replication.dev/read': 'false',
+    });
+  });
+
+  it('is named, namespaced and owned by the resource; a replica records its parent', () => {
+    const pod = buildPod(rr, specOf(), { name: 'cache-3', tier: 2, parent: 'cache-1' });
+    expect(pod.metadata).toMatchObject({ name: 'cache-3', namespace: 'ns', annotations: { [ANNOTATION.parent]: 'cache-1' } });
+    expect(pod.metadata?.ownerReferences).toEqual([
+      { apiVersion: 'redis.replication.dev/v1alpha1', kind: 'RedisReplication', name: 'cache', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+    ]);
+    expect(buildPod(rr, specOf(), { name: 'cache-0', tier: 0, parent: undefined }).metadata?.annotations).toEqual({});
+  });
+
+  it('runs the image on port 6379 with the data volume at the --dir', () => {
+    const c = container(specOf({ image: 'valkey/valkey:8' }));
+    expect(c).toMatchObject({ image: 'valkey/valkey:8', command: ['redis-server'], ports: [{ containerPort: 6379 }] });
+    expect(argOf(c.args!, 'port')).toBe('6379');
+    expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: argOf(c.args!, 'dir') }]);
+  });
+
+  it('never puts the password in the pod spec: $(REDIS_PASSWORD) from a secretKeyRef env', () => {
+    const c = container(specOf({ auth: { secretName: 'cache-auth' } }));
+    expect(argOf(c.args!, 'requirepass')).toBe(`$(${PASSWORD_ENV})`);
+    expect(argOf(c.args!, 'masterauth')).toBe(`$(${PASSWORD_ENV})`);
+    expect(c.env).toEqual([{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'cache-auth', key: 'password' } } }]);
+    expect(c.env?.every((e) => e.value === undefined)).toBe(true);
+  });
+
+  it('has no password arguments nor env without auth', () => {
+    const c = container(specOf());
+    expect(c.args).not.toContain('--requirepass');
+    expect(c.args).not.toContain('--masterauth');
+    expect(c.env).toEqual([]);
+  });
+
+  it('uses a claim named data-<pod> with persistence, else an emptyDir', () => {
+    const persisted = buildPod(rr, specOf({ persistence: { enabled: true } }), { name: 'cache-7', tier: 1, parent: 'cache-0' });
+    expect(persisted.spec?.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: 'data-cache-7' } }]);
+    expect(buildPod(rr, specOf(), { name: 'cache-7', tier: 1, parent: 'cache-0' }).spec?.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+  });
+});
+
+describe('redisArgs', () => {
+  it('boots every pod as a replica of the boot parent, read-only', () => {
+    for (const spec of [specOf(), specOf({ persistence: { enabled: true }, auth: { secretName: 's' }, config: { 'maxmemory-policy': 'allkeys-lru' } })]) {
+      const args = redisArgs(spec);
+      const at = args.indexOf('--replicaof');
+      expect(args.slice(at, at + 3)).toEqual(['--replicaof', BOOT_PARENT.host, String(BOOT_PARENT.port)]);
+      expect(args.filter((a) => /^--(replicaof|slaveof)$/i.test(a))).toHaveLength(1);
+      expect(argOf(args, 'replica-read-only')).toBe('yes');
+    }
+  });
+
+  it('puts the user config after every owned directive, so it overrides nothing the operator needs and wins on the rest', () => {
+    const config = { 'maxmemory-policy': 'allkeys-lru', maxmemory: '256mb', save: '900 1' };
+    const args = redisArgs(specOf({ auth: { secretName: 's' }, config }));
+    const userStart = args.indexOf('--maxmemory-policy');
+    expect(args.slice(userStart)).toEqual(['--maxmemory-policy', 'allkeys-lru', '--maxmemory', '256mb', '--save', '900 1']);
+    for (const owned of ['port', 'bind', 'protected-mode', 'dir', 'replica-read-only', 'replicaof', 'requirepass', 'masterauth', 'appendonly']) {
+      const at = args.indexOf(`--${owned}`);
+      expect(at, owned).toBeGreaterThanOrEqual(0);
+      expect(at, owned).toBeLessThan(userStart);
+    }
+  });
+
+  it('persists with an append-only file, else keeps nothing on disk', () => {
+    expect(argOf(redisArgs(specOf({ persistence: { enabled: true } })), 'appendonly')).toBe('yes');
+    const args = redisArgs(specOf());
+    expect(argOf(args, 'appendonly')).toBe('no');
+    expect(argOf(args, 'save')).toBe('');
+  });
+});
+
+describe('buildClaim', () => {
+  it('is data-<pod>, sized, labelled with the pod and its tier, owned by the resource', () => {
+    const claim = buildClaim(rr, specOf({ persistence: { enabled: true, size: '5Gi' } }), 'cache-2', 1);
+    expect(claim.metadata).toMatchObject({
+      name: 'data-cache-2',
+      namespace: 'ns',
+      labels: { 'app.kubernetes.io/instance': 'cache', [LABEL.pod]: 'cache-2', [LABEL.tier]: '1' },
+      ownerReferences: [{ uid: 'uid-1', controller: true }],
+    });
+    expect(claim.spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '5Gi' } } });
+  });
+
+  it('names a storage class only when one is given ("" = cluster default)', () => {
+    expect(buildClaim(rr, specOf({ persistence: { enabled: true, storageClassName: 'fast' } }), 'cache-2', 1).spec?.storageClassName).toBe('fast');
+    expect(buildClaim(rr, specOf({ persistence: { enabled: true, storageClassName: '' } }), 'cache-2', 1).spec).not.toHaveProperty('storageClassName');
+  });
+});
+
+describe('buildServices', () => {
+  const [primary, read] = buildServices(rr);
+
+  it('<name>-primary selects the pod labelled role=primary of this resource', () => {
+    expect(primary?.metadata).toMatchObject({ name: 'cache-primary', namespace: 'ns', ownerReferences: [{ uid: 'uid-1' }] });
+    expect(primary?.spec?.selector).toEqual({ 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/instance': 'cache', 'redis.replication.dev/role': 'primary' });
+  });
+
+  it('<name>-read selects the pods labelled read=true, whatever their role', () => {
+    expect(read?.metadata).toMatchObject({ name: 'cache-read', namespace: 'ns' });
+    expect(read?.spec?.selector).toEqual({ 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/instance': 'cache', 'redis.replication.dev/read': 'true' });
+  });
+
+  it('both serve port 6379', () => {
+    for (const s of [primary, read]) expect(s?.spec?.ports).toEqual([{ name: 'redis', port: 6379, targetPort: 6379, protocol: 'TCP' }]);
+  });
+});
+
+describe('desiredMeta', () => {
+  const at = (index: number, tier: number, parent: string): Placement => ({ name: `cache-${index}`, tier, parent });
+  const planOf = (layout: Placement[]): Plan => ({ primary: { name: 'cache-0', create: false }, layout, create: [], reparent: [], remove: [], nextIndex: 9 });
+  const plan = planOf([at(1, 1, 'cache-0'), at(2, 1, 'cache-0'), at(3, 2, 'cache-1')]);
+
+  it('gives the primary tier 0, role primary and no parent', () => {
+    expect(desiredMeta(plan, 'cache-0', new Set()).get('cache-0')).toEqual({
+      labels: { [LABEL.role]: 'primary', [LABEL.tier]: '0', [LABEL.read]: 'false' },
+      parent: null,
+    });
+  });
+
+  it('gives each replica its plan tier and parent, and the read label from the readable set', () => {
+    const desired = desiredMeta(plan, 'cache-0', new Set(['cache-1', 'cache-3']));
+    expect([...desired.keys()].sort()).toEqual(['cache-0', 'cache-1', 'cache-2', 'cache-3']);
+    expect(desired.get('cache-1')).toEqual({ labels: { [LABEL.role]: 'replica', [LABEL.tier]: '1', [LABEL.read]: 'true' }, parent: 'cache-0' });
+    expect(desired.get('cache-2')).toEqual({ labels: { [LABEL.role]: 'replica', [LABEL.tier]: '1', [LABEL.read]: 'false' }, parent: 'cache-0' });
+    expect(desired.get('cache-3')).toEqual({ labels: { [LABEL.role]: 'replica', [LABEL.tier]: '2', [LABEL.read]: 'true' }, parent: 'cache-1' });
+  });
+
+  it('labels the primary read=true when it is readable (includePrimary)', () => {
+    expect(desiredMeta(plan, 'cache-0', new Set(['cache-0'])).get('cache-0')?.labels[LABEL.read]).toBe('true');
+  });
+
+  it('the primary wins over a layout entry of the same pod; no primary, no primary entry', () => {
+    expect(desiredMeta(plan, 'cache-1', new Set()).get('cache-1')).toEqual({
+      labels: { [LABEL.role]: 'primary', [LABEL.tier]: '0', [LABEL.read]: 'false' },
+      parent: null,
+    });
+    const none = desiredMeta(plan, undefined, new Set());
+    expect([...none.values()].every((m) => m.labels[LABEL.role] === 'replica')).toBe(true);
+    expect(none.has('cache-0')).toBe(false);
+  });
+});

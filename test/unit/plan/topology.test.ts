@@ -1,0 +1,227 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { capOf, deletableNow, plan, tierSizes, type Member, type Placement, type Plan, type PlanInput } from '../../../src/plan/topology.js';
+
+const member = (index: number, tier: number, parent: string | undefined, healthy = true): Member => ({ name: `r-${index}`, index, tier, parent, healthy });
+const input = (over: Partial<PlanInput>): PlanInput => ({ resource: 'r', primary: 'r-0', members: [], replicas: 0, cascade: [], nextIndex: 1, ...over });
+const at = (index: number, tier: number, parent: string): Placement => ({ name: `r-${index}`, tier, parent });
+/** The members that exist once a plan is carried out. */
+const applied = (p: Plan): Member[] => p.layout.map((l) => member(Number(l.name.slice(2)), l.tier, l.parent));
+
+describe('tierSizes and capOf', () => {
+  it('multiply down the cascade', () => {
+    expect(tierSizes(2, [])).toEqual([2]);
+    expect(tierSizes(2, [2, 3])).toEqual([2, 4, 12]);
+    expect(tierSizes(0, [2])).toEqual([0, 0]);
+    expect([1, 2, 3, 4].map((t) => capOf(t, 3, [2, 5]))).toEqual([3, 2, 5, 0]);
+  });
+});
+
+describe('plan', () => {
+  it('creates a primary and the replicas from nothing', () => {
+    expect(plan(input({ primary: undefined, replicas: 2, cascade: [2], nextIndex: 0 }))).toEqual({
+      primary: { name: 'r-0', create: true },
+      layout: [at(1, 1, 'r-0'), at(2, 1, 'r-0'), at(3, 2, 'r-1'), at(4, 2, 'r-2'), at(5, 2, 'r-1'), at(6, 2, 'r-2')],
+      create: [at(1, 1, 'r-0'), at(2, 1, 'r-0'), at(3, 2, 'r-1'), at(4, 2, 'r-2'), at(5, 2, 'r-1'), at(6, 2, 'r-2')],
+      reparent: [],
+      remove: [],
+      nextIndex: 7,
+    });
+  });
+
+  it('scales 2 -> 3 with a new pod', () => {
+    const p = plan(input({ members: [member(1, 1, 'r-0'), member(2, 1, 'r-0')], replicas: 3, nextIndex: 5 }));
+    expect(p.create).toEqual([at(5, 1, 'r-0')]);
+    expect(p).toMatchObject({ reparent: [], remove: [], nextIndex: 6, primary: { name: 'r-0', create: false } });
+  });
+
+  it('scales 3 -> 1 with cascade [2]: the newest tier-1 pods go with their subtrees, leaves first', () => {
+    const members = [1, 2, 3].map((i) => member(i, 1, 'r-0')).concat([4, 5, 6, 7, 8, 9].map((i) => member(i, 2, `r-${1 + ((i - 4) % 3)}`)));
+    const p = plan(input({ members, replicas: 1, cascade: [2], nextIndex: 10 }));
+    expect(p.layout).toEqual([at(1, 1, 'r-0'), at(4, 2, 'r-1'), at(7, 2, 'r-1')]);
+    expect(p.remove).toEqual(['r-9', 'r-8', 'r-6', 'r-5', 'r-3', 'r-2']);
+    expect(p).toMatchObject({ create: [], reparent: [] });
+    expect(deletableNow(p, members)).toEqual(p.remove);
+  });
+
+  it('shrinks an unhealthy pod first', () => {
+    const p = plan(input({ members: [member(1, 1, 'r-0', false), member(2, 1, 'r-0'), member(3, 1, 'r-0')], replicas: 2, nextIndex: 4 }));
+    expect(p.remove).toEqual(['r-1']);
+  });
+
+  it('removing the cascade [2] -> [] removes tier 2', () => {
+    const members = [member(1, 1, 'r-0'), member(2, 1, 'r-0'), member(3, 2, 'r-1'), member(4, 2, 'r-2'), member(5, 2, 'r-1'), member(6, 2, 'r-2')];
+    const p = plan(input({ members, replicas: 2, cascade: [], nextIndex: 7 }));
+    expect(p.layout).toEqual([at(1, 1, 'r-0'), at(2, 1, 'r-0')]);
+    expect(p.remove).toEqual(['r-6', 'r-5', 'r-4', 'r-3']);
+  });
+
+  it('cascade [2] -> [3] adds one pod under each tier-1 pod', () => {
+    const members = [member(1, 1, 'r-0'), member(2, 1, 'r-0'), member(3, 2, 'r-1'), member(4, 2, 'r-2'), member(5, 2, 'r-1'), member(6, 2, 'r-2')];
+    const p = plan(input({ members, replicas: 2, cascade: [3], nextIndex: 7 }));
+    expect(p.create).toEqual([at(7, 2, 'r-1'), at(8, 2, 'r-2')]);
+    expect(p).toMatchObject({ reparent: [], remove: [] });
+  });
+
+  it('replicas 3 -> 2 with cascade 2 -> 3 re-parents the children of the removed pod', () => {
+    const members = [1, 2, 3].map((i) => member(i, 1, 'r-0')).concat([4, 5, 6, 7, 8, 9].map((i) => member(i, 2, `r-${1 + ((i - 4) % 3)}`)));
+    const p = plan(input({ members, replicas: 2, cascade: [3], nextIndex: 10 }));
+    expect(p.remove).toEqual(['r-3']);
+    expect(p.reparent).toEqual([at(6, 2, 'r-1'), at(9, 2, 'r-2')]);
+    expect(p.create).toEqual([]);
+    expect(deletableNow(p, members)).toEqual([]);
+    expect(deletableNow(p, applied(p))).toEqual(['r-3']);
+  });
+
+  it('gives orphans to the parent with the fewest children, then the lowest index', () => {
+    const members = [member(1, 1, 'r-0'), member(2, 1, 'r-0'), member(3, 2, 'r-1'), member(4, 2, 'gone'), member(5, 2, undefined)];
+    const p = plan(input({ members, replicas: 2, cascade: [2], nextIndex: 6 }));
+    expect(p.reparent).toEqual([at(4, 2, 'r-2'), at(5, 2, 'r-1')]);
+    expect(p.create).toEqual([at(6, 2, 'r-2')]);
+  });
+
+  it('re-parents overflow of a parent that holds too many', () => {
+    const members = [member(1, 1, 'r-0'), member(2, 1, 'r-0'), member(3, 2, 'r-1'), member(4, 2, 'r-1'), member(5, 2, 'r-1')];
+    const p = plan(input({ members, replicas: 2, cascade: [2], nextIndex: 6 }));
+    expect(p.reparent).toEqual([at(5, 2, 'r-2')]);
+    expect(p.create).toEqual([at(6, 2, 'r-2')]);
+  });
+
+  it('removes pods with a tier beyond the cascade or below 1', () => {
+    const p = plan(input({ members: [member(1, 1, 'r-0'), member(2, 3, 'r-1'), member(3, 0, undefined)], replicas: 1, nextIndex: 4 }));
+    expect(p.remove).toEqual(['r-2', 'r-3']);
+  });
+
+  it('makes a new primary when there is none, never promoting a replica, and re-parents tier 1 to it', () => {
+    const p = plan(input({ primary: undefined, members: [member(1, 1, 'r-0')], replicas: 1, nextIndex: 2 }));
+    expect(p.primary).toEqual({ name: 'r-2', create: true });
+    expect(p.reparent).toEqual([at(1, 1, 'r-2')]);
+    expect(p.nextIndex).toBe(3);
+  });
+
+  it('never reuses an index even when nextIndex lags behind the members', () => {
+    const p = plan(input({ members: [member(7, 1, 'r-0')], replicas: 2, nextIndex: 3 }));
+    expect(p.create).toEqual([at(8, 1, 'r-0')]);
+  });
+});
+
+/** Random existing layouts: tiers of pods whose parents are pods of the tier above, the primary, gone, or unset. */
+const existing = fc
+  .record({
+    hasPrimary: fc.boolean(),
+    tiers: fc.array(fc.array(fc.record({ pick: fc.nat(20), kind: fc.nat(9), healthy: fc.boolean(), gap: fc.nat(2) }), { maxLength: 7 }), { maxLength: 4 }),
+    replicas: fc.nat(5),
+    cascade: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 }),
+    spare: fc.nat(3),
+  })
+  .map(({ hasPrimary, tiers, replicas, cascade, spare }) => {
+    const members: Member[] = [];
+    let index = 1;
+    let above = ['r-0'];
+    tiers.forEach((pods, i) => {
+      const tier = i + 1;
+      const names: string[] = [];
+      for (const { pick, kind, healthy, gap } of pods) {
+        index += gap;
+        const parent = kind === 0 ? undefined : kind === 1 ? 'r-gone' : above.length > 0 ? above[pick % above.length] : undefined;
+        members.push({ name: `r-${index}`, index, tier, parent, healthy });
+        names.push(`r-${index}`);
+        index++;
+      }
+      above = names;
+    });
+    return { resource: 'r', primary: hasPrimary ? 'r-0' : undefined, members, replicas, cascade, nextIndex: index + spare } satisfies PlanInput;
+  });
+
+describe('plan invariants', () => {
+  it('hold for random layouts and shapes', () => {
+    fc.assert(
+      fc.property(existing, (inp) => {
+        const p = plan(inp);
+        const primary = p.primary.name;
+        const sizes = tierSizes(inp.replicas, inp.cascade);
+        const inLayout = new Map(p.layout.map((l) => [l.name, l]));
+        const byName = new Map(inp.members.map((m) => [m.name, m]));
+
+        expect(p.primary.create).toBe(inp.primary === undefined);
+        if (inp.primary !== undefined) expect(p.primary.name).toBe(inp.primary);
+        // exactly n_t pods per tier, in tier then index order
+        expect(sizes.map((_, i) => p.layout.filter((l) => l.tier === i + 1).length)).toEqual(sizes);
+        expect(p.layout.length).toBe(sizes.reduce((a, b) => a + b, 0));
+        const order = p.layout.map((l) => [l.tier, Number(l.name.slice(2))] as const);
+        expect(order).toEqual([...order].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
+        // parents exist one tier up and hold no more than their cap
+        const children = new Map<string, number>();
+        for (const l of p.layout) {
+          if (l.tier === 1) expect(l.parent).toBe(primary);
+          else expect(inLayout.get(l.parent)?.tier).toBe(l.tier - 1);
+          children.set(l.parent, (children.get(l.parent) ?? 0) + 1);
+        }
+        for (const [parent, n] of children) {
+          expect(n).toBeLessThanOrEqual(capOf((inLayout.get(parent)?.tier ?? 0) + 1, inp.replicas, inp.cascade));
+        }
+        // every member is kept or removed, never both; the primary is never removed
+        expect(p.remove).not.toContain(primary);
+        for (const m of inp.members) expect(inLayout.has(m.name) !== p.remove.includes(m.name)).toBe(true);
+        expect(new Set(p.remove).size).toBe(p.remove.length);
+        // leaf first: no removed pod comes before one of its descendants
+        const ancestors = (name: string): string[] => {
+          const out: string[] = [];
+          for (let parent = byName.get(name)?.parent; parent && byName.has(parent) && !out.includes(parent); parent = byName.get(parent)?.parent) out.push(parent);
+          return out;
+        };
+        p.remove.forEach((name, i) => {
+          for (const later of p.remove.slice(i + 1)) expect(ancestors(later)).not.toContain(name);
+        });
+        // minimal movement: a kept pod moves only when its parent is gone or holds too many
+        for (const m of inp.members) {
+          const l = inLayout.get(m.name);
+          if (!l || l.parent === m.parent || m.parent === undefined) continue;
+          const parentKept = m.tier === 1 ? m.parent === primary : inLayout.get(m.parent)?.tier === m.tier - 1;
+          const siblings = inp.members.filter((s) => s.tier === m.tier && s.parent === m.parent).length;
+          expect(parentKept && siblings <= capOf(m.tier, inp.replicas, inp.cascade)).toBe(false);
+        }
+        // create and reparent describe the layout; created names are new
+        for (const c of p.create) {
+          expect(inLayout.get(c.name)).toEqual(c);
+          expect(byName.has(c.name)).toBe(false);
+          expect(Number(c.name.slice(2))).toBeGreaterThanOrEqual(inp.nextIndex);
+          expect(Number(c.name.slice(2))).toBeLessThan(p.nextIndex);
+        }
+        for (const r of p.reparent) {
+          expect(inLayout.get(r.name)).toEqual(r);
+          expect(byName.get(r.name)?.parent).not.toBe(r.parent);
+        }
+        for (const l of p.layout) {
+          const m = byName.get(l.name);
+          if (m && m.parent !== l.parent) expect(p.reparent).toContainEqual(l);
+          if (!m) expect(p.create).toContainEqual(l);
+        }
+        // a tier either creates or removes, never both
+        sizes.forEach((size, i) => {
+          const have = inp.members.filter((m) => m.tier === i + 1).length;
+          expect(p.create.filter((c) => c.tier === i + 1).length).toBe(Math.max(0, size - have));
+        });
+        // idempotent
+        const again = plan({ ...inp, primary, members: applied(p), nextIndex: p.nextIndex });
+        expect(again).toEqual({ ...p, primary: { name: primary, create: false }, create: [], reparent: [], remove: [] });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('deletableNow never deletes a parent of a surviving pod, and all of remove once the plan is applied', () => {
+    fc.assert(
+      fc.property(existing, (inp) => {
+        const p = plan(inp);
+        const now = deletableNow(p, inp.members);
+        const survivingParents = new Set(inp.members.filter((m) => p.layout.some((l) => l.name === m.name)).map((m) => m.parent));
+        for (const name of now) expect(survivingParents.has(name)).toBe(false);
+        expect(now).toEqual(p.remove.filter((n) => now.includes(n)));
+        const after = [...applied(p), ...inp.members.filter((m) => p.remove.includes(m.name))];
+        expect(deletableNow(p, after)).toEqual(p.remove);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
