@@ -5,6 +5,8 @@ export default defineConfig({
     projects: [
       // Pure: no helm, kubectl or cluster needed.
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/controller/**/*.test.ts'] } },
+      // The fault simulation: thousands of seeded schedules over the real reconcile code.
+      { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } },
       // Needs the binaries of hack/local-cluster/build-binaries.sh (helm, kubectl), no cluster.
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 30_000 } },
       {

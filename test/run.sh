@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm test: unit tests, integration tests (helm, kubectl; no cluster), then end-to-end tests on the local cluster,
+# npm test: unit tests, the fault simulation, integration tests (helm, kubectl; no cluster), then end-to-end tests on the local cluster,
 # which is torn down (and checked clean) at the end.
 # Extra arguments go to the e2e vitest run (e.g. a test file).
 set -euo pipefail
@@ -15,8 +15,11 @@ if [ "$missing" = 1 ]; then
 fi
 bash hack/local-cluster/build-binaries.sh >/dev/null
 
-echo "[test] unit tests" >&2
+echo "[test] unit and controller tests" >&2
 npx vitest run --project unit
+
+echo "[test] fault simulation" >&2
+npx vitest run --project sim
 
 # helm and kubectl come from build-binaries.sh above.
 echo "[test] integration tests" >&2

@@ -193,8 +193,8 @@ export const statusSchema = z.object({
   targetPrimary: z.string().optional(),
   /** What kind of change targetPrimary is: Switchover, Promotion, or the reason of a failover. */
   targetReason: z.string().optional(),
-  /** master_replid of the primary: its replicas share it, which tells who followed its stream. */
-  primaryReplId: z.string().optional(),
+  /** master_replid (and master_replid2) of the primary: replicas that followed its stream carry one. */
+  primaryReplIds: z.array(z.string()).optional(),
   /** The next pod index: pod names are never reused. */
   nextPodIndex: z.number().int().optional(),
   replicas: z.number().int().optional(),

@@ -52,17 +52,20 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   await markClaimsHoldingData(pass, observed, claimRefs);
 
   const recorded = rr.status?.primary ?? observed.find((p) => p.role === 'primary' && !p.deleting)?.name;
-  const claims = new Set(claimRefs.filter((c) => c.holdsData || c.pod === recorded).map((c) => c.pod));
+  // Volumes that may hold data: marked ones, and the recorded primary's and the target's, which may
+  // have taken writes before anything could mark them.
+  const target = rr.status?.targetPrimary;
+  const claims = new Set(claimRefs.filter((c) => c.holdsData || c.pod === recorded || c.pod === target).map((c) => c.pod));
   const decision = decidePrimary({
     recorded,
-    target: rr.status?.targetPrimary,
+    target,
     switchoverRequest: rr.metadata.annotations?.[ANNOTATION.switchover],
     pods: observed,
     claims,
     failoverEnabled: spec.failover.enabled,
     primaryDownSeconds: spec.failover.primaryDownSeconds,
     acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
-    primaryReplId: rr.status?.primaryReplId,
+    primaryReplIds: rr.status?.primaryReplIds,
     unreachableSinceMs: trackUnreachable(pass.memory, rr, observed, deps.now()),
     inDoubtSinceMs: pass.memory.inDoubtSinceMs,
     nowMs: deps.now(),

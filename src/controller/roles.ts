@@ -91,7 +91,8 @@ async function pauseAndCatchUp(pass: Pass, primary: RedisTarget, replica: RedisT
   const primaryInfo = parseReplication(await deps.redis.info(primary));
   for (;;) {
     const info = parseReplication(await deps.redis.info(replica));
-    if (info.role === 'replica' && info.replicaOffset >= primaryInfo.replOffset) return;
+    // Linked to this primary now: an offset from an earlier link (or another history) proves nothing.
+    if (info.role === 'replica' && info.linkUp && info.masterHost === primary.host && info.replicaOffset >= primaryInfo.replOffset) return;
     if (deps.now() > deadline) throw new Error(`switchover: ${replica.host} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms`);
     await deps.sleep(20);
   }

@@ -48,9 +48,9 @@ export interface PrimaryInput {
   primaryDownSeconds: number;
   /** After this long in doubt, a failover may lose more than a lost primary's tail (opt-in). */
   acceptDataLossAfterSeconds?: number | undefined;
-  /** master_replid of the primary when last seen writable: its replicas share it; a pod that does
-   * not never followed its stream (it restarted from an older volume and has not synced yet). */
-  primaryReplId?: string | undefined;
+  /** master_replid (and replid2) of the primary when last seen writable: its replicas carry one; a
+   * pod that does not never followed its stream (it restarted from an older volume, not synced since). */
+  primaryReplIds?: readonly string[] | undefined;
   /** Since when the recorded primary has been unreachable (ms epoch), if it is. */
   unreachableSinceMs: number | undefined;
   /** Since when the primary has not been a writable master (ms epoch), if it has not. */
@@ -199,7 +199,7 @@ function lost(input: PrimaryInput, primary: string, reason: LossReason, message:
   const others = input.pods.filter((p) => !p.deleting && p.name !== primary);
   // Followers of the lost primary's stream hold a prefix of what it acknowledged; a booting pod, or
   // one restarted from an older volume and not synced since, may hold anything.
-  const followers = others.filter((p) => p.info && !isBooting(p) && (input.primaryReplId === undefined || p.info.replId === input.primaryReplId));
+  const followers = others.filter((p) => p.info && !isBooting(p) && (input.primaryReplIds === undefined || input.primaryReplIds.includes(p.info.replId)));
   const candidate = chooseCandidate(followers.length > 0 ? followers : others, primary);
   const waiting = (why: string): PrimaryDecision =>
     otherwise === 'recreate'

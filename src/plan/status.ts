@@ -8,6 +8,7 @@ import { isWritableMaster, type ObservedPod } from './observation.js';
 import { decidePhase, type PrimaryState } from './phase.js';
 import type { PrimaryDecision } from './primary.js';
 import type { Plan } from './topology.js';
+import type { ReplicationInfo } from '../redis/info.js';
 
 /** A change of primary made by this pass, as status.lastFailover records it. */
 export interface RoleChange {
@@ -70,8 +71,8 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     observedGeneration: generation,
     phase: verdict.phase,
     primary,
-    targetPrimary: undefined,
-    targetReason: undefined,
+    // The intent of a change stays until the change is made or the primary is settled again.
+    ...(input.change || decision.kind === 'ok' ? { targetPrimary: undefined, targetReason: undefined } : {}),
     nextPodIndex: plan?.nextIndex ?? rr.status?.nextPodIndex,
     replicas: summary.replicas,
     readyReplicas: summary.readyReplicas,
@@ -79,7 +80,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     ready: summary.ready,
     selector: selectorString(rr.metadata.name),
     primaryOffset: summary.primaryOffset,
-    primaryReplId: primaryPod && isWritableMaster(primaryPod) ? primaryPod.info!.replId : rr.status?.primaryReplId,
+    primaryReplIds: primaryPod?.info && isWritableMaster(primaryPod) ? replIds(primaryPod.info) : rr.status?.primaryReplIds,
     maxLagSeconds: summary.maxLagSeconds,
     nodes,
     lastFailover: input.change ? { time: now, ...input.change } : rr.status?.lastFailover,
@@ -114,6 +115,8 @@ export function refusedStatus(rr: RedisReplication, message: string, nowMs: numb
 export function intentStatus(target: string, reason: string): Partial<RedisReplicationStatus> {
   return { targetPrimary: target, targetReason: reason, phase: 'FailingOver' };
 }
+
+const replIds = (info: ReplicationInfo): string[] => (info.replId2 ? [info.replId, info.replId2] : [info.replId]);
 
 function primaryState(pod: ObservedPod | undefined): PrimaryState {
   if (!pod) return 'missing';

@@ -11,6 +11,8 @@ export interface ReplicaEntry {
 
 interface ReplicationCommon {
   replId: string;
+  /** master_replid2: the replication ID this node's history had before its last promotion, if any. */
+  replId2?: string;
   /** master_repl_offset of this node. */
   replOffset: number;
   connectedReplicas: number;
@@ -68,6 +70,7 @@ export function parseReplication(text: string): ReplicationInfo {
   }
   const common: ReplicationCommon = {
     replId: fields['master_replid'] ?? '',
+    ...(fields['master_replid2'] && !/^0+$/.test(fields['master_replid2']) ? { replId2: fields['master_replid2'] } : {}),
     replOffset: integer(fields, 'master_repl_offset', 0),
     connectedReplicas: integer(fields, 'connected_slaves', 0),
     replicas: replicaEntries(fields),

@@ -18,9 +18,8 @@ export class ApiError extends Error {
 
 export interface Disk {
   log: number[];
-  /** The server that ran on it last, whether it was a master then, and where its data came from. */
-  ip: string;
-  master: boolean;
+  /** The pod that ran on it last, and the pod its data came from. */
+  pod: string;
   origin: string | undefined;
 }
 
@@ -122,7 +121,7 @@ export class FakeKube implements KubeApi {
     };
     this.pods.set(key, created);
     const claimName = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
-    const server = this.redis.start(ip, { persistent: Boolean(claimName), password: this.passwordOf(pod), config: configOf(pod) });
+    const server = this.redis.start(ip, { pod: pod.metadata!.name!, persistent: Boolean(claimName), password: this.passwordOf(pod), config: configOf(pod) });
     const disk = claimName ? this.disks.get(`${pod.metadata!.namespace}/${claimName}`) : undefined;
     if (disk) {
       server.log = [...disk.log];
@@ -244,7 +243,7 @@ export class FakeKube implements KubeApi {
       const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
       const claimKey = `${pod.metadata!.namespace}/${claim}`;
       if (claim && this.claims.has(claimKey)) {
-        this.disks.set(claimKey, { log: [...server.log], ip: server.ip, master: server.role === 'master', origin: server.role === 'master' ? server.ip : server.origin });
+        this.disks.set(claimKey, { log: [...server.log], pod: server.options.pod, origin: server.role === 'master' ? server.options.pod : server.origin });
       }
     }
   }

@@ -11,6 +11,8 @@ import { BOOT_PARENT, REDIS_PORT } from '../../src/plan/names.js';
 import { RedisCommands, type RedisTarget } from '../../src/redis/client.js';
 
 export interface ServerOptions {
+  /** The pod it runs in: a stable identity across re-creations on the same volume. */
+  pod: string;
   persistent: boolean;
   password: string | undefined;
   /** Extra redis.conf directives the container starts with. */
@@ -27,6 +29,7 @@ export class RedisServer {
   /** master_repl_offset as Redis reports it. */
   offset = 0;
   replId = newReplId();
+  replId2: string | undefined;
   running = true;
   /** Frozen (SIGSTOP) or cut off from the network: it neither answers nor replicates. */
   unreachable = false;
@@ -35,7 +38,7 @@ export class RedisServer {
   masterauth: string | undefined;
   config: Record<string, string>;
   lastIoMs = 0;
-  /** The server whose write stream this dataset comes from (its last master up the chain). */
+  /** The pod whose write stream this dataset comes from (its last master up the chain). */
   origin: string | undefined;
 
   constructor(
@@ -56,6 +59,7 @@ export class RedisServer {
     if (!this.options.persistent) this.log = [];
     this.offset = 0;
     this.replId = newReplId();
+    this.replId2 = undefined;
     this.pausedUntilMs = 0;
     this.requirepass = this.options.password;
     this.masterauth = this.options.password;
@@ -123,12 +127,16 @@ export class RedisModel extends RedisCommands {
         continue;
       }
       const prefix = s.log.length <= parent.log.length && s.log.every((id, i) => parent.log[i] === id);
-      // Not a prefix of its parent's stream: a full sync replaces the replica's dataset.
-      if (!prefix) s.log = [];
+      if (!prefix || s.replId !== parent.replId || !s.linkUp) {
+        // Full sync: the replica's dataset is replaced by all of its parent's, at once.
+        s.log = [...parent.log];
+      } else {
+        // Partial sync: the stream it missed, as far as `limit` gets it this step.
+        s.log.push(...parent.log.slice(s.log.length, s.log.length + limit));
+      }
       s.replId = parent.replId;
-      s.origin = parent.role === 'master' ? parent.ip : parent.origin;
-      const missing = parent.log.slice(s.log.length, s.log.length + limit);
-      s.log.push(...missing);
+      s.replId2 = parent.replId2;
+      s.origin = parent.role === 'master' ? parent.options.pod : parent.origin;
       s.offset = Math.max(0, parent.offset - (parent.log.length - s.log.length));
       s.linkUp = true;
       s.lastIoMs = this.now();
@@ -155,6 +163,7 @@ export class RedisModel extends RedisCommands {
         if (rest[0]?.toUpperCase() === 'NO') {
           if (s.role !== 'master') {
             s.role = 'master';
+            s.replId2 = s.replId;
             s.replId = newReplId();
           }
           s.linkUp = false;
@@ -199,7 +208,7 @@ export class RedisModel extends RedisCommands {
     }
     lines.push(`connected_slaves:${children.length}`);
     children.forEach((c, i) => lines.push(`slave${i}:ip=${c.ip},port=${REDIS_PORT},state=online,offset=${c.offset},lag=${Math.floor((this.now() - c.lastIoMs) / 1000)}`));
-    lines.push(`master_replid:${s.replId}`, `master_repl_offset:${s.offset}`);
+    lines.push(`master_replid:${s.replId}`, `master_replid2:${s.replId2 ?? '0'.repeat(40)}`, `master_repl_offset:${s.offset}`);
     return lines.join('\r\n') + '\r\n';
   }
 }
