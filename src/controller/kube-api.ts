@@ -32,5 +32,8 @@ export function kubeApi({ core, custom }: Pick<Clients, 'core' | 'custom'>): Kub
       return updated.metadata?.resourceVersion;
     },
     readSecret: (namespace, name) => core.readNamespacedSecret({ namespace, name }),
+    createSecret: async (secret) => void (await core.createNamespacedSecret({ namespace: secret.metadata!.namespace!, body: secret })),
+    patchSecretData: async (namespace, name, stringData) =>
+      void (await core.patchNamespacedSecret({ namespace, name, body: { stringData } }, mergePatchOptions())),
   };
 }

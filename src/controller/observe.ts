@@ -4,16 +4,25 @@ import { parseReplication } from '../redis/info.js';
 import type { Pass } from './pass.js';
 
 export async function observePods(pass: Pass): Promise<ObservedPod[]> {
-  const { deps, namespace, name, password } = pass;
+  const { deps, namespace, name } = pass;
   const bases = deps.cache.pods(namespace, name).flatMap((p) => observePodObject(name, p) ?? []);
-  return Promise.all(
-    bases.map(async (base) => {
-      if (!base.podIP) return { ...base, info: undefined };
-      try {
-        return { ...base, info: parseReplication(await deps.redis.info({ host: base.podIP, password })) };
-      } catch {
-        return { ...base, info: undefined };
-      }
-    }),
-  );
+  return Promise.all(bases.map(async (base) => ({ ...base, info: base.podIP ? await ask(pass, base.podIP) : undefined })));
 }
+
+/** INFO replication of one pod, with the password it has; undefined when it does not answer. During
+ * a password rotation a pod may have the new password only: the one it answered to is remembered. */
+async function ask(pass: Pass, ip: string) {
+  const passwords = [pass.password, ...(pass.newPassword !== undefined && pass.newPassword !== pass.password ? [pass.newPassword] : [])];
+  for (const password of passwords) {
+    try {
+      const info = parseReplication(await pass.deps.redis.info({ host: ip, password }));
+      if (password !== pass.password) pass.passwordOf.set(ip, password);
+      return info;
+    } catch (err) {
+      if (!AUTH_FAILED.test(String(err))) return undefined;
+    }
+  }
+  return undefined;
+}
+
+const AUTH_FAILED = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;

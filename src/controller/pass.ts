@@ -5,7 +5,7 @@ import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kuber
 import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
-import type { RedisCommands } from '../redis/client.js';
+import type { RedisCommands, RedisTarget } from '../redis/client.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -25,6 +25,9 @@ export interface KubeApi {
   /** JSON merge patch of metadata.annotations of the resource; `null` removes a key. Returns the new version. */
   patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<string | undefined>;
   readSecret(namespace: string, name: string): Promise<V1Secret>;
+  createSecret(secret: V1Secret): Promise<void>;
+  /** Merge patch of stringData. */
+  patchSecretData(namespace: string, name: string, stringData: Record<string, string>): Promise<void>;
 }
 
 /** The Redis commands of the operator (RedisPool in production). */
@@ -43,7 +46,10 @@ export interface Recorder {
 }
 
 export interface PasswordSource {
+  /** The value of key `password`; throws SecretMissing when the Secret or the key is missing. */
   get(namespace: string, secretName: string): Promise<string>;
+  /** Forgets a cached value (the operator just wrote that Secret). */
+  forget(namespace: string, secretName: string): void;
 }
 
 /** Process-wide dependencies, wired once by the controller. */
@@ -80,9 +86,19 @@ export interface Pass {
   spec: RedisReplicationSpec;
   namespace: string;
   name: string;
+  /** The password the pods have (the applied one), if auth is on. */
   password: string | undefined;
+  /** The password wanted, while a rotation is under way. */
+  newPassword: string | undefined;
+  /** The password each pod answered to (by IP), when it is not `password`. */
+  passwordOf: Map<string, string | undefined>;
   memory: ResourceMemory;
   log: Logger;
   /** The resource's version as this pass last wrote or read it: intent writes are conditional on it. */
   resourceVersion: string | undefined;
+}
+
+/** How to reach the Redis of a pod: its IP, with the password it answered to. */
+export function redisTarget(pass: Pass, ip: string): RedisTarget {
+  return { host: ip, password: pass.passwordOf.has(ip) ? pass.passwordOf.get(ip) : pass.password };
 }

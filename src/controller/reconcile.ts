@@ -11,6 +11,7 @@ import { computeNodes, type RoleChange } from '../plan/status.js';
 import { recordNodeMetrics } from './metrics.js';
 import { observePods } from './observe.js';
 import type { Deps, Pass, ResourceMemory } from './pass.js';
+import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
 import { ensureServices } from './services.js';
@@ -32,14 +33,16 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     return;
   }
   const spec = parsed.spec;
-  const password = spec.auth ? await deps.passwords.get(namespace, spec.auth.secretName) : undefined;
+  const auth = await resolveAuth(deps, rr, spec);
   const pass: Pass = {
     deps,
     rr,
     spec,
     namespace,
     name,
-    password,
+    password: auth?.applied,
+    newPassword: auth?.wanted,
+    passwordOf: new Map(),
     memory: memoryOf(deps, key),
     log: deps.log.child({ resource: key }),
     resourceVersion: rr.metadata.resourceVersion,
@@ -88,8 +91,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
     await wireReplicas(pass, observed, plan, rr.status?.observedGeneration !== rr.metadata.generation);
   }
+  await rotatePassword(pass, observed);
+  if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);
   recordNodeMetrics(pass, nodes);
-  await writeStatus(pass, { decision, change: typeof change === 'object' ? change : undefined, observed, nodes, plan, primary });
+  await writeStatus(pass, { decision, change: typeof change === 'object' ? change : undefined, observed, nodes, plan, primary, authProblem: auth?.problem });
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 

@@ -8,7 +8,7 @@ import { retireOldPrimary, type PrimaryDecision } from '../plan/primary.js';
 import type { RoleChange } from '../plan/status.js';
 import { parseReplication } from '../redis/info.js';
 import type { RedisTarget } from '../redis/client.js';
-import type { Pass } from './pass.js';
+import { redisTarget, type Pass } from './pass.js';
 import { deletePod, patchPodMeta } from './pods.js';
 import { clearIntent, writeIntent } from './status.js';
 import { applyWriteQuorum } from './wiring.js';
@@ -108,5 +108,5 @@ async function moveRoleLabels(pass: Pass, from: string, to: string): Promise<voi
 function targetOf(pass: Pass, observed: ObservedPod[], name: string): RedisTarget {
   const pod = observed.find((p) => p.name === name);
   if (!pod?.podIP) throw new Error(`pod ${name} has no IP`);
-  return { host: pod.podIP, password: pass.password };
+  return redisTarget(pass, pod.podIP);
 }

@@ -1,6 +1,10 @@
 // Secret values the pods are configured with (the auth password), read through the API and cached
 // briefly: Secrets are not watched, so a changed value is seen within the cache's lifetime.
+import { isNotFound } from '../kube/client.js';
 import type { KubeApi, PasswordSource } from './pass.js';
+
+/** The Secret (or its key) a resource names does not exist: a condition, not a retry storm. */
+export class SecretMissing extends Error {}
 
 const PASSWORD_TTL_MS = 30_000;
 
@@ -11,12 +15,21 @@ export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => numb
       const key = `${namespace}/${secretName}`;
       const hit = cache.get(key);
       if (hit && now() - hit.at < PASSWORD_TTL_MS) return hit.value;
-      const secret = await kube.readSecret(namespace, secretName);
+      let secret;
+      try {
+        secret = await kube.readSecret(namespace, secretName);
+      } catch (err) {
+        if (isNotFound(err)) throw new SecretMissing(`Secret ${secretName} does not exist`);
+        throw err;
+      }
       const encoded = secret.data?.['password'];
-      if (!encoded) throw new Error(`Secret ${secretName} has no key "password"`);
+      if (!encoded) throw new SecretMissing(`Secret ${secretName} has no key "password"`);
       const value = Buffer.from(encoded, 'base64').toString('utf8');
       cache.set(key, { value, at: now() });
       return value;
+    },
+    forget(namespace, secretName) {
+      cache.delete(`${namespace}/${secretName}`);
     },
   };
 }

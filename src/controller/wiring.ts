@@ -3,10 +3,10 @@ import { REDIS_PORT } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
 import type { Plan } from '../plan/topology.js';
 import type { RedisTarget } from '../redis/client.js';
-import type { Pass } from './pass.js';
+import { redisTarget, type Pass } from './pass.js';
 
 export async function wireReplicas(pass: Pass, observed: ObservedPod[], plan: Plan, specChanged: boolean): Promise<void> {
-  const { deps, rr, password } = pass;
+  const { deps, rr } = pass;
   const byName = new Map(observed.filter((p) => !p.deleting).map((p) => [p.name, p]));
   const ipOf = (name: string) => {
     const pod = byName.get(name);
@@ -24,7 +24,7 @@ export async function wireReplicas(pass: Pass, observed: ObservedPod[], plan: Pl
         await deps.events.record(rr, 'Warning', 'Fenced', `pod ${name} accepted writes but is not the primary: made it a replica of ${parent}`);
       }
       try {
-        await deps.redis.replicaOf({ host: pod.podIP, password }, parentIP);
+        await deps.redis.replicaOf(redisTarget(pass, pod.podIP), parentIP);
         pass.log.info({ pod: name, parent, parentIP }, 'replica pointed at its parent');
       } catch (err) {
         pass.log.warn({ pod: name, err: String(err) }, 'REPLICAOF failed; retrying on the next pass');
@@ -44,13 +44,13 @@ export async function applyWriteQuorum(pass: Pass, target: RedisTarget): Promise
 /** Applies `config` and the write quorum to running pods after a spec change (new pods get them as
  * arguments). Directives Redis cannot change at run time are reported, not retried. */
 async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
-  const { deps, rr, spec, password } = pass;
+  const { deps, rr, spec } = pass;
   const refused = new Set<string>();
   await Promise.all(
     pods
       .filter((p) => p.info && p.podIP)
       .map(async (pod) => {
-        const target = { host: pod.podIP!, password };
+        const target = redisTarget(pass, pod.podIP!);
         for (const [directive, value] of Object.entries(spec.config)) {
           await deps.redis.configSet(target, directive, value).catch(() => refused.add(directive));
         }

@@ -40,6 +40,9 @@ export function podIndex(resource: string, pod: string): number | undefined {
 
 export const dataClaimName = (pod: string): string => `data-${pod}`;
 export const primaryServiceName = (resource: string): string => `${resource}-primary`;
+/** The operator's own copy of the password every pod has: pods read it, and it changes only once a
+ * rotation reached every pod (the user's Secret holds the password wanted). */
+export const appliedAuthSecretName = (resource: string): string => `${resource}-applied-auth`;
 export const readServiceName = (resource: string): string => `${resource}-read`;
 
 export function baseLabels(resource: string): Record<string, string> {

@@ -5,6 +5,7 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1ResourceRequirements,
+  V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
 import { GROUP, KIND, VERSION, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
@@ -17,6 +18,7 @@ import {
   primaryServiceName,
   readServiceName,
   REDIS_PORT,
+  appliedAuthSecretName,
 } from './names.js';
 import type { Plan } from './topology.js';
 
@@ -93,7 +95,7 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
           args: redisArgs(spec),
           ports: [{ name: 'redis', containerPort: REDIS_PORT }],
           env: spec.auth
-            ? [{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: spec.auth.secretName, key: 'password' } } }]
+            ? [{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: appliedAuthSecretName(rr.metadata.name), key: 'password' } } }]
             : [],
           resources: spec.resources as V1ResourceRequirements,
           readinessProbe: { tcpSocket: { port: REDIS_PORT }, periodSeconds: 2, timeoutSeconds: 1 },
@@ -120,6 +122,22 @@ export function buildClaim(rr: RedisReplication, spec: RedisReplicationSpec, pod
       resources: { requests: { storage: spec.persistence.size } },
       ...(spec.persistence.storageClassName ? { storageClassName: spec.persistence.storageClassName } : {}),
     },
+  };
+}
+
+/** The applied-password Secret (see appliedAuthSecretName), owned by the resource. */
+export function buildAppliedAuthSecret(rr: RedisReplication, password: string): V1Secret {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: appliedAuthSecretName(rr.metadata.name),
+      namespace: rr.metadata.namespace,
+      labels: baseLabels(rr.metadata.name),
+      ownerReferences: [ownerReference(rr)],
+    },
+    type: 'Opaque',
+    stringData: { password },
   };
 }
 

@@ -43,6 +43,8 @@ export interface StatusInput {
   nodes: NodeStatus[];
   plan: Plan | undefined;
   primary: string | undefined;
+  /** The auth Secret cannot be read (missing, or no key "password"): said in a condition. */
+  authProblem?: string | undefined;
   nowMs: number;
 }
 
@@ -64,6 +66,13 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
       ? { ...c, reason: decision.kind === 'lost' ? decision.reason : c.reason, message: decision.message }
       : c,
   );
+  if (spec.auth) {
+    conditions.push(
+      input.authProblem
+        ? { type: 'SecretsAvailable', status: 'False', reason: 'SecretMissing', message: `${input.authProblem}; the pods keep the password they have` }
+        : { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${spec.auth.secretName} is read` },
+    );
+  }
   const now = new Date(input.nowMs).toISOString();
   const generation = rr.metadata.generation ?? 0;
   return {

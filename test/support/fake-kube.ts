@@ -84,11 +84,8 @@ export class FakeKube implements KubeApi {
     return rr;
   }
 
-  setSecret(namespace: string, name: string, data: Record<string, string>): void {
-    this.secrets.set(`${namespace}/${name}`, {
-      metadata: { name, namespace },
-      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
-    });
+  setSecret(namespace: string, name: string, stringData: Record<string, string>): void {
+    this.secrets.set(`${namespace}/${name}`, withData({ metadata: { name, namespace }, stringData }));
   }
 
   serverOf(namespace: string, pod: string): RedisServer | undefined {
@@ -199,6 +196,19 @@ export class FakeKube implements KubeApi {
     return rr.metadata.resourceVersion;
   }
 
+  async createSecret(secret: V1Secret): Promise<void> {
+    const key = this.call('create', 'secret', secret);
+    if (this.secrets.has(key)) throw new ApiError(409, `secrets "${secret.metadata!.name}" already exists`);
+    this.secrets.set(key, withData(secret));
+  }
+
+  async patchSecretData(namespace: string, name: string, stringData: Record<string, string>): Promise<void> {
+    const key = this.call('patch', 'secret', { metadata: { namespace, name } });
+    const secret = this.secrets.get(key);
+    if (!secret) throw new ApiError(404, `secrets "${name}" not found`);
+    this.secrets.set(key, withData({ ...secret, stringData }));
+  }
+
   async readSecret(namespace: string, name: string): Promise<V1Secret> {
     this.beforeCall('get', `secret/${name}`);
     const secret = this.secrets.get(`${namespace}/${name}`);
@@ -254,6 +264,13 @@ export class FakeKube implements KubeApi {
     const data = this.secrets.get(`${pod.metadata!.namespace}/${ref.name}`)?.data?.[ref.key];
     return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
   }
+}
+
+/** What the API server stores: stringData merged into base64 data. */
+function withData(secret: V1Secret): V1Secret {
+  const { stringData, ...rest } = clone(secret);
+  const encoded = Object.fromEntries(Object.entries(stringData ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+  return { ...rest, data: { ...rest.data, ...encoded } };
 }
 
 /** `--directive value` pairs of the container's arguments. */

@@ -34,7 +34,8 @@ export class RedisServer {
   /** Frozen (SIGSTOP) or cut off from the network: it neither answers nor replicates. */
   unreachable = false;
   pausedUntilMs = 0;
-  requirepass: string | undefined;
+  /** Passwords the default user accepts (none: no auth). */
+  passwords = new Set<string>();
   masterauth: string | undefined;
   config: Record<string, string>;
   lastIoMs = 0;
@@ -45,7 +46,7 @@ export class RedisServer {
     readonly ip: string,
     readonly options: ServerOptions,
   ) {
-    this.requirepass = options.password;
+    this.passwords = new Set(options.password === undefined ? [] : [options.password]);
     this.masterauth = options.password;
     this.config = { ...options.config };
   }
@@ -61,12 +62,15 @@ export class RedisServer {
     this.replId = newReplId();
     this.replId2 = undefined;
     this.pausedUntilMs = 0;
-    this.requirepass = this.options.password;
+    this.passwords = new Set(this.options.password === undefined ? [] : [this.options.password]);
     this.masterauth = this.options.password;
     this.config = { ...this.options.config };
     this.running = true;
   }
 }
+
+/** A password the default user accepts (anything, when it has none). */
+const accepts = (s: RedisServer, password: string | undefined) => s.passwords.size === 0 || (password !== undefined && s.passwords.has(password));
 
 let replIds = 0;
 const newReplId = () => `replid-${++replIds}`;
@@ -119,7 +123,7 @@ export class RedisModel extends RedisCommands {
       if (s.role !== 'replica' || !s.running || s.unreachable) continue;
       const parent = this.servers.get(s.masterHost);
       const reachable = parent && parent.running && !parent.unreachable && s.masterPort === REDIS_PORT;
-      const authOk = reachable && (parent.requirepass === undefined || parent.requirepass === s.masterauth);
+      const authOk = reachable && accepts(parent, s.masterauth);
       // A parent that is itself waiting for a role (booting) refuses to serve a sync.
       const serving = authOk && (parent.role === 'master' || parent.linkUp);
       if (!serving) {
@@ -154,7 +158,7 @@ export class RedisModel extends RedisCommands {
     this.sent.push(`${target.host} ${args.join(' ')}`);
     const s = this.servers.get(target.host);
     if (!s || !s.running || s.unreachable) throw new RedisUnavailable(`${args[0]} to ${target.host}: no answer`);
-    if (s.requirepass !== undefined && s.requirepass !== target.password) throw new Error('WRONGPASS invalid username-password pair');
+    if (!accepts(s, target.password)) throw new Error('WRONGPASS invalid username-password pair or user is disabled.');
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
     switch (cmd) {
       case 'INFO':
@@ -178,9 +182,17 @@ export class RedisModel extends RedisCommands {
         if (rest[0]?.toUpperCase() !== 'SET') throw new Error(`unsupported CONFIG ${rest[0]}`);
         for (let i = 1; i + 1 < rest.length; i += 2) {
           const [k, v] = [rest[i]!, rest[i + 1]!];
-          if (k === 'requirepass') s.requirepass = v === '' ? undefined : v;
+          if (k === 'requirepass') s.passwords = new Set(v === '' ? [] : [v]);
           else if (k === 'masterauth') s.masterauth = v === '' ? undefined : v;
           else s.config[k] = v;
+        }
+        return 'OK';
+      case 'ACL':
+        // ACL SETUSER default [on] >add <remove
+        if (rest[0]?.toUpperCase() !== 'SETUSER' || rest[1] !== 'default') throw new Error(`unsupported ACL ${rest.join(' ')}`);
+        for (const rule of rest.slice(2)) {
+          if (rule.startsWith('>')) s.passwords.add(rule.slice(1));
+          else if (rule.startsWith('<')) s.passwords.delete(rule.slice(1));
         }
         return 'OK';
       case 'CLIENT':

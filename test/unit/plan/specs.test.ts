@@ -62,7 +62,8 @@ describe('buildPod', () => {
     const c = container(specOf({ auth: { secretName: 'cache-auth' } }));
     expect(argOf(c.args!, 'requirepass')).toBe(`$(${PASSWORD_ENV})`);
     expect(argOf(c.args!, 'masterauth')).toBe(`$(${PASSWORD_ENV})`);
-    expect(c.env).toEqual([{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'cache-auth', key: 'password' } } }]);
+    // The operator's copy of the password the pods have: a rotation changes it only once every pod has the new one.
+    expect(c.env).toEqual([{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'cache-applied-auth', key: 'password' } } }]);
     expect(c.env?.every((e) => e.value === undefined)).toBe(true);
   });
 

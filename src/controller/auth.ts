@@ -1,0 +1,65 @@
+// Auth phase: the password every pod has (the operator's own copy, `<name>-applied-auth`) and the
+// one the user's Secret asks for. A change is rolled onto every pod with no restart and no failover:
+// each pod first accepts both passwords and authenticates to its parent with the new one (Redis ACL
+// lets the default user hold two); once every pod has it, the old one is dropped everywhere and the
+// copy updated. A missing Secret is reported, never mistaken for unreachable pods.
+import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import { isConflict } from '../kube/client.js';
+import { appliedAuthSecretName } from '../plan/names.js';
+import type { ObservedPod } from '../plan/observation.js';
+import { buildAppliedAuthSecret } from '../plan/specs.js';
+import { redisTarget, type Deps, type Pass } from './pass.js';
+import { ignore } from './pods.js';
+import { SecretMissing } from './secrets.js';
+
+export interface Auth {
+  /** What the pods have; undefined only before anything was ever applied and with no Secret. */
+  applied: string | undefined;
+  /** What the user's Secret asks for; undefined when it (or its key) is missing. */
+  wanted: string | undefined;
+  problem: string | undefined;
+}
+
+export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<Auth | undefined> {
+  if (!spec.auth) return undefined;
+  const { namespace, name } = rr.metadata;
+  const read = async (secret: string): Promise<{ value?: string; problem?: string }> => {
+    try {
+      return { value: await deps.passwords.get(namespace, secret) };
+    } catch (err) {
+      if (err instanceof SecretMissing) return { problem: err.message };
+      throw err;
+    }
+  };
+  const wanted = await read(spec.auth.secretName);
+  let applied = (await read(appliedAuthSecretName(name))).value;
+  if (applied === undefined && wanted.value !== undefined) {
+    await ignore(isConflict, deps.kube.createSecret(buildAppliedAuthSecret(rr, wanted.value)));
+    deps.passwords.forget(namespace, appliedAuthSecretName(name));
+    applied = wanted.value;
+  }
+  return { applied, wanted: wanted.value, problem: wanted.problem };
+}
+
+/** One step of a password rotation; returns true once the new password is the only one. */
+export async function rotatePassword(pass: Pass, observed: ObservedPod[]): Promise<void> {
+  const { deps, rr, password: applied, newPassword: wanted, namespace, name } = pass;
+  if (applied === undefined || wanted === undefined || wanted === applied) return;
+  const running = observed.filter((p) => !p.deleting && p.podIP);
+  const answered = running.filter((p) => p.info);
+  for (const pod of answered) {
+    const target = redisTarget(pass, pod.podIP!);
+    await deps.redis.command(target, ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]);
+    await deps.redis.configSet(target, 'masterauth', wanted);
+  }
+  if (answered.length < running.length) {
+    pass.log.info({ waitingFor: running.filter((p) => !p.info).map((p) => p.name) }, 'password rotation waits for every pod');
+    return;
+  }
+  // Authenticated with the new password: a pod that restarted since with the old one only refuses,
+  // and keeps the password it has.
+  for (const pod of answered) await deps.redis.command({ host: pod.podIP!, password: wanted }, ['ACL', 'SETUSER', 'default', `<${applied}`]);
+  await deps.kube.patchSecretData(namespace, appliedAuthSecretName(name), { password: wanted });
+  deps.passwords.forget(namespace, appliedAuthSecretName(name));
+  await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
+}

@@ -1,0 +1,186 @@
+// The data-safety paths of reconcile, each driven through the fake API and the Redis model: the
+// three ordinary situations that lost a whole dataset or locked the operator out, and the stale,
+// resumed and interrupted changes around them.
+import { describe, expect, it } from 'vitest';
+import type { RedisReplication } from '../../src/api/schema.js';
+import { ANNOTATION } from '../../src/plan/names.js';
+import { World } from '../support/world.js';
+
+function setup(spec: Record<string, unknown>): { world: World; rr: RedisReplication } {
+  const world = new World();
+  const rr = world.kube.apply({
+    apiVersion: 'redis.replication.dev/v1alpha1',
+    kind: 'RedisReplication',
+    metadata: { name: 'cache', namespace: 'ns' },
+    spec: spec as RedisReplication['spec'],
+  });
+  return { world, rr };
+}
+
+const primaryOf = (world: World, rr: RedisReplication) => world.kube.serverOf('ns', world.status(rr)!.primary!)!;
+
+/** Acknowledged writes through the primary, replicated: their ids. */
+function write(world: World, rr: RedisReplication, from: number, n: number): number[] {
+  const ip = primaryOf(world, rr).ip;
+  const acked = Array.from({ length: n }, (_, i) => from + i).filter((id) => world.redis.write(ip, id));
+  world.redis.replicate();
+  return acked;
+}
+
+async function passes(world: World, rr: RedisReplication, n: number, ms = 1000): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    await world.reconcile(rr);
+    world.redis.replicate();
+    world.advance(ms);
+  }
+}
+
+describe('a persistent primary comes back with its data', () => {
+  it('replicas: 0: the deleted primary pod is re-created under its name, on its claim, and keeps every key', async () => {
+    const { world, rr } = setup({ replicas: 0, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const acked = write(world, rr, 1, 100);
+    await world.kube.deletePod('ns', primary);
+    world.kube.finishDeletions();
+    await world.settle(rr, () => world.ready(rr) && world.kube.pods.has(`ns/${primary}`));
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+    expect(world.kube.claims.has(`ns/data-${primary}`)).toBe(true);
+    expect(world.kube.writes.filter((w) => w.startsWith('delete persistentvolumeclaim'))).toEqual([]);
+  });
+
+  it('replicas: 1, every pod gone at once (a node restart): the same primary, every key, no claim deleted', async () => {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const acked = write(world, rr, 1, 100);
+    for (const pod of [...world.kube.pods.keys()]) await world.kube.deletePod('ns', pod.split('/')[1]!, 0);
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+    expect(world.kube.claims.size).toBe(2);
+    expect(world.kube.writes.filter((w) => w.startsWith('delete persistentvolumeclaim'))).toEqual([]);
+  });
+});
+
+describe('an empty replica is never promoted over one that holds the data', () => {
+  it('primary and one replica frozen, the other restarted empty: waits; the thawed replica takes over with every key', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 2 } });
+    await world.settle(rr, () => world.ready(rr));
+    const acked = write(world, rr, 1, 100);
+    const old = world.status(rr)!.primary!;
+    const [a, b] = world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name) as [string, string];
+    primaryOf(world, rr).unreachable = true;
+    world.kube.serverOf('ns', a)!.unreachable = true;
+    world.kube.restartContainer('ns', b);
+    await passes(world, rr, 20);
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(world.kube.serverOf('ns', b)!.role).toBe('replica');
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/waiting for|did not follow/);
+    world.kube.serverOf('ns', a)!.unreachable = false;
+    await world.settle(rr, () => world.status(rr)!.primary === a && world.ready(rr));
+    expect(primaryOf(world, rr).log).toEqual(acked);
+    expect(world.kube.serverOf('ns', b)!.log).toEqual(acked);
+  });
+
+  it('with failover.acceptDataLossAfterSeconds, promotes what answers after that long', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 2, acceptDataLossAfterSeconds: 10 } });
+    await world.settle(rr, () => world.ready(rr));
+    write(world, rr, 1, 10);
+    const old = world.status(rr)!.primary!;
+    const [a, b] = world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name) as [string, string];
+    primaryOf(world, rr).unreachable = true;
+    world.kube.serverOf('ns', a)!.unreachable = true;
+    world.kube.restartContainer('ns', b);
+    await passes(world, rr, 5);
+    expect(world.status(rr)!.primary).toBe(old);
+    await world.settle(rr, () => world.status(rr)!.primary === b);
+  });
+});
+
+describe('rotating the auth Secret', () => {
+  it('takes effect on every pod with no failover and no restart; the operator never loses its pods', async () => {
+    const { world, rr } = setup({ replicas: 2, auth: { secretName: 'cache-auth' } });
+    world.kube.setSecret('ns', 'cache-auth', { password: 'old-password' });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const ips = [...world.kube.pods.values()].map((p) => p.status!.podIP!);
+    const acked = write(world, rr, 1, 20);
+    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.advance(31_000); // the Secret cache's lifetime
+    await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && world.ready(rr));
+    for (const ip of ips) expect([...world.redis.servers.get(ip)!.passwords]).toEqual(['new-password']);
+    expect([...world.kube.pods.values()].map((p) => p.status!.podIP!)).toEqual(ips);
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(world.status(rr)!.lastFailover).toBeUndefined();
+    expect(world.kube.events.map((e) => e.reason)).not.toContain('FailedOver');
+    // Replication kept working through it: replicas authenticate with the new password.
+    const more = write(world, rr, 100, 20);
+    for (const n of world.status(rr)!.nodes!) expect(world.kube.serverOf('ns', n.name)!.log).toEqual([...acked, ...more]);
+  });
+
+  it('a missing Secret is a condition and an Event; the pods keep their password and stay reachable', async () => {
+    const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
+    world.kube.setSecret('ns', 'cache-auth', { password: 'pw' });
+    await world.settle(rr, () => world.ready(rr));
+    world.kube.secrets.delete('ns/cache-auth');
+    world.advance(31_000);
+    await passes(world, rr, 3);
+    const status = world.status(rr)!;
+    expect(status.conditions!.find((c) => c.type === 'SecretsAvailable')).toMatchObject({ status: 'False', reason: 'SecretMissing' });
+    expect(status.phase).toBe('Ready');
+    expect(world.kube.events.some((e) => e.type === 'Warning' && e.reason === 'SecretMissing')).toBe(true);
+  });
+});
+
+describe('intent, staleness and interrupted changes', () => {
+  it('a pass working from a stale view of the resource gets 409 on its intent and promotes nothing', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.reconcile(rr); // creates the pods
+    const stale = world.kube.cache.resource('ns', 'cache')!;
+    await world.kube.patchStatus('ns', 'cache', { phase: 'Pending' }); // another writer moved it on
+    world.deps = { ...world.deps, cache: { ...world.deps.cache, resource: () => stale } };
+    await expect(world.reconcile(rr)).rejects.toThrow(/409/);
+    expect(world.redis.sent.filter((c) => c.includes('REPLICAOF NO ONE'))).toEqual([]);
+  });
+
+  it('a switchover interrupted after its intent resumes as a switchover: the healthy primary is not fenced', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    const acked = write(world, rr, 1, 30);
+    const old = world.status(rr)!.primary!;
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    await world.kube.patchStatus('ns', 'cache', { targetPrimary: target, targetReason: 'Switchover' });
+    world.restartOperator();
+    await world.settle(rr, () => world.status(rr)!.primary === target && world.ready(rr));
+    expect(world.kube.writes).not.toContain(`delete pod/${old}`);
+    expect(world.kube.serverOf('ns', old)!.masterHost).toBe(primaryOf(world, rr).ip);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: old, to: target, reason: 'Switchover' });
+  });
+
+  it('a deleted primary hands over only once the target caught up; until then nothing is promoted', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const acked = write(world, rr, 1, 30);
+    const old = world.status(rr)!.primary!;
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    world.kube.serverOf('ns', replica)!.unreachable = true;
+    await world.kube.deletePod('ns', old);
+    await passes(world, rr, 3);
+    expect(world.kube.serverOf('ns', replica)!.role).toBe('replica');
+    world.kube.serverOf('ns', replica)!.unreachable = false;
+    await world.settle(rr, () => world.status(rr)!.primary === replica);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('an ordinary switchover by annotation still works, annotation removed', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: 'auto' } } });
+    await world.settle(rr, () => world.status(rr)!.primary === target && world.ready(rr));
+    expect(world.kube.resource('ns', 'cache').metadata.annotations?.[ANNOTATION.switchover]).toBeUndefined();
+  });
+});
