@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import type { Clients } from '../kube/client.js';
 import { startInformer, type RobustInformer } from '../kube/informer.js';
-import { WorkQueue, runWorkers } from '../kube/workqueue.js';
+import { WorkQueue, defaultRateLimiter, runWorkers } from '../kube/workqueue.js';
 import { RedisPool } from '../redis/client.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import { LABEL, MANAGED_BY } from '../plan/names.js';
@@ -41,7 +41,12 @@ const ownerKey = (obj: KubernetesObject): string[] => {
 
 export function startController(opts: ControllerOptions): Controller {
   const { kc, clients, log } = opts;
-  const queue = new WorkQueue({ onLatency: (ms) => opts.metrics.observeQueueLatency(ms) });
+  // A failed pass is retried with backoff, but never later than the health period: Redis health is
+  // polled inside reconcile, and failover must keep its time bound while the API server is in trouble.
+  const queue = new WorkQueue({
+    onLatency: (ms) => opts.metrics.observeQueueLatency(ms),
+    rateLimiter: defaultRateLimiter(Date.now, opts.healthIntervalMs),
+  });
   opts.metrics.setQueueDepthSource(() => queue.len());
   const scopes = opts.namespaces.length > 0 ? opts.namespaces : [undefined];
 

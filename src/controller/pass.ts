@@ -77,6 +77,9 @@ export interface ResourceMemory {
   lastStatusWriteMs?: number;
   /** Pods that had metric series, to drop the series of pods that went away. */
   pods?: Set<string>;
+  /** The spec generation whose config each pod (by IP) has had applied at run time. */
+  configured?: Map<string, number>;
+  configRefusedGeneration?: number;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */

@@ -89,7 +89,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
-    await wireReplicas(pass, observed, plan, rr.status?.observedGeneration !== rr.metadata.generation);
+    await wireReplicas(pass, observed, plan);
   }
   await rotatePassword(pass, observed);
   if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);

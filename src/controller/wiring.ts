@@ -1,11 +1,11 @@
 // Points every replica at its parent's current pod IP (REPLICAOF) and applies live configuration.
 import { REDIS_PORT } from '../plan/names.js';
-import type { ObservedPod } from '../plan/observation.js';
+import { isBooting, type ObservedPod } from '../plan/observation.js';
 import type { Plan } from '../plan/topology.js';
 import type { RedisTarget } from '../redis/client.js';
 import { redisTarget, type Pass } from './pass.js';
 
-export async function wireReplicas(pass: Pass, observed: ObservedPod[], plan: Plan, specChanged: boolean): Promise<void> {
+export async function wireReplicas(pass: Pass, observed: ObservedPod[], plan: Plan): Promise<void> {
   const { deps, rr } = pass;
   const byName = new Map(observed.filter((p) => !p.deleting).map((p) => [p.name, p]));
   const ipOf = (name: string) => {
@@ -31,7 +31,7 @@ export async function wireReplicas(pass: Pass, observed: ObservedPod[], plan: Pl
       }
     }),
   );
-  if (specChanged) await applyConfig(pass, [...byName.values()]);
+  await applyConfig(pass, [...byName.values()]);
 }
 
 /** The write quorum of the spec (min-replicas-to-write and -max-lag), on the primary. */
@@ -41,23 +41,34 @@ export async function applyWriteQuorum(pass: Pass, target: RedisTarget): Promise
   await pass.deps.redis.configSet(target, 'min-replicas-max-lag', String(quorum?.maxLagSeconds ?? 10));
 }
 
-/** Applies `config` and the write quorum to running pods after a spec change (new pods get them as
- * arguments). Directives Redis cannot change at run time are reported, not retried. */
+/** Applies `config` and the write quorum at run time to every pod that has not had this generation
+ * of the spec yet: after a spec change, to a new pod, to one that did not answer last time, and to a
+ * restarted container (it booted with the arguments of its creation). Directives Redis cannot
+ * change at run time are reported once per generation. */
 async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
-  const { deps, rr, spec } = pass;
+  const { deps, rr, spec, memory } = pass;
+  const generation = rr.metadata.generation ?? 0;
+  const configured = (memory.configured ??= new Map());
+  const due = pods.filter((p) => p.info && p.podIP && (configured.get(p.podIP) !== generation || isBooting(p)));
   const refused = new Set<string>();
   await Promise.all(
-    pods
-      .filter((p) => p.info && p.podIP)
-      .map(async (pod) => {
-        const target = redisTarget(pass, pod.podIP!);
-        for (const [directive, value] of Object.entries(spec.config)) {
-          await deps.redis.configSet(target, directive, value).catch(() => refused.add(directive));
-        }
-        await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
-      }),
+    due.map(async (pod) => {
+      const target = redisTarget(pass, pod.podIP!);
+      let answered = true;
+      const set = (directive: string, value: string) =>
+        deps.redis.configSet(target, directive, value).catch((err: unknown) => {
+          // An error reply is a refusal (kept until the spec changes); no reply is retried next pass.
+          if (/^(ERR|WRONGTYPE)/.test(String((err as Error).message))) refused.add(directive);
+          else answered = false;
+        });
+      for (const [directive, value] of Object.entries(spec.config)) await set(directive, value);
+      await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
+      if (answered) configured.set(pod.podIP!, generation);
+    }),
   );
-  if (refused.size > 0) {
+  for (const ip of configured.keys()) if (!pods.some((p) => p.podIP === ip)) configured.delete(ip);
+  if (refused.size > 0 && memory.configRefusedGeneration !== generation) {
+    memory.configRefusedGeneration = generation;
     await deps.events.record(rr, 'Warning', 'ConfigNotApplied', `could not apply at run time (takes effect on new pods): ${[...refused].join(', ')}`);
   }
 }

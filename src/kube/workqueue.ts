@@ -81,8 +81,8 @@ export class MaxOfRateLimiter implements RateLimiter {
 }
 
 /** controller-runtime's default: per-key 5 ms .. 1000 s, overall 10 qps with a burst of 100. */
-export function defaultRateLimiter(now: Clock = Date.now): RateLimiter {
-  return new MaxOfRateLimiter(new ExponentialFailureRateLimiter(5, 1_000_000), new TokenBucketRateLimiter(10, 100, now));
+export function defaultRateLimiter(now: Clock = Date.now, maxDelayMs = 1_000_000): RateLimiter {
+  return new MaxOfRateLimiter(new ExponentialFailureRateLimiter(5, maxDelayMs), new TokenBucketRateLimiter(10, 100, now));
 }
 
 export interface WorkQueueOptions {

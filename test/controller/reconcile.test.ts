@@ -132,6 +132,23 @@ describe('reconcile', () => {
     expect(world.kube.events.filter((e) => e.reason === 'ScaledDown')).toHaveLength(2);
   });
 
+  it('config reaches a pod that was silent at the change, and survives a container restart', async () => {
+    const [a, b] = status().nodes!.filter((n) => n.role === 'replica').map((n) => n.name) as [string, string];
+    world.kube.serverOf('ns', a)!.unreachable = true;
+    rr = apply({ replicas: 2, config: { 'maxmemory-policy': 'allkeys-lru' } });
+    await world.reconcile(rr);
+    expect(world.kube.serverOf('ns', b)!.config['maxmemory-policy']).toBe('allkeys-lru');
+    expect(world.kube.serverOf('ns', a)!.config['maxmemory-policy']).toBeUndefined();
+    world.kube.serverOf('ns', a)!.unreachable = false;
+    await world.reconcile(rr);
+    expect(world.kube.serverOf('ns', a)!.config['maxmemory-policy']).toBe('allkeys-lru');
+    // The container restarts with the arguments it was created with, which predate the change.
+    world.kube.restartContainer('ns', b);
+    expect(world.kube.serverOf('ns', b)!.config['maxmemory-policy']).toBeUndefined();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.kube.serverOf('ns', b)!.config['maxmemory-policy']).toBe('allkeys-lru');
+  });
+
   it('InvalidSpec: a spec the schema refuses is reported, and nothing is touched', async () => {
     world = new World();
     rr = apply({ replicas: -1 });

@@ -92,8 +92,8 @@ const EXPECTED_CLUSTER_RULES = [
   'redis.replication.dev/redisreplications/status: get,patch,update',
   '/pods: create,delete,get,list,patch,watch',
   '/services: create,get,list,patch,update,watch',
-  '/persistentvolumeclaims: create,delete,get,list,watch',
-  '/secrets: get',
+  '/persistentvolumeclaims: create,delete,get,list,patch,watch',
+  '/secrets: create,get,patch',
   '/events: create,patch',
   'events.k8s.io/events: create,patch',
 ].sort();
@@ -213,7 +213,7 @@ describe('helm template', () => {
     expect(e.get('WATCH_NAMESPACES')?.value).toBe('');
     expect(e.get('LOG_LEVEL')?.value).toBe('info');
     expect(e.get('METRICS_PORT')?.value).toBe('8080');
-    expect(e.get('LEADER_ELECT')?.value).toBe('false');
+    expect(e.get('LEADER_ELECT')?.value).toBe('true');
     expect(e.get('LEASE_NAME')?.value).toBe('rro-redis-replication-operator');
     expect(e.get('POD_NAMESPACE')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
     expect(e.get('POD_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
@@ -227,8 +227,16 @@ describe('helm template', () => {
     expect(envValue(objs, 'LEADER_ELECT')).toBe('true');
   });
 
-  it('leaderElection.enabled turns it on with one replica', () => {
-    expect(envValue(render('--set', 'leaderElection.enabled=true'), 'LEADER_ELECT')).toBe('true');
+  it('leader election is on by default, so a rolling update never runs two active operators', () => {
+    const objs = render();
+    expect(envValue(objs, 'LEADER_ELECT')).toBe('true');
+    expect(one(objs, 'Deployment').spec.strategy).toBeUndefined();
+  });
+
+  it('with leader election off and one replica, the Deployment is recreated instead of rolled', () => {
+    const objs = render('--set', 'leaderElection.enabled=false');
+    expect(envValue(objs, 'LEADER_ELECT')).toBe('false');
+    expect(one(objs, 'Deployment').spec.strategy).toEqual({ type: 'Recreate' });
   });
 
   it('watchNamespaces [a,b] gives WATCH_NAMESPACES=a,b', () => {

@@ -147,6 +147,13 @@ describe('rate limiters', () => {
     expect(l.when('a')).toBe(10);
     expect(l.numRequeues('a')).toBe(2);
   });
+
+  it('caps the per-key backoff: a health-polled key is retried within the health period however often it failed', () => {
+    const l = defaultRateLimiter(() => 0, 1000);
+    const delays = Array.from({ length: 30 }, () => l.when('a'));
+    expect(Math.max(...delays)).toBe(1000);
+    expect(delays.at(-1)).toBe(1000);
+  });
 });
 
 describe('runWorkers', () => {
