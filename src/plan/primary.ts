@@ -199,7 +199,10 @@ function lost(input: PrimaryInput, primary: string, reason: LossReason, message:
   const others = input.pods.filter((p) => !p.deleting && p.name !== primary);
   // Followers of the lost primary's stream hold a prefix of what it acknowledged; a booting pod, or
   // one restarted from an older volume and not synced since, may hold anything.
-  const followers = others.filter((p) => p.info && !isBooting(p) && (input.primaryReplIds === undefined || input.primaryReplIds.includes(p.info.replId)));
+  // The lost primary's own answer names its stream best; else the one status recorded.
+  const lostInfo = input.pods.find((p) => p.name === primary)?.info;
+  const lineage = lostInfo?.role === 'master' ? [lostInfo.replId, ...(lostInfo.replId2 ? [lostInfo.replId2] : [])] : input.primaryReplIds;
+  const followers = others.filter((p) => p.info && !isBooting(p) && (lineage === undefined || lineage.includes(p.info.replId)));
   const candidate = chooseCandidate(followers.length > 0 ? followers : others, primary);
   const waiting = (why: string): PrimaryDecision =>
     otherwise === 'recreate'
