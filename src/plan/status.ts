@@ -92,9 +92,16 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     primaryReplIds: primaryPod?.info && isWritableMaster(primaryPod) ? replIds(primaryPod.info) : rr.status?.primaryReplIds,
     maxLagSeconds: summary.maxLagSeconds,
     nodes,
-    lastFailover: input.change ? { time: now, ...input.change } : rr.status?.lastFailover,
+    lastFailover: input.change ? { time: now, ...input.change } : (finishedChange(rr, primary, now) ?? rr.status?.lastFailover),
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
   };
+}
+
+/** A recorded change that an earlier operator made but could not record: its target is the primary now. */
+function finishedChange(rr: RedisReplication, primary: string | undefined, now: string): RedisReplicationStatus['lastFailover'] {
+  const { primary: recorded, targetPrimary, targetReason } = rr.status ?? {};
+  if (!primary || !recorded || targetPrimary !== primary || recorded === primary) return undefined;
+  return { time: now, from: recorded, to: primary, reason: targetReason ?? 'Unknown' };
 }
 
 /** The status of a resource whose spec the operator refuses: Ready and Progressing say why; what was

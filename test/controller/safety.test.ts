@@ -160,6 +160,30 @@ describe('intent, staleness and interrupted changes', () => {
     expect(world.status(rr)!.lastFailover).toMatchObject({ from: old, to: target, reason: 'Switchover' });
   });
 
+  it('an operator that died after the promotion, before recording it: the next one adopts that pod and records the change', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    const acked = write(world, rr, 1, 30);
+    const old = world.status(rr)!.primary!;
+    world.kube.beforeCall = (_verb, what) => {
+      // Dies at the first status write after the intent: the promotion is made, not recorded.
+      if (what === 'redisreplication/status/cache' && world.kube.resource('ns', 'cache').status?.targetPrimary) throw new Error('operator killed');
+    };
+    await world.kube.deletePod('ns', old);
+    await expect(world.reconcile(rr)).rejects.toThrow('operator killed');
+    const target = world.status(rr)!.targetPrimary!;
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(world.kube.serverOf('ns', target)!.role).toBe('master');
+    world.kube.beforeCall = () => {};
+    world.restartOperator();
+    world.kube.finishDeletions();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: old, to: target, reason: 'PrimaryDeleted' });
+    expect([...world.redis.servers.values()].filter((s) => s.role === 'master')).toHaveLength(1);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
   it('a deleted primary hands over only once the target caught up; until then nothing is promoted', async () => {
     const { world, rr } = setup({ replicas: 1 });
     await world.settle(rr, () => world.ready(rr));
