@@ -111,6 +111,10 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   if (recorded.deleting) {
     // Restarted from its volume and being deleted: it comes back on that volume with the most data.
     if (isBooting(recorded) && claims.has(recorded.name)) return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} restarted and is being deleted; it is re-created on its volume` };
+    // Still running but silent: as for an unreachable primary, give it primaryDownSeconds.
+    if (recorded.podIP && !recorded.info && !recorded.containerDown && downFor(input) < input.primaryDownSeconds * 1000) {
+      return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} is being deleted and does not answer` };
+    }
     return lost(input, recorded.name, 'PrimaryDeleted', `primary pod ${recorded.name} is being deleted`, recorded.podIP ? 'wait' : 'none');
   }
 
@@ -130,12 +134,13 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   if (recorded.containerDown && !claims.has(recorded.name)) {
     return lost(input, recorded.name, 'PrimaryRestarted', `primary ${recorded.name}'s container is not running`, 'none');
   }
-  const downFor = input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs;
-  if (downFor >= input.primaryDownSeconds * 1000) {
-    return lost(input, recorded.name, 'PrimaryUnreachable', `primary ${recorded.name} has not answered for ${Math.round(downFor / 1000)}s`, 'wait');
+  if (downFor(input) >= input.primaryDownSeconds * 1000) {
+    return lost(input, recorded.name, 'PrimaryUnreachable', `primary ${recorded.name} has not answered for ${Math.round(downFor(input) / 1000)}s`, 'wait');
   }
   return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} is not answering` };
 }
+
+const downFor = (input: PrimaryInput): number => (input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs);
 
 function startOrWait(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySet<string>, input: PrimaryInput): PrimaryDecision {
   if (!pod.info) return { kind: 'wait', primary: pod.name, message: `waiting for primary pod ${pod.name} to start` };

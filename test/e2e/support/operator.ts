@@ -23,7 +23,10 @@ export interface OperatorProcess {
 export function startOperator(env: Record<string, string> = {}): OperatorProcess {
   // RRO_TEST_CRASH_AT makes the operator die at a point of a role change (see crash-at.ts).
   const crash = env['RRO_TEST_CRASH_AT'] ? ['--import', './test/e2e/support/crash-at.ts'] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...crash, 'src/main.ts'], {
+  // RRO_E2E_OPERATOR runs another build of the operator (an entry file) against the same tests,
+  // e.g. an earlier commit's src/main.ts, to see a test fail on the bug it is named after.
+  const entry = process.env['RRO_E2E_OPERATOR'] ?? 'src/main.ts';
+  const child = spawn(process.execPath, ['--import', 'tsx', ...crash, entry], {
     cwd: repoRoot,
     env: { ...process.env, KUBECONFIG: clusterPaths().kubeconfig, METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -154,7 +154,10 @@ describe('decidePrimary', () => {
     const replicas = [pod(1, linked(ipOf(0), 300)), pod(2, linked(ipOf(0), 200))];
     const expected = { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' };
     expect(decide({ pods: [primaryPod(0, writable(300), { deleting: true }), ...replicas] })).toEqual(expected);
-    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas] })).toEqual(expected);
+    // Silent while being deleted: primaryDownSeconds first, as for an unreachable primary.
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas] })).toMatchObject({ kind: 'wait' });
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas], unreachableSinceMs: NOW - 3_000 })).toEqual(expected);
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true, podIP: undefined }), ...replicas] })).toEqual(expected);
   });
 
   describe('the recorded primary has an IP but does not answer', () => {
