@@ -4,7 +4,9 @@
 # Runs as uid 1000 with only dist/ and the production dependencies; fits the chart's
 # readOnlyRootFilesystem (the chart mounts an emptyDir at /tmp).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# A supported Node.js LTS line, pinned to a release (Node.js 20 reached its end of life in April 2026).
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+ARG VERSION=0.1.0
 
 # --- build: compile TypeScript (dev dependencies included) ---
 FROM ${NODE_IMAGE} AS build
@@ -23,6 +25,12 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime ---
 FROM ${NODE_IMAGE} AS runtime
+ARG VERSION
+LABEL org.opencontainers.image.title="redis-replication-operator" \
+      org.opencontainers.image.description="Kubernetes operator for replicated Redis and Valkey: primary, replicas and cascading tiers, lag-aware reads, failover without Sentinel" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json is needed at runtime: it makes dist/*.js ES modules ("type": "module").

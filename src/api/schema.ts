@@ -48,6 +48,7 @@ export const cascadeTierSchema = z
   .strict();
 
 const ownedList = OWNED_DIRECTIVES.map((d) => `'${d}'`).join(', ');
+const DIRECTIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 
 /** Pod count of a spec, primary included; mirrored by a CEL rule on the CRD. */
 export function totalPods(replicas: number, cascade: { replicasPerParent: number }[]): number {
@@ -94,8 +95,11 @@ export const specSchema = z
       .default({ enabled: false, size: '1Gi', storageClassName: '' }),
     resources: resourcesSchema.default({}),
     config: z
-      .record(z.string().min(1).max(128), z.string().max(1024))
-      .refine((c) => !Object.keys(c).some((k) => (OWNED_DIRECTIVES as readonly string[]).includes(k.toLowerCase())), {
+      .record(
+        z.string().min(1).max(128).regex(DIRECTIVE_NAME, 'a directive name is letters, digits and dashes'),
+        z.string().max(1024).refine((v) => !/[\r\n]/.test(v), 'a value may not contain a line break'),
+      )
+      .refine((c) => !Object.keys(c).some((k) => (OWNED_DIRECTIVES as readonly string[]).includes(k.trim().toLowerCase())), {
         message: `may not set a directive the operator owns: ${OWNED_DIRECTIVES.join(', ')}`,
       })
       .default({})
@@ -103,9 +107,20 @@ export const specSchema = z
         maxProperties: 64,
         'x-kubernetes-validations': [
           {
-            rule: `self.all(k, !(k.lowerAscii() in [${ownedList}]))`,
+            rule: `self.all(k, !(k.trim().lowerAscii() in [${ownedList}]))`,
             message: `config may not set a directive the operator owns: ${OWNED_DIRECTIVES.join(', ')}`,
             reason: 'FieldValueForbidden',
+          },
+          {
+            // A space would smuggle arguments past the rule above ("replicaof x": replicaof with more words).
+            rule: `self.all(k, k.matches('${DIRECTIVE_NAME.source}'))`,
+            message: 'config: a directive name is letters, digits and dashes',
+            reason: 'FieldValueInvalid',
+          },
+          {
+            rule: `self.all(k, !self[k].contains('\\n') && !self[k].contains('\\r'))`,
+            message: 'config: a value may not contain a line break',
+            reason: 'FieldValueInvalid',
           },
         ],
       }),
@@ -142,6 +157,12 @@ export const specSchema = z
         rule: totalPodsCel,
         message: `the spec asks for more than ${MAX_PODS} pods in total (primary + replicas of every tier)`,
         fieldPath: '.replicas',
+      },
+      {
+        // More than there are replicas would refuse every write.
+        rule: '!has(self.writeQuorum) || self.writeQuorum.minReplicas <= (has(self.replicas) ? self.replicas : 1)',
+        message: 'writeQuorum.minReplicas may not exceed replicas: the primary would refuse every write',
+        fieldPath: '.writeQuorum.minReplicas',
       },
     ],
   });
@@ -238,6 +259,10 @@ export function parseSpec(raw: unknown): SpecResult {
   if (result.success) {
     const pods = totalPods(result.data.replicas, result.data.cascade);
     if (pods > MAX_PODS) return { ok: false, message: `spec.replicas: the spec asks for ${pods} pods, more than ${MAX_PODS}` };
+    const quorum = result.data.writeQuorum;
+    if (quorum && quorum.minReplicas > result.data.replicas) {
+      return { ok: false, message: `spec.writeQuorum.minReplicas: ${quorum.minReplicas} is more than the ${result.data.replicas} replicas; the primary would refuse every write` };
+    }
     return { ok: true, spec: result.data };
   }
   const issue = result.error.issues[0]!;

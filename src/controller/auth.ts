@@ -7,7 +7,7 @@ import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { isConflict } from '../kube/client.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
-import { buildAppliedAuthSecret } from '../plan/specs.js';
+import { authSecretData, buildAppliedAuthSecret } from '../plan/specs.js';
 import { redisTarget, type Deps, type Pass } from './pass.js';
 import { ignore } from './pods.js';
 import { SecretMissing } from './secrets.js';
@@ -17,15 +17,17 @@ export interface Auth {
   applied: string | undefined;
   /** What the user's Secret asks for; undefined when it (or its key) is missing. */
   wanted: string | undefined;
+  /** What the pods had before the last rotation. */
+  previous: string | undefined;
   problem: string | undefined;
 }
 
 export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<Auth | undefined> {
   if (!spec.auth) return undefined;
   const { namespace, name } = rr.metadata;
-  const read = async (secret: string): Promise<{ value?: string; problem?: string }> => {
+  const read = async (secret: string, key?: string): Promise<{ value?: string; problem?: string }> => {
     try {
-      return { value: await deps.passwords.get(namespace, secret) };
+      return { value: await deps.passwords.get(namespace, secret, key) };
     } catch (err) {
       if (err instanceof SecretMissing) return { problem: err.message };
       throw err;
@@ -38,13 +40,15 @@ export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisR
     deps.passwords.forget(namespace, appliedAuthSecretName(name));
     applied = wanted.value;
   }
-  return { applied, wanted: wanted.value, problem: wanted.problem };
+  const previous = applied === undefined ? undefined : (await read(appliedAuthSecretName(name), 'previous')).value;
+  return { applied, wanted: wanted.value, previous, problem: wanted.problem };
 }
 
-/** One step of a password rotation; returns true once the new password is the only one. */
+/** One step of a password rotation (each pass takes the next). */
 export async function rotatePassword(pass: Pass, observed: ObservedPod[]): Promise<void> {
   const { deps, rr, password: applied, newPassword: wanted, namespace, name } = pass;
-  if (applied === undefined || wanted === undefined || wanted === applied) return;
+  if (applied === undefined) return;
+  if (wanted === undefined || wanted === applied) return repair(pass);
   const running = observed.filter((p) => !p.deleting && p.podIP);
   const answered = running.filter((p) => p.info);
   for (const pod of answered) {
@@ -59,7 +63,19 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[]): Promi
   // Authenticated with the new password: a pod that restarted since with the old one only refuses,
   // and keeps the password it has.
   for (const pod of answered) await deps.redis.command({ host: pod.podIP!, password: wanted }, ['ACL', 'SETUSER', 'default', `<${applied}`]);
-  await deps.kube.patchSecretData(namespace, appliedAuthSecretName(name), { password: wanted });
+  await deps.kube.patchSecretData(namespace, appliedAuthSecretName(name), authSecretData(wanted, applied));
   deps.passwords.forget(namespace, appliedAuthSecretName(name));
   await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
+}
+
+/** A pod that answered to another password than the applied one (its container restarted before the
+ * kubelet refreshed its volume) gets the applied one, and loses the other. */
+async function repair(pass: Pass): Promise<void> {
+  for (const [ip, password] of pass.passwordOf) {
+    if (password === pass.password) continue;
+    const target = { host: ip, password };
+    await pass.deps.redis.command(target, ['ACL', 'SETUSER', 'default', 'on', `>${pass.password}`, ...(password === undefined ? [] : [`<${password}`])]);
+    await pass.deps.redis.configSet({ host: ip, password: pass.password }, 'masterauth', pass.password!);
+    pass.log.info({ ip }, 'pod answered to an old password: applied the current one');
+  }
 }

@@ -12,7 +12,7 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
 /** INFO replication of one pod, with the password it has; undefined when it does not answer. During
  * a password rotation a pod may have the new password only: the one it answered to is remembered. */
 async function ask(pass: Pass, ip: string) {
-  const passwords = [pass.password, ...(pass.newPassword !== undefined && pass.newPassword !== pass.password ? [pass.newPassword] : [])];
+  const passwords = [...new Set([pass.password, pass.newPassword ?? pass.password, pass.oldPassword ?? pass.password])];
   for (const password of passwords) {
     try {
       const info = parseReplication(await pass.deps.redis.info({ host: ip, password }));

@@ -46,8 +46,8 @@ export interface Recorder {
 }
 
 export interface PasswordSource {
-  /** The value of key `password`; throws SecretMissing when the Secret or the key is missing. */
-  get(namespace: string, secretName: string): Promise<string>;
+  /** The value of a key (`password` by default); throws SecretMissing when the Secret or the key is missing. */
+  get(namespace: string, secretName: string, key?: string): Promise<string>;
   /** Forgets a cached value (the operator just wrote that Secret). */
   forget(namespace: string, secretName: string): void;
 }
@@ -93,12 +93,17 @@ export interface Pass {
   password: string | undefined;
   /** The password wanted, while a rotation is under way. */
   newPassword: string | undefined;
+  /** The password before the last rotation: a container restarted from a volume the kubelet had not
+   * refreshed yet still has it. */
+  oldPassword?: string | undefined;
   /** The password each pod answered to (by IP), when it is not `password`. */
   passwordOf: Map<string, string | undefined>;
   memory: ResourceMemory;
   log: Logger;
   /** The resource's version as this pass last wrote or read it: intent writes are conditional on it. */
   resourceVersion: string | undefined;
+  /** Why the API server refused a pod this pass, if it did. */
+  podRefusal?: string | undefined;
 }
 
 /** How to reach the Redis of a pod: its IP, with the password it answered to. */

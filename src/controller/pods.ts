@@ -2,7 +2,7 @@
 // keep every pod's role, tier and read labels and parent annotation equal to the plan. Each step
 // tolerates having been done already, so an interrupted pass is simply run again.
 import type { V1Pod } from '@kubernetes/client-node';
-import { isConflict, isNotFound } from '../kube/client.js';
+import { apiErrorCode, apiErrorMessage, isConflict, isNotFound } from '../kube/client.js';
 import { ANNOTATION, LABEL, dataClaimName } from '../plan/names.js';
 import { claimsToMark, type ObservedPod } from '../plan/observation.js';
 import { buildClaim, buildPod, type PodMeta, type PodPlacement } from '../plan/specs.js';
@@ -44,10 +44,19 @@ export async function markClaimsHoldingData(pass: Pass, observed: ObservedPod[],
   }
 }
 
+/** Creates a pod (and its claim). A pod the API server refuses (Pod Security admission, quota, a
+ * webhook) is reported with the server's reason, in status and in an Event, not retried blindly. */
 export async function createPod(pass: Pass, placement: PodPlacement): Promise<void> {
   const { deps, rr, spec } = pass;
-  if (spec.persistence.enabled) await ignore(isAlreadyExists, deps.kube.createClaim(buildClaim(rr, spec, placement.name, placement.tier)));
-  await ignore(isAlreadyExists, deps.kube.createPod(buildPod(rr, spec, placement)));
+  try {
+    if (spec.persistence.enabled) await ignore(isAlreadyExists, deps.kube.createClaim(buildClaim(rr, spec, placement.name, placement.tier)));
+    await ignore(isAlreadyExists, deps.kube.createPod(buildPod(rr, spec, placement)));
+  } catch (err) {
+    const code = apiErrorCode(err);
+    if (code !== 403 && code !== 422) throw err;
+    pass.podRefusal = `pod ${placement.name} refused: ${apiErrorMessage(err)}`;
+    await deps.events.record(rr, 'Warning', 'PodRefused', pass.podRefusal);
+  }
 }
 
 /** Deletes a pod; `fence` skips the grace period so a lost primary cannot come back writable. */

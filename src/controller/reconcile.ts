@@ -42,6 +42,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     name,
     password: auth?.applied,
     newPassword: auth?.wanted,
+    oldPassword: auth?.previous,
     passwordOf: new Map(),
     memory: memoryOf(deps, key),
     log: deps.log.child({ resource: key }),
@@ -94,7 +95,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   await rotatePassword(pass, observed);
   if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);
   recordNodeMetrics(pass, nodes);
-  await writeStatus(pass, { decision, change: typeof change === 'object' ? change : undefined, observed, nodes, plan, primary, authProblem: auth?.problem });
+  await writeStatus(pass, { decision, change: typeof change === 'object' ? change : undefined, observed, nodes, plan, primary, authProblem: auth?.problem, podRefusal: pass.podRefusal });
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 

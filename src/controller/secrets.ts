@@ -11,8 +11,8 @@ const PASSWORD_TTL_MS = 30_000;
 export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => number): PasswordSource {
   const cache = new Map<string, { value: string; at: number }>();
   return {
-    async get(namespace, secretName) {
-      const key = `${namespace}/${secretName}`;
+    async get(namespace, secretName, field = 'password') {
+      const key = `${namespace}/${secretName}/${field}`;
       const hit = cache.get(key);
       if (hit && now() - hit.at < PASSWORD_TTL_MS) return hit.value;
       let secret;
@@ -22,14 +22,14 @@ export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => numb
         if (isNotFound(err)) throw new SecretMissing(`Secret ${secretName} does not exist`);
         throw err;
       }
-      const encoded = secret.data?.['password'];
-      if (!encoded) throw new SecretMissing(`Secret ${secretName} has no key "password"`);
+      const encoded = secret.data?.[field];
+      if (!encoded) throw new SecretMissing(`Secret ${secretName} has no key "${field}"`);
       const value = Buffer.from(encoded, 'base64').toString('utf8');
       cache.set(key, { value, at: now() });
       return value;
     },
     forget(namespace, secretName) {
-      cache.delete(`${namespace}/${secretName}`);
+      for (const key of [...cache.keys()]) if (key.startsWith(`${namespace}/${secretName}/`)) cache.delete(key);
     },
   };
 }

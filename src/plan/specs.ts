@@ -7,6 +7,8 @@ import type {
   V1ResourceRequirements,
   V1Secret,
   V1Service,
+  V1Volume,
+  V1VolumeMount,
 } from '@kubernetes/client-node';
 import { GROUP, KIND, VERSION, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
 import {
@@ -22,8 +24,12 @@ import {
 } from './names.js';
 import type { Plan } from './topology.js';
 
-export const PASSWORD_ENV = 'REDIS_PASSWORD';
 const DATA_DIR = '/data';
+/** Where the applied-auth Secret is mounted; redis-server includes its `auth.conf`. */
+export const AUTH_DIR = '/etc/redis-auth';
+export const AUTH_CONF_KEY = 'auth.conf';
+/** The redis user of the official Redis and Valkey images. */
+const REDIS_UID = 999;
 
 export function ownerReference(rr: RedisReplication): V1OwnerReference {
   return {
@@ -36,9 +42,9 @@ export function ownerReference(rr: RedisReplication): V1OwnerReference {
   };
 }
 
-/** redis-server arguments: operator-owned directives first, then the user's `config`. The
- * password is passed as `$(REDIS_PASSWORD)`, which the kubelet expands from the Secret, so it
- * never appears in the pod spec. */
+/** redis-server arguments: operator-owned directives first, then the user's `config`. The password
+ * is in a file of a Secret volume that redis-server includes: it is in no argument list (the
+ * container runtime's config, /proc/PID/cmdline) and no environment. */
 export function redisArgs(spec: RedisReplicationSpec): string[] {
   const args = [
     '--port', String(REDIS_PORT),
@@ -53,7 +59,7 @@ export function redisArgs(spec: RedisReplicationSpec): string[] {
   args.push('--repl-diskless-sync-delay', '1');
   if (!spec.persistence.enabled) args.push('--save', '', '--appendonly', 'no');
   else args.push('--appendonly', 'yes');
-  if (spec.auth) args.push('--requirepass', `$(${PASSWORD_ENV})`, '--masterauth', `$(${PASSWORD_ENV})`);
+  if (spec.auth) args.push('--include', `${AUTH_DIR}/${AUTH_CONF_KEY}`);
   for (const [directive, value] of Object.entries(spec.config)) args.push(`--${directive}`, value);
   return args;
 }
@@ -66,9 +72,14 @@ export interface PodPlacement {
 
 export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): V1Pod {
   const role = placement.tier === 0 ? 'primary' : 'replica';
-  const volumes = spec.persistence.enabled
+  const volumes: V1Volume[] = spec.persistence.enabled
     ? [{ name: 'data', persistentVolumeClaim: { claimName: dataClaimName(placement.name) } }]
     : [{ name: 'data', emptyDir: {} }];
+  const mounts: V1VolumeMount[] = [{ name: 'data', mountPath: DATA_DIR }];
+  if (spec.auth) {
+    volumes.push({ name: 'auth', secret: { secretName: appliedAuthSecretName(rr.metadata.name), items: [{ key: AUTH_CONF_KEY, path: AUTH_CONF_KEY }], defaultMode: 0o440 } });
+    mounts.push({ name: 'auth', mountPath: AUTH_DIR, readOnly: true });
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -87,6 +98,16 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
     spec: {
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: 10,
+      // Redis needs no API access.
+      automountServiceAccountToken: false,
+      // The restricted Pod Security Standard: non-root, no escalation, no capabilities, RuntimeDefault seccomp.
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: REDIS_UID,
+        runAsGroup: REDIS_UID,
+        fsGroup: REDIS_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
       containers: [
         {
           name: 'redis',
@@ -94,12 +115,10 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
           command: ['redis-server'],
           args: redisArgs(spec),
           ports: [{ name: 'redis', containerPort: REDIS_PORT }],
-          env: spec.auth
-            ? [{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: appliedAuthSecretName(rr.metadata.name), key: 'password' } } }]
-            : [],
           resources: spec.resources as V1ResourceRequirements,
           readinessProbe: { tcpSocket: { port: REDIS_PORT }, periodSeconds: 2, timeoutSeconds: 1 },
-          volumeMounts: [{ name: 'data', mountPath: DATA_DIR }],
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          volumeMounts: mounts,
         },
       ],
       volumes,
@@ -125,6 +144,14 @@ export function buildClaim(rr: RedisReplication, spec: RedisReplicationSpec, pod
   };
 }
 
+/** The keys of the applied-password Secret: the password, the redis.conf lines that set it, and the
+ * password it replaced (for a container that restarts before its volume is refreshed). */
+export function authSecretData(password: string, previous?: string): Record<string, string> {
+  // redis.conf quoting (sdssplitargs): a double-quoted string with backslash escapes.
+  const quoted = `"${password.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
+  return { password, [AUTH_CONF_KEY]: `requirepass ${quoted}\nmasterauth ${quoted}\n`, ...(previous === undefined ? {} : { previous }) };
+}
+
 /** The applied-password Secret (see appliedAuthSecretName), owned by the resource. */
 export function buildAppliedAuthSecret(rr: RedisReplication, password: string): V1Secret {
   return {
@@ -137,7 +164,7 @@ export function buildAppliedAuthSecret(rr: RedisReplication, password: string): 
       ownerReferences: [ownerReference(rr)],
     },
     type: 'Opaque',
-    stringData: { password },
+    stringData: authSecretData(password),
   };
 }
 

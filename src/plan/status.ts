@@ -45,6 +45,8 @@ export interface StatusInput {
   primary: string | undefined;
   /** The auth Secret cannot be read (missing, or no key "password"): said in a condition. */
   authProblem?: string | undefined;
+  /** The API server refused a pod (Pod Security admission, quota...): its reason. */
+  podRefusal?: string | undefined;
   nowMs: number;
 }
 
@@ -73,6 +75,11 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
         : { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${spec.auth.secretName} is read` },
     );
   }
+  conditions.push(
+    input.podRefusal
+      ? { type: 'PodsAdmitted', status: 'False', reason: 'PodRefused', message: input.podRefusal }
+      : { type: 'PodsAdmitted', status: 'True', reason: 'Admitted', message: 'the API server admits the pods' },
+  );
   const now = new Date(input.nowMs).toISOString();
   const generation = rr.metadata.generation ?? 0;
   return {

@@ -3,6 +3,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
 import { ANNOTATION } from '../../src/plan/names.js';
+import { ApiError } from '../support/fake-kube.js';
 import { World } from '../support/world.js';
 
 let world: World;
@@ -147,6 +148,21 @@ describe('reconcile', () => {
     expect(world.kube.serverOf('ns', b)!.config['maxmemory-policy']).toBeUndefined();
     await world.settle(rr, () => world.ready(rr));
     expect(world.kube.serverOf('ns', b)!.config['maxmemory-policy']).toBe('allkeys-lru');
+  });
+
+  it('a pod the API server refuses is reported with its reason, in a condition and an Event', async () => {
+    world = new World();
+    const reason = 'pods "cache-0" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true';
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'create' && what.startsWith('pod/')) throw new ApiError(403, reason);
+    };
+    rr = apply({ replicas: 1 });
+    await world.reconcile(rr);
+    expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'False', reason: 'PodRefused', message: expect.stringContaining('PodSecurity') });
+    expect(world.kube.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'PodRefused', message: expect.stringContaining('PodSecurity') }));
+    world.kube.beforeCall = () => {};
+    await world.settle(rr, () => world.ready(rr));
+    expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'True' });
   });
 
   it('InvalidSpec: a spec the schema refuses is reported, and nothing is touched', async () => {

@@ -120,6 +120,21 @@ describe('rotating the auth Secret', () => {
     for (const n of world.status(rr)!.nodes!) expect(world.kube.serverOf('ns', n.name)!.log).toEqual([...acked, ...more]);
   });
 
+  it('a container that restarts with the old password (its volume not refreshed yet) is brought onto the new one', async () => {
+    const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
+    world.kube.setSecret('ns', 'cache-auth', { password: 'old-password' });
+    await world.settle(rr, () => world.ready(rr));
+    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.advance(31_000);
+    await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && world.ready(rr));
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    // The model restarts a container with the password it was created with: the old one.
+    world.kube.restartContainer('ns', replica);
+    expect([...world.kube.serverOf('ns', replica)!.passwords]).toEqual(['old-password']);
+    await world.settle(rr, () => world.ready(rr) && world.kube.serverOf('ns', replica)!.linkUp);
+    expect([...world.kube.serverOf('ns', replica)!.passwords]).toEqual(['new-password']);
+  });
+
   it('a missing Secret is a condition and an Event; the pods keep their password and stay reachable', async () => {
     const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
     world.kube.setSecret('ns', 'cache-auth', { password: 'pw' });

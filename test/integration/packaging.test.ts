@@ -402,10 +402,13 @@ describe('plain manifests', () => {
 });
 
 describe('Dockerfile and kind runner', () => {
-  it('Dockerfile: multi-stage node 20 build, prod deps only, non-root, node dist/main.js', () => {
+  it('Dockerfile: multi-stage build on a pinned Node.js LTS release, OCI labels, prod deps only, non-root, node dist/main.js', () => {
     const df = read('Dockerfile');
     expect(df.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-    expect(df).toMatch(/node:20-bookworm-slim/);
+    // Pinned to a release of an even (LTS) major from 22 on, not a floating tag.
+    const [, major] = /NODE_IMAGE=node:(\d+)\.\d+\.\d+-bookworm-slim/.exec(df) ?? [];
+    expect(Number(major) % 2 === 0 && Number(major) >= 22).toBe(true);
+    for (const label of ['title', 'description', 'version', 'licenses']) expect(df).toContain(`org.opencontainers.image.${label}=`);
     expect(df).toMatch(/npm ci --omit=dev/);
     expect(df).toMatch(/npm run build/);
     expect(df).toMatch(/^USER 1000(:1000)?$/m);

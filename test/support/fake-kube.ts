@@ -258,10 +258,10 @@ export class FakeKube implements KubeApi {
     }
   }
 
+  /** The password of the auth Secret volume the pod mounts (redis-server includes its auth.conf). */
   private passwordOf(pod: V1Pod): string | undefined {
-    const ref = pod.spec?.containers[0]?.env?.find((e) => e.valueFrom?.secretKeyRef)?.valueFrom?.secretKeyRef;
-    if (!ref) return undefined;
-    const data = this.secrets.get(`${pod.metadata!.namespace}/${ref.name}`)?.data?.[ref.key];
+    const secretName = pod.spec?.volumes?.find((v) => v.secret)?.secret?.secretName;
+    const data = secretName ? this.secrets.get(`${pod.metadata!.namespace}/${secretName}`)?.data?.['password'] : undefined;
     return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
   }
 }

@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { repoRoot, run } from '../../lib.js';
 import { BRIDGE_IP, OWNER_ENV, pidAlive, procStartTime, rmrf, stopPids, type ClusterPaths } from '../common.js';
 import { allocateIP, netnsName, setupPodNetwork, teardownPodNetwork, vethName } from './netns.js';
-import { ConfigError, containerEnv, expand, mountsOf, prepareVolumes, type Api, type Mount } from './volumes.js';
+import { ConfigError, containerEnv, expand, mountsOf, ownVolumes, prepareVolumes, type Api, type Mount } from './volumes.js';
 import { podDir, readState, writeState, type PodState } from './state.js';
 
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -63,6 +63,23 @@ function mapBinary(cmd: string): string {
 }
 
 const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** The securityContext as a runtime applies it, with util-linux setpriv: the user and group, no
+ * supplementary groups but fsGroup, no new privileges, and dropped capabilities. Empty: run as root. */
+function privileges(pod: k8s.V1Pod, c: k8s.V1Container): string[] {
+  const podSc = pod.spec?.securityContext;
+  const sc = c.securityContext;
+  const uid = sc?.runAsUser ?? podSc?.runAsUser;
+  const gid = sc?.runAsGroup ?? podSc?.runAsGroup ?? uid;
+  if ((sc?.runAsNonRoot ?? podSc?.runAsNonRoot) && !uid) throw new ConfigError('CreateContainerConfigError', 'container has runAsNonRoot and no non-zero runAsUser');
+  const out = ['setpriv'];
+  if (uid !== undefined) out.push('--reuid', String(uid), '--regid', String(gid ?? uid));
+  if (podSc?.fsGroup !== undefined) out.push('--groups', String(podSc.fsGroup));
+  else if (uid !== undefined) out.push('--clear-groups');
+  if (sc?.allowPrivilegeEscalation === false) out.push('--no-new-privs');
+  if (sc?.capabilities?.drop?.some((cap) => cap.toUpperCase() === 'ALL')) out.push('--inh-caps', '-all', '--bounding-set', '-all');
+  return out.length > 1 ? [...out, '--'] : [];
+}
 
 export class PodRuntime {
   readonly uid: string;
@@ -291,6 +308,7 @@ export class PodRuntime {
     if (!kind) throw new ConfigError('UnsupportedImage', `image "${spec.image}" cannot be run by the local node: only redis/valkey images and the operator image are supported`);
     if (!this.volumes || Date.now() - this.volumesAt > 600_000) {
       this.volumes = await prepareVolumes(this.api, this.pod, this.dir, this.state.ip, BRIDGE_IP);
+      ownVolumes(this.pod, this.volumes);
       this.volumesAt = Date.now();
     }
     const env = await containerEnv(this.api, this.pod, spec, this.state.ip, BRIDGE_IP);
@@ -336,7 +354,7 @@ export class PodRuntime {
       if (m.readOnly) steps.push(`mount -o remount,bind,ro ${q(m.target)}`);
     }
     steps.push(`cd ${q(cwd)}`);
-    const script = `set -e; ${steps.join(' && ')}; exec "$@"`;
+    const script = `set -e; ${steps.join(' && ')}; exec ${privileges(this.pod, spec).map(q).join(' ')} "$@"`;
     // Container output outlives the pod (for post-mortems), under .cluster/logs/pods/.
     const logDir = join(this.paths.logs, 'pods');
     mkdirSync(logDir, { recursive: true });

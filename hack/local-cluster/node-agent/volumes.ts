@@ -1,4 +1,5 @@
 // Volumes and environment of a pod's containers, resolved against the API.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -109,7 +110,8 @@ export async function prepareVolumes(api: Api, pod: k8s.V1Pod, dir: string, podI
           if (data) for (const [p, d] of selectItems(data, s.configMap.items, `configmap "${s.configMap.name}"`, s.configMap.optional)) writeFile(fresh, p, d);
         } else if (s.secret) {
           const data = await getSecret(api, ns, s.secret.name!, s.secret.optional);
-          if (data) for (const [p, d] of selectItems(data, s.secret.items, `secret "${s.secret.name}"`, s.secret.optional)) writeFile(fresh, p, d, 0o600);
+          const mode = v.secret?.defaultMode ?? v.projected?.defaultMode ?? 0o644;
+          if (data) for (const [p, d] of selectItems(data, s.secret.items, `secret "${s.secret.name}"`, s.secret.optional)) writeFile(fresh, p, d, mode);
         } else if (s.downwardAPI) {
           for (const it of s.downwardAPI.items ?? []) {
             if (it.fieldRef) writeFile(fresh, it.path, fieldValue(pod, it.fieldRef.fieldPath, podIP, hostIP));
@@ -155,6 +157,18 @@ export async function prepareVolumes(api: Api, pod: k8s.V1Pod, dir: string, podI
     }
   }
   return out;
+}
+
+/** fsGroup, as the kubelet applies it: the pod's writable and secret volumes belong to the group (and
+ * to runAsUser, so that a non-root redis-server can write its data). Host paths are left alone. */
+export function ownVolumes(pod: k8s.V1Pod, volumes: Record<string, string>): void {
+  const sc = pod.spec?.securityContext;
+  if (sc?.fsGroup === undefined) return;
+  const owner = `${sc.runAsUser ?? 0}:${sc.fsGroup}`;
+  for (const v of pod.spec?.volumes ?? []) {
+    const path = volumes[v.name];
+    if (path && !v.hostPath) execFileSync('chown', ['-R', owner, path]);
+  }
 }
 
 export function mountsOf(c: k8s.V1Container, volumes: Record<string, string>): Mount[] {

@@ -85,3 +85,21 @@ describe('totalPods', () => {
     expect(totalPods(2, [{ replicasPerParent: 2 }, { replicasPerParent: 3 }])).toBe(19);
   });
 });
+
+describe('config and writeQuorum validation', () => {
+  it('compares directive names trimmed and case-insensitively, and refuses spaces that smuggle arguments', () => {
+    for (const key of ['port ', 'PORT', ' replicaof', 'replicaof x', 'maxmemory policy']) {
+      expect(parseSpec({ config: { [key]: 'v' } }).ok, key).toBe(false);
+    }
+    expect(parseSpec({ config: { 'maxmemory-policy': 'allkeys-lru' } }).ok).toBe(true);
+  });
+
+  it('refuses a value with a line break (a second directive)', () => {
+    expect(parseSpec({ config: { maxmemory: '1mb\nrequirepass x' } })).toMatchObject({ ok: false, message: expect.stringMatching(/line break/) });
+  });
+
+  it('bounds writeQuorum.minReplicas by the replicas: more would refuse every write', () => {
+    expect(parseSpec({ replicas: 1, writeQuorum: { minReplicas: 2 } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.writeQuorum\.minReplicas/) });
+    expect(parseSpec({ replicas: 2, writeQuorum: { minReplicas: 2 } }).ok).toBe(true);
+  });
+});

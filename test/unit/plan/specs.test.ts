@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec, type RedisReplicationSpecInput } from '../../../src/api/schema.js';
 import { desiredMeta } from '../../../src/plan/specs.js';
 import { ANNOTATION, BOOT_PARENT, LABEL } from '../../../src/plan/names.js';
-import { PASSWORD_ENV, buildClaim, buildPod, buildServices, redisArgs } from '../../../src/plan/specs.js';
+import { authSecretData, buildClaim, buildPod, buildServices, redisArgs } from '../../../src/plan/specs.js';
 import type { Placement, Plan } from '../../../src/plan/topology.js';
 
 const rr: RedisReplication = {
@@ -58,20 +58,39 @@ describe('buildPod', () => {
     expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: argOf(c.args!, 'dir') }]);
   });
 
-  it('never puts the password in the pod spec: $(REDIS_PASSWORD) from a secretKeyRef env', () => {
-    const c = container(specOf({ auth: { secretName: 'cache-auth' } }));
-    expect(argOf(c.args!, 'requirepass')).toBe(`$(${PASSWORD_ENV})`);
-    expect(argOf(c.args!, 'masterauth')).toBe(`$(${PASSWORD_ENV})`);
+  it('keeps the password out of argv and env: redis-server includes auth.conf from a Secret volume', () => {
+    const pod = buildPod(rr, specOf({ auth: { secretName: 'cache-auth' } }), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    const c = pod.spec!.containers[0]!;
+    expect(argOf(c.args!, 'include')).toBe('/etc/redis-auth/auth.conf');
+    expect(c.args!.some((a) => a.includes('requirepass') || a.includes('masterauth') || a.includes('$('))).toBe(false);
+    expect(c.env ?? []).toEqual([]);
     // The operator's copy of the password the pods have: a rotation changes it only once every pod has the new one.
-    expect(c.env).toEqual([{ name: PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'cache-applied-auth', key: 'password' } } }]);
-    expect(c.env?.every((e) => e.value === undefined)).toBe(true);
+    expect(pod.spec!.volumes).toContainEqual({
+      name: 'auth',
+      secret: { secretName: 'cache-applied-auth', items: [{ key: 'auth.conf', path: 'auth.conf' }], defaultMode: 0o440 },
+    });
+    expect(c.volumeMounts).toContainEqual({ name: 'auth', mountPath: '/etc/redis-auth', readOnly: true });
+  });
+
+  it('renders auth.conf with redis.conf quoting, whatever the password holds', () => {
+    expect(authSecretData('p"a\\ss\nx')['auth.conf']).toBe('requirepass "p\\"a\\\\ss\\nx"\nmasterauth "p\\"a\\\\ss\\nx"\n');
+  });
+
+  it('passes the restricted Pod Security Standard: non-root, no escalation, no capabilities, RuntimeDefault seccomp, no token', () => {
+    const pod = buildPod(rr, specOf({}), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    const c = pod.spec!.containers[0]!;
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    for (const v of pod.spec!.volumes!) expect(Object.keys(v).filter((k) => k !== 'name')).toEqual([expect.stringMatching(/^(emptyDir|persistentVolumeClaim|secret)$/)]);
   });
 
   it('has no password arguments nor env without auth', () => {
     const c = container(specOf());
     expect(c.args).not.toContain('--requirepass');
     expect(c.args).not.toContain('--masterauth');
-    expect(c.env).toEqual([]);
+    expect(c.args).not.toContain('--include');
+    expect(c.env).toBeUndefined();
   });
 
   it('uses a claim named data-<pod> with persistence, else an emptyDir', () => {
@@ -97,7 +116,7 @@ describe('redisArgs', () => {
     const args = redisArgs(specOf({ auth: { secretName: 's' }, config }));
     const userStart = args.indexOf('--maxmemory-policy');
     expect(args.slice(userStart)).toEqual(['--maxmemory-policy', 'allkeys-lru', '--maxmemory', '256mb', '--save', '900 1']);
-    for (const owned of ['port', 'bind', 'protected-mode', 'dir', 'replica-read-only', 'replicaof', 'requirepass', 'masterauth', 'appendonly']) {
+    for (const owned of ['port', 'bind', 'protected-mode', 'dir', 'replica-read-only', 'replicaof', 'include', 'appendonly']) {
       const at = args.indexOf(`--${owned}`);
       expect(at, owned).toBeGreaterThanOrEqual(0);
       expect(at, owned).toBeLessThan(userStart);

@@ -1,0 +1,79 @@
+// Secure by construction: redis pods admitted under the restricted Pod Security Standard, redis-server
+// running as a non-root user, and the password in no process's arguments and no log.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerPid, createNamespace, kubectl } from './support/cluster.js';
+import { clusterPaths } from './support/faults.js';
+import { settle } from './support/invariants.js';
+import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
+
+const PASSWORD = 'restricted-e2e-password-6b1f';
+let ns: string;
+let cleanup: () => Promise<void>;
+let operator: OperatorProcess;
+
+beforeAll(async () => {
+  await installCrd();
+  ({ name: ns, cleanup } = await createNamespace('restricted'));
+  await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
+  operator = startOperator({ WATCH_NAMESPACES: ns });
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await cleanup?.();
+});
+
+/** Every file under a folder, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
+}
+
+describe('in a namespace that enforces the restricted Pod Security Standard', () => {
+  it('a resource with auth reaches Ready; redis-server runs as non-root; the password is in no argv and no log', async () => {
+    // The namespace really enforces it: a root pod is refused.
+    const refused = await api()
+      .core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'root-probe' }, spec: { containers: [{ name: 'c', image: 'redis:7.2' }] } } })
+      .then(() => 'admitted', (e: unknown) => String(e));
+    expect(refused).toMatch(/PodSecurity|forbidden/i);
+
+    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'sec-auth' }, stringData: { password: PASSWORD } } });
+    await createRR(ns, 'sec', { replicas: 2, auth: { secretName: 'sec-auth' }, persistence: { enabled: true, size: '64Mi' } });
+    await waitReady(ns, 'sec');
+    await settle(ns, 'sec', PASSWORD);
+    const rr = await getRR(ns, 'sec');
+    expect(rr.status!.conditions!.find((c) => c.type === 'PodsAdmitted')?.status).toBe('True');
+
+    for (const node of rr.status!.nodes!) {
+      const pid = containerPid(ns, node.name, 'redis');
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      expect(uid, node.name).toBe('999');
+      const caps = /^CapEff:\s+(\w+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      expect(caps, node.name).toBe('0000000000000000');
+      // Clients need the password; the data directory is writable by the redis user.
+      expect(String(await redisCommand(node.podIP!, ['PING']).catch((e: unknown) => String(e)))).toMatch(/NOAUTH/);
+      expect(await redisCommand(node.podIP!, ['PING'], PASSWORD)).toBe('PONG');
+    }
+    const primaryIP = rr.status!.nodes!.find((n) => n.role === 'primary')!.podIP!;
+    expect(await redisCommand(primaryIP, ['SET', 'k', 'v'], PASSWORD)).toBe('OK');
+    expect(await redisCommand(primaryIP, ['BGREWRITEAOF'], PASSWORD)).toMatch(/rewriting/);
+
+    // No process on this machine has the password in its arguments.
+    const inArgv = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(PASSWORD);
+        } catch {
+          return false;
+        }
+      });
+    expect(inArgv).toEqual([]);
+    // No log of the cluster (control plane, node agent, every container) or of the operator has it.
+    const logs = filesUnder(clusterPaths().logs).filter((f) => statSync(f).size < 50_000_000);
+    expect(logs.length).toBeGreaterThan(3);
+    expect(logs.filter((f) => readFileSync(f, 'utf8').includes(PASSWORD))).toEqual([]);
+    expect(operator.output()).not.toContain(PASSWORD);
+  });
+});
