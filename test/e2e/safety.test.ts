@@ -1,24 +1,15 @@
 // The three ordinary situations that lost a whole dataset or locked the operator out, end to end on
 // the local cluster, each with every acknowledged key counted.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { mergePatchOptions } from '../../src/kube/client.js';
-import { createNamespace, freezePod, killContainer, thawPod, waitFor } from './support/cluster.js';
+import { freezePod, killContainer, thawPod, waitFor } from './support/cluster.js';
 import { settle, writableMasters } from './support/invariants.js';
-import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
+import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 
+const fixture = operatorNamespace('safety');
 let ns: string;
-let cleanup: () => Promise<void>;
-let operator: OperatorProcess;
-
-beforeAll(async () => {
-  await installCrd();
-  ({ name: ns, cleanup } = await createNamespace('safety'));
-  operator = startOperator({ WATCH_NAMESPACES: ns });
-});
-
-afterAll(async () => {
-  await operator?.stop();
-  await cleanup?.();
+beforeAll(() => {
+  ns = fixture.ns;
 });
 
 const KEYS = 500;

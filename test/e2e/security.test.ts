@@ -2,28 +2,16 @@
 // running as a non-root user, and the password in no process's arguments and no log.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerPid, createNamespace, kubectl } from './support/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { containerPid, kubectl } from './support/cluster.js';
 import { clusterPaths } from './support/faults.js';
 import { settle } from './support/invariants.js';
-import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
+import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 
 const PASSWORD = 'restricted-e2e-password-6b1f';
-let ns: string;
-let cleanup: () => Promise<void>;
-let operator: OperatorProcess;
-
-beforeAll(async () => {
-  await installCrd();
-  ({ name: ns, cleanup } = await createNamespace('restricted'));
-  await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
-  operator = startOperator({ WATCH_NAMESPACES: ns });
-});
-
-afterAll(async () => {
-  await operator?.stop();
-  await cleanup?.();
-});
+const fixture = operatorNamespace('restricted', (ns) =>
+  kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']).then(() => undefined),
+);
 
 /** Every file under a folder, recursively. */
 function filesUnder(dir: string): string[] {
@@ -32,6 +20,7 @@ function filesUnder(dir: string): string[] {
 
 describe('in a namespace that enforces the restricted Pod Security Standard', () => {
   it('a resource with auth reaches Ready; redis-server runs as non-root; the password is in no argv and no log', async () => {
+    const { ns, operator } = fixture;
     // The namespace really enforces it: a root pod is refused.
     const refused = await api()
       .core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'root-probe' }, spec: { containers: [{ name: 'c', image: 'redis:7.2' }] } } })

@@ -60,3 +60,43 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "rro.leaseName" -}}
 {{- default (include "rro.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
+
+{{/* A name with a suffix that still fits a DNS label (63): the full name is shortened first. */}}
+{{- define "rro.suffixed" -}}
+{{- $root := index . 0 }}{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "rro.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
+{{/* Cluster-scoped names carry the release namespace: two releases of one name never clash. */}}
+{{- define "rro.clusterName" -}}
+{{- include "rro.suffixed" (list . .Release.Namespace) }}
+{{- end }}
+
+{{/* The operator's permissions on the objects it manages (rbac.yaml: a ClusterRole, or a Role per watched namespace). */}}
+{{- define "rro.rules" }}
+  - apiGroups: ["redis.replication.dev"]
+    resources: ["redisreplications"]
+    verbs: ["list", "watch", "patch"]
+  - apiGroups: ["redis.replication.dev"]
+    resources: ["redisreplications/status"]
+    verbs: ["patch"]
+  - apiGroups: ["redis.replication.dev"]
+    resources: ["redisreplications/finalizers"]
+    verbs: ["update"]
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["list", "watch", "create", "delete", "patch"]
+  - apiGroups: [""]
+    resources: ["services"]
+    verbs: ["list", "watch", "create", "patch"]
+  - apiGroups: [""]
+    resources: ["persistentvolumeclaims"]
+    verbs: ["list", "watch", "create", "delete", "patch"]
+  - apiGroups: [""]
+    resources: ["secrets"]
+    # get: the auth Secret; create, patch: the resource's copy of the applied password.
+    verbs: ["get", "create", "patch"]
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["create", "patch"]
+{{- end }}

@@ -9,7 +9,8 @@ import { createClient } from 'redis';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
 import { makeClients } from '../../../src/kube/client.js';
 import { repoRoot } from '../../../hack/lib.js';
-import { clusterPaths, kubeConfig, kubectl, waitFor } from './cluster.js';
+import { afterAll, beforeAll } from 'vitest';
+import { clusterPaths, createNamespace, kubeConfig, kubectl, waitFor } from './cluster.js';
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -107,4 +108,22 @@ export async function redisCommand(host: string, args: string[], password?: stri
   } finally {
     client.destroy();
   }
+}
+
+/** A namespace of its own with an operator watching it, for the tests of one file: set up before
+ * them (`prepare` runs between the two), torn down after. */
+export function operatorNamespace(prefix: string, prepare?: (namespace: string) => Promise<void>): { ns: string; operator: OperatorProcess } {
+  const fixture = {} as { ns: string; operator: OperatorProcess };
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    await installCrd();
+    ({ name: fixture.ns, cleanup } = await createNamespace(prefix));
+    await prepare?.(fixture.ns);
+    fixture.operator = startOperator({ WATCH_NAMESPACES: fixture.ns });
+  });
+  afterAll(async () => {
+    await fixture.operator?.stop();
+    await cleanup?.();
+  });
+  return fixture;
 }
