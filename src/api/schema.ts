@@ -141,6 +141,15 @@ export const specSchema = z
       })
       .strict()
       .default({ enabled: true, primaryDownSeconds: 3 }),
+    /** How a change of the pod template reaches running pods (see src/plan/rollout.ts). */
+    updateStrategy: z
+      .object({
+        type: z.enum(['RollingUpdate', 'OnDelete']).default('RollingUpdate'),
+        /** Supervised: every replica is rolled, the primary is left for the user to switch over. */
+        primary: z.enum(['Unsupervised', 'Supervised']).default('Unsupervised'),
+      })
+      .strict()
+      .default({ type: 'RollingUpdate', primary: 'Unsupervised' }),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({
@@ -214,6 +223,9 @@ export const statusSchema = z.object({
   targetPrimary: z.string().optional(),
   /** What kind of change targetPrimary is: Switchover, Promotion, or the reason of a failover. */
   targetReason: z.string().optional(),
+  /** The revision of the pod template (a hash), and how many pods run it. */
+  revision: z.string().optional(),
+  updatedPods: z.number().int().optional(),
   /** master_replid (and master_replid2) of the primary: replicas that followed its stream carry one. */
   primaryReplIds: z.array(z.string()).optional(),
   /** The next pod index: pod names are never reused. */

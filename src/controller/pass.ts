@@ -80,6 +80,9 @@ export interface ResourceMemory {
   /** The spec generation whose config each pod (by IP) has had applied at run time. */
   configured?: Map<string, number>;
   configRefusedGeneration?: number;
+  /** When the rolling update last took a step, and whether its stall was reported. */
+  rollStepAtMs?: number;
+  rollStallReported?: boolean;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */

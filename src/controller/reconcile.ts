@@ -1,7 +1,7 @@
 // Reconcile(key): observe, decide with pure functions (plan/), act in small idempotent steps, write
 // status. Level-triggered: everything is derived from the API objects and what Redis says, so a
 // pass can be interrupted anywhere and the next one carries on.
-import { parseSpec, type RedisReplication } from '../api/schema.js';
+import { parseSpec, totalPods, type RedisReplication } from '../api/schema.js';
 import type { Requeue } from '../kube/workqueue.js';
 import { ANNOTATION } from '../plan/names.js';
 import { dataOffset, isBooting, observeClaim, type ObservedPod } from '../plan/observation.js';
@@ -15,6 +15,7 @@ import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
 import { ensureServices } from './services.js';
+import { roll } from './rollout.js';
 import { refuseSpec, writeStatus } from './status.js';
 import { wireReplicas } from './wiring.js';
 
@@ -92,10 +93,24 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
     await wireReplicas(pass, observed, plan);
   }
+  // One step of a rolling update, on a settled topology only.
+  const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
   await rotatePassword(pass, observed);
   if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);
   recordNodeMetrics(pass, nodes);
-  await writeStatus(pass, { decision, change: typeof change === 'object' ? change : undefined, observed, nodes, plan, primary, authProblem: auth?.problem, podRefusal: pass.podRefusal });
+  const roleChange = typeof change === 'object' ? change : rollout?.change;
+  await writeStatus(pass, {
+    decision,
+    change: roleChange,
+    observed,
+    nodes,
+    plan,
+    primary: rollout?.change?.to ?? primary,
+    authProblem: auth?.problem,
+    podRefusal: pass.podRefusal,
+    revision: rollout?.revision,
+    rollout,
+  });
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 

@@ -1,6 +1,7 @@
 // Points every replica at its parent's current pod IP (REPLICAOF) and applies live configuration.
 import { REDIS_PORT } from '../plan/names.js';
 import { isBooting, type ObservedPod } from '../plan/observation.js';
+import { RESTART_DIRECTIVES } from '../plan/rollout.js';
 import type { Plan } from '../plan/topology.js';
 import type { RedisTarget } from '../redis/client.js';
 import { redisTarget, type Pass } from './pass.js';
@@ -61,7 +62,8 @@ async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
           if (/^(ERR|WRONGTYPE)/.test(String((err as Error).message))) refused.add(directive);
           else answered = false;
         });
-      for (const [directive, value] of Object.entries(spec.config)) await set(directive, value);
+      // Directives Redis cannot change at run time are rolled instead (src/plan/rollout.ts).
+      for (const [directive, value] of Object.entries(spec.config)) if (!RESTART_DIRECTIVES.has(directive.toLowerCase())) await set(directive, value);
       await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
       if (answered) configured.set(pod.podIP!, generation);
     }),

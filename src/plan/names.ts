@@ -20,6 +20,10 @@ export const ANNOTATION = {
   /** The pod a replica is assigned to replicate from. */
   parent: 'redis.replication.dev/parent',
   switchover: 'redis.replication.dev/switchover',
+  /** On a pod: the revision of the pod template it was built from (src/plan/rollout.ts). */
+  revision: 'redis.replication.dev/revision',
+  /** On the resource: change it (any value) to roll every pod, as `kubectl rollout restart` does. */
+  restartedAt: 'redis.replication.dev/restartedAt',
   /** On a data claim: its pod has held replicated data, so the claim may hold data no other pod has. */
   holdsData: 'redis.replication.dev/holds-data',
 } as const;

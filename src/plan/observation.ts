@@ -14,6 +14,8 @@ export interface ObservedPod {
   role: 'primary' | 'replica';
   /** From the parent annotation. */
   parent: string | undefined;
+  /** The pod template revision it was built from (annotation); undefined for pods from before revisions. */
+  revision?: string | undefined;
   podIP: string | undefined;
   deleting: boolean;
   /** The pod's redis container is not running (crashed, waiting to restart): its Redis cannot answer. */
@@ -36,6 +38,7 @@ export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod
     tier: tierLabel(labels[LABEL.tier]),
     role: labels[LABEL.role] === 'primary' ? 'primary' : 'replica',
     parent: pod.metadata?.annotations?.[ANNOTATION.parent],
+    revision: pod.metadata?.annotations?.[ANNOTATION.revision],
     podIP: running ? pod.status?.podIP : undefined,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),

@@ -20,6 +20,8 @@ export interface Observation {
   desiredReplicas: number;
   /** Pods still to create, re-parent or delete according to the plan. */
   pendingChanges: number;
+  /** A rolling update under way: pods still on an older revision, and why it is stopped, if it is. */
+  rollout?: { outdated: string[]; stalled?: string | undefined; supervised?: string | undefined } | undefined;
 }
 
 export interface Decision {
@@ -52,6 +54,9 @@ function readyCondition(o: Observation, f: ReturnType<typeof facts>): ConditionU
     return condition('Ready', false, 'Scaling', `${f.replicas.length} of ${o.desiredReplicas} replicas exist, ${o.pendingChanges} changes pending`);
   }
   if (f.notReady.length > 0) return condition('Ready', false, 'ReplicasNotReady', `unlinked or lagging: ${names(f.notReady)}`);
+  if (o.rollout && o.rollout.outdated.length > 0) {
+    return condition('Ready', false, 'RollingUpdate', `${o.rollout.outdated.length} pods run an older revision: ${o.rollout.outdated.join(', ')}`);
+  }
   return condition('Ready', true, 'AllReplicasReady', `${o.desiredReplicas} replicas linked and within maxLagSeconds`);
 }
 
@@ -71,6 +76,9 @@ function syncedCondition(f: ReturnType<typeof facts>): ConditionUpdate {
 function progressingCondition(o: Observation, f: ReturnType<typeof facts>): ConditionUpdate {
   if (o.invalidSpec !== undefined) return condition('Progressing', false, 'InvalidSpec', o.invalidSpec);
   if (o.primary === 'missing' || o.primary === 'starting') return condition('Progressing', true, 'Creating', 'the primary is being created');
+  if (o.rollout?.stalled) return condition('Progressing', false, 'RollingUpdateStalled', o.rollout.stalled);
+  if (o.rollout?.supervised) return condition('Progressing', false, 'RollingUpdateSupervised', o.rollout.supervised);
+  if (o.rollout && o.rollout.outdated.length > 0) return condition('Progressing', true, 'RollingUpdate', `rolling ${o.rollout.outdated.length} pods onto the current revision`);
   if (f.converging) return condition('Progressing', true, 'Scaling', `${o.pendingChanges} pod changes pending`);
   if (f.syncing.length > 0) return condition('Progressing', true, 'Syncing', `full sync in progress: ${names(f.syncing)}`);
   return condition('Progressing', false, 'Stable', 'the topology matches the spec');
@@ -87,6 +95,7 @@ function phaseOf(o: Observation, f: ReturnType<typeof facts>, ready: boolean): P
   if (o.primary === 'starting') return f.replicas.length === 0 ? 'Pending' : 'Provisioning';
   if (o.primary === 'unreachable') return 'Degraded';
   if (f.converging || (f.syncing.length > 0 && f.down.length === 0)) return 'Provisioning';
+  if (o.rollout && o.rollout.outdated.length > 0 && f.down.length === 0) return 'Provisioning';
   return 'Degraded';
 }
 

@@ -22,6 +22,7 @@ import {
   REDIS_PORT,
   appliedAuthSecretName,
 } from './names.js';
+import { podRevision } from './rollout.js';
 import type { Plan } from './topology.js';
 
 const DATA_DIR = '/data';
@@ -92,7 +93,10 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
         [LABEL.tier]: String(placement.tier),
         [LABEL.read]: 'false',
       },
-      annotations: placement.parent ? { [ANNOTATION.parent]: placement.parent } : {},
+      annotations: {
+        [ANNOTATION.revision]: podRevision(spec, rr.metadata.annotations?.[ANNOTATION.restartedAt]),
+        ...(placement.parent ? { [ANNOTATION.parent]: placement.parent } : {}),
+      },
       ownerReferences: [ownerReference(rr)],
     },
     spec: {

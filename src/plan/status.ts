@@ -47,7 +47,15 @@ export interface StatusInput {
   authProblem?: string | undefined;
   /** The API server refused a pod (Pod Security admission, quota...): its reason. */
   podRefusal?: string | undefined;
+  /** The revision pods should run, and the rolling update's state. */
+  revision?: string | undefined;
+  rollout?: { outdated: string[]; stalled?: string | undefined; supervised?: string | undefined } | undefined;
   nowMs: number;
+}
+
+/** Pods still to create, re-parent or delete according to the plan. */
+export function pendingChanges(plan: Plan | undefined): number {
+  return plan ? plan.create.length + plan.reparent.length + plan.remove.length + (plan.primary.create ? 1 : 0) : 0;
 }
 
 /** The status after a pass that acted on a valid spec. */
@@ -61,7 +69,8 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     primaryName: primary,
     nodes,
     desiredReplicas: summary.desiredReplicas,
-    pendingChanges: plan ? plan.create.length + plan.reparent.length + plan.remove.length + (plan.primary.create ? 1 : 0) : 0,
+    pendingChanges: pendingChanges(plan),
+    rollout: input.rollout,
   });
   const conditions = verdict.conditions.map((c) =>
     c.type === 'PrimaryAvailable' && (decision.kind === 'lost' || decision.kind === 'wait') && c.status === 'False'
@@ -96,6 +105,8 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     ready: summary.ready,
     selector: selectorString(rr.metadata.name),
     primaryOffset: summary.primaryOffset,
+    revision: input.revision ?? rr.status?.revision,
+    updatedPods: input.rollout ? nodes.length - input.rollout.outdated.filter((n) => nodes.some((x) => x.name === n)).length : rr.status?.updatedPods,
     primaryReplIds: primaryPod?.info && isWritableMaster(primaryPod) ? replIds(primaryPod.info) : rr.status?.primaryReplIds,
     maxLagSeconds: summary.maxLagSeconds,
     nodes,

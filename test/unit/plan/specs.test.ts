@@ -48,7 +48,8 @@ describe('buildPod', () => {
     expect(pod.metadata?.ownerReferences).toEqual([
       { apiVersion: 'redis.replication.dev/v1alpha1', kind: 'RedisReplication', name: 'cache', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
     ]);
-    expect(buildPod(rr, specOf(), { name: 'cache-0', tier: 0, parent: undefined }).metadata?.annotations).toEqual({});
+    // The primary has no parent; every pod records the revision of the template it was built from.
+    expect(buildPod(rr, specOf(), { name: 'cache-0', tier: 0, parent: undefined }).metadata?.annotations).toEqual({ [ANNOTATION.revision]: expect.stringMatching(/^[0-9a-f]{8}$/) });
   });
 
   it('runs the image on port 6379 with the data volume at the --dir', () => {

@@ -1,0 +1,107 @@
+// Rolling updates driven through the fake: every pod ends on the new revision, replicas first,
+// the primary by switchover, with no acknowledged write lost.
+import { describe, expect, it } from 'vitest';
+import type { RedisReplication } from '../../src/api/schema.js';
+import { ANNOTATION } from '../../src/plan/names.js';
+import { World } from '../support/world.js';
+
+function setup(spec: Record<string, unknown>): { world: World; rr: RedisReplication; apply: (spec: Record<string, unknown>, annotations?: Record<string, string>) => RedisReplication } {
+  const world = new World();
+  const apply = (s: Record<string, unknown>, annotations?: Record<string, string>) =>
+    world.kube.apply({
+      apiVersion: 'redis.replication.dev/v1alpha1',
+      kind: 'RedisReplication',
+      metadata: { name: 'cache', namespace: 'ns', ...(annotations ? { annotations } : {}) },
+      spec: s as RedisReplication['spec'],
+    });
+  return { world, rr: apply(spec), apply };
+}
+
+const images = (world: World) => [...world.kube.pods.values()].filter((p) => !p.metadata!.deletionTimestamp).map((p) => p.spec!.containers[0]!.image);
+
+/** Passes, with client writes through the pod labelled primary, until `done`; returns the writes acknowledged. */
+async function underWrites(world: World, rr: RedisReplication, done: () => boolean, maxPasses = 120): Promise<number[]> {
+  const acked: number[] = [];
+  let id = 1;
+  for (let n = 0; n < maxPasses && !done(); n++) {
+    for (const pod of world.kube.pods.values()) {
+      if (pod.metadata!.labels?.['redis.replication.dev/role'] !== 'primary' || pod.metadata!.deletionTimestamp) continue;
+      for (let i = 0; i < 5; i++, id++) if (world.redis.write(pod.status!.podIP!, id)) acked.push(id);
+    }
+    await world.reconcile(rr);
+    world.redis.replicate();
+    world.kube.finishDeletions();
+    world.advance(1000);
+  }
+  if (!done()) throw new Error(`not done after ${maxPasses} passes: ${JSON.stringify(world.status(rr)?.conditions)}`);
+  return acked;
+}
+
+describe('rolling update', () => {
+  it('an image change on a 1+2+2 cascade: replicas deepest first, then a switchover, then the old primary; no write lost', async () => {
+    const { world, rr, apply } = setup({ replicas: 2, cascade: [{ replicasPerParent: 1 }] });
+    await world.settle(rr, () => world.ready(rr));
+    const before = world.status(rr)!;
+    const order: string[] = [];
+    const recordEvents = () => world.kube.events.filter((e) => e.reason === 'RollingUpdate').map((e) => e.message.split(' ')[1]!);
+    apply({ replicas: 2, cascade: [{ replicasPerParent: 1 }], image: 'redis:7.4' });
+    await world.reconcile(rr);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingUpdate' });
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'RollingUpdate' });
+    const acked = await underWrites(world, rr, () => world.ready(rr) && images(world).every((i) => i === 'redis:7.4'));
+    order.push(...recordEvents());
+    const after = world.status(rr)!;
+    expect(images(world)).toHaveLength(5);
+    expect(after.primary).not.toBe(before.primary);
+    expect(after.lastFailover).toMatchObject({ from: before.primary, reason: 'Switchover' });
+    // Tier 2 before tier 1, and the old primary last.
+    const tierOf = (name: string) => before.nodes!.find((n) => n.name === name)?.tier;
+    const tiers = order.map(tierOf);
+    expect(tiers.slice(0, 2)).toEqual([2, 2]);
+    expect(order.at(-1)).toBe(before.primary);
+    expect(world.kube.serverOf('ns', after.primary!)!.log).toEqual(expect.arrayContaining(acked));
+    expect(after.updatedPods).toBe(5);
+  });
+
+  it('changing the restartedAt annotation rolls every pod the same way', async () => {
+    const { world, rr, apply } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const names = new Set(world.status(rr)!.nodes!.map((n) => n.name));
+    apply({ replicas: 1 }, { [ANNOTATION.restartedAt]: '2026-12-01T12:00:00Z' });
+    await underWrites(world, rr, () => world.ready(rr) && world.status(rr)!.nodes!.every((n) => !names.has(n.name) || n.role === 'primary') && world.status(rr)!.updatedPods === 2);
+    expect(world.status(rr)!.updatedPods).toBe(2);
+  });
+
+  it('OnDelete leaves running pods alone; Supervised leaves the primary for the user', async () => {
+    const onDelete = setup({ replicas: 1 });
+    await onDelete.world.settle(onDelete.rr, () => onDelete.world.ready(onDelete.rr));
+    onDelete.apply({ replicas: 1, image: 'redis:7.4', updateStrategy: { type: 'OnDelete' } });
+    await onDelete.world.settle(onDelete.rr, () => onDelete.world.ready(onDelete.rr));
+    expect(images(onDelete.world)).toEqual(['redis:7.2', 'redis:7.2']);
+
+    const supervised = setup({ replicas: 1 });
+    await supervised.world.settle(supervised.rr, () => supervised.world.ready(supervised.rr));
+    const primary = supervised.world.status(supervised.rr)!.primary!;
+    supervised.apply({ replicas: 1, image: 'redis:7.4', updateStrategy: { primary: 'Supervised' } });
+    await underWrites(supervised.world, supervised.rr, () =>
+      supervised.world.status(supervised.rr)!.conditions!.some((c) => c.reason === 'RollingUpdateSupervised'),
+    );
+    expect(supervised.world.status(supervised.rr)!.primary).toBe(primary);
+    expect(images(supervised.world).sort()).toEqual(['redis:7.2', 'redis:7.4']);
+  });
+
+  it('a roll whose re-created pod never syncs stops there, says why, and keeps the rest serving', async () => {
+    const { world, rr, apply } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    apply({ replicas: 2, image: 'redis:7.4' });
+    // Every new server comes up frozen: the first re-created replica never links.
+    const start = world.redis.start.bind(world.redis);
+    world.redis.start = (ip, options) => Object.assign(start(ip, options), { unreachable: true });
+    await underWrites(world, rr, () => world.status(rr)!.conditions!.some((c) => c.reason === 'RollingUpdateStalled'), 400);
+    expect(world.kube.events.some((e) => e.reason === 'RollingUpdateStalled')).toBe(true);
+    expect(world.kube.events.filter((e) => e.reason === 'RollingUpdate')).toHaveLength(1);
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(world.kube.serverOf('ns', primary)!.role).toBe('master');
+  });
+});
