@@ -1,7 +1,7 @@
 // The controller: informers on RedisReplications and the objects they own feed a rate-limited
 // work queue; workers run reconcile(key), never two at once for the same key.
 import { setTimeout } from 'node:timers/promises';
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import type { Clients } from '../kube/client.js';
@@ -107,6 +107,14 @@ export function startController(opts: ControllerOptions): Controller {
     OWNED_SELECTOR,
   );
 
+  // Nodes: only whether one is being drained; passes run every second anyway, so no key to enqueue.
+  const nodes = startInformer<V1Node & KubernetesObject>(kc, {
+    path: '/api/v1/nodes',
+    list: () => core.listNode() as Promise<KubernetesListObject<V1Node & KubernetesObject>>,
+    onEvent: () => undefined,
+    onError: (err) => log.warn({ kind: 'Node', err: String(err) }, 'watch failed; restarting'),
+  });
+
   const owned = <T extends KubernetesObject>(list: RobustInformer<T>[]) => (namespace: string, instance: string) =>
     list.flatMap((i) => i.byIndex(BY_INSTANCE, `${namespace}/${instance}`));
 
@@ -134,10 +142,11 @@ export function startController(opts: ControllerOptions): Controller {
       pods: owned(pods),
       claims: owned(claims),
       services: owned(services),
+      node: (name) => nodes.get(undefined, name),
     },
   };
 
-  const all = [...resources, ...pods, ...services, ...claims];
+  const all = [...resources, ...pods, ...services, ...claims, nodes];
   const synced = () => all.every((i) => i.hasSynced());
 
   const workers = waitFor(synced).then(() =>

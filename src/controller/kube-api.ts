@@ -3,7 +3,7 @@ import { GROUP, PLURAL, VERSION } from '../api/schema.js';
 import { mergePatchOptions, type Clients } from '../kube/client.js';
 import type { KubeApi } from './pass.js';
 
-export function kubeApi({ core, custom }: Pick<Clients, 'core' | 'custom'>): KubeApi {
+export function kubeApi({ core, custom, policy }: Pick<Clients, 'core' | 'custom' | 'policy'>): KubeApi {
   const resource = (namespace: string, name: string) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
   return {
     createPod: async (pod) => void (await core.createNamespacedPod({ namespace: pod.metadata!.namespace!, body: pod })),
@@ -16,6 +16,8 @@ export function kubeApi({ core, custom }: Pick<Clients, 'core' | 'custom'>): Kub
     patchClaimAnnotations: async (namespace, name, annotations) =>
       void (await core.patchNamespacedPersistentVolumeClaim({ namespace, name, body: { metadata: { annotations } } }, mergePatchOptions())),
     createService: async (service) => void (await core.createNamespacedService({ namespace: service.metadata!.namespace!, body: service })),
+    createDisruptionBudget: async (budget) =>
+      void (await policy.createNamespacedPodDisruptionBudget({ namespace: budget.metadata!.namespace!, body: budget })),
     patchServiceSelector: async (namespace, name, selector) =>
       void (await core.patchNamespacedService({ namespace, name, body: { spec: { selector } } }, mergePatchOptions())),
     patchStatus: async (namespace, name, status, resourceVersion) => {

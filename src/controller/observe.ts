@@ -1,12 +1,18 @@
 // Observe phase: the resource's pods from the cache, and INFO replication of each, in parallel.
-import { observePodObject, type ObservedPod } from '../plan/observation.js';
+import { isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { parseReplication } from '../redis/info.js';
 import type { Pass } from './pass.js';
 
 export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   const { deps, namespace, name } = pass;
   const bases = deps.cache.pods(namespace, name).flatMap((p) => observePodObject(name, p) ?? []);
-  return Promise.all(bases.map(async (base) => ({ ...base, info: base.podIP ? await ask(pass, base.podIP) : undefined })));
+  return Promise.all(
+    bases.map(async (base) => ({
+      ...base,
+      draining: base.node !== undefined && isDraining(deps.cache.node(base.node)),
+      info: base.podIP ? await ask(pass, base.podIP) : undefined,
+    })),
+  );
 }
 
 /** INFO replication of one pod, with the password it has; undefined when it does not answer. During

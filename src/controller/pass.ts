@@ -1,7 +1,7 @@
 // What the effect layer needs from the outside world, as narrow interfaces so that unit tests can
 // drive reconcile through a fake (test/controller/fake.ts): the Kubernetes verbs the operator
 // calls, the Redis commands it sends, the cache of watched objects, and the per-pass context.
-import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
@@ -18,6 +18,7 @@ export interface KubeApi {
   deleteClaim(namespace: string, name: string): Promise<void>;
   patchClaimAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
   createService(service: V1Service): Promise<void>;
+  createDisruptionBudget(budget: V1PodDisruptionBudget): Promise<void>;
   patchServiceSelector(namespace: string, name: string, selector: Record<string, string>): Promise<void>;
   /** JSON merge patch of /status; `null` values remove fields. With `resourceVersion`, the write
    * fails with 409 Conflict if the resource changed since that version. Returns the new version. */
@@ -39,6 +40,7 @@ export interface Caches {
   pods(namespace: string, instance: string): V1Pod[];
   claims(namespace: string, instance: string): V1PersistentVolumeClaim[];
   services(namespace: string, instance: string): V1Service[];
+  node(name: string): V1Node | undefined;
 }
 
 export interface Recorder {
@@ -80,6 +82,8 @@ export interface ResourceMemory {
   /** The spec generation whose config each pod (by IP) has had applied at run time. */
   configured?: Map<string, number>;
   configRefusedGeneration?: number;
+  /** The disruption budgets were created by this process (they never change). */
+  budgetsEnsured?: boolean;
   /** When the rolling update last took a step, and whether its stall was reported. */
   rollStepAtMs?: number;
   rollStallReported?: boolean;

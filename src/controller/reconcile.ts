@@ -14,7 +14,7 @@ import type { Deps, Pass, ResourceMemory } from './pass.js';
 import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
-import { ensureServices } from './services.js';
+import { ensureDisruptionBudgets, ensureServices } from './services.js';
 import { roll } from './rollout.js';
 import { refuseSpec, writeStatus } from './status.js';
 import { wireReplicas } from './wiring.js';
@@ -51,6 +51,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   };
 
   await ensureServices(pass);
+  await ensureDisruptionBudgets(pass);
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
   let observed = await observePods(pass);

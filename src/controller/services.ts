@@ -1,7 +1,8 @@
-// Services: `<name>-primary` and `<name>-read` exist and select what the builders say.
+// Services and disruption budgets: `<name>-primary` and `<name>-read` exist and select what the
+// builders say; the PodDisruptionBudgets `<name>-primary` and `<name>-replicas` exist.
 import { isConflict } from '../kube/client.js';
 import { semanticEqual } from '../kube/semantic.js';
-import { buildServices } from '../plan/specs.js';
+import { buildDisruptionBudgets, buildServices } from '../plan/specs.js';
 import type { Pass } from './pass.js';
 import { ignore } from './pods.js';
 
@@ -15,4 +16,11 @@ export async function ensureServices(pass: Pass): Promise<void> {
       await deps.kube.patchServiceSelector(namespace, service.metadata!.name!, service.spec!.selector!);
     }
   }
+}
+
+/** The budgets never change: created once per operator process, an existing one is left alone. */
+export async function ensureDisruptionBudgets(pass: Pass): Promise<void> {
+  if (pass.memory.budgetsEnsured) return;
+  for (const budget of buildDisruptionBudgets(pass.rr)) await ignore(isConflict, pass.deps.kube.createDisruptionBudget(budget));
+  pass.memory.budgetsEnsured = true;
 }

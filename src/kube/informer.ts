@@ -65,7 +65,8 @@ export interface InformerOptions<T extends KubernetesObject> {
 
 export interface RobustInformer<T extends KubernetesObject> {
   list(namespace?: string): readonly T[];
-  get(namespace: string, name: string): T | undefined;
+  /** `namespace` undefined for a cluster-scoped object. */
+  get(namespace: string | undefined, name: string): T | undefined;
   byIndex(indexName: string, value: string): T[];
   hasSynced(): boolean;
   stop(): Promise<void>;

@@ -48,6 +48,9 @@ export const primaryServiceName = (resource: string): string => `${resource}-pri
  * rotation reached every pod (the user's Secret holds the password wanted). */
 export const appliedAuthSecretName = (resource: string): string => `${resource}-applied-auth`;
 export const readServiceName = (resource: string): string => `${resource}-read`;
+/** PodDisruptionBudgets: the primary (never evicted before the role has moved) and the replicas. */
+export const primaryBudgetName = (resource: string): string => `${resource}-primary`;
+export const replicasBudgetName = (resource: string): string => `${resource}-replicas`;
 
 export function baseLabels(resource: string): Record<string, string> {
   return { [LABEL.name]: 'redis', [LABEL.instance]: resource, [LABEL.managedBy]: MANAGED_BY };

@@ -1,6 +1,6 @@
 // The observation model: what one reconcile pass sees of a resource's pods (the API object and what
 // its Redis says) and of its claims. Every decision reads this, and only this.
-import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ReplicationInfo } from '../redis/info.js';
 import { ANNOTATION, BOOT_PARENT, LABEL, podIndex } from './names.js';
 import type { ClaimRef } from './topology.js';
@@ -20,6 +20,9 @@ export interface ObservedPod {
   deleting: boolean;
   /** The pod's redis container is not running (crashed, waiting to restart): its Redis cannot answer. */
   containerDown: boolean;
+  /** The node it runs on, and whether that node is being drained (cordoned: unschedulable). */
+  node?: string | undefined;
+  draining?: boolean;
   /** undefined when Redis could not be reached (or the pod has no IP yet). */
   info: ReplicationInfo | undefined;
 }
@@ -42,6 +45,7 @@ export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod
     podIP: running ? pod.status?.podIP : undefined,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),
+    node: pod.spec?.nodeName,
   };
 }
 
@@ -80,4 +84,9 @@ export function dataOffset(pod: ObservedPod): number {
 export function claimsToMark(observed: ObservedPod[], claims: ClaimRef[]): string[] {
   const unmarked = new Set(claims.filter((c) => !c.holdsData).map((c) => c.pod));
   return observed.filter((p) => unmarked.has(p.name) && (isWritableMaster(p) || dataOffset(p) > 0)).map((p) => p.name);
+}
+
+/** A node being drained: cordoned (`kubectl cordon`, `kubectl drain`), or tainted unschedulable. */
+export function isDraining(node: V1Node | undefined): boolean {
+  return Boolean(node?.spec?.unschedulable || node?.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unschedulable'));
 }

@@ -80,6 +80,12 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
         ? { kind: 'switchover', from: recorded.name, to: choice.to.name }
         : { kind: 'refuseSwitchover', primary: recorded.name, message: choice.message };
     }
+    // Its node is being drained: hand the role to a replica on another node first (the primary's
+    // disruption budget holds the eviction until the role has moved).
+    if (recorded.draining) {
+      const choice = chooseSwitchover(pods.filter((p) => !p.draining), recorded.name, 'auto');
+      if (choice.kind === 'switch') return { kind: 'switchover', from: recorded.name, to: choice.to.name };
+    }
     return { kind: 'ok', primary: recorded.name };
   }
 

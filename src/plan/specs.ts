@@ -4,6 +4,7 @@ import type {
   V1OwnerReference,
   V1PersistentVolumeClaim,
   V1Pod,
+  V1PodDisruptionBudget,
   V1ResourceRequirements,
   V1Secret,
   V1Service,
@@ -17,8 +18,10 @@ import {
   LABEL,
   baseLabels,
   dataClaimName,
+  primaryBudgetName,
   primaryServiceName,
   readServiceName,
+  replicasBudgetName,
   REDIS_PORT,
   appliedAuthSecretName,
 } from './names.js';
@@ -170,6 +173,22 @@ export function buildAppliedAuthSecret(rr: RedisReplication, password: string): 
     type: 'Opaque',
     stringData: authSecretData(password),
   };
+}
+
+/**
+ * PodDisruptionBudgets. `<name>-primary` admits no eviction of the primary: a drain waits until the
+ * operator has switched the role over (it does so when the primary's node is cordoned), then evicts
+ * the old primary as a replica. `<name>-replicas` lets one replica go at a time.
+ */
+export function buildDisruptionBudgets(rr: RedisReplication): V1PodDisruptionBudget[] {
+  const name = rr.metadata.name;
+  const budget = (budgetName: string, role: string, maxUnavailable: number): V1PodDisruptionBudget => ({
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: budgetName, namespace: rr.metadata.namespace, labels: baseLabels(name), ownerReferences: [ownerReference(rr)] },
+    spec: { maxUnavailable, selector: { matchLabels: { [LABEL.name]: 'redis', [LABEL.instance]: name, [LABEL.role]: role } } },
+  });
+  return [budget(primaryBudgetName(name), 'primary', 0), budget(replicasBudgetName(name), 'replica', 1)];
 }
 
 /** `<name>-read` selects by the read label, which the primary also carries when includePrimary. */

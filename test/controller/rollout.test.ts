@@ -105,3 +105,26 @@ describe('rolling update', () => {
     expect(world.kube.serverOf('ns', primary)!.role).toBe('master');
   });
 });
+
+describe('disruption budgets and drains', () => {
+  it('creates <name>-primary (no eviction of the primary) and <name>-replicas (one at a time)', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.kube.budgets.get('ns/cache-primary')!.spec).toMatchObject({ maxUnavailable: 0, selector: { matchLabels: { 'redis.replication.dev/role': 'primary' } } });
+    expect(world.kube.budgets.get('ns/cache-replicas')!.spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: { 'redis.replication.dev/role': 'replica' } } });
+  });
+
+  it("a primary whose node is cordoned is switched over to a replica on another node, with no write lost", async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    for (const n of ['n1', 'n2', 'n3']) world.kube.nodes.set(n, { metadata: { name: n }, spec: {} });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const node = world.kube.pods.get(`ns/${old}`)!.spec!.nodeName!;
+    world.kube.nodes.get(node)!.spec!.unschedulable = true;
+    const acked = await underWrites(world, rr, () => world.status(rr)!.primary !== old && world.ready(rr));
+    const now = world.status(rr)!.primary!;
+    expect(world.kube.pods.get(`ns/${now}`)!.spec!.nodeName).not.toBe(node);
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: old, to: now, reason: 'Switchover' });
+    expect(world.kube.serverOf('ns', now)!.log).toEqual(expect.arrayContaining(acked));
+  });
+});

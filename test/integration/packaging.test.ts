@@ -93,7 +93,7 @@ function normalizeRules(rules: Obj[]): string[] {
  * (informers). redisreplications/finalizers is the one rule no call shows: the API server requires it
  * to set blockOwnerDeletion on owner references (OpenShift enforces it).
  */
-function rulesFromCode(): { objects: string[]; leases: string[] } {
+function rulesFromCode(): { objects: string[]; nodes: string[]; leases: string[] } {
   const files = (function walk(dir: string): string[] {
     return readdirSync(join(repoRoot, dir), { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? (e.name === 'cli' ? [] : walk(`${dir}/${e.name}`)) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : [],
@@ -108,6 +108,8 @@ function rulesFromCode(): { objects: string[]; leases: string[] } {
     Secret: '/secrets',
     Event: '/events',
     Lease: 'coordination.k8s.io/leases',
+    Node: '/nodes',
+    PodDisruptionBudget: 'policy/poddisruptionbudgets',
     CustomObject: 'redis.replication.dev/redisreplications',
     CustomObjectStatus: 'redis.replication.dev/redisreplications/status',
   };
@@ -122,10 +124,15 @@ function rulesFromCode(): { objects: string[]; leases: string[] } {
   }
   add('redis.replication.dev/redisreplications/finalizers', 'update');
   const rules = [...verbs].map(([r, v]) => `${r}: ${[...v].sort().join(',')}`).sort();
-  return { objects: rules.filter((r) => !r.includes('leases')), leases: rules.filter((r) => r.includes('leases')) };
+  return {
+    objects: rules.filter((r) => !r.includes('leases') && !r.startsWith('/nodes')),
+    nodes: rules.filter((r) => r.startsWith('/nodes')),
+    leases: rules.filter((r) => r.includes('leases')),
+  };
 }
 
-const { objects: EXPECTED_CLUSTER_RULES, leases: EXPECTED_LEASE_RULES } = rulesFromCode();
+const { objects: EXPECTED_OBJECT_RULES, nodes: EXPECTED_NODE_RULES, leases: EXPECTED_LEASE_RULES } = rulesFromCode();
+const EXPECTED_CLUSTER_RULES = [...EXPECTED_OBJECT_RULES, ...EXPECTED_NODE_RULES].sort();
 
 describe('helm availability', () => {
   it('helm is installed (else: run hack/local-cluster/build-binaries.sh)', () => {
@@ -356,16 +363,18 @@ describe('helm template', () => {
 
 describe('RBAC is least privilege', () => {
   it('the rules derived from the code are the ones expected (the derivation itself works)', () => {
-    expect(EXPECTED_CLUSTER_RULES).toEqual([
+    expect(EXPECTED_OBJECT_RULES).toEqual([
       '/events: create,patch',
       '/persistentvolumeclaims: create,delete,list,patch,watch',
       '/pods: create,delete,list,patch,watch',
       '/secrets: create,get,patch',
       '/services: create,list,patch,watch',
+      'policy/poddisruptionbudgets: create',
       'redis.replication.dev/redisreplications/finalizers: update',
       'redis.replication.dev/redisreplications/status: patch',
       'redis.replication.dev/redisreplications: list,patch,watch',
     ]);
+    expect(EXPECTED_NODE_RULES).toEqual(['/nodes: list,watch']);
     expect(EXPECTED_LEASE_RULES).toEqual(['coordination.k8s.io/leases: create,get,update']);
   });
 
@@ -373,13 +382,12 @@ describe('RBAC is least privilege', () => {
     expect(normalizeRules(one(render(), 'ClusterRole').rules as Obj[])).toEqual(EXPECTED_CLUSTER_RULES);
   });
 
-  it('with watchNamespaces, a Role and RoleBinding in each watched namespace and nothing cluster-wide', () => {
+  it('with watchNamespaces, a Role and RoleBinding in each watched namespace; cluster-wide only reading nodes', () => {
     const objs = render('--set', 'watchNamespaces={a,b}');
-    expect(ofKind(objs, 'ClusterRole')).toEqual([]);
-    expect(ofKind(objs, 'ClusterRoleBinding')).toEqual([]);
+    expect(normalizeRules(one(objs, 'ClusterRole').rules as Obj[])).toEqual(EXPECTED_NODE_RULES);
     for (const ns of ['a', 'b']) {
       const role = ofKind(objs, 'Role').find((r) => r.metadata.namespace === ns)!;
-      expect(normalizeRules(role.rules as Obj[])).toEqual(EXPECTED_CLUSTER_RULES);
+      expect(normalizeRules(role.rules as Obj[])).toEqual(EXPECTED_OBJECT_RULES);
       const binding = ofKind(objs, 'RoleBinding').find((r) => r.metadata.namespace === ns)!;
       expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
     }

@@ -1,7 +1,7 @@
 // An in-memory Kubernetes for the controller tests and the fault simulation: the API verbs the
 // operator calls (KubeApi), the informer caches it reads (Caches), Events, and a node agent that
 // runs every pod's Redis in the Redis model. Errors carry the HTTP code the real API would send.
-import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { RedisReplication } from '../../src/api/schema.js';
 import type { Caches, KubeApi, Recorder } from '../../src/controller/pass.js';
 import { LABEL } from '../../src/plan/names.js';
@@ -48,6 +48,8 @@ export class FakeKube implements KubeApi {
   readonly claims = new Map<string, V1PersistentVolumeClaim>();
   readonly services = new Map<string, V1Service>();
   readonly secrets = new Map<string, V1Secret>();
+  readonly budgets = new Map<string, V1PodDisruptionBudget>();
+  readonly nodes = new Map<string, V1Node>();
   /** What each claim's volume holds while no pod runs on it, and the server that wrote it last. */
   readonly disks = new Map<string, Disk>();
   readonly events: RecordedEvent[] = [];
@@ -56,6 +58,13 @@ export class FakeKube implements KubeApi {
   /** Called before each API call: the simulation may throw here (API errors, operator crashes). */
   beforeCall: (verb: string, what: string) => void = () => {};
   private nextIP = 1;
+
+  /** A scheduler: the schedulable node with the fewest pods ("local" when the test defines none). */
+  private schedule(): string {
+    const count = (node: string) => [...this.pods.values()].filter((p) => p.spec?.nodeName === node).length;
+    const free = [...this.nodes.values()].filter((n) => !n.spec?.unschedulable).map((n) => n.metadata!.name!);
+    return free.sort((a, b) => count(a) - count(b) || (a < b ? -1 : 1))[0] ?? 'local';
+  }
   private resourceVersion = 1;
 
   constructor(
@@ -113,6 +122,7 @@ export class FakeKube implements KubeApi {
     const ip = `10.0.${Math.floor(this.nextIP / 250)}.${(this.nextIP++ % 250) + 1}`;
     const created: V1Pod = {
       ...clone(pod),
+      spec: { ...clone(pod.spec!), nodeName: this.schedule() },
       metadata: { ...clone(pod.metadata), uid: `pod-uid-${ip}`, resourceVersion: String(this.resourceVersion++) },
       status: { phase: 'Running', podIP: ip, containerStatuses: [{ name: 'redis', ready: true, restartCount: 0, image: '', imageID: '', state: { running: {} } }] },
     };
@@ -166,6 +176,12 @@ export class FakeKube implements KubeApi {
     const key = this.call('create', 'service', service);
     if (this.services.has(key)) throw new ApiError(409, `services "${service.metadata!.name}" already exists`);
     this.services.set(key, clone(service));
+  }
+
+  async createDisruptionBudget(budget: V1PodDisruptionBudget): Promise<void> {
+    const key = this.call('create', 'poddisruptionbudget', budget);
+    if (this.budgets.has(key)) throw new ApiError(409, `poddisruptionbudgets "${budget.metadata!.name}" already exists`);
+    this.budgets.set(key, clone(budget));
   }
 
   async patchServiceSelector(namespace: string, name: string, selector: Record<string, string>): Promise<void> {
@@ -223,6 +239,7 @@ export class FakeKube implements KubeApi {
     pods: (namespace, instance) => this.owned(this.pods, namespace, instance),
     claims: (namespace, instance) => this.owned(this.claims, namespace, instance),
     services: (namespace, instance) => this.owned(this.services, namespace, instance),
+    node: (name) => clone(this.nodes.get(name)),
   };
 
   readonly recorder: Recorder = {

@@ -99,4 +99,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   - apiGroups: [""]
     resources: ["events"]
     verbs: ["create", "patch"]
+  - apiGroups: ["policy"]
+    resources: ["poddisruptionbudgets"]
+    verbs: ["create"]
+{{- end }}
+
+{{/* Nodes are cluster-scoped: whether a pod's node is being drained (a ClusterRole in every case). */}}
+{{- define "rro.nodeRules" }}
+  - apiGroups: [""]
+    resources: ["nodes"]
+    verbs: ["list", "watch"]
 {{- end }}

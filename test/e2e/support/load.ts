@@ -14,6 +14,8 @@ export interface WriteLoad {
 
 export interface LoadResult {
   acked: number[];
+  /** The longest time between two acknowledged writes: the longest write outage. */
+  longestGapMs: number;
   failures: number;
   /** The servers written to, in order (a new entry each time a reconnect lands elsewhere). */
   hosts: string[];
@@ -74,7 +76,8 @@ export function startWriteLoad(o: LoadOptions): WriteLoad {
     async stop() {
       stopped = true;
       await run;
-      return { acked, failures: failureTimes.length, hosts };
+      const longestGapMs = ackTimes.reduce((max, t, i) => (i === 0 ? 0 : Math.max(max, t - ackTimes[i - 1]!)), 0);
+      return { acked, longestGapMs, failures: failureTimes.length, hosts };
     },
     ackedCount: () => acked.length,
     recoveredAt(sinceMs) {

@@ -1,0 +1,118 @@
+// Day-2 operations under a continuous write load: a rolling image update of a cascade and a restart
+// request, each counting every acknowledged write; runtime config that survives a container kill.
+import { describe, expect, it } from 'vitest';
+import { ANNOTATION } from '../../src/plan/names.js';
+import { killContainer, kubectl, waitFor } from './support/cluster.js';
+import { primaryServiceIP, settle, writableMasters } from './support/invariants.js';
+import { missingWrites, startWriteLoad } from './support/load.js';
+import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+
+const fixture = operatorNamespace('day2');
+
+const podImages = async (ns: string, name: string) =>
+  (await api().core.listNamespacedPod({ namespace: ns, labelSelector: `app.kubernetes.io/instance=${name}` })).items
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .map((p) => p.spec!.containers[0]!.image!);
+
+/** Runs `change` under a write load and waits until `done`; returns the outcome and checks nothing was lost. */
+async function rollUnderLoad(ns: string, name: string, label: string, change: () => Promise<void>, done: () => Promise<boolean>) {
+  await settle(ns, name);
+  const before = await getRR(ns, name);
+  const prefix = `${label}:${Date.now()}`;
+  const load = startWriteLoad({ host: await primaryServiceIP(ns, name), prefix, maxDurationMs: 240_000 });
+  await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
+  const t0 = Date.now();
+  await change();
+  await waitFor(done, { timeoutMs: 240_000, intervalMs: 500, what: `${label} finished` });
+  const rollMs = Date.now() - t0;
+  await settle(ns, name);
+  const result = await load.stop();
+  const after = await getRR(ns, name);
+  const primaryIP = after.status!.nodes!.find((n) => n.name === after.status!.primary)!.podIP!;
+  const lost = (await missingWrites(primaryIP, undefined, prefix, result.acked)).length;
+  const outcome = { from: before.status!.primary, to: after.status!.primary, rollMs, longestOutageMs: result.longestGapMs, acked: result.acked.length, lost };
+  console.log(`[day2] ${label}: ${JSON.stringify(outcome)}`);
+  expect(lost).toBe(0);
+  expect(await writableMasters(ns, name)).toHaveLength(1);
+  return outcome;
+}
+
+describe('rolling updates', () => {
+  it('an image change on a 1+2+2 cascade: every pod on the new image, the primary changes once, no acknowledged write lost', async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'roll', { replicas: 2, cascade: [{ replicasPerParent: 1 }], readService: { maxLagSeconds: 2 } });
+    await waitReady(ns, 'roll');
+    const outcome = await rollUnderLoad(
+      ns,
+      'roll',
+      'image',
+      () => kubectl(['-n', ns, 'patch', 'rr/roll', '--type=merge', '-p', '{"spec":{"image":"redis:7.4"}}']).then(() => undefined),
+      async () => {
+        const rr = await getRR(ns, 'roll');
+        const images = await podImages(ns, 'roll');
+        return rr.status?.phase === 'Ready' && images.length === 5 && images.every((i) => i === 'redis:7.4');
+      },
+    );
+    expect(outcome.to).not.toBe(outcome.from);
+    const rr = await getRR(ns, 'roll');
+    expect(rr.status!.lastFailover).toMatchObject({ from: outcome.from, to: outcome.to, reason: 'Switchover' });
+    expect(rr.status!.updatedPods).toBe(5);
+    const events = await api().core.listNamespacedEvent({ namespace: ns });
+    expect(events.items.filter((e) => e.reason === 'Switchover' && e.involvedObject.name === 'roll')).toHaveLength(1);
+  });
+
+  it('the restartedAt annotation rolls every pod; a restart-only directive does too', async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'restart', { replicas: 1 });
+    await waitReady(ns, 'restart');
+    const names = async () => (await getRR(ns, 'restart')).status!.nodes!.map((n) => n.name).sort();
+    const before = await names();
+    await rollUnderLoad(
+      ns,
+      'restart',
+      'restartedAt',
+      () => kubectl(['-n', ns, 'annotate', 'rr/restart', `${ANNOTATION.restartedAt}=${new Date().toISOString()}`]).then(() => undefined),
+      async () => {
+        const rr = await getRR(ns, 'restart');
+        return rr.status?.phase === 'Ready' && rr.status.updatedPods === 2 && (await names()).every((n) => !before.includes(n) || n === rr.status!.primary);
+      },
+    );
+    // databases cannot change at run time: it rolls the pods.
+    await rollUnderLoad(
+      ns,
+      'restart',
+      'restart-only config',
+      () => kubectl(['-n', ns, 'patch', 'rr/restart', '--type=merge', '-p', '{"spec":{"config":{"databases":"32"}}}']).then(() => undefined),
+      async () => {
+        const rr = await getRR(ns, 'restart');
+        if (rr.status?.phase !== 'Ready' || rr.status.updatedPods !== 2) return false;
+        const all = await Promise.all(rr.status.nodes!.map((n) => redisCommand(n.podIP!, ['CONFIG', 'GET', 'databases'])));
+        return all.every((r) => (r as string[])[1] === '32');
+      },
+    );
+  });
+});
+
+describe('runtime config', () => {
+  it('a directive Redis can change at run time reaches every pod with no restart, and survives a container kill', async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'live', { replicas: 1 });
+    await waitReady(ns, 'live');
+    const before = (await getRR(ns, 'live')).status!.nodes!.map((n) => n.name).sort();
+    await kubectl(['-n', ns, 'patch', 'rr/live', '--type=merge', '-p', '{"spec":{"config":{"maxmemory-policy":"allkeys-lru"}}}']);
+    const policyOf = async (ip: string) => ((await redisCommand(ip, ['CONFIG', 'GET', 'maxmemory-policy'])) as string[])[1];
+    await waitFor(async () => (await Promise.all((await getRR(ns, 'live')).status!.nodes!.map((n) => policyOf(n.podIP!)))).every((p) => p === 'allkeys-lru'), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'maxmemory-policy on every pod',
+    });
+    expect((await getRR(ns, 'live')).status!.nodes!.map((n) => n.name).sort()).toEqual(before);
+    const replica = (await getRR(ns, 'live')).status!.nodes!.find((n) => n.role === 'replica')!;
+    await killContainer(ns, replica.name);
+    await waitFor(async () => (await policyOf(replica.podIP!).catch(() => undefined)) === 'allkeys-lru' && (await getRR(ns, 'live')).status?.phase === 'Ready', {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'maxmemory-policy back after the container restarted',
+    });
+  });
+});
