@@ -147,9 +147,11 @@ export const specSchema = z
         type: z.enum(['RollingUpdate', 'OnDelete']).default('RollingUpdate'),
         /** Supervised: every replica is rolled, the primary is left for the user to switch over. */
         primary: z.enum(['Unsupervised', 'Supervised']).default('Unsupervised'),
+        /** A roll that has not settled this long after its last step stops and says so (as a Deployment's). */
+        progressDeadlineSeconds: z.number().int().min(10).max(86_400).default(300),
       })
       .strict()
-      .default({ type: 'RollingUpdate', primary: 'Unsupervised' }),
+      .default({ type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 }),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({

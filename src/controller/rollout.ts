@@ -12,9 +12,6 @@ import type { Pass } from './pass.js';
 import { deletePod } from './pods.js';
 import { switchover } from './roles.js';
 
-/** How long a roll may wait for the topology to settle after a step before it is called stalled. */
-export const ROLL_STALL_MS = 5 * 60_000;
-
 export interface Rollout {
   revision: string;
   outdated: string[];
@@ -50,7 +47,7 @@ export async function roll(pass: Pass, input: RolloutInput): Promise<Rollout> {
   if (step.kind === 'supervised') return { ...result, supervised: step.message };
   if (step.kind === 'wait') {
     const since = memory.rollStepAtMs;
-    if (since !== undefined && deps.now() - since > ROLL_STALL_MS) {
+    if (since !== undefined && deps.now() - since > spec.updateStrategy.progressDeadlineSeconds * 1000) {
       const stalled = `the rolling update stopped: the topology has not settled ${Math.round((deps.now() - since) / 1000)} s after the last step (a pod that does not start or sync?); the rest keeps serving`;
       if (!memory.rollStallReported) {
         memory.rollStallReported = true;

@@ -93,6 +93,37 @@ describe('rolling updates', () => {
   });
 });
 
+describe('a roll that stalls', () => {
+  it('stops at the pod that never starts, says why, keeps the rest serving, and resumes once the spec is fixed', async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'stall', { replicas: 2, updateStrategy: { progressDeadlineSeconds: 15 } });
+    await waitReady(ns, 'stall');
+    await settle(ns, 'stall');
+    const primary = (await getRR(ns, 'stall')).status!.primary!;
+    // An image the node cannot run: the re-created replica never starts.
+    await kubectl(['-n', ns, 'patch', 'rr/stall', '--type=merge', '-p', '{"spec":{"image":"example.org/not-redis:1"}}']);
+    await waitFor(async () => (await getRR(ns, 'stall')).status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'RollingUpdateStalled'), {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+      what: 'Progressing=False RollingUpdateStalled',
+    });
+    const rr = await getRR(ns, 'stall');
+    expect(rr.status!.primary).toBe(primary);
+    const events = (await api().core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.involvedObject.name === 'stall');
+    expect(events.some((e) => e.reason === 'RollingUpdateStalled' && e.type === 'Warning')).toBe(true);
+    // One pod was re-created, no more; the primary and the other replica still serve.
+    expect(events.filter((e) => e.reason === 'RollingUpdate')).toHaveLength(1);
+    const primaryIP = rr.status!.nodes!.find((n) => n.name === primary)!.podIP!;
+    expect(await redisCommand(primaryIP, ['SET', 'still', 'serving'])).toBe('OK');
+    await kubectl(['-n', ns, 'patch', 'rr/stall', '--type=merge', '-p', '{"spec":{"image":"redis:7.4"}}']);
+    await waitFor(async () => {
+      const now = await getRR(ns, 'stall');
+      const images = await podImages(ns, 'stall');
+      return now.status?.phase === 'Ready' && images.length === 3 && images.every((i) => i === 'redis:7.4');
+    }, { timeoutMs: 180_000, intervalMs: 500, what: 'the roll finished on the fixed image' });
+  });
+});
+
 describe('runtime config', () => {
   it('a directive Redis can change at run time reaches every pod with no restart, and survives a container kill', async () => {
     const { ns } = fixture;

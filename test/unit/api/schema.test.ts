@@ -18,7 +18,7 @@ describe('parseSpec', () => {
       config: {},
       readService: { maxLagSeconds: 5, includePrimary: false },
       failover: { enabled: true, primaryDownSeconds: 3 },
-      updateStrategy: { type: 'RollingUpdate', primary: 'Unsupervised' },
+      updateStrategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },
     };
     expect(parseSpec({})).toEqual({ ok: true, spec: expected });
     expect(parseSpec(undefined)).toEqual({ ok: true, spec: expected });

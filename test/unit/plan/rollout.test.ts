@@ -41,7 +41,7 @@ const pod = (name: string, tier: number, revision: string, over: Partial<Observe
 });
 const input = (pods: ObservedPod[], over: Partial<RolloutInput> = {}): RolloutInput => ({
   revision: 'new',
-  strategy: { type: 'RollingUpdate', primary: 'Unsupervised' },
+  strategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },
   pods,
   primary: 'c-0',
   settled: true,
@@ -65,7 +65,7 @@ describe('nextRollStep', () => {
   it('switches over to an updated, linked tier-1 replica once only the primary is outdated', () => {
     const pods = [pod('c-0', 0, 'old'), pod('c-5', 1, 'new'), pod('c-6', 1, 'new', { info: { ...pod('c-6', 1, 'new').info!, replOffset: 20 } as ObservedPod['info'] })];
     expect(nextRollStep(input(pods))).toEqual({ kind: 'switchover', from: 'c-0', to: 'c-6', outdated: ['c-0'] });
-    expect(nextRollStep(input(pods, { strategy: { type: 'RollingUpdate', primary: 'Supervised' } }))).toMatchObject({ kind: 'supervised' });
+    expect(nextRollStep(input(pods, { strategy: { type: 'RollingUpdate', primary: 'Supervised', progressDeadlineSeconds: 300 } }))).toMatchObject({ kind: 'supervised' });
   });
 
   it('never re-creates the only pod without persistence (its data would go); with persistence it does', () => {
@@ -74,7 +74,7 @@ describe('nextRollStep', () => {
   });
 
   it('OnDelete rolls nothing; done when every pod is current', () => {
-    expect(nextRollStep(input(cascade, { strategy: { type: 'OnDelete', primary: 'Unsupervised' } }))).toMatchObject({ kind: 'done' });
+    expect(nextRollStep(input(cascade, { strategy: { type: 'OnDelete', primary: 'Unsupervised', progressDeadlineSeconds: 300 } }))).toMatchObject({ kind: 'done' });
     expect(nextRollStep(input([pod('c-0', 0, 'new')]))).toEqual({ kind: 'done', outdated: [] });
   });
 });
