@@ -38,7 +38,15 @@ export async function roll(pass: Pass, input: RolloutInput): Promise<Rollout> {
     pendingChanges(input.plan) === 0 &&
     replicas.length === input.desiredReplicas &&
     replicas.every((n) => n.link === 'up' && n.read);
-  const step = nextRollStep({ revision, strategy: spec.updateStrategy, pods: input.observed, primary: input.primary, settled, persistent: spec.persistence.enabled });
+  const step = nextRollStep({
+    revision,
+    strategy: spec.updateStrategy,
+    pods: input.observed,
+    primary: input.primary,
+    settled,
+    persistent: spec.persistence.enabled,
+    primaryOk: input.decision.kind === 'ok',
+  });
   const result: Rollout = { revision, outdated: spec.updateStrategy.type === 'OnDelete' ? [] : step.outdated };
   if (step.kind === 'done') {
     delete memory.rollStepAtMs;

@@ -84,12 +84,18 @@ export interface RolloutInput {
   /** Every pod exists, answers, is linked and within its lag bound; no other change is pending. */
   settled: boolean;
   persistent: boolean;
+  /** The primary is writable now. */
+  primaryOk: boolean;
 }
 
 export function nextRollStep(input: RolloutInput): RollStep {
   const live = input.pods.filter((p) => !p.deleting);
   const outdated = live.filter((p) => p.revision !== input.revision).map((p) => p.name);
   if (outdated.length === 0 || input.strategy.type === 'OnDelete') return { kind: 'done', outdated };
+  // An outdated replica that never started (a bad image the spec has since fixed) serves nothing and
+  // holds nothing: it is replaced even though the topology cannot settle while it is there.
+  const neverStarted = live.find((p) => p.name !== input.primary && outdated.includes(p.name) && !p.podIP);
+  if (neverStarted && input.primaryOk) return { kind: 'recreate', pod: neverStarted.name, outdated };
   if (!input.settled) return { kind: 'wait', outdated, message: `${outdated.length} pods to roll; waiting for every pod to be linked and caught up` };
   const replicas = live.filter((p) => p.name !== input.primary && outdated.includes(p.name));
   if (replicas.length > 0) {

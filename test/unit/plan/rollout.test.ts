@@ -46,6 +46,7 @@ const input = (pods: ObservedPod[], over: Partial<RolloutInput> = {}): RolloutIn
   primary: 'c-0',
   settled: true,
   persistent: false,
+  primaryOk: true,
   ...over,
 });
 
@@ -60,6 +61,12 @@ describe('nextRollStep', () => {
 
   it('touches nothing until the topology has settled after the last step', () => {
     expect(nextRollStep(input(cascade, { settled: false }))).toMatchObject({ kind: 'wait' });
+  });
+
+  it('replaces an outdated replica that never started (a bad image since fixed), settled or not, while the primary is writable', () => {
+    const stuck = pod('c-7', 1, 'bad', { podIP: undefined, info: undefined });
+    expect(nextRollStep(input([...cascade, stuck], { settled: false }))).toMatchObject({ kind: 'recreate', pod: 'c-7' });
+    expect(nextRollStep(input([...cascade, stuck], { settled: false, primaryOk: false }))).toMatchObject({ kind: 'wait' });
   });
 
   it('switches over to an updated, linked tier-1 replica once only the primary is outdated', () => {
