@@ -129,7 +129,8 @@ export async function prepareVolumes(api: Api, pod: k8s.V1Pod, dir: string, podI
                 },
               },
             });
-            writeFile(fresh, s.serviceAccountToken.path, tr.status?.token ?? '', 0o600);
+            // The projected volume's defaultMode (0644 unless set), as the kubelet writes it.
+            writeFile(fresh, s.serviceAccountToken.path, tr.status?.token ?? '', v.projected?.defaultMode ?? 0o644);
           } catch (err) {
             if (notFound(err)) throw new ConfigError('CreateContainerConfigError', `serviceaccount "${sa}" not found`);
             throw err;
