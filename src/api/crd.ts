@@ -19,6 +19,8 @@ function isIntOrString(node: JsonSchema): boolean {
 /** Rewrites one JSON schema (and everything below it) into the structural form CRDs require. */
 export function structural(node: JsonSchema): JsonSchema {
   if (isIntOrString(node)) return { 'x-kubernetes-int-or-string': true };
+  // An object passed through as it is: no properties to list, nothing to strip.
+  if (node['x-kubernetes-preserve-unknown-fields'] === true) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   const out: JsonSchema = {};
   for (const [key, value] of Object.entries(node)) {
     // Strictness comes from the API server's field validation: CRDs forbid it beside `properties`.

@@ -47,6 +47,10 @@ export const cascadeTierSchema = z
   })
   .strict();
 
+/** A Kubernetes object passed through as it is (affinity, a toleration...): the API server checks it
+ * when the pod is created. */
+const k8sObject = z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true });
+
 const ownedList = OWNED_DIRECTIVES.map((d) => `'${d}'`).join(', ');
 const DIRECTIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 
@@ -141,6 +145,20 @@ export const specSchema = z
       })
       .strict()
       .default({ enabled: true, primaryDownSeconds: 3 }),
+    /** Where the pods run: passed to every redis pod; by default they spread across nodes and zones. */
+    placement: z
+      .object({
+        nodeSelector: z.record(z.string().max(317), z.string().max(63)).optional(),
+        tolerations: z.array(k8sObject).max(32).optional(),
+        affinity: k8sObject.optional(),
+        /** Replaces the default spread (nodes, then zones, as a preference). */
+        topologySpreadConstraints: z.array(k8sObject).max(8).optional(),
+        priorityClassName: z.string().max(253).optional(),
+        /** Tier-1 replicas spread across zones; every cascade replica runs in its parent's zone. */
+        zoneAware: z.boolean().default(false),
+      })
+      .strict()
+      .default({ zoneAware: false }),
     /** How a change of the pod template reaches running pods (see src/plan/rollout.ts). */
     updateStrategy: z
       .object({
@@ -191,6 +209,9 @@ export const nodeStatusSchema = z.object({
   tier: z.number().int(),
   parent: z.string().optional(),
   podIP: z.string().optional(),
+  /** The Kubernetes node of the pod, and its zone (topology.kubernetes.io/zone). */
+  node: z.string().optional(),
+  zone: z.string().optional(),
   link: z.enum(LINKS).optional(),
   offset: z.number().int().optional(),
   lagBytes: z.number().int().optional(),

@@ -190,7 +190,7 @@ function nodeCells(n: NodeStatus, isPrimary: boolean, maxLagSeconds: number, pod
     lagSeconds,
     read,
     ip ? { text: ip } : dash,
-    { text: notes.join(', '), paint: notes.length > 0 ? 'yellow' : undefined },
+    { text: [...(n.node ? [`on ${n.node}${n.zone ? ` in ${n.zone}` : ''}`] : []), ...notes].join(', '), paint: notes.length > 0 ? 'yellow' : undefined },
   ];
 }
 

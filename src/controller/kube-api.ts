@@ -18,8 +18,7 @@ export function kubeApi({ core, custom, policy }: Pick<Clients, 'core' | 'custom
     createService: async (service) => void (await core.createNamespacedService({ namespace: service.metadata!.namespace!, body: service })),
     createDisruptionBudget: async (budget) =>
       void (await policy.createNamespacedPodDisruptionBudget({ namespace: budget.metadata!.namespace!, body: budget })),
-    patchServiceSelector: async (namespace, name, selector) =>
-      void (await core.patchNamespacedService({ namespace, name, body: { spec: { selector } } }, mergePatchOptions())),
+    patchServiceSpec: async (namespace, name, spec) => void (await core.patchNamespacedService({ namespace, name, body: { spec } }, mergePatchOptions())),
     patchStatus: async (namespace, name, status, resourceVersion) => {
       const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };
       const updated = (await custom.patchNamespacedCustomObjectStatus({ ...resource(namespace, name), body }, mergePatchOptions())) as {

@@ -1,5 +1,6 @@
 // Observe phase: the resource's pods from the cache, and INFO replication of each, in parallel.
 import { isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
+import { ZONE_LABEL } from '../plan/specs.js';
 import { parseReplication } from '../redis/info.js';
 import type { Pass } from './pass.js';
 
@@ -7,11 +8,11 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   const { deps, namespace, name } = pass;
   const bases = deps.cache.pods(namespace, name).flatMap((p) => observePodObject(name, p) ?? []);
   return Promise.all(
-    bases.map(async (base) => ({
-      ...base,
-      draining: base.node !== undefined && isDraining(deps.cache.node(base.node)),
-      info: base.podIP ? await ask(pass, base.podIP) : undefined,
-    })),
+    bases.map(async (base) => {
+      const node = base.node === undefined ? undefined : deps.cache.node(base.node);
+      const zone = node?.metadata?.labels?.[ZONE_LABEL];
+      return { ...base, zone, draining: isDraining(node), info: base.podIP ? await ask(pass, base.podIP) : undefined };
+    }),
   );
 }
 

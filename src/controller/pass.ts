@@ -19,7 +19,8 @@ export interface KubeApi {
   patchClaimAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
   createService(service: V1Service): Promise<void>;
   createDisruptionBudget(budget: V1PodDisruptionBudget): Promise<void>;
-  patchServiceSelector(namespace: string, name: string, selector: Record<string, string>): Promise<void>;
+  /** Merge patch of the Service's selector and traffic distribution (`null` removes it). */
+  patchServiceSpec(namespace: string, name: string, spec: { selector: Record<string, string>; trafficDistribution: string | null }): Promise<void>;
   /** JSON merge patch of /status; `null` values remove fields. With `resourceVersion`, the write
    * fails with 409 Conflict if the resource changed since that version. Returns the new version. */
   patchStatus(namespace: string, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<string | undefined>;

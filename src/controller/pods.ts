@@ -27,7 +27,11 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
   const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
   if (plan.primary.create || !live.has(plan.primary.name)) await createPod(pass, { name: plan.primary.name, tier: 0, parent: undefined });
   for (const placement of plan.layout) {
-    if (!live.has(placement.name)) await createPod(pass, placement);
+    if (live.has(placement.name)) continue;
+    const parentZone = observed.find((p) => p.name === placement.parent)?.zone;
+    // Zone-aware: a cascade replica is created once its parent's zone is known, to be placed there.
+    if (spec.placement.zoneAware && placement.tier >= 2 && !parentZone) continue;
+    await createPod(pass, { ...placement, parentZone });
   }
   for (const pod of deletableNow(plan, members)) {
     await deletePod(pass, pod, { withClaim: true });

@@ -12,8 +12,8 @@ export async function ensureServices(pass: Pass): Promise<void> {
   for (const service of buildServices(rr)) {
     const current = existing.get(service.metadata!.name);
     if (!current) await ignore(isConflict, deps.kube.createService(service));
-    else if (!semanticEqual(current.spec?.selector, service.spec!.selector)) {
-      await deps.kube.patchServiceSelector(namespace, service.metadata!.name!, service.spec!.selector!);
+    else if (!semanticEqual(current.spec?.selector, service.spec!.selector) || current.spec?.trafficDistribution !== service.spec!.trafficDistribution) {
+      await deps.kube.patchServiceSpec(namespace, service.metadata!.name!, { selector: service.spec!.selector!, trafficDistribution: service.spec!.trafficDistribution ?? null });
     }
   }
 }

@@ -4,7 +4,10 @@ import type { ReplicationInfo } from '../redis/info.js';
 import type { ObservedPod } from './observation.js';
 
 /** A pod as status shows it: its place in the topology (as planned) and what its Redis said. */
-export type NodePod = Pick<ObservedPod, 'name' | 'index' | 'tier' | 'parent' | 'podIP' | 'info'>;
+export type NodePod = Pick<ObservedPod, 'name' | 'index' | 'tier' | 'parent' | 'podIP' | 'info'> & Partial<Pick<ObservedPod, 'node' | 'zone'>>;
+
+/** Where a pod runs, as status shows it (absent fields stay out). */
+const where = (pod: NodePod) => ({ ...(pod.node ? { node: pod.node } : {}), ...(pod.zone ? { zone: pod.zone } : {}) });
 
 export interface NodesInput {
   primary: string;
@@ -33,6 +36,7 @@ function primaryNode(pod: NodePod, includePrimary: boolean): NodeStatus {
     role: 'primary',
     tier: 0,
     podIP: pod.podIP,
+    ...where(pod),
     offset: pod.info?.replOffset,
     read: includePrimary && pod.info?.role === 'master',
   };
@@ -51,6 +55,7 @@ function replicaNode(pod: NodePod, parent: NodePod | undefined, maxLagSeconds: n
     tier: pod.tier,
     parent: pod.parent,
     podIP: pod.podIP,
+    ...where(pod),
     link: state,
     offset,
     // A replica in a full sync has no meaningful offset yet.

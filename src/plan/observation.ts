@@ -22,6 +22,7 @@ export interface ObservedPod {
   containerDown: boolean;
   /** The node it runs on, and whether that node is being drained (cordoned: unschedulable). */
   node?: string | undefined;
+  zone?: string | undefined;
   draining?: boolean;
   /** undefined when Redis could not be reached (or the pod has no IP yet). */
   info: ReplicationInfo | undefined;

@@ -5,6 +5,10 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1PodDisruptionBudget,
+  V1PodSpec,
+  V1Affinity,
+  V1Toleration,
+  V1TopologySpreadConstraint,
   V1ResourceRequirements,
   V1Secret,
   V1Service,
@@ -72,6 +76,41 @@ export interface PodPlacement {
   name: string;
   tier: number;
   parent: string | undefined;
+  /** The zone of the parent's node (zoneAware: a cascade replica runs there), if known. */
+  parentZone?: string | undefined;
+}
+
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+/** Where a pod may run: the user's placement, else a spread of the resource's pods across nodes,
+ * then zones (a preference: a small cluster still schedules them); with zoneAware, tier-1 replicas
+ * spread across zones and a cascade replica is required in its parent's zone. */
+export function podScheduling(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): Partial<V1PodSpec> {
+  const p = spec.placement;
+  const instance = { [LABEL.name]: 'redis', [LABEL.instance]: rr.metadata.name };
+  const spread = (topologyKey: string, matchLabels: Record<string, string>): V1TopologySpreadConstraint => ({
+    maxSkew: 1,
+    topologyKey,
+    whenUnsatisfiable: 'ScheduleAnyway',
+    labelSelector: { matchLabels },
+  });
+  const constraints = (p.topologySpreadConstraints as V1TopologySpreadConstraint[] | undefined) ?? [spread(HOSTNAME_LABEL, instance), spread(ZONE_LABEL, instance)];
+  if (p.zoneAware && placement.tier === 1) constraints.push({ ...spread(ZONE_LABEL, { ...instance, [LABEL.tier]: '1' }), whenUnsatisfiable: 'DoNotSchedule' });
+  let affinity = p.affinity as V1Affinity | undefined;
+  if (p.zoneAware && placement.tier >= 2 && placement.parentZone) {
+    const term = { matchExpressions: [{ key: ZONE_LABEL, operator: 'In', values: [placement.parentZone] }] };
+    const required = affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+    const terms = required?.nodeSelectorTerms?.length ? required.nodeSelectorTerms.map((t) => ({ ...t, matchExpressions: [...(t.matchExpressions ?? []), ...term.matchExpressions] })) : [term];
+    affinity = { ...affinity, nodeAffinity: { ...affinity?.nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } };
+  }
+  return {
+    topologySpreadConstraints: constraints,
+    ...(p.nodeSelector ? { nodeSelector: p.nodeSelector } : {}),
+    ...(p.tolerations ? { tolerations: p.tolerations as V1Toleration[] } : {}),
+    ...(affinity ? { affinity } : {}),
+    ...(p.priorityClassName ? { priorityClassName: p.priorityClassName } : {}),
+  };
 }
 
 export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): V1Pod {
@@ -105,6 +144,7 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
     spec: {
       restartPolicy: 'Always',
       terminationGracePeriodSeconds: 10,
+      ...podScheduling(rr, spec, placement),
       // Redis needs no API access.
       automountServiceAccountToken: false,
       // The restricted Pod Security Standard: non-root, no escalation, no capabilities, RuntimeDefault seccomp.
@@ -207,6 +247,8 @@ export function buildServices(rr: RedisReplication): V1Service[] {
       type: 'ClusterIP',
       selector,
       ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT, protocol: 'TCP' }],
+      // Reads go to a replica in the client's zone when there is one (topology-aware routing).
+      ...(serviceName === readServiceName(name) ? { trafficDistribution: 'PreferClose' } : {}),
     },
   });
   const instance = { [LABEL.name]: 'redis', [LABEL.instance]: name };

@@ -128,3 +128,23 @@ describe('disruption budgets and drains', () => {
     expect(world.kube.serverOf('ns', now)!.log).toEqual(expect.arrayContaining(acked));
   });
 });
+
+describe('placement', () => {
+  it('status shows each pod node and zone; a zone-aware cascade replica is placed in its parent zone', async () => {
+    const { world, rr } = setup({ replicas: 2, cascade: [{ replicasPerParent: 1 }], placement: { zoneAware: true } });
+    for (const [n, zone] of [['n1', 'zone-a'], ['n2', 'zone-b'], ['n3', 'zone-c']] as const) {
+      world.kube.nodes.set(n, { metadata: { name: n, labels: { 'topology.kubernetes.io/zone': zone } }, spec: {} });
+    }
+    await world.settle(rr, () => world.ready(rr));
+    const nodes = world.status(rr)!.nodes!;
+    for (const n of nodes) {
+      expect(n.node).toMatch(/^n[123]$/);
+      expect(n.zone).toBe(world.kube.nodes.get(n.node!)!.metadata!.labels!['topology.kubernetes.io/zone']);
+    }
+    for (const child of nodes.filter((n) => n.tier === 2)) {
+      const parentZone = nodes.find((n) => n.name === child.parent)!.zone;
+      const terms = world.kube.pods.get(`ns/${child.name}`)!.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms;
+      expect(terms).toEqual([{ matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [parentZone] }] }]);
+    }
+  });
+});

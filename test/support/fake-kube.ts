@@ -184,11 +184,11 @@ export class FakeKube implements KubeApi {
     this.budgets.set(key, clone(budget));
   }
 
-  async patchServiceSelector(namespace: string, name: string, selector: Record<string, string>): Promise<void> {
+  async patchServiceSpec(namespace: string, name: string, spec: { selector: Record<string, string>; trafficDistribution: string | null }): Promise<void> {
     const key = this.call('patch', 'service', { metadata: { namespace, name } });
     const service = this.services.get(key);
     if (!service) throw new ApiError(404, `services "${name}" not found`);
-    service.spec = { ...service.spec, selector: clone(selector) };
+    service.spec = mergePatch(service.spec, spec) as V1Service['spec'];
   }
 
   async patchStatus(namespace: string, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<string | undefined> {

@@ -18,6 +18,7 @@ describe('parseSpec', () => {
       config: {},
       readService: { maxLagSeconds: 5, includePrimary: false },
       failover: { enabled: true, primaryDownSeconds: 3 },
+      placement: { zoneAware: false },
       updateStrategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },
     };
     expect(parseSpec({})).toEqual({ ok: true, spec: expected });

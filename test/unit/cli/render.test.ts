@@ -136,3 +136,21 @@ describe('status command helpers', () => {
     expect([formatDuration(4_000), formatDuration(190_000), formatDuration(7_500_000), formatDuration(3 * 86_400_000)]).toEqual(['4s', '3m10s', '2h5m', '3d']);
   });
 });
+
+describe('node and zone', () => {
+  it('shows where each pod runs when status knows it', async () => {
+    const { renderStatus } = await import('../../../src/cli/render.js');
+    const rr = {
+      apiVersion: 'redis.replication.dev/v1alpha1',
+      kind: 'RedisReplication',
+      metadata: { name: 'c', namespace: 'ns', uid: 'u' },
+      spec: {},
+      status: {
+        phase: 'Ready' as const,
+        primary: 'c-0',
+        nodes: [{ name: 'c-0', role: 'primary' as const, tier: 0, podIP: '10.0.0.1', node: 'node-a', zone: 'zone-1', read: false }],
+      },
+    };
+    expect(renderStatus(rr, { color: false, now: new Date('2026-12-01T00:00:00Z') })).toContain('on node-a in zone-1');
+  });
+});

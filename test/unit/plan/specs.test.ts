@@ -202,3 +202,58 @@ describe('desiredMeta', () => {
     expect(none.has('cache-0')).toBe(false);
   });
 });
+
+describe('placement', () => {
+  const podOf = (input: RedisReplicationSpecInput, placement: { name: string; tier: number; parent: string | undefined; parentZone?: string }) =>
+    buildPod(rr, specOf(input), placement).spec!;
+
+  it('spreads the pods of a resource across nodes, then zones, as a preference', () => {
+    const spec = podOf({}, { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    expect(spec.topologySpreadConstraints).toEqual([
+      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/instance': 'cache' } } },
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/instance': 'cache' } } },
+    ]);
+    expect(spec.nodeSelector).toBeUndefined();
+  });
+
+  it('passes nodeSelector, tolerations, affinity, spread constraints and priority class through', () => {
+    const affinity = { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } };
+    const spec = podOf(
+      {
+        placement: {
+          nodeSelector: { disk: 'ssd' },
+          tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'redis', effect: 'NoSchedule' }],
+          affinity,
+          topologySpreadConstraints: [{ maxSkew: 2, topologyKey: 'rack', whenUnsatisfiable: 'DoNotSchedule' }],
+          priorityClassName: 'critical',
+        },
+      },
+      { name: 'cache-1', tier: 1, parent: 'cache-0' },
+    );
+    expect(spec).toMatchObject({
+      nodeSelector: { disk: 'ssd' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'redis', effect: 'NoSchedule' }],
+      affinity,
+      topologySpreadConstraints: [{ maxSkew: 2, topologyKey: 'rack', whenUnsatisfiable: 'DoNotSchedule' }],
+      priorityClassName: 'critical',
+    });
+  });
+
+  it('zoneAware: tier-1 replicas must spread across zones; a cascade replica must run in its parent zone', () => {
+    const tier1 = podOf({ placement: { zoneAware: true } }, { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    expect(tier1.topologySpreadConstraints).toContainEqual(
+      expect.objectContaining({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: expect.objectContaining({ 'redis.replication.dev/tier': '1' }) } }),
+    );
+    const child = podOf({ placement: { zoneAware: true } }, { name: 'cache-5', tier: 2, parent: 'cache-1', parentZone: 'zone-b' });
+    expect(child.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([
+      { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['zone-b'] }] },
+    ]);
+    expect(podOf({}, { name: 'cache-5', tier: 2, parent: 'cache-1', parentZone: 'zone-b' }).affinity).toBeUndefined();
+  });
+
+  it('the read Service asks for topology-aware routing; the primary Service does not', () => {
+    const [primary, read] = buildServices(rr);
+    expect(read!.spec!.trafficDistribution).toBe('PreferClose');
+    expect(primary!.spec!.trafficDistribution).toBeUndefined();
+  });
+});
