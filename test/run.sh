@@ -5,15 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules ]; then npm ci; fi
-missing=0
-for t in etcd redis-server redis-cli iptables ip openssl unshare nsenter; do command -v "$t" >/dev/null || missing=1; done
-if [ "$missing" = 1 ]; then
-  echo "[test] installing missing system packages" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server redis-server redis-tools iptables conntrack iproute2 openssl util-linux >/dev/null
-fi
-bash hack/local-cluster/build-binaries.sh >/dev/null
+bash hack/bootstrap.sh
 
 echo "[test] unit and controller tests" >&2
 npx vitest run --project unit

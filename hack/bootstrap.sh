@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks, with visible progress, and only that: the npm packages, the
+# system packages of the local cluster (Debian), and the Kubernetes and helm binaries (built once
+# into a cache outside the repository). `npm test`, `npm run demo`, `cluster:up` and `bench` run it
+# first, so that each works as the first command on a fresh clone.
+#   bash hack/bootstrap.sh             everything
+#   bash hack/bootstrap.sh --packages  npm packages only (npm start needs no local cluster)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { echo "[setup] $*" >&2; }
+# Go (for the Kubernetes build) comes with the machine image under /usr/local/go.
+export PATH="$PATH:/usr/local/go/bin:$HOME/go/bin"
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm packages (npm ci)"
+  npm ci --no-audit --no-fund >&2
+fi
+[ "${1:-}" = "--packages" ] && exit 0
+
+need=()
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v redis-sentinel >/dev/null || need+=(redis-sentinel)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+command -v iptables >/dev/null || need+=(iptables)
+command -v conntrack >/dev/null || need+=(conntrack)
+command -v ip >/dev/null || need+=(iproute2)
+command -v openssl >/dev/null || need+=(openssl)
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v setpriv >/dev/null || need+=(util-linux)
+if [ "${#need[@]}" -gt 0 ]; then
+  say "system packages: ${need[*]}"
+  # Keep packaged services from starting (a host redis-server on 6379 is not wanted).
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  rm -f /usr/sbin/policy-rc.d
+fi
+# A redis-server service started by a package (if any) is not ours: port 6379 on the host stays free.
+if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+  systemctl stop redis-server || true
+  systemctl disable redis-server || true
+fi
+
+say "Kubernetes and helm binaries (built once, then cached; the first build takes several minutes)"
+bash hack/local-cluster/build-binaries.sh >/dev/null
