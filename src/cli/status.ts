@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // `npm run status -- NAME [-n NAMESPACE] [--watch] [--no-color]` (bin: rro-status): the state of one
 // RedisReplication, header and replication tree, like `kubectl cnpg status`.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs as parseArgv } from 'node:util';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import { selectorString } from '../plan/names.js';
 import { apiErrorMessage, isNotFound, loadKubeConfig, makeClients, type Clients } from '../kube/client.js';
+import { runIfEntry } from './program.js';
 import { renderStatus, type PodFacts } from './render.js';
 
 export const USAGE = `Usage: npm run status -- NAME [-n NAMESPACE] [--watch] [--no-color]
@@ -149,6 +149,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  return showStatus(args, 'rro-status');
+}
+
+/** Prints the status view once, or redraws it every second with `watch`. */
+export async function showStatus(args: StatusArgs, command: string): Promise<number> {
   const kc = requireKubeConfig();
   const clients = makeClients(kc);
   const namespace = args.namespace ?? contextNamespace(kc);
@@ -163,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
 
   const tty = Boolean(process.stdout.isTTY);
   const draw = (body: string) => {
-    const stamp = `Every 1s: rro-status ${namespace}/${args.name}    ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}  (Ctrl-C to stop)\n\n`;
+    const stamp = `Every 1s: ${command} ${namespace}/${args.name}    ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}  (Ctrl-C to stop)\n\n`;
     // On a terminal: clear and redraw. Elsewhere (a pipe, a log): append each frame.
     process.stdout.write(tty ? CLEAR + stamp + body : `${stamp}${body}\n`);
   };
@@ -196,22 +201,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-// Run only as a program, not when imported (tests import the helpers).
-function isEntry(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-if (isEntry()) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`rro-status: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfEntry(import.meta.url, 'rro-status', main);

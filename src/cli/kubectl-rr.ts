@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover and rolling restart
+// of a RedisReplication, each waiting for and reporting the outcome.
+import { parseArgs as parseArgv } from 'node:util';
+import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
+import { apiErrorMessage, makeClients, mergePatchOptions, type Clients } from '../kube/client.js';
+import { ANNOTATION } from '../plan/names.js';
+import { runIfEntry } from './program.js';
+import { UsageError, contextNamespace, fetchResource, requireKubeConfig, showStatus } from './status.js';
+
+export const USAGE = `Usage: kubectl rr COMMAND NAME [-n NAMESPACE] [options]
+
+Commands:
+  status NAME [--watch] [--no-color]    the topology as a tree: roles, links, lag, node and zone
+  switchover NAME [--to POD]            move the primary to POD (default: the most up-to-date tier-1
+                                        replica) with no acknowledged write lost; waits and reports
+  restart NAME [--no-wait]              roll every pod (replicas first, the primary by switchover);
+                                        waits until every pod runs the new revision
+
+Options:
+  -n, --namespace NS   namespace of the resource (default: the kubeconfig context's)
+      --timeout SEC    how long switchover and restart wait (default 60 and 900)
+  -h, --help           this text`;
+
+export type Command =
+  | { command: 'status'; name: string; namespace?: string | undefined; watch: boolean; noColor: boolean }
+  | { command: 'switchover'; name: string; namespace?: string | undefined; to: string; timeoutSeconds: number }
+  | { command: 'restart'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
+  | { command: 'help' };
+
+export function parseCommand(argv: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgv({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        namespace: { type: 'string', short: 'n' },
+        watch: { type: 'boolean', short: 'w', default: false },
+        'no-color': { type: 'boolean', default: false },
+        to: { type: 'string' },
+        'no-wait': { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    const { code, message } = e as { code?: string; message: string };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${/'([^']*)'/.exec(message)?.[1] ?? message}`);
+    throw new UsageError(message.replace(/^Option '([^']+)'.*/, '$1 needs a value'));
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) return { command: 'help' };
+  const [command, name, ...extra] = positionals;
+  if (!['status', 'switchover', 'restart'].includes(command!)) throw new UsageError(`unknown command "${command}" (status, switchover or restart)`);
+  if (!name) throw new UsageError(`${command}: name the RedisReplication`);
+  if (extra.length > 0) throw new UsageError(`${command}: one resource at a time (got ${[name, ...extra].join(', ')})`);
+  const only = (allowed: string[]) => {
+    for (const flag of ['watch', 'no-color', 'to', 'no-wait', 'timeout'] as const) {
+      const set = values[flag] !== undefined && values[flag] !== false;
+      if (set && !allowed.includes(flag)) throw new UsageError(`${command}: --${flag} does not apply`);
+    }
+  };
+  const timeout = (fallback: number) => {
+    if (values.timeout === undefined) return fallback;
+    const n = Number(values.timeout);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--timeout takes a number of seconds (got "${values.timeout}")`);
+    return n;
+  };
+  if (command === 'status') {
+    only(['watch', 'no-color']);
+    return { command, name, namespace: values.namespace, watch: values.watch, noColor: values['no-color'] };
+  }
+  if (command === 'switchover') {
+    only(['to', 'timeout']);
+    if (values.to === '') throw new UsageError('--to needs a pod name');
+    return { command, name, namespace: values.namespace, to: values.to ?? 'auto', timeoutSeconds: timeout(60) };
+  }
+  only(['no-wait', 'timeout']);
+  return { command: 'restart', name, namespace: values.namespace, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function annotate(clients: Clients, namespace: string, name: string, annotations: Record<string, string>): Promise<void> {
+  try {
+    await clients.custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, plural: PLURAL, namespace, name, body: { metadata: { annotations } } },
+      mergePatchOptions(),
+    );
+  } catch (e) {
+    throw new Error(`could not annotate RedisReplication ${namespace}/${name}: ${apiErrorMessage(e)}`, { cause: e });
+  }
+}
+
+/** The newest Event on the resource with one of these reasons, after `since`. */
+async function latestEvent(clients: Clients, namespace: string, name: string, reasons: string[], since: number) {
+  const events = await clients.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+  const time = (e: (typeof events.items)[number]) => new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime();
+  return events.items
+    .filter((e) => reasons.includes(e.reason ?? '') && time(e) >= since - 1000)
+    .sort((a, b) => time(b) - time(a))[0];
+}
+
+async function switchover(clients: Clients, namespace: string, cmd: Extract<Command, { command: 'switchover' }>, out: (line: string) => void): Promise<number> {
+  const before = await fetchResource(clients, namespace, cmd.name);
+  const from = before.status?.primary;
+  const started = Date.now();
+  await annotate(clients, namespace, cmd.name, { [ANNOTATION.switchover]: cmd.to });
+  out(`switchover of ${namespace}/${cmd.name} requested (from ${from ?? 'no primary'} to ${cmd.to === 'auto' ? 'the most up-to-date tier-1 replica' : cmd.to})`);
+  const deadline = started + cmd.timeoutSeconds * 1000;
+  for (;;) {
+    const rr = await fetchResource(clients, namespace, cmd.name);
+    if (rr.metadata.annotations?.[ANNOTATION.switchover] === undefined) {
+      const event = await latestEvent(clients, namespace, cmd.name, ['Switchover', 'SwitchoverRefused', 'SwitchoverFailed'], started);
+      const to = rr.status?.primary;
+      if (event?.reason === 'Switchover' || (to !== undefined && to !== from)) {
+        out(`switched over: ${from} -> ${to} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        return 0;
+      }
+      if (event) {
+        out(`not switched over: ${event.message}`);
+        return 1;
+      }
+    }
+    if (Date.now() > deadline) {
+      out(`no outcome within ${cmd.timeoutSeconds} s; the primary is ${rr.status?.primary}. Is the operator running?`);
+      return 1;
+    }
+    await sleep(500);
+  }
+}
+
+const rolled = (rr: RedisReplication) => {
+  const nodes = rr.status?.nodes?.length ?? 0;
+  return rr.status?.phase === 'Ready' && nodes > 0 && rr.status.updatedPods === nodes;
+};
+
+async function restart(clients: Clients, namespace: string, cmd: Extract<Command, { command: 'restart' }>, out: (line: string) => void): Promise<number> {
+  const before = await fetchResource(clients, namespace, cmd.name);
+  const started = Date.now();
+  await annotate(clients, namespace, cmd.name, { [ANNOTATION.restartedAt]: new Date(started).toISOString() });
+  out(`rolling restart of ${namespace}/${cmd.name} requested (${before.status?.nodes?.length ?? 0} pods)`);
+  if (!cmd.wait) return 0;
+  const deadline = started + cmd.timeoutSeconds * 1000;
+  let last = '';
+  for (;;) {
+    const rr = await fetchResource(clients, namespace, cmd.name);
+    const revisionChanged = rr.status?.revision !== undefined && rr.status.revision !== before.status?.revision;
+    if (revisionChanged && rolled(rr)) {
+      out(`restarted: every pod runs revision ${rr.status!.revision}; the primary is ${rr.status!.primary} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return 0;
+    }
+    const progressing = rr.status?.conditions?.find((c) => c.type === 'Progressing');
+    const line = `${rr.status?.updatedPods ?? 0}/${rr.status?.nodes?.length ?? 0} pods updated; ${progressing?.reason ?? ''}: ${progressing?.message ?? ''}`;
+    if (line !== last) out(line);
+    last = line;
+    if (progressing?.reason === 'RollingUpdateStalled') return 1;
+    if (Date.now() > deadline) {
+      out(`not finished within ${cmd.timeoutSeconds} s`);
+      return 1;
+    }
+    await sleep(1000);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCommand(argv);
+  } catch (e) {
+    process.stderr.write(`kubectl rr: ${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (cmd.command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (cmd.command === 'status') return showStatus({ name: cmd.name, namespace: cmd.namespace, watch: cmd.watch, noColor: cmd.noColor, help: false }, 'kubectl rr status');
+  const kc = requireKubeConfig();
+  const clients = makeClients(kc);
+  const namespace = cmd.namespace ?? contextNamespace(kc);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  return cmd.command === 'switchover' ? switchover(clients, namespace, cmd, out) : restart(clients, namespace, cmd, out);
+}
+
+runIfEntry(import.meta.url, 'kubectl rr', main);
