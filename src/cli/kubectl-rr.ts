@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 // `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover and rolling restart
 // of a RedisReplication, each waiting for and reporting the outcome.
-import { parseArgs as parseArgv } from 'node:util';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import { apiErrorMessage, makeClients, mergePatchOptions, type Clients } from '../kube/client.js';
 import { ANNOTATION } from '../plan/names.js';
-import { runIfEntry } from './program.js';
-import { UsageError, contextNamespace, fetchResource, requireKubeConfig, showStatus } from './status.js';
+import { UsageError, parseCommandLine, runIfEntry } from './program.js';
+import { contextNamespace, fetchResource, requireKubeConfig, showStatus } from './status.js';
 
 export const USAGE = `Usage: kubectl rr COMMAND NAME [-n NAMESPACE] [options]
 
@@ -29,26 +28,15 @@ export type Command =
   | { command: 'help' };
 
 export function parseCommand(argv: string[]): Command {
-  let parsed;
-  try {
-    parsed = parseArgv({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        namespace: { type: 'string', short: 'n' },
-        watch: { type: 'boolean', short: 'w', default: false },
-        'no-color': { type: 'boolean', default: false },
-        to: { type: 'string' },
-        'no-wait': { type: 'boolean', default: false },
-        timeout: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    const { code, message } = e as { code?: string; message: string };
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${/'([^']*)'/.exec(message)?.[1] ?? message}`);
-    throw new UsageError(message.replace(/^Option '([^']+)'.*/, '$1 needs a value'));
-  }
+  const parsed = parseCommandLine(argv, {
+    help: { type: 'boolean', short: 'h', default: false },
+    namespace: { type: 'string', short: 'n' },
+    watch: { type: 'boolean', short: 'w', default: false },
+    'no-color': { type: 'boolean', default: false },
+    to: { type: 'string' },
+    'no-wait': { type: 'boolean', default: false },
+    timeout: { type: 'string' },
+  });
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return { command: 'help' };
   const [command, name, ...extra] = positionals;

@@ -4,12 +4,11 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs as parseArgv } from 'node:util';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import { selectorString } from '../plan/names.js';
 import { apiErrorMessage, isNotFound, loadKubeConfig, makeClients, type Clients } from '../kube/client.js';
-import { runIfEntry } from './program.js';
+import { UsageError, parseCommandLine, runIfEntry } from './program.js';
 import { renderStatus, type PodFacts } from './render.js';
 
 export const USAGE = `Usage: npm run status -- NAME [-n NAMESPACE] [--watch] [--no-color]
@@ -25,7 +24,7 @@ and the replication topology as a tree with link state, offsets, lag and read el
 
 The cluster comes from KUBECONFIG, else ~/.kube/config, else the in-cluster service account.`;
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface StatusArgs {
   name: string;
@@ -36,25 +35,13 @@ export interface StatusArgs {
 }
 
 export function parseArgs(argv: string[]): StatusArgs {
-  let parsed;
-  try {
-    parsed = parseArgv({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h', default: false },
-        watch: { type: 'boolean', short: 'w', default: false },
-        'no-color': { type: 'boolean', default: false },
-        'no-colour': { type: 'boolean', default: false },
-        namespace: { type: 'string', short: 'n' },
-      },
-    });
-  } catch (e) {
-    const { code, message } = e as { code?: string; message: string };
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${/'([^']*)'/.exec(message)?.[1] ?? message}`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError('-n/--namespace needs a namespace');
-    throw new UsageError(message);
-  }
+  const parsed = parseCommandLine(argv, {
+    help: { type: 'boolean', short: 'h', default: false },
+    watch: { type: 'boolean', short: 'w', default: false },
+    'no-color': { type: 'boolean', default: false },
+    'no-colour': { type: 'boolean', default: false },
+    namespace: { type: 'string', short: 'n' },
+  });
   const { values, positionals } = parsed;
   const args: StatusArgs = { name: '', namespace: values.namespace, watch: values.watch, noColor: values['no-color'] || values['no-colour'], help: values.help };
   if (args.help) return args;
