@@ -117,8 +117,10 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   if (recorded.deleting) {
     // Restarted from its volume and being deleted: it comes back on that volume with the most data.
     if (isBooting(recorded) && claims.has(recorded.name)) return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} restarted and is being deleted; it is re-created on its volume` };
-    // Still running but silent: as for an unreachable primary, give it primaryDownSeconds.
-    if (recorded.podIP && !recorded.info && !recorded.containerDown && downFor(input) < input.primaryDownSeconds * 1000) {
+    // Silent while being deleted: without a volume its process is gone or going (SIGTERM), and its
+    // data with it, so a linked replica takes over at once. With a volume it may still hold more:
+    // give it primaryDownSeconds, as for an unreachable primary.
+    if (claims.has(recorded.name) && recorded.podIP && !recorded.info && !recorded.containerDown && downFor(input) < input.primaryDownSeconds * 1000) {
       return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} is being deleted and does not answer` };
     }
     return lost(input, recorded.name, 'PrimaryDeleted', `primary pod ${recorded.name} is being deleted`, recorded.podIP ? 'wait' : 'none');

@@ -154,9 +154,12 @@ describe('decidePrimary', () => {
     const replicas = [pod(1, linked(ipOf(0), 300)), pod(2, linked(ipOf(0), 200))];
     const expected = { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' };
     expect(decide({ pods: [primaryPod(0, writable(300), { deleting: true }), ...replicas] })).toEqual(expected);
-    // Silent while being deleted: primaryDownSeconds first, as for an unreachable primary.
-    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas] })).toMatchObject({ kind: 'wait' });
-    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas], unreachableSinceMs: NOW - 3_000 })).toEqual(expected);
+    // Silent while being deleted: at once without a volume (its data goes with its process); with
+    // one, primaryDownSeconds first, as for an unreachable primary.
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas] })).toEqual(expected);
+    const claims = new Set(['r-0']);
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas], claims })).toMatchObject({ kind: 'wait' });
+    expect(decide({ pods: [primaryPod(0, undefined, { deleting: true }), ...replicas], claims, unreachableSinceMs: NOW - 3_000 })).toEqual(expected);
     expect(decide({ pods: [primaryPod(0, undefined, { deleting: true, podIP: undefined }), ...replicas] })).toEqual(expected);
   });
 
