@@ -8,6 +8,7 @@ import { dataOffset, isBooting, observeClaim, type ObservedPod } from '../plan/o
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
 import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, type RoleChange } from '../plan/status.js';
+import type { ClaimRef } from '../plan/topology.js';
 import { recordNodeMetrics } from './metrics.js';
 import { observePods } from './observe.js';
 import type { Deps, Pass, ResourceMemory } from './pass.js';
@@ -57,30 +58,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   let observed = await observePods(pass);
   await markClaimsHoldingData(pass, observed, claimRefs);
 
-  const recorded = rr.status?.primary ?? observed.find((p) => p.role === 'primary' && !p.deleting)?.name;
-  // Volumes that may hold data: marked ones, and the recorded primary's and the target's, which may
-  // have taken writes before anything could mark them.
-  const target = rr.status?.targetPrimary;
-  const claims = new Set(claimRefs.filter((c) => c.holdsData || c.pod === recorded || c.pod === target).map((c) => c.pod));
-  const decision = decidePrimary({
-    recorded,
-    target,
-    switchoverRequest: rr.metadata.annotations?.[ANNOTATION.switchover],
-    pods: observed,
-    claims,
-    failoverEnabled: spec.failover.enabled,
-    primaryDownSeconds: spec.failover.primaryDownSeconds,
-    acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
-    primaryReplIds: rr.status?.primaryReplIds,
-    unreachableSinceMs: trackUnreachable(pass.memory, rr, observed, deps.now()),
-    inDoubtSinceMs: pass.memory.inDoubtSinceMs,
-    nowMs: deps.now(),
-  });
-  if (decision.kind === 'ok' || decision.kind === 'create') delete pass.memory.inDoubtSinceMs;
-  else pass.memory.inDoubtSinceMs ??= deps.now();
-  if (decision.kind !== 'ok') {
-    pass.log.info({ decision, pods: observed.map((p) => ({ name: p.name, ip: p.podIP, booting: isBooting(p), offset: dataOffset(p) })) }, 'primary decision');
-  }
+  const { decision, claims } = decide(pass, observed, claimRefs);
   const change = await actOnPrimary(pass, decision, observed);
   if (change !== 'none') observed = await observePods(pass);
   const primary = typeof change === 'object' ? change.to : primaryOf(decision);
@@ -113,6 +91,36 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     rollout,
   });
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
+}
+
+/** The primary decision, from what this pass observed and what status recorded. */
+function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[]): { decision: PrimaryDecision; claims: Set<string> } {
+  const { deps, rr, spec, memory } = pass;
+  const recorded = rr.status?.primary ?? observed.find((p) => p.role === 'primary' && !p.deleting)?.name;
+  // Volumes that may hold data: marked ones, and the recorded primary's and the target's, which may
+  // have taken writes before anything could mark them.
+  const target = rr.status?.targetPrimary;
+  const claims = new Set(claimRefs.filter((c) => c.holdsData || c.pod === recorded || c.pod === target).map((c) => c.pod));
+  const decision = decidePrimary({
+    recorded,
+    target,
+    switchoverRequest: rr.metadata.annotations?.[ANNOTATION.switchover],
+    pods: observed,
+    claims,
+    failoverEnabled: spec.failover.enabled,
+    primaryDownSeconds: spec.failover.primaryDownSeconds,
+    acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
+    primaryReplIds: rr.status?.primaryReplIds,
+    unreachableSinceMs: trackUnreachable(memory, rr, observed, deps.now()),
+    inDoubtSinceMs: memory.inDoubtSinceMs,
+    nowMs: deps.now(),
+  });
+  if (decision.kind === 'ok' || decision.kind === 'create') delete memory.inDoubtSinceMs;
+  else memory.inDoubtSinceMs ??= deps.now();
+  if (decision.kind !== 'ok') {
+    pass.log.info({ decision, pods: observed.map((p) => ({ name: p.name, ip: p.podIP, booting: isBooting(p), offset: dataOffset(p) })) }, 'primary decision');
+  }
+  return { decision, claims };
 }
 
 function memoryOf(deps: Deps, key: string): ResourceMemory {
