@@ -97,7 +97,8 @@ const HELM_ONLY_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by'];
 
 /** The content of MANIFEST_FILE: a Namespace, then the chart's default rendering without Helm labels. */
 export function renderManifests(helm = findHelm()): string {
-  const rendered = helmTemplate(['--set', `fullnameOverride=${NAMESPACE}`], helm);
+  // Plain manifests have no `helm test` hooks.
+  const rendered = helmTemplate(['--set', `fullnameOverride=${NAMESPACE}`, '--no-hooks'], helm);
   const docs = parseAllDocuments(rendered).filter((d) => d.contents !== null);
   const parts = docs.map((doc) => {
     if (doc.errors.length > 0) throw new Error(`helm rendered invalid YAML: ${doc.errors[0]?.message}`);

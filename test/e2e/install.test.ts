@@ -69,7 +69,10 @@ describe('helm install: one replica, watching one namespace', () => {
 
   it('installs; the operator pod becomes Ready under its own ServiceAccount', async () => {
     const started = Date.now();
-    await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app])]);
+    const notes = await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app])]);
+    // NOTES: the example goes to the watched namespace, and the metrics Service is named as rendered.
+    expect(notes).toContain(`kubectl apply --namespace ${r.app} -f -`);
+    expect(notes).toContain(`service ${full}-metrics`);
     const pods = await waitDeploymentReady(sysNs, full, 1, 120_000);
     figures['helm install -> operator Ready (ms)'] = String(Date.now() - started);
     operatorPod = pods[0]!;

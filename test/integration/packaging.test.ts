@@ -170,6 +170,28 @@ describe('chart metadata', () => {
     for (const key of Object.keys(values)) expect(schema.properties, key).toHaveProperty(key);
   });
 
+  it('has complete metadata: home, sources, maintainers, icon, Artifact Hub annotations', () => {
+    for (const key of ['home', 'sources', 'maintainers', 'icon', 'annotations', 'description', 'keywords']) expect(chart, key).toHaveProperty(key);
+    expect((chart.annotations as Obj)['artifacthub.io/operator']).toBe('true');
+  });
+
+  it('a `helm test` hook checks /healthz and /readyz of the operator through its metrics Service', () => {
+    const hook = render().find((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test')!;
+    expect(hook.kind).toBe('Pod');
+    const script = (hook.spec.containers[0].command as string[]).join(' ');
+    const service = one(render(), 'Service').metadata.name;
+    expect(script).toContain(`http://${service}.${NAMESPACE}.svc:8080`);
+    for (const path of ['/healthz', '/readyz']) expect(script).toContain(path);
+    expect(hook.spec.securityContext.runAsNonRoot).toBe(true);
+  });
+
+  it('NOTES name the metrics Service as rendered, and the example goes to a watched namespace', () => {
+    const notes = read(`${CHART_DIR}/templates/NOTES.txt`);
+    expect(notes).toContain('include "rro.suffixed" (list . "metrics")');
+    expect(notes).toMatch(/kubectl apply --namespace \{\{ \$ns \}\}/);
+    expect(notes).toMatch(/\$ns := \.Values\.watchNamespaces \| default \(list "default"\) \| first/);
+  });
+
   it('has NOTES.txt and standard labels in _helpers.tpl', () => {
     expect(existsSync(join(repoRoot, CHART_DIR, 'templates/NOTES.txt'))).toBe(true);
     const helpers = read(`${CHART_DIR}/templates/_helpers.tpl`);
@@ -209,7 +231,7 @@ describe('helm lint', () => {
 
 describe('helm template', () => {
   it('renders the expected objects by default (and never the CRD among templates)', () => {
-    const objs = render();
+    const objs = render().filter((o) => !o.metadata.annotations?.['helm.sh/hook']);
     expect(objs.map((o) => o.kind).sort()).toEqual(
       ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
     );
