@@ -212,6 +212,9 @@ export const nodeStatusSchema = z.object({
   /** The Kubernetes node of the pod, and its zone (topology.kubernetes.io/zone). */
   node: z.string().optional(),
   zone: z.string().optional(),
+  /** The server the pod runs (redis or valkey) and its version, from INFO server. */
+  server: z.string().optional(),
+  version: z.string().optional(),
   link: z.enum(LINKS).optional(),
   offset: z.number().int().optional(),
   lagBytes: z.number().int().optional(),

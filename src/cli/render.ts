@@ -190,7 +190,10 @@ function nodeCells(n: NodeStatus, isPrimary: boolean, maxLagSeconds: number, pod
     lagSeconds,
     read,
     ip ? { text: ip } : dash,
-    { text: [...(n.node ? [`on ${n.node}${n.zone ? ` in ${n.zone}` : ''}`] : []), ...notes].join(', '), paint: notes.length > 0 ? 'yellow' : undefined },
+    {
+      text: [...(n.server ? [`${n.server} ${n.version ?? ''}`.trim()] : []), ...(n.node ? [`on ${n.node}${n.zone ? ` in ${n.zone}` : ''}`] : []), ...notes].join(', '),
+      paint: notes.length > 0 ? 'yellow' : undefined,
+    },
   ];
 }
 

@@ -1,8 +1,9 @@
 // Observe phase: the resource's pods from the cache, and INFO replication of each, in parallel.
 import { isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
-import { parseReplication } from '../redis/info.js';
-import type { Pass } from './pass.js';
+import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
+import { BOOT_PARENT } from '../plan/names.js';
+import { redisTarget, type Pass } from './pass.js';
 
 export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   const { deps, namespace, name } = pass;
@@ -11,7 +12,8 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
     bases.map(async (base) => {
       const node = base.node === undefined ? undefined : deps.cache.node(base.node);
       const zone = node?.metadata?.labels?.[ZONE_LABEL];
-      return { ...base, zone, draining: isDraining(node), info: base.podIP ? await ask(pass, base.podIP) : undefined };
+      const info = base.podIP ? await ask(pass, base.podIP) : undefined;
+      return { ...base, zone, draining: isDraining(node), info, server: base.podIP && info ? await serverOf(pass, base.podIP, info) : undefined };
     }),
   );
 }
@@ -30,6 +32,21 @@ async function ask(pass: Pass, ip: string) {
     }
   }
   return undefined;
+}
+
+/** The server and version of a pod, asked once per pod IP (a pod's image never changes in place),
+ * and again after its container restarted. */
+async function serverOf(pass: Pass, ip: string, info: ReplicationInfo): Promise<ServerInfo | undefined> {
+  const known = (pass.memory.servers ??= new Map());
+  const booted = info.role === 'replica' && info.masterHost === BOOT_PARENT.host;
+  if (!known.has(ip) || booted) {
+    try {
+      known.set(ip, parseServer(await pass.deps.redis.info(redisTarget(pass, ip), 'server')));
+    } catch {
+      return known.get(ip);
+    }
+  }
+  return known.get(ip);
 }
 
 const AUTH_FAILED = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget } from '../redis/client.js';
+import type { ServerInfo } from '../redis/info.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -83,6 +84,8 @@ export interface ResourceMemory {
   /** The spec generation whose config each pod (by IP) has had applied at run time. */
   configured?: Map<string, number>;
   configRefusedGeneration?: number;
+  /** The server and version of each pod, by IP (INFO server). */
+  servers?: Map<string, ServerInfo>;
   /** The disruption budgets were created by this process (they never change). */
   budgetsEnsured?: boolean;
   /** When the rolling update last took a step, and whether its stall was reported. */

@@ -4,10 +4,14 @@ import type { ReplicationInfo } from '../redis/info.js';
 import type { ObservedPod } from './observation.js';
 
 /** A pod as status shows it: its place in the topology (as planned) and what its Redis said. */
-export type NodePod = Pick<ObservedPod, 'name' | 'index' | 'tier' | 'parent' | 'podIP' | 'info'> & Partial<Pick<ObservedPod, 'node' | 'zone'>>;
+export type NodePod = Pick<ObservedPod, 'name' | 'index' | 'tier' | 'parent' | 'podIP' | 'info'> & Partial<Pick<ObservedPod, 'node' | 'zone' | 'server'>>;
 
-/** Where a pod runs, as status shows it (absent fields stay out). */
-const where = (pod: NodePod) => ({ ...(pod.node ? { node: pod.node } : {}), ...(pod.zone ? { zone: pod.zone } : {}) });
+/** Where a pod runs and what, as status shows it (absent fields stay out). */
+const where = (pod: NodePod) => ({
+  ...(pod.node ? { node: pod.node } : {}),
+  ...(pod.zone ? { zone: pod.zone } : {}),
+  ...(pod.server ? { server: pod.server.server, version: pod.server.version } : {}),
+});
 
 export interface NodesInput {
   primary: string;

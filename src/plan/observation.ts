@@ -1,7 +1,7 @@
 // The observation model: what one reconcile pass sees of a resource's pods (the API object and what
 // its Redis says) and of its claims. Every decision reads this, and only this.
 import type { V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
-import type { ReplicationInfo } from '../redis/info.js';
+import type { ReplicationInfo, ServerInfo } from '../redis/info.js';
 import { ANNOTATION, BOOT_PARENT, LABEL, podIndex } from './names.js';
 import type { ClaimRef } from './topology.js';
 
@@ -26,6 +26,8 @@ export interface ObservedPod {
   draining?: boolean;
   /** undefined when Redis could not be reached (or the pod has no IP yet). */
   info: ReplicationInfo | undefined;
+  /** Which server it runs, and its version (INFO server), once known. */
+  server?: ServerInfo | undefined;
 }
 
 /** The API half of an observation; `info` is filled in by asking the pod's Redis. Pods whose name is

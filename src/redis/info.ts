@@ -124,3 +124,17 @@ function replicaEntry(key: string, value: string): ReplicaEntry {
     lag: integer(pairs, 'lag', -1),
   };
 }
+
+/** Which server a pod runs, from `INFO server`: Valkey says so (server_name, valkey_version) and
+ * keeps redis_version at the Redis version it is compatible with. */
+export interface ServerInfo {
+  server: 'redis' | 'valkey';
+  version: string;
+}
+
+export function parseServer(text: string): ServerInfo {
+  const fields = parseInfo(text)['server'];
+  if (!fields?.['redis_version']) throw new InfoParseError('not the output of INFO server: no redis_version field');
+  if (fields['server_name'] === 'valkey' || fields['valkey_version'] !== undefined) return { server: 'valkey', version: fields['valkey_version'] ?? fields['redis_version'] };
+  return { server: 'redis', version: fields['redis_version'] };
+}

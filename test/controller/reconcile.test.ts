@@ -46,6 +46,8 @@ describe('reconcile', () => {
       expect(server.linkUp).toBe(true);
     }
     expect(world.kube.events.map((e) => e.reason)).toContain('Promoted');
+    // What each pod runs, from INFO server.
+    for (const n of s.nodes!) expect(n).toMatchObject({ server: 'redis', version: '7.0.15' });
   });
 
   it('status is written only when it changed: an idle, healthy resource makes no API write', async () => {

@@ -17,6 +17,8 @@ export interface ServerOptions {
   password: string | undefined;
   /** Extra redis.conf directives the container starts with. */
   config: Record<string, string>;
+  /** redis_version it reports (INFO server). */
+  version?: string;
 }
 
 export class RedisServer {
@@ -162,7 +164,7 @@ export class RedisModel extends RedisCommands {
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
     switch (cmd) {
       case 'INFO':
-        return this.infoText(s);
+        return rest[0]?.toLowerCase() === 'server' ? `# Server\r\nredis_version:${s.options.version ?? '7.0.15'}\r\n` : this.infoText(s);
       case 'REPLICAOF':
         if (rest[0]?.toUpperCase() === 'NO') {
           if (s.role !== 'master') {

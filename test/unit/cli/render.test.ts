@@ -138,7 +138,7 @@ describe('status command helpers', () => {
 });
 
 describe('node and zone', () => {
-  it('shows where each pod runs when status knows it', async () => {
+  it('shows what and where each pod runs when status knows it', async () => {
     const { renderStatus } = await import('../../../src/cli/render.js');
     const rr = {
       apiVersion: 'redis.replication.dev/v1alpha1',
@@ -148,9 +148,9 @@ describe('node and zone', () => {
       status: {
         phase: 'Ready' as const,
         primary: 'c-0',
-        nodes: [{ name: 'c-0', role: 'primary' as const, tier: 0, podIP: '10.0.0.1', node: 'node-a', zone: 'zone-1', read: false }],
+        nodes: [{ name: 'c-0', role: 'primary' as const, tier: 0, podIP: '10.0.0.1', node: 'node-a', zone: 'zone-1', server: 'valkey', version: '8.1.8', read: false }],
       },
     };
-    expect(renderStatus(rr, { color: false, now: new Date('2026-12-01T00:00:00Z') })).toContain('on node-a in zone-1');
+    expect(renderStatus(rr, { color: false, now: new Date('2026-12-01T00:00:00Z') })).toContain('valkey 8.1.8, on node-a in zone-1');
   });
 });

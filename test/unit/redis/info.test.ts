@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InfoParseError, parseInfo, parseReplication } from '../../../src/redis/info.js';
+import { InfoParseError, parseInfo, parseReplication, parseServer } from '../../../src/redis/info.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/info/${name}.txt`, import.meta.url), 'utf8');
 
@@ -110,5 +110,22 @@ describe('parseReplication on other text', () => {
   ])('refuses %j', (text, message) => {
     expect(() => parseReplication(text)).toThrow(InfoParseError);
     expect(() => parseReplication(text)).toThrow(message);
+  });
+});
+
+describe('the three servers (fixtures captured from the real binaries by capture-servers.sh)', () => {
+  it('parseServer tells Redis 6.2, Redis 7.0 and Valkey 8.1 apart, with the version each reports', () => {
+    expect(parseServer(fixture('server-redis-6.2'))).toEqual({ server: 'redis', version: '6.2.14' });
+    expect(parseServer(fixture('server-redis-7.0'))).toEqual({ server: 'redis', version: '7.0.15' });
+    // Valkey keeps redis_version at the Redis it is compatible with (7.2.4): its own is valkey_version.
+    expect(parseServer(fixture('server-valkey-8.1'))).toEqual({ server: 'valkey', version: '8.1.8' });
+    expect(() => parseServer(fixture('master-no-replicas'))).toThrow(InfoParseError);
+  });
+
+  it('parses INFO replication of a linked replica the same way on each', () => {
+    for (const name of ['redis-6.2', 'redis-7.0', 'valkey-8.1']) {
+      const info = parseReplication(fixture(`replica-link-up-${name}`));
+      expect(info, name).toMatchObject({ role: 'replica', masterHost: '127.0.0.1', linkUp: true, syncInProgress: false });
+    }
   });
 });
