@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must } from '../lib.js';
-import { BRIDGE_IP, KUBERNETES_SERVICE_IP, NODE_NAME, ensureDir, type ClusterPaths } from './common.js';
+import { BRIDGE_IP, KUBERNETES_SERVICE_IP, ensureDir, type ClusterPaths } from './common.js';
 
 async function key(path: string): Promise<void> {
   await must('openssl', ['genrsa', '-out', path, '2048']);
@@ -34,7 +34,7 @@ export async function ensureCerts(paths: ClusterPaths): Promise<void> {
       `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans}\n`);
   }
   if (!existsSync(join(pki, 'admin.crt'))) await signed(pki, 'admin', '/O=system:masters/CN=rro-admin', client);
-  if (!existsSync(join(pki, 'node.crt'))) await signed(pki, 'node', `/O=system:nodes/CN=system:node:${NODE_NAME}`, client);
+  if (!existsSync(join(pki, 'node.crt'))) await signed(pki, 'node', `/O=system:nodes/CN=system:node:rro-node`, client);
   if (!existsSync(join(pki, 'sa.key'))) {
     await key(join(pki, 'sa.key'));
     await must('openssl', ['rsa', '-in', join(pki, 'sa.key'), '-pubout', '-out', join(pki, 'sa.pub')]);

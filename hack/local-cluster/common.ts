@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { repoRoot, waitFor } from '../lib.js';
 
 export const K8S_VERSION = 'v1.34.4';
-export const NODE_NAME = 'rro-node';
+/** Node that kube-proxy (one process for the whole machine) names as its own. */
+export const PROXY_NODE_NAME = 'rro-node-1';
 export const BRIDGE = 'rro0';
 export const BRIDGE_IP = '198.18.0.1';
 export const POD_CIDR = '198.18.0.0/16';
@@ -18,6 +19,57 @@ export const ETCD_PEER_PORT = 32380;
 export const FW_CHAIN = 'RRO-FORWARD';
 /** Environment variable set on every process the cluster starts; its value is the cluster dir. */
 export const OWNER_ENV = 'RRO_CLUSTER_DIR';
+
+/** One node of the local cluster: a node agent process with its own Node, Lease, address and pod IP range. */
+export interface NodeSpec {
+  name: string;
+  zone: string;
+  /** 1-based */
+  index: number;
+  /** InternalIP: a /32 on the bridge, where this node's kubelet API listens */
+  ip: string;
+  /** pod addresses of this node: 198.18.<first>.0 ... 198.18.<last>.255 (same /16 and bridge as the others) */
+  podRange: { first: number; last: number };
+}
+
+export const ZONES = ['zone-a', 'zone-b', 'zone-c'];
+
+/** How many nodes cluster:up starts: RRO_NODES (default 3). */
+export function nodeCount(): number {
+  const n = Number(process.env.RRO_NODES ?? '3');
+  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`RRO_NODES must be an integer from 1 to 200 (got ${process.env.RRO_NODES})`);
+  return n;
+}
+
+/** rro-node-1 ... rro-node-N, zones zone-a, zone-b, zone-c (round robin), disjoint pod ranges (198.18.0.x is the host's). */
+export function nodeSpecs(n = nodeCount()): NodeSpec[] {
+  const block = 2 ** Math.floor(Math.log2(256 / (n + 1)));
+  return Array.from({ length: n }, (_, k) => ({
+    name: `rro-node-${k + 1}`,
+    zone: ZONES[k % ZONES.length]!,
+    index: k + 1,
+    ip: `198.18.0.${10 + k + 1}`,
+    podRange: { first: (k + 1) * block, last: (k + 2) * block - 1 },
+  }));
+}
+
+/** The nodes of the running cluster (recorded by cluster:up in run/nodes.json), else the default ones. */
+export function clusterNodes(paths: ClusterPaths = clusterPaths()): NodeSpec[] {
+  try {
+    return JSON.parse(readFileSync(join(paths.run, 'nodes.json'), 'utf8')) as NodeSpec[];
+  } catch {
+    return nodeSpecs();
+  }
+}
+
+export function findNode(name: string, paths: ClusterPaths = clusterPaths()): NodeSpec {
+  const node = clusterNodes(paths).find((n) => n.name === name);
+  if (!node) throw new Error(`no node ${name} in this cluster (nodes: ${clusterNodes(paths).map((n) => n.name).join(', ')})`);
+  return node;
+}
+
+/** Daemon name (pid file, log) of a node's agent. */
+export const agentName = (node: string): string => `node-agent-${node}`;
 
 export interface ClusterPaths {
   root: string;

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot, waitFor } from '../lib.js';
 import {
-  APISERVER_PORT, BRIDGE_IP, ETCD_CLIENT_PORT, ETCD_PEER_PORT, NODE_NAME, POD_CIDR, SERVICE_CIDR,
-  daemonPid, readDaemon, startDaemon, untilGone, type ClusterPaths, type Daemon,
+  APISERVER_PORT, BRIDGE_IP, ETCD_CLIENT_PORT, ETCD_PEER_PORT, PROXY_NODE_NAME, POD_CIDR, SERVICE_CIDR,
+  agentName, daemonPid, readDaemon, startDaemon, untilGone, type ClusterPaths, type Daemon, type NodeSpec,
 } from './common.js';
 
-export const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'node-agent'] as const;
+/** The control plane; each node's agent is a daemon of its own (nodeAgentSpec). */
+export const DAEMONS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'] as const;
 export type DaemonName = (typeof DAEMONS)[number];
 
 export function daemonSpec(paths: ClusterPaths, bin: string, name: DaemonName): Daemon {
@@ -54,6 +55,8 @@ export function daemonSpec(paths: ClusterPaths, bin: string, name: DaemonName): 
           `--service-account-private-key-file=${join(pki, 'sa.key')}`, `--root-ca-file=${join(pki, 'ca.crt')}`,
           `--cluster-signing-cert-file=${join(pki, 'ca.crt')}`, `--cluster-signing-key-file=${join(pki, 'ca.key')}`,
           `--service-cluster-ip-range=${SERVICE_CIDR}`, `--cluster-cidr=${POD_CIDR}`, '--allocate-node-cidrs=false',
+          // A node whose agent stops reporting is NotReady after 15 s (default 50 s); agents renew their Lease every 2 s.
+          '--node-monitor-grace-period=15s', '--node-monitor-period=2s',
           '--profiling=false', '--v=1',
         ],
       };
@@ -67,18 +70,21 @@ export function daemonSpec(paths: ClusterPaths, bin: string, name: DaemonName): 
     case 'kube-proxy':
       return {
         name, cmd: join(bin, 'kube-proxy'), args: [
-          `--kubeconfig=${kc}`, '--proxy-mode=iptables', `--hostname-override=${NODE_NAME}`, `--cluster-cidr=${POD_CIDR}`,
+          `--kubeconfig=${kc}`, '--proxy-mode=iptables', `--hostname-override=${PROXY_NODE_NAME}`, `--cluster-cidr=${POD_CIDR}`,
           `--bind-address=${BRIDGE_IP}`, '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=127.0.0.1:10249',
           '--conntrack-max-per-core=0', '--conntrack-tcp-timeout-established=0', '--conntrack-tcp-timeout-close-wait=0',
           '--iptables-localhost-nodeports=false', `--nodeport-addresses=${BRIDGE_IP}/32`, '--iptables-min-sync-period=0s', '--v=1',
         ],
       };
-    case 'node-agent':
-      return {
-        name, cmd: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'hack/local-cluster/node-agent/main.ts')],
-        env: { RRO_KUBE_BIN: bin },
-      };
   }
+}
+
+/** The agent of one node (its NodeSpec in RRO_NODE). */
+export function nodeAgentSpec(bin: string, node: NodeSpec): Daemon {
+  return {
+    name: agentName(node.name), cmd: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'hack/local-cluster/node-agent/main.ts')],
+    env: { RRO_KUBE_BIN: bin, RRO_NODE: JSON.stringify(node) },
+  };
 }
 
 /** Starts one daemon again with the arguments it was last started with (or its spec). */

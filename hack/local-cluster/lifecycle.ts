@@ -5,12 +5,13 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot, run, waitFor } from '../lib.js';
 import {
-  NODE_NAME, cacheBinDir, cacheRoot, clusterPaths, pidAlive, runningClusterRoots, daemonPid, ensureDir, log, ownedPids, rmrf, stopPids,
-  type ClusterPaths,
+  agentName, clusterNodes, nodeSpecs, startDaemon, cacheBinDir, cacheRoot, clusterPaths, pidAlive, runningClusterRoots, daemonPid, ensureDir, log, ownedPids, rmrf, stopPids,
+  type ClusterPaths, type NodeSpec,
 } from './common.js';
 import { ensureCerts, writeKubeconfigs } from './certs.js';
 import { ensureBridge, teardownNetwork } from './net.js';
-import { DAEMONS, alive, apiGet, apiReady, etcdHealthy, startNamed, type DaemonName } from './control-plane.js';
+import { isNodeDown, nodeUp } from './faults.js';
+import { DAEMONS, alive, apiGet, apiReady, etcdHealthy, nodeAgentSpec, startNamed, type DaemonName } from './control-plane.js';
 
 const NEEDED = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl'];
 
@@ -25,8 +26,8 @@ export function ensureBinaries(): string {
   return (lines[lines.length - 1] ?? '').trim();
 }
 
-async function nodeReady(paths: ClusterPaths): Promise<boolean> {
-  const r = await apiGet(paths, `/api/v1/nodes/${NODE_NAME}`);
+async function nodeReady(paths: ClusterPaths, name: string): Promise<boolean> {
+  const r = await apiGet(paths, `/api/v1/nodes/${name}`);
   if (r.status !== 200) return false;
   const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] } };
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -35,7 +36,11 @@ async function nodeReady(paths: ClusterPaths): Promise<boolean> {
 async function healthy(paths: ClusterPaths): Promise<boolean> {
   if (!existsSync(paths.kubeconfig)) return false;
   if (!DAEMONS.every((d) => alive(paths, d))) return false;
-  return (await apiReady(paths)) && (await nodeReady(paths));
+  const nodes = clusterNodes(paths);
+  if (nodes.length !== nodeSpecs().length || !nodes.every((n) => daemonPid(paths, agentName(n.name)) && !isNodeDown(n.name, paths))) return false;
+  if (!(await apiReady(paths))) return false;
+  for (const n of nodes) if (!(await nodeReady(paths, n.name))) return false;
+  return true;
 }
 
 function stepTimer(): (msg: string) => void {
@@ -92,7 +97,9 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
   }
   const bin = ensureBinaries();
   // Partly alive: etcd (the state) is fine, some other daemons died. Restart only what is missing.
-  const partial = existsSync(paths.kubeconfig) && existsSync(join(paths.pki, 'admin.kubeconfig')) && alive(paths, 'etcd') && (await etcdHealthy());
+  const sameNodes = clusterNodes(paths).length === nodeSpecs().length;
+  if (!sameNodes) log(`the running cluster has ${clusterNodes(paths).length} node(s), ${nodeSpecs().length} wanted (RRO_NODES): starting afresh`);
+  const partial = sameNodes && existsSync(paths.kubeconfig) && existsSync(join(paths.pki, 'admin.kubeconfig')) && alive(paths, 'etcd') && (await etcdHealthy());
   if (partial) log('cluster partly running: restarting the processes that are missing');
   if (!partial) {
     for (const other of runningClusterRoots().filter((r) => r !== paths.root)) {
@@ -111,7 +118,8 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
     writeKubeconfigs(paths);
     step('certificates ready');
   }
-  await ensureBridge(paths);
+  const nodes = partial ? clusterNodes(paths) : nodeSpecs();
+  await ensureBridge(paths, nodes.map((n) => n.ip));
   step(`bridge ready`);
   const start = async (name: DaemonName, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
     if (!alive(paths, name)) {
@@ -132,12 +140,35 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
   await start('kube-controller-manager', async () => alive(paths, 'kube-controller-manager'), 60_000);
   await start('kube-scheduler', async () => alive(paths, 'kube-scheduler'), 60_000);
   await start('kube-proxy', async () => alive(paths, 'kube-proxy'), 60_000);
-  await start('node-agent', () => nodeReady(paths), 120_000);
+  await startAgents(paths, bin, nodes);
   await waitFor(async () => (await apiGet(paths, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
     { timeoutMs: 120_000, intervalMs: 200, what: 'the default ServiceAccount' });
   await waitFor(async () => (await apiGet(paths, '/apis/storage.k8s.io/v1/storageclasses/rro-hostpath')).status === 200,
     { timeoutMs: 60_000, intervalMs: 200, what: 'the default StorageClass' });
   step(`cluster ready: kubeconfig ${paths.kubeconfig}, kubectl ${join(paths.bin, 'kubectl')}`);
+}
+
+/** Starts the agent of every node that has none running (and brings back a node-down one); resolves when every node is Ready. */
+async function startAgents(paths: ClusterPaths, bin: string, nodes: NodeSpec[]): Promise<void> {
+  writeFileSync(join(paths.run, 'nodes.json'), JSON.stringify(nodes, null, 2));
+  for (const n of nodes) {
+    if (isNodeDown(n.name, paths) && daemonPid(paths, agentName(n.name))) {
+      log(`${n.name} was taken down (cluster:fault node-down): bringing it back`);
+      await nodeUp(n.name, paths);
+    }
+    if (daemonPid(paths, agentName(n.name))) continue;
+    startDaemon(paths, nodeAgentSpec(bin, n));
+    log(`started ${agentName(n.name)} (${n.zone}, ${n.ip}; log: ${join(paths.logs, `${agentName(n.name)}.log`)})`);
+  }
+  const t0 = Date.now();
+  await Promise.all(nodes.map((n) => waitFor(() => nodeReady(paths, n.name), {
+    timeoutMs: 120_000, intervalMs: 200, what: `node ${n.name} to be Ready`,
+    check: () => {
+      const logFile = join(paths.logs, `${agentName(n.name)}.log`);
+      if (!daemonPid(paths, agentName(n.name))) throw new Error(`${agentName(n.name)} exited; see ${logFile}:\n${tail(logFile)}`);
+    },
+  })));
+  log(`${nodes.length} node(s) Ready: ${nodes.map((n) => `${n.name} (${n.zone})`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 function tail(file: string, lines = 20): string {
@@ -156,8 +187,8 @@ export async function down(paths = clusterPaths(), opts: { quiet?: boolean } = {
 async function downLocked(paths: ClusterPaths, opts: { quiet?: boolean }): Promise<void> {
   const step = stepTimer();
   // The agent first, so that it restarts nothing; then every other process of ours.
-  const agent = daemonPid(paths, 'node-agent');
-  if (agent) await stopPids([agent], 3000);
+  const agents = clusterNodes(paths).map((n) => daemonPid(paths, agentName(n.name))).filter((p): p is number => p !== undefined);
+  if (agents.length > 0) await stopPids(agents, 3000);
   for (let round = 0; round < 3; round++) {
     const pids = ownedPids(paths.root);
     if (pids.length === 0) break;

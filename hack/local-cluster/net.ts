@@ -16,7 +16,7 @@ async function linkExists(name: string): Promise<boolean> {
 }
 
 /** Creates the bridge rro0 with the gateway address, a route for the Service range, and the forwarding rules. Idempotent. */
-export async function ensureBridge(paths: ClusterPaths): Promise<void> {
+export async function ensureBridge(paths: ClusterPaths, nodeIPs: string[] = []): Promise<void> {
   ensureDir(cacheRoot());
   if (!existsSync(NETNS_FLAG())) writeFileSync(NETNS_FLAG(), netnsMounted() ? 'yes' : 'no');
   if (!(await linkExists(BRIDGE))) {
@@ -24,6 +24,8 @@ export async function ensureBridge(paths: ClusterPaths): Promise<void> {
   }
   const addrs = await must('ip', ['-o', '-4', 'addr', 'show', 'dev', BRIDGE]);
   if (!addrs.includes(`${BRIDGE_IP}/${POD_PREFIX_LEN}`)) await must('ip', ['addr', 'add', `${BRIDGE_IP}/${POD_PREFIX_LEN}`, 'dev', BRIDGE]);
+  // Each node's address (its kubelet API listens there); gone with the bridge.
+  for (const ip of nodeIPs) if (!addrs.includes(`${ip}/32`)) await must('ip', ['addr', 'add', `${ip}/32`, 'dev', BRIDGE]);
   await must('ip', ['link', 'set', BRIDGE, 'up']);
   // Service IPs stay on the bridge: never routed off the machine, even without endpoints.
   await must('ip', ['route', 'replace', SERVICE_CIDR, 'dev', BRIDGE, 'src', BRIDGE_IP]);

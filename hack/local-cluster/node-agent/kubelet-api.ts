@@ -3,7 +3,8 @@
 import https from 'node:https';
 import { createReadStream, existsSync, readFileSync, readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BRIDGE_IP, type ClusterPaths } from '../common.js';
+import type { ClusterPaths } from '../common.js';
+import { SELF } from './self.js';
 
 function findLog(paths: ClusterPaths, ns: string, pod: string, container: string): string | undefined {
   const dir = join(paths.logs, 'pods');
@@ -81,6 +82,6 @@ export function startKubeletApi(paths: ClusterPaths, log: (m: string) => void): 
     req.on('close', () => clearInterval(timer));
   });
   server.on('error', (err) => log(`kubelet API: ${err.message}`));
-  server.listen(10250, BRIDGE_IP, () => log(`kubelet API (logs) on https://${BRIDGE_IP}:10250`));
+  server.listen(10250, SELF.ip, () => log(`kubelet API (logs) on https://${SELF.ip}:10250`));
   return server;
 }

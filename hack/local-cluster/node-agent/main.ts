@@ -1,17 +1,19 @@
-// The node agent: registers Node rro-node, renews its Lease, runs the pods bound to it, provisions volumes.
+// The node agent of one node (SELF): registers its Node, renews its Lease, runs the pods bound to it, provisions its volumes.
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BRIDGE_IP, K8S_VERSION, NODE_NAME, OWNER_ENV, clusterPaths, ensureDir, pidAlive, procStartTime, rmrf, signalGroup } from '../common.js';
+import { K8S_VERSION, OWNER_ENV, clusterPaths, ensureDir, pidAlive, procStartTime, rmrf, signalGroup } from '../common.js';
 import { PodRuntime } from './pods.js';
+import { SELF } from './self.js';
 import { allStates, podDir } from './state.js';
 import { teardownPodNetwork } from './netns.js';
 import { ensureStorageClass, provisionOnce } from './provisioner.js';
 import { startKubeletApi } from './kubelet-api.js';
 import { startInformer } from '../../../src/kube/informer.js';
 
+const NODE_NAME = SELF.name;
 const paths = clusterPaths(process.env[OWNER_ENV] || undefined);
 ensureDir(paths.pods);
 ensureDir(paths.volumes);
@@ -47,7 +49,7 @@ function nodeStatus(): k8s.V1NodeStatus {
       cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'node agent has sufficient PID available'),
       cond('Ready', 'True', 'KubeletReady', 'rro node agent is posting ready status'),
     ],
-    addresses: [{ type: 'InternalIP', address: BRIDGE_IP }, { type: 'Hostname', address: NODE_NAME }],
+    addresses: [{ type: 'InternalIP', address: SELF.ip }, { type: 'Hostname', address: NODE_NAME }],
     daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
     nodeInfo: {
       machineID, systemUUID: machineID, bootID: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
@@ -59,7 +61,8 @@ function nodeStatus(): k8s.V1NodeStatus {
 const startedAt = new Date();
 
 async function registerNode(): Promise<void> {
-  const labels = { 'kubernetes.io/hostname': NODE_NAME, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, 'rro.local/node': 'true' };
+  const labels = { 'kubernetes.io/hostname': NODE_NAME, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, 'rro.local/node': 'true',
+    'topology.kubernetes.io/zone': SELF.zone, 'topology.kubernetes.io/region': 'rro' };
   try {
     await core.readNode({ name: NODE_NAME });
   } catch (err) {
@@ -75,7 +78,7 @@ async function renewLease(): Promise<void> {
   const renewTime = new k8s.V1MicroTime();
   try {
     const lease = await coord.readNamespacedLease({ name: NODE_NAME, namespace: ns });
-    lease.spec = { ...lease.spec, holderIdentity: NODE_NAME, leaseDurationSeconds: 40, renewTime };
+    lease.spec = { ...lease.spec, holderIdentity: NODE_NAME, leaseDurationSeconds: 15, renewTime };
     await coord.replaceNamespacedLease({ name: NODE_NAME, namespace: ns, body: lease });
   } catch (err) {
     if (code(err) !== 404) throw err;
@@ -84,7 +87,7 @@ async function renewLease(): Promise<void> {
       namespace: ns,
       body: {
         metadata: { name: NODE_NAME, namespace: ns, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: NODE_NAME, uid: node.metadata!.uid! }] },
-        spec: { holderIdentity: NODE_NAME, leaseDurationSeconds: 40, renewTime },
+        spec: { holderIdentity: NODE_NAME, leaseDurationSeconds: 15, renewTime },
       },
     });
   }
@@ -96,7 +99,7 @@ let firstList = true;
 /** Kills and tears down pods on disk that the API no longer has (e.g. after the agent was down). */
 async function reapOrphans(live: Set<string>): Promise<void> {
   for (const st of allStates(paths.pods)) {
-    if (live.has(st.uid) || runtimes.has(st.uid)) continue;
+    if (live.has(st.uid) || runtimes.has(st.uid) || (st.node ?? NODE_NAME) !== NODE_NAME) continue;
     for (const c of Object.values(st.containers)) {
       if (c.pid && pidAlive(c.pid) && procStartTime(c.pid) === c.pidStart) signalGroup(c.pid, 'SIGKILL');
     }
@@ -168,7 +171,7 @@ async function loop(name: string, everyMs: number, fn: () => Promise<void>): Pro
 }
 
 async function main(): Promise<void> {
-  log(`node agent starting (pid ${process.pid}, cluster ${paths.root})`);
+  log(`node agent of ${NODE_NAME} (${SELF.zone}, ${SELF.ip}) starting (pid ${process.pid}, cluster ${paths.root})`);
   for (;;) {
     try {
       await registerNode();
@@ -182,12 +185,19 @@ async function main(): Promise<void> {
   }
   log('node registered and ready');
   startKubeletApi(paths, log);
-  void loop('lease', 10_000, renewLease);
-  void loop('node status', 30_000, async () => {
+  // Every 2 s: the controller manager's node-monitor-grace-period is 15 s.
+  void loop('lease', 2000, renewLease);
+  // Status every 30 s, and at once when the node is not Ready in the API: after the agent was stopped
+  // (node-down) the node lifecycle controller set it Unknown, and only the node sets it back.
+  let statusAt = Date.now();
+  void loop('node status', 2000, async () => {
+    const ready = (await core.readNode({ name: NODE_NAME })).status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    if (ready === 'True' && Date.now() - statusAt < 30_000) return;
     await core.patchNodeStatus({ name: NODE_NAME, body: { status: { conditions: nodeStatus().conditions } } }, mergePatch);
+    statusAt = Date.now();
   });
   void loop('storage class', 30_000, () => ensureStorageClass(storage));
-  void loop('provisioner', 1000, () => provisionOnce(core, paths, log));
+  void loop('provisioner', 1000, () => provisionOnce(core, paths, SELF, log));
   void loop('pods', 1000, syncPods);
 }
 

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must, run } from '../../lib.js';
-import { BRIDGE, BRIDGE_IP, POD_PREFIX_LEN, SERVICE_CIDR } from '../common.js';
+import { BRIDGE, BRIDGE_IP, POD_PREFIX_LEN, SERVICE_CIDR, type NodeSpec } from '../common.js';
 import { allStates } from './state.js';
 
 export function netnsName(uid: string): string {
@@ -21,16 +21,17 @@ function intToIp(n: number): string {
   return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 }
 
-/** Next free address after the last one handed out (addresses are not reused right away). */
-export function allocateIP(runDir: string, podsRoot: string): string {
+/** Next free address of the node's range after the last one handed out (addresses are not reused right away). */
+export function allocateIP(runDir: string, podsRoot: string, node: NodeSpec): string {
   const used = new Set(allStates(podsRoot).map((s) => s.ip));
-  const cursorFile = join(runDir, 'ipam-last');
-  const base = ipToInt('198.18.0.0');
-  const size = 2 ** (32 - POD_PREFIX_LEN);
-  let last = existsSync(cursorFile) ? ipToInt(readFileSync(cursorFile, 'utf8').trim()) - base : 1;
+  const cursorFile = join(runDir, `ipam-last-${node.name}`);
+  const base = ipToInt(`198.18.${node.podRange.first}.0`);
+  const size = (node.podRange.last - node.podRange.first + 1) * 256;
+  let last = existsSync(cursorFile) ? ipToInt(readFileSync(cursorFile, 'utf8').trim()) - base : 0;
+  if (!(last >= 0 && last < size)) last = 0;
   for (let i = 0; i < size; i++) {
     last = (last + 1) % size;
-    if (last < 2 || last === size - 1 || (last & 255) === 0 || (last & 255) === 255) continue;
+    if ((last & 255) === 0 || (last & 255) === 255) continue;
     const ip = intToIp(base + last);
     if (!used.has(ip)) {
       writeFileSync(cursorFile, ip);

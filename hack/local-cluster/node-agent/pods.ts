@@ -6,7 +6,8 @@ import http from 'node:http';
 import { join, basename } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { repoRoot, run } from '../../lib.js';
-import { BRIDGE_IP, OWNER_ENV, pidAlive, procStartTime, rmrf, stopPids, type ClusterPaths } from '../common.js';
+import { OWNER_ENV, pidAlive, procStartTime, rmrf, stopPids, type ClusterPaths } from '../common.js';
+import { SELF } from './self.js';
 import { allocateIP, netnsName, setupPodNetwork, teardownPodNetwork, vethName } from './netns.js';
 import { ConfigError, containerEnv, expand, mountsOf, ownVolumes, prepareVolumes, type Api, type Mount } from './volumes.js';
 import { podDir, readState, writeState, type PodState } from './state.js';
@@ -105,7 +106,7 @@ export class PodRuntime {
     this.dir = podDir(paths.pods, this.uid);
     const existing = readState(paths.pods, this.uid);
     this.state = existing ?? {
-      uid: this.uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name!,
+      uid: this.uid, namespace: pod.metadata!.namespace!, name: pod.metadata!.name!, node: SELF.name,
       netns: netnsName(this.uid), veth: vethName(this.uid), ip: '', createdAt: now(), containers: {},
     };
     const specs = [...(pod.spec?.initContainers ?? []).map((c) => ({ c, init: true })), ...(pod.spec?.containers ?? []).map((c) => ({ c, init: false }))];
@@ -156,7 +157,7 @@ export class PodRuntime {
           fieldPath: container ? `spec.containers{${container}}` : undefined,
         },
         reason, message, type, count: 1, firstTimestamp: t, lastTimestamp: t,
-        source: { component: 'kubelet', host: 'rro-node' }, reportingComponent: 'kubelet', reportingInstance: 'rro-node',
+        source: { component: 'kubelet', host: SELF.name }, reportingComponent: 'kubelet', reportingInstance: SELF.name,
       },
     }).catch(() => undefined);
   }
@@ -210,7 +211,7 @@ export class PodRuntime {
     }
     if (!this.netReady) {
       mkdirSync(this.dir, { recursive: true });
-      if (!this.state.ip) this.state.ip = allocateIP(this.paths.run, this.paths.pods);
+      if (!this.state.ip) this.state.ip = allocateIP(this.paths.run, this.paths.pods, SELF);
       this.save();
       try {
         await setupPodNetwork(this.state.netns, this.state.veth, this.state.ip);
@@ -307,11 +308,11 @@ export class PodRuntime {
     const kind = imageKind(spec.image ?? '');
     if (!kind) throw new ConfigError('UnsupportedImage', `image "${spec.image}" cannot be run by the local node: only redis/valkey images and the operator image are supported`);
     if (!this.volumes || Date.now() - this.volumesAt > 600_000) {
-      this.volumes = await prepareVolumes(this.api, this.pod, this.dir, this.state.ip, BRIDGE_IP);
+      this.volumes = await prepareVolumes(this.api, this.pod, this.dir, this.state.ip, SELF.ip);
       ownVolumes(this.pod, this.volumes);
       this.volumesAt = Date.now();
     }
-    const env = await containerEnv(this.api, this.pod, spec, this.state.ip, BRIDGE_IP);
+    const env = await containerEnv(this.api, this.pod, spec, this.state.ip, SELF.ip);
     const mounts = mountsOf(spec, this.volumes);
     let argv: string[];
     let cwd = spec.workingDir ?? '/';
@@ -455,7 +456,7 @@ export class PodRuntime {
     };
     try {
       if (p.exec?.command && c.pid) {
-        const env = c.env ?? (await containerEnv(this.api, this.pod, c.spec, this.state.ip, BRIDGE_IP).catch(() => ({} as Record<string, string>)));
+        const env = c.env ?? (await containerEnv(this.api, this.pod, c.spec, this.state.ip, SELF.ip).catch(() => ({} as Record<string, string>)));
         const cmd = p.exec.command.map((s) => s);
         cmd[0] = mapBinary(cmd[0]!);
         return await new Promise<boolean>((resolve) => {
@@ -564,7 +565,7 @@ export class PodRuntime {
       scheduled ?? { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() },
     ];
     const status: Record<string, unknown> = {
-      phase, conditions, hostIP: BRIDGE_IP, hostIPs: [{ ip: BRIDGE_IP }],
+      phase, conditions, hostIP: SELF.ip, hostIPs: [{ ip: SELF.ip }],
       startTime: this.state.createdAt, containerStatuses: statuses,
     };
     if (this.inits.length > 0) status.initContainerStatuses = this.inits.map(statusOf);
@@ -580,7 +581,10 @@ export class PodRuntime {
     if (this.gone || this.deleting) return;
     const status = this.buildStatus();
     const sig = JSON.stringify(status, (k, v: unknown) => (k === 'lastTransitionTime' ? undefined : v));
-    if (sig === this.lastStatus) return;
+    // Also when the API's Ready differs from ours (the node lifecycle controller marks the pods of a NotReady node).
+    const apiReady = this.pod.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    const ourReady = (status.conditions as { type: string; status: string }[]).find((c) => c.type === 'Ready')?.status;
+    if (sig === this.lastStatus && (apiReady === undefined || apiReady === ourReady)) return;
     try {
       await this.api.core.patchNamespacedPodStatus({ name: this.state.name, namespace: this.state.namespace, body: { status } }, mergePatch);
       this.lastStatus = sig;

@@ -14,6 +14,8 @@ export interface PodState {
   uid: string;
   namespace: string;
   name: string;
+  /** the node whose agent runs the pod */
+  node: string;
   netns: string;
   veth: string;
   ip: string;

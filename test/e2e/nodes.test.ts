@@ -1,0 +1,132 @@
+// Many nodes and zones: each node is an agent of its own, pods run on the node the scheduler picked,
+// and node-down / node-up (the faults behind `npm run cluster:fault`) take a node away and back.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as k8s from '@kubernetes/client-node';
+import { run } from '../../hack/lib.js';
+import { clusterNodes, pidAlive } from '../../hack/local-cluster/common.js';
+import { agentPid, isNodeDown, nodeDown, nodeUp } from './support/faults.js';
+import { containerPid, createNamespace, kubeConfig, podState, waitFor } from './support/cluster.js';
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(k8s.CoreV1Api);
+let ns = '';
+let cleanup: () => Promise<void> = async () => undefined;
+const nodes = clusterNodes();
+
+const ppid = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+
+async function answers(ip: string): Promise<boolean> {
+  const r = await run('redis-cli', ['-h', ip, '-p', '6379', 'PING'], { timeoutMs: 1500 });
+  return r.code === 0 && r.stdout.trim() === 'PONG';
+}
+
+async function readyStatus(node: string): Promise<string | undefined> {
+  return (await core.readNode({ name: node })).status?.conditions?.find((c) => c.type === 'Ready')?.status;
+}
+
+/** A plain pod (no controller), spread one per node. */
+function spreadPod(name: string): k8s.V1Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, labels: { app: 'spread' } },
+    spec: {
+      terminationGracePeriodSeconds: 5,
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'spread' } } }],
+      containers: [{ name: 'redis', image: 'redis:7.2', readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 2 } }],
+    },
+  };
+}
+
+async function readyPod(name: string): Promise<k8s.V1Pod> {
+  return waitFor(async () => {
+    const p = await core.readNamespacedPod({ name, namespace: ns });
+    return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
+  }, { timeoutMs: 60_000, what: `pod ${ns}/${name} Ready` });
+}
+
+beforeAll(async () => {
+  ({ name: ns, cleanup } = await createNamespace('nodes'));
+});
+
+afterAll(async () => {
+  for (const n of nodes) if (isNodeDown(n.name)) await nodeUp(n.name);
+  await cleanup();
+});
+
+describe('nodes and zones', () => {
+  it('has one Ready node per agent, labelled with its hostname and zone', async () => {
+    const items = (await core.listNode()).items;
+    expect(items.map((n) => n.metadata!.name).sort()).toEqual(nodes.map((n) => n.name).sort());
+    for (const spec of nodes) {
+      const node = items.find((n) => n.metadata!.name === spec.name)!;
+      expect(node.metadata?.labels?.['kubernetes.io/hostname']).toBe(spec.name);
+      expect(node.metadata?.labels?.['topology.kubernetes.io/zone']).toBe(spec.zone);
+      expect(node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address).toBe(spec.ip);
+      expect(await readyStatus(spec.name)).toBe('True');
+      expect(pidAlive(agentPid(spec.name))).toBe(true);
+    }
+    if (nodes.length === 3) expect(new Set(items.map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone']))).toEqual(new Set(['zone-a', 'zone-b', 'zone-c']));
+  });
+
+  it('runs each pod on the node the scheduler picked, in that node\'s agent and IP range', async () => {
+    const names = nodes.map((_, i) => `spread-${i}`);
+    for (const name of names) await core.createNamespacedPod({ namespace: ns, body: spreadPod(name) });
+    const placed = new Set<string>();
+    for (const name of names) {
+      const pod = await readyPod(name);
+      const nodeName = pod.spec!.nodeName!;
+      const node = nodes.find((n) => n.name === nodeName)!;
+      placed.add(nodeName);
+      expect(podState(ns, name).node).toBe(nodeName);
+      expect(pod.status?.hostIP).toBe(node.ip);
+      expect(ppid(containerPid(ns, name))).toBe(agentPid(nodeName));
+      const third = Number(pod.status!.podIP!.split('.')[2]);
+      expect(third).toBeGreaterThanOrEqual(node.podRange.first);
+      expect(third).toBeLessThanOrEqual(node.podRange.last);
+      expect(await answers(pod.status!.podIP!)).toBe(true);
+    }
+    expect(placed.size).toBe(nodes.length);
+  });
+
+  it('node-down: the node goes NotReady and its pods are cut off while they keep running; node-up brings it back', async () => {
+    const pod = await core.readNamespacedPod({ name: 'spread-0', namespace: ns });
+    const node = pod.spec!.nodeName!;
+    const ip = pod.status!.podIP!;
+    const pid = containerPid(ns, 'spread-0');
+    // A second pod on that node, deleted while the node is down: stopped once the node is back.
+    await core.createNamespacedPod({ namespace: ns, body: { ...spreadPod('doomed'), metadata: { name: 'doomed' }, spec: { ...spreadPod('doomed').spec!, topologySpreadConstraints: undefined, nodeName: node } } });
+    await readyPod('doomed');
+    const doomedPid = containerPid(ns, 'doomed');
+
+    const t0 = Date.now();
+    await nodeDown(node);
+    expect(await answers(ip)).toBe(false);
+    expect(pidAlive(pid)).toBe(true);
+    await core.deleteNamespacedPod({ name: 'doomed', namespace: ns });
+    await waitFor(async () => (await readyStatus(node)) !== 'True', { timeoutMs: 60_000, intervalMs: 500, what: `node ${node} NotReady` });
+    process.stderr.write(`node ${node} NotReady ${((Date.now() - t0) / 1000).toFixed(1)} s after node-down\n`);
+    expect(pidAlive(pid)).toBe(true);
+    expect(pidAlive(doomedPid)).toBe(true);
+    expect(await answers(ip)).toBe(false);
+    // The other nodes stay Ready.
+    for (const n of nodes.filter((x) => x.name !== node)) expect(await readyStatus(n.name)).toBe('True');
+
+    const t1 = Date.now();
+    await nodeUp(node);
+    await waitFor(async () => (await readyStatus(node)) === 'True', { timeoutMs: 10_000, intervalMs: 500, what: `node ${node} Ready again` });
+    process.stderr.write(`node ${node} Ready ${((Date.now() - t1) / 1000).toFixed(1)} s after node-up\n`);
+    expect(await answers(ip)).toBe(true);
+    expect(containerPid(ns, 'spread-0')).toBe(pid);
+    await readyPod('spread-0');
+    await waitFor(async () => !pidAlive(doomedPid), { timeoutMs: 30_000, what: 'the pod deleted while its node was down to be stopped' });
+    await waitFor(async () => {
+      try {
+        await core.readNamespacedPod({ name: 'doomed', namespace: ns });
+        return false;
+      } catch (err) {
+        return (err as { code?: number }).code === 404;
+      }
+    }, { timeoutMs: 30_000, what: 'pod doomed gone' });
+  });
+});
