@@ -232,7 +232,11 @@ describe('placement', () => {
     );
     expect(spec).toMatchObject({
       nodeSelector: { disk: 'ssd' },
-      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'redis', effect: 'NoSchedule' }],
+      tolerations: [
+        { key: 'dedicated', operator: 'Equal', value: 'redis', effect: 'NoSchedule' },
+        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+      ],
       affinity,
       topologySpreadConstraints: [{ maxSkew: 2, topologyKey: 'rack', whenUnsatisfiable: 'DoNotSchedule' }],
       priorityClassName: 'critical',
