@@ -89,10 +89,16 @@ async function pauseAndCatchUp(pass: Pass, primary: RedisTarget, replica: RedisT
   await deps.redis.command(primary, ['CLIENT', 'PAUSE', String(SWITCHOVER_PAUSE_MS), 'WRITE']);
   const deadline = deps.now() + CATCH_UP_TIMEOUT_MS;
   const primaryInfo = parseReplication(await deps.redis.info(primary));
+  let linked = false;
   for (;;) {
     const info = parseReplication(await deps.redis.info(replica));
+    const ofPrimary = info.role === 'replica' && info.masterHost === primary.host;
     // Linked to this primary now: an offset from an earlier link (or another history) proves nothing.
-    if (info.role === 'replica' && info.linkUp && info.masterHost === primary.host && info.replicaOffset >= primaryInfo.replOffset) return;
+    if (ofPrimary && info.linkUp && info.replicaOffset >= primaryInfo.replOffset) return;
+    // The link dropped: the old primary went away (a deleted pod's Redis exits on SIGTERM once its
+    // replicas have caught up). No use waiting out the timeout: the next pass fails over.
+    if (linked && ofPrimary && !info.linkUp) throw new Error(`switchover: ${primary.host} went away during the hand-over`);
+    linked ||= ofPrimary && info.linkUp;
     if (deps.now() > deadline) throw new Error(`switchover: ${replica.host} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms`);
     await deps.sleep(20);
   }
