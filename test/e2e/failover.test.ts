@@ -255,7 +255,12 @@ describe('planned switchover and lag-aware reads', () => {
     try {
       // maxLagSeconds 2, the first second is the acknowledgement period, plus 2 s to act.
       await waitFor(async () => !(await readPods()).includes(leaf.name), { timeoutMs: 7_000, intervalMs: 100, what: `${leaf.name} out of ${name}-read` });
-      expect((await getRR(ns, name)).status!.nodes!.find((n) => n.name === leaf.name)?.read).toBe(false);
+      // The label moves first and the status is written at the end of the same pass: wait for it too.
+      await waitFor(async () => (await getRR(ns, name)).status!.nodes!.find((n) => n.name === leaf.name)?.read === false, {
+        timeoutMs: 5_000,
+        intervalMs: 100,
+        what: `${leaf.name} read=false in status`,
+      });
     } finally {
       await thawPod(ns, leaf.name);
     }
