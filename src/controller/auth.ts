@@ -4,12 +4,11 @@
 // lets the default user hold two); once every pod has it, the old one is dropped everywhere and the
 // copy updated. A missing Secret is reported, never mistaken for unreachable pods.
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
-import { isConflict } from '../kube/client.js';
+import { ignore, isConflict } from '../kube/client.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
 import { authSecretData, buildAppliedAuthSecret } from '../plan/specs.js';
 import { redisTarget, type Deps, type Pass } from './pass.js';
-import { ignore } from './pods.js';
 import { SecretMissing } from './secrets.js';
 
 export interface Auth {

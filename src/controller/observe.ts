@@ -1,8 +1,7 @@
 // Observe phase: the resource's pods from the cache, and INFO replication of each, in parallel.
-import { isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
+import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
-import { BOOT_PARENT } from '../plan/names.js';
 import { redisTarget, type Pass } from './pass.js';
 
 export async function observePods(pass: Pass): Promise<ObservedPod[]> {
@@ -38,8 +37,7 @@ async function ask(pass: Pass, ip: string) {
  * and again after its container restarted. */
 async function serverOf(pass: Pass, ip: string, info: ReplicationInfo): Promise<ServerInfo | undefined> {
   const known = (pass.memory.servers ??= new Map());
-  const booted = info.role === 'replica' && info.masterHost === BOOT_PARENT.host;
-  if (!known.has(ip) || booted) {
+  if (!known.has(ip) || isBooting({ info })) {
     try {
       known.set(ip, parseServer(await pass.deps.redis.info(redisTarget(pass, ip), 'server')));
     } catch {

@@ -2,7 +2,7 @@
 // keep every pod's role, tier and read labels and parent annotation equal to the plan. Each step
 // tolerates having been done already, so an interrupted pass is simply run again.
 import type { V1Pod } from '@kubernetes/client-node';
-import { apiErrorCode, apiErrorMessage, isConflict, isNotFound } from '../kube/client.js';
+import { apiErrorCode, apiErrorMessage, ignore, isConflict, isNotFound } from '../kube/client.js';
 import { ANNOTATION, LABEL, dataClaimName } from '../plan/names.js';
 import { claimsToMark, type ObservedPod } from '../plan/observation.js';
 import { buildClaim, buildPod, type PodMeta, type PodPlacement } from '../plan/specs.js';
@@ -91,13 +91,5 @@ export async function syncPodMeta(pass: Pass, pods: V1Pod[], desired: Map<string
   const promotes = (c: (typeof changes)[number]) => c.labels[LABEL.role] === 'primary';
   for (const change of [...changes.filter((c) => !promotes(c)), ...changes.filter(promotes)]) {
     await patchPodMeta(pass, change.name, change.labels, change.annotations);
-  }
-}
-
-export async function ignore(skip: (e: unknown) => boolean, call: Promise<unknown>): Promise<void> {
-  try {
-    await call;
-  } catch (e) {
-    if (!skip(e)) throw e;
   }
 }

@@ -1,10 +1,9 @@
 // Services and disruption budgets: `<name>-primary` and `<name>-read` exist and select what the
 // builders say; the PodDisruptionBudgets `<name>-primary` and `<name>-replicas` exist.
-import { isConflict } from '../kube/client.js';
+import { ignore, isConflict } from '../kube/client.js';
 import { semanticEqual } from '../kube/semantic.js';
 import { buildDisruptionBudgets, buildServices } from '../plan/specs.js';
 import type { Pass } from './pass.js';
-import { ignore } from './pods.js';
 
 export async function ensureServices(pass: Pass): Promise<void> {
   const { deps, rr, namespace, name } = pass;

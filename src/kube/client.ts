@@ -104,6 +104,15 @@ export function apiErrorCode(e: unknown): number | undefined {
 export const isNotFound = (e: unknown): boolean => apiErrorCode(e) === 404;
 export const isConflict = (e: unknown): boolean => apiErrorCode(e) === 409;
 
+/** Awaits an API call, taking the failures `skip` accepts as success ("already exists", "already gone"). */
+export async function ignore(skip: (e: unknown) => boolean, call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (e) {
+    if (!skip(e)) throw e;
+  }
+}
+
 /** A one-line description of an API failure: the Status message the server sent, else the error's own. */
 export function apiErrorMessage(e: unknown): string {
   if (e instanceof ApiException) {

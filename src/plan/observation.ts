@@ -67,7 +67,7 @@ function tierLabel(value: string | undefined): number {
 }
 
 /** A pod whose Redis (re)started and waits for the operator to give it a role. */
-export function isBooting(pod: ObservedPod): boolean {
+export function isBooting(pod: Pick<ObservedPod, 'info'>): boolean {
   const info = pod.info;
   return info?.role === 'replica' && info.masterHost === BOOT_PARENT.host && info.masterPort === BOOT_PARENT.port;
 }
