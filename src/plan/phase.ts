@@ -1,6 +1,7 @@
 // The phase and the four contract conditions, from what one reconcile observed.
 import type { NodeStatus, PHASES } from '../api/schema.js';
 import type { ConditionUpdate } from './conditions.js';
+import type { RolloutState } from './rollout.js';
 
 export type Phase = (typeof PHASES)[number];
 
@@ -21,7 +22,7 @@ export interface Observation {
   /** Pods still to create, re-parent or delete according to the plan. */
   pendingChanges: number;
   /** A rolling update under way: pods still on an older revision, and why it is stopped, if it is. */
-  rollout?: { outdated: string[]; stalled?: string | undefined; supervised?: string | undefined } | undefined;
+  rollout?: RolloutState | undefined;
 }
 
 export interface Decision {
@@ -54,6 +55,7 @@ function readyCondition(o: Observation, f: ReturnType<typeof facts>): ConditionU
     return condition('Ready', false, 'Scaling', `${f.replicas.length} of ${o.desiredReplicas} replicas exist, ${o.pendingChanges} changes pending`);
   }
   if (f.notReady.length > 0) return condition('Ready', false, 'ReplicasNotReady', `unlinked or lagging: ${names(f.notReady)}`);
+  if (o.rollout?.refused) return condition('Ready', false, 'UpdateRefused', o.rollout.refused);
   if (o.rollout && o.rollout.outdated.length > 0) {
     return condition('Ready', false, 'RollingUpdate', `${o.rollout.outdated.length} pods run an older revision: ${o.rollout.outdated.join(', ')}`);
   }
@@ -76,6 +78,7 @@ function syncedCondition(f: ReturnType<typeof facts>): ConditionUpdate {
 function progressingCondition(o: Observation, f: ReturnType<typeof facts>): ConditionUpdate {
   if (o.invalidSpec !== undefined) return condition('Progressing', false, 'InvalidSpec', o.invalidSpec);
   if (o.primary === 'missing' || o.primary === 'starting') return condition('Progressing', true, 'Creating', 'the primary is being created');
+  if (o.rollout?.refused) return condition('Progressing', false, 'UpdateRefused', o.rollout.refused);
   if (o.rollout?.stalled) return condition('Progressing', false, 'RollingUpdateStalled', o.rollout.stalled);
   if (o.rollout?.supervised) return condition('Progressing', false, 'RollingUpdateSupervised', o.rollout.supervised);
   if (o.rollout && o.rollout.outdated.length > 0) return condition('Progressing', true, 'RollingUpdate', `rolling ${o.rollout.outdated.length} pods onto the current revision`);

@@ -64,6 +64,15 @@ function fnv1a(text: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
+/** A rolling update as status shows it: pods still on an older revision, and why it is stopped, if it is. */
+export interface RolloutState {
+  outdated: string[];
+  stalled?: string | undefined;
+  supervised?: string | undefined;
+  /** The new image would make replicas older than their parents (plan/versions.ts): nothing is rolled. */
+  refused?: string | undefined;
+}
+
 export type RollStep =
   /** Every pod runs the current revision, or nothing is to be rolled (OnDelete). */
   | { kind: 'done'; outdated: string[] }

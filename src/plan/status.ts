@@ -7,6 +7,7 @@ import { buildNodes, summarize } from './nodes.js';
 import { isWritableMaster, type ObservedPod } from './observation.js';
 import { decidePhase, type PrimaryState } from './phase.js';
 import type { PrimaryDecision } from './primary.js';
+import type { RolloutState } from './rollout.js';
 import type { Plan } from './topology.js';
 import type { ReplicationInfo } from '../redis/info.js';
 
@@ -49,7 +50,7 @@ export interface StatusInput {
   podRefusal?: string | undefined;
   /** The revision pods should run, and the rolling update's state. */
   revision?: string | undefined;
-  rollout?: { outdated: string[]; stalled?: string | undefined; supervised?: string | undefined } | undefined;
+  rollout?: RolloutState | undefined;
   nowMs: number;
 }
 

@@ -106,6 +106,42 @@ describe('rolling update', () => {
   });
 });
 
+describe('server versions', () => {
+  it('an image whose server is older than a running pod (Valkey 8.1 to Redis 6.2) is refused before any pod is touched', async () => {
+    const { world, rr, apply } = setup({ replicas: 2, image: 'valkey/valkey:8.1' });
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.nodes!.map((n) => `${n.server} ${n.version}`)).toEqual(Array(3).fill('valkey 8.1.8'));
+    const uids = () => [...world.kube.pods.values()].map((p) => p.metadata!.uid).sort();
+    const before = uids();
+    const primary = world.status(rr)!.primary!;
+    apply({ replicas: 2, image: 'redis:6.2' });
+    let passes = 0;
+    await underWrites(world, rr, () => passes++ >= 30);
+    const refused = world.status(rr)!.conditions!.find((c) => c.type === 'Progressing')!;
+    expect(refused).toMatchObject({ status: 'False', reason: 'UpdateRefused' });
+    expect(refused.message).toMatch(/Redis 6.2, which cannot load the data of cache-\d+ \(Valkey 8.1, 8.1.8\)/);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'UpdateRefused' });
+    expect(world.kube.events.filter((e) => e.reason === 'UpdateRefused')).toHaveLength(1);
+    expect(world.kube.events.filter((e) => e.reason === 'RollingUpdate')).toHaveLength(0);
+    expect(uids()).toEqual(before);
+    expect(world.kube.serverOf('ns', primary)!.role).toBe('master');
+    // Set back: Ready again, nothing rolled.
+    apply({ replicas: 2, image: 'valkey/valkey:8.1' });
+    await world.settle(rr, () => world.ready(rr));
+    expect(uids()).toEqual(before);
+  });
+
+  it('an upgrade (Redis 6.2 to 7.0, then to Valkey 8.1) rolls every pod', async () => {
+    const { world, rr, apply } = setup({ replicas: 1, image: 'redis:6.2' });
+    await world.settle(rr, () => world.ready(rr));
+    for (const image of ['redis:7.0', 'valkey/valkey:8.1']) {
+      apply({ replicas: 1, image });
+      await underWrites(world, rr, () => world.ready(rr) && images(world).every((i) => i === image));
+    }
+    expect(world.status(rr)!.nodes!.map((n) => n.server)).toEqual(['valkey', 'valkey']);
+  });
+});
+
 describe('disruption budgets and drains', () => {
   it('creates <name>-primary (no eviction of the primary) and <name>-replicas (one at a time)', async () => {
     const { world, rr } = setup({ replicas: 2 });

@@ -128,7 +128,7 @@ export class FakeKube implements KubeApi {
     };
     this.pods.set(key, created);
     const claimName = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
-    const server = this.redis.start(ip, { pod: pod.metadata!.name!, persistent: Boolean(claimName), password: this.passwordOf(pod), config: configOf(pod) });
+    const server = this.redis.start(ip, { pod: pod.metadata!.name!, persistent: Boolean(claimName), password: this.passwordOf(pod), config: configOf(pod), ...serverOfImage(pod.spec!.containers[0]!.image!) });
     const disk = claimName ? this.disks.get(`${pod.metadata!.namespace}/${claimName}`) : undefined;
     if (disk) {
       server.log = [...disk.log];
@@ -299,4 +299,10 @@ function configOf(pod: V1Pod): Record<string, string> {
     else if (directive) config[directive] = config[directive] ? `${config[directive]} ${arg}` : arg;
   }
   return config;
+}
+
+/** The server an image runs, as the local cluster maps it (hack/local-cluster/node-agent/servers.ts). */
+function serverOfImage(image: string): { server: 'redis' | 'valkey'; version: string } {
+  if (image.includes('valkey')) return { server: 'valkey', version: '8.1.8' };
+  return { server: 'redis', version: /:6\.2/.test(image) ? '6.2.14' : '7.0.15' };
 }

@@ -17,7 +17,8 @@ export interface ServerOptions {
   password: string | undefined;
   /** Extra redis.conf directives the container starts with. */
   config: Record<string, string>;
-  /** redis_version it reports (INFO server). */
+  /** The server and version it reports (INFO server); Redis 7.0.15 when unset. */
+  server?: 'redis' | 'valkey';
   version?: string;
 }
 
@@ -164,7 +165,11 @@ export class RedisModel extends RedisCommands {
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
     switch (cmd) {
       case 'INFO':
-        return rest[0]?.toLowerCase() === 'server' ? `# Server\r\nredis_version:${s.options.version ?? '7.0.15'}\r\n` : this.infoText(s);
+        if (rest[0]?.toLowerCase() !== 'server') return this.infoText(s);
+        // Valkey reports the Redis version it is compatible with, and its own.
+        return s.options.server === 'valkey'
+          ? `# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:${s.options.version}\r\n`
+          : `# Server\r\nredis_version:${s.options.version ?? '7.0.15'}\r\n`;
       case 'REPLICAOF':
         if (rest[0]?.toUpperCase() === 'NO') {
           if (s.role !== 'master') {

@@ -9,6 +9,7 @@ import { repoRoot, run } from '../../lib.js';
 import { OWNER_ENV, pidAlive, procStartTime, rmrf, stopPids, type ClusterPaths } from '../common.js';
 import { SELF } from './self.js';
 import { allocateIP, netnsName, setupPodNetwork, teardownPodNetwork, vethName } from './netns.js';
+import { serverFor, serverNameFor } from './servers.js';
 import { ConfigError, containerEnv, expand, mountsOf, ownVolumes, prepareVolumes, type Api, type Mount } from './volumes.js';
 import { podDir, readState, writeState, type PodState } from './state.js';
 
@@ -55,9 +56,11 @@ export function imageKind(image: string): 'redis' | 'operator' | undefined {
   return undefined;
 }
 
-function mapBinary(cmd: string): string {
+/** The machine's binary for a command of a redis/valkey image: the server the image names (servers.ts),
+ * and Debian's tools otherwise (their protocol is the same for every server). */
+function mapBinary(cmd: string, server?: string): string {
   const b = basename(cmd);
-  if (b === 'redis-server' || b === 'valkey-server') return '/usr/bin/redis-server';
+  if (b === 'redis-server' || b === 'valkey-server') return server ?? '/usr/bin/redis-server';
   if (b === 'redis-cli' || b === 'valkey-cli') return '/usr/bin/redis-cli';
   if (b === 'redis-sentinel' || b === 'valkey-sentinel') return '/usr/bin/redis-sentinel';
   return cmd;
@@ -317,19 +320,21 @@ export class PodRuntime {
     let argv: string[];
     let cwd = spec.workingDir ?? '/';
     if (kind === 'redis') {
+      const server = serverFor(spec.image ?? '');
+      if ('unsupported' in server) throw new ConfigError(server.unsupported, server.message);
       const cmd = (spec.command ?? []).map((s) => expand(s, env));
       const args = (spec.args ?? []).map((s) => expand(s, env));
       if (cmd.length > 0) argv = [...cmd, ...args];
       else if (args.length === 0) argv = ['redis-server'];
       else if (args[0]!.startsWith('-') || args[0]!.endsWith('.conf')) argv = ['redis-server', ...args];
       else argv = args;
-      argv[0] = mapBinary(argv[0]!);
-      if (argv[0] === '/usr/bin/redis-server' && !argv.includes('--protected-mode') && !this.confMentions(argv, mounts, 'protected-mode')) {
+      argv[0] = mapBinary(argv[0]!, server.binary);
+      if (argv[0] === server.binary && !argv.includes('--protected-mode') && !this.confMentions(argv, mounts, 'protected-mode')) {
         // The official images build redis with protected-mode off.
         argv.push('--protected-mode', 'no');
       }
       if (!argv.includes('--daemonize')) argv.push('--daemonize', 'no');
-      if (argv[0] !== '/usr/bin/redis-server') argv.splice(argv.indexOf('--daemonize'), 2);
+      if (argv[0] !== server.binary) argv.splice(argv.indexOf('--daemonize'), 2);
       // The images' working directory is /data.
       if (!spec.workingDir) {
         cwd = '/data';
@@ -531,8 +536,10 @@ export class PodRuntime {
       else if (c.final) state = { terminated: c.final };
       else state = { waiting: c.waiting ?? { reason: !c.init && !initDone ? 'PodInitializing' : 'ContainerCreating' } };
       const kind = imageKind(spec.image ?? '');
+      // The image ID names the server the image ran as (rro://redis-6.2, rro://valkey-8.1, rro://operator).
+      const server = kind === 'redis' ? serverNameFor(spec.image ?? '') : kind;
       return {
-        name: spec.name, image: spec.image, imageID: kind ? `rro://${kind}` : '',
+        name: spec.name, image: spec.image, imageID: typeof server === 'string' ? `rro://${server}` : '',
         containerID: c.pid || c.final ? this.containerID(c) : undefined,
         ready: c.init ? c.final?.exitCode === 0 : !!c.pid && c.ready, started: !!c.pid, restartCount: c.restartCount,
         state, lastState: c.lastTerminated ? { terminated: c.lastTerminated } : {},
