@@ -119,3 +119,32 @@ describe('runtime config', () => {
     });
   });
 });
+
+describe('drains', () => {
+  it("kubectl drain of the primary's node completes once the role has moved, and loses no acknowledged write", async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'drain', { replicas: 2, readService: { maxLagSeconds: 2 } });
+    await waitReady(ns, 'drain');
+    await settle(ns, 'drain');
+    const primary = (await getRR(ns, 'drain')).status!.primary!;
+    const node = (await api().core.readNamespacedPod({ name: primary, namespace: ns })).spec!.nodeName!;
+    const onNode = async () =>
+      (await api().core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/instance=drain' })).items.filter((p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp);
+    try {
+      const outcome = await rollUnderLoad(
+        ns,
+        'drain',
+        'drain',
+        // Blocks until every pod of the node is evicted; evictions the budgets refuse are retried.
+        () => kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=180s'], { timeoutMs: 200_000 }).then(() => undefined),
+        async () => (await getRR(ns, 'drain')).status?.phase === 'Ready' && (await onNode()).length === 0,
+      );
+      expect(outcome.to).not.toBe(outcome.from);
+      const events = await api().core.listNamespacedEvent({ namespace: ns });
+      expect(events.items.filter((e) => e.reason === 'Switchover' && e.involvedObject.name === 'drain')).toHaveLength(1);
+    } finally {
+      await kubectl(['uncordon', node]);
+    }
+  });
+});
+

@@ -72,4 +72,45 @@ describe('node loss', () => {
     await settle(ns, 'nl');
     expect((await getRR(ns, 'nl')).status!.primary).toBe(ready.status!.primary);
   });
+
+  it("a replica's node goes down: the replica is replaced on a live node and the primary is not touched", async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'rl', { replicas: 2, failover: { primaryDownSeconds: 3 } });
+    await waitReady(ns, 'rl');
+    await settle(ns, 'rl');
+    const before = await getRR(ns, 'rl');
+    const primary = before.status!.primary!;
+    const primaryNode = (await nodeOf(ns, primary))!;
+    const replica = before.status!.nodes!.find((n) => n.role === 'replica' && n.node !== primaryNode)!;
+    const node = replica.node!;
+    const prefix = `replicaloss:${Date.now()}`;
+    const load = startWriteLoad({ host: await primaryServiceIP(ns, 'rl'), prefix, maxDurationMs: 240_000 });
+    await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
+    const t0 = Date.now();
+    downed = node;
+    await nodeDown(node);
+    await waitFor(
+      async () => {
+        const rr = await getRR(ns, 'rl');
+        if (rr.status?.phase !== 'Ready') return false;
+        const nodes = await Promise.all(rr.status.nodes!.map((n) => nodeOf(ns, n.name)));
+        return nodes.length === 3 && nodes.every((n) => n !== node);
+      },
+      { timeoutMs: 180_000, intervalMs: 1000, what: 'Ready again with every pod on a live node' },
+    );
+    const readyMs = Date.now() - t0;
+    const result = await load.stop();
+    const after = await getRR(ns, 'rl');
+    expect(after.status!.primary).toBe(primary);
+    expect(after.status!.lastFailover).toBeUndefined();
+    expect(after.status!.nodes!.map((n) => n.name)).not.toContain(replica.name);
+    const primaryIP = after.status!.nodes!.find((n) => n.name === primary)!.podIP!;
+    const lost = (await missingWrites(primaryIP, undefined, prefix, result.acked)).length;
+    console.log(`[nodes] a replica's node down: ${JSON.stringify({ node, replica: replica.name, readyMs, longestOutageMs: result.longestGapMs, acked: result.acked.length, lost })}`);
+    expect(lost).toBe(0);
+    await nodeUp(node);
+    downed = undefined;
+    await settle(ns, 'rl');
+    expect(await writableMasters(ns, 'rl')).toEqual([primary]);
+  });
 });
