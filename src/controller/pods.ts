@@ -23,6 +23,8 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
     replicas: spec.replicas,
     cascade: spec.cascade.map((c) => c.replicasPerParent),
     nextIndex: nextPodIndex(rr.status?.nextPodIndex, observed, claims),
+    zoneAware: spec.placement.zoneAware,
+    primaryZone: observed.find((p) => p.name === primary)?.zone,
   });
   const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
   if (plan.primary.create || !live.has(plan.primary.name)) await createPod(pass, { name: plan.primary.name, tier: 0, parent: undefined });

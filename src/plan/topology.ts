@@ -6,7 +6,9 @@
 // Pods never change tier. Within a tier the pods kept are, in order of preference, healthy ones,
 // then the lowest index: a shrinking tier loses its unhealthy pods first, then its newest ones.
 // The children of a removed pod are re-parented when the tier below still has room for them, and
-// removed with it otherwise.
+// removed with it otherwise. Zone-aware, a pod is only re-parented within its zone (a failover that
+// promotes a tier-1 replica leaves its children without a parent): with no room in its zone it is
+// removed, and its replacement is created in the zone of the parent that has room.
 import { podName } from './names.js';
 import type { ObservedPod } from './observation.js';
 
@@ -19,6 +21,8 @@ export interface Member {
   /** The pod it is assigned to replicate from. */
   parent: string | undefined;
   healthy: boolean;
+  /** The zone of its node, once scheduled. */
+  zone?: string | undefined;
 }
 
 export interface PlanInput {
@@ -33,6 +37,9 @@ export interface PlanInput {
   cascade: number[];
   /** The first index never used. */
   nextIndex: number;
+  /** placement.zoneAware: a re-parented pod keeps a parent in its own zone. */
+  zoneAware?: boolean;
+  primaryZone?: string | undefined;
 }
 
 export interface Placement {
@@ -69,6 +76,7 @@ interface Slot {
   name: string;
   index: number;
   children: number;
+  zone?: string | undefined;
 }
 
 type Indexed = Placement & { index: number };
@@ -83,7 +91,7 @@ interface TierResult {
   next: number;
 }
 
-function placeTier(tier: number, parents: Slot[], cap: number, candidates: Member[], resource: string, next: number): TierResult {
+function placeTier(tier: number, parents: Slot[], cap: number, candidates: Member[], resource: string, next: number, zoneAware: boolean): TierResult {
   const slots = new Map(parents.map((p) => [p.name, { ...p }]));
   const placed: Indexed[] = [];
   const reparent: Indexed[] = [];
@@ -94,8 +102,10 @@ function placeTier(tier: number, parents: Slot[], cap: number, candidates: Membe
     placed.push(p);
     return p;
   };
-  const freeSlot = () =>
-    [...slots.values()].filter((s) => s.children < cap).sort((a, b) => a.children - b.children || a.index - b.index)[0];
+  // A zone unknown on either side (a pod not scheduled yet) matches any.
+  const sameZone = (s: Slot, zone: string | undefined) => !zoneAware || tier < 2 || !zone || !s.zone || s.zone === zone;
+  const freeSlot = (zone?: string) =>
+    [...slots.values()].filter((s) => s.children < cap && sameZone(s, zone)).sort((a, b) => a.children - b.children || a.index - b.index)[0];
 
   const pool: Member[] = [];
   for (const m of [...candidates].sort(byPreference)) {
@@ -104,9 +114,8 @@ function placeTier(tier: number, parents: Slot[], cap: number, candidates: Membe
     else pool.push(m);
   }
   for (const m of pool) {
-    const slot = freeSlot();
-    if (!slot) break;
-    reparent.push(take(slot, m.name, m.index));
+    const slot = freeSlot(m.zone);
+    if (slot) reparent.push(take(slot, m.name, m.index));
   }
   for (let slot = freeSlot(); slot; slot = freeSlot()) {
     create.push(take(slot, podName(resource, next), next));
@@ -126,16 +135,17 @@ export function plan(input: PlanInput): Plan {
   const layout: Indexed[] = [];
   const create: Indexed[] = [];
   const reparent: Indexed[] = [];
-  let parents: Slot[] = [{ name: primary.name, index: -1, children: 0 }];
+  const zoneOf = new Map(members.map((m) => [m.name, m.zone]));
+  let parents: Slot[] = [{ name: primary.name, index: -1, children: 0, zone: input.primaryZone }];
   tierSizes(replicas, cascade).forEach((_, i) => {
     const tier = i + 1;
     const candidates = members.filter((m) => m.tier === tier);
-    const result = placeTier(tier, parents, capOf(tier, replicas, cascade), candidates, resource, next);
+    const result = placeTier(tier, parents, capOf(tier, replicas, cascade), candidates, resource, next, input.zoneAware ?? false);
     next = result.next;
     layout.push(...result.placed);
     create.push(...result.create);
     reparent.push(...result.reparent);
-    parents = result.placed.map((p) => ({ name: p.name, index: p.index, children: 0 }));
+    parents = result.placed.map((p) => ({ name: p.name, index: p.index, children: 0, zone: zoneOf.get(p.name) }));
   });
 
   const kept = new Set(layout.map((p) => p.name));
@@ -186,7 +196,7 @@ export function membersOf(input: MembershipInput): Member[] {
   const keeps = (p: ObservedPod) => !p.deleting || (input.persistent && claimed.has(p.name));
   const members: Member[] = observed
     .filter((p) => keeps(p) && p.name !== primary)
-    .map((p) => ({ name: p.name, index: p.index, tier: Math.max(1, p.tier), parent: p.tier === 0 ? undefined : p.parent, healthy: Boolean(p.info) && !p.deleting }));
+    .map((p) => ({ name: p.name, index: p.index, tier: Math.max(1, p.tier), parent: p.tier === 0 ? undefined : p.parent, healthy: Boolean(p.info) && !p.deleting, zone: p.zone }));
   if (!input.persistent) return members;
   const known = new Set(observed.map((p) => p.name));
   for (const claim of claims) {

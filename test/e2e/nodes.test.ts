@@ -6,7 +6,9 @@ import * as k8s from '@kubernetes/client-node';
 import { run } from '../../hack/lib.js';
 import { clusterNodes, pidAlive } from '../../hack/local-cluster/common.js';
 import { agentPid, isNodeDown, nodeDown, nodeUp } from './support/faults.js';
-import { containerPid, createNamespace, kubeConfig, podState, waitFor } from './support/cluster.js';
+import { containerPid, createNamespace, killContainer, kubeConfig, podState, waitFor } from './support/cluster.js';
+import { primaryServiceIP, settle } from './support/invariants.js';
+import { createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -128,5 +130,42 @@ describe('nodes and zones', () => {
         return (err as { code?: number }).code === 404;
       }
     }, { timeoutMs: 30_000, what: 'pod doomed gone' });
+  });
+});
+
+describe('zone-aware placement', () => {
+  const fixture = operatorNamespace('zones');
+
+  /** Every cascade replica in its parent's zone; returns pods per node and tier-1 zones. */
+  async function checkZones(name: string) {
+    const rr = await getRR(fixture.ns, name);
+    const byName = new Map(rr.status!.nodes!.map((n) => [n.name, n]));
+    for (const n of rr.status!.nodes!) {
+      expect(n.zone, `${n.name} has a zone`).toBeTruthy();
+      if (n.tier >= 2) expect(n.zone, `${n.name} (tier ${n.tier}) in the zone of its parent ${n.parent}`).toBe(byName.get(n.parent!)!.zone);
+    }
+    const perNode: Record<string, number> = {};
+    for (const n of rr.status!.nodes!) perNode[n.node!] = (perNode[n.node!] ?? 0) + 1;
+    return { perNode, tier1Zones: rr.status!.nodes!.filter((n) => n.tier === 1).map((n) => n.zone).sort(), primary: rr.status!.primary! };
+  }
+
+  it('a 1+3+6 zone-aware cascade: one tier-1 replica per zone, every child in its parent zone, also after a failover', { timeout: 420_000 }, async () => {
+    const { ns } = fixture;
+    await createRR(ns, 'za', { replicas: 3, cascade: [{ replicasPerParent: 2 }], placement: { zoneAware: true }, failover: { primaryDownSeconds: 3 } });
+    await waitReady(ns, 'za', 180_000);
+    const before = await checkZones('za');
+    expect(before.tier1Zones).toEqual(['zone-a', 'zone-b', 'zone-c']);
+    console.log(`[nodes] 1+3+6 zone-aware cascade, pods per node: ${JSON.stringify(before.perNode)}`);
+    // Data first: a primary that restarts empty must not be chosen again over replicas that hold it.
+    await redisCommand(await primaryServiceIP(ns, 'za'), ['SET', 'zones', 'data']);
+    await settle(ns, 'za');
+    await killContainer(ns, before.primary);
+    await waitFor(async () => {
+      const rr = await getRR(ns, 'za');
+      return rr.status?.phase === 'Ready' && rr.status.primary !== before.primary ? rr : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 500, what: 'Ready on a new primary' });
+    await settle(ns, 'za', undefined, 180_000);
+    const after = await checkZones('za');
+    console.log(`[nodes] after a failover, pods per node: ${JSON.stringify(after.perNode)}`);
   });
 });

@@ -99,6 +99,31 @@ describe('plan', () => {
     expect(p.nextIndex).toBe(3);
   });
 
+  it('zone-aware: after a tier-1 replica is promoted, its children are re-parented only within their zone, else replaced', () => {
+    // r-1 (zone-a) was promoted; r-0, the old primary (zone-c), is back as a tier-1 replica.
+    const zoned = (m: Member, zone: string): Member => ({ ...m, zone });
+    const members = [
+      zoned(member(0, 1, undefined), 'zone-c'),
+      zoned(member(2, 1, 'r-1'), 'zone-b'),
+      zoned(member(3, 1, 'r-1'), 'zone-c'),
+      zoned(member(4, 2, 'r-1'), 'zone-a'),
+      zoned(member(5, 2, 'r-2'), 'zone-b'),
+      zoned(member(6, 2, 'r-3'), 'zone-c'),
+      zoned(member(7, 2, 'r-1'), 'zone-a'),
+      zoned(member(8, 2, 'r-2'), 'zone-b'),
+      zoned(member(9, 2, 'r-3'), 'zone-c'),
+    ];
+    const shape = { primary: 'r-1', members, replicas: 3, cascade: [2], nextIndex: 10, primaryZone: 'zone-a' };
+    const aware = plan(input({ ...shape, zoneAware: true }));
+    expect(aware.reparent).toEqual([at(0, 1, 'r-1')]);
+    expect(aware.remove).toEqual(['r-7', 'r-4']);
+    expect(aware.create).toEqual([at(10, 2, 'r-0'), at(11, 2, 'r-0')]);
+    // Without zoneAware, the orphans simply move to the parent with room.
+    const plain = plan(input(shape));
+    expect(plain.reparent).toEqual([at(0, 1, 'r-1'), at(4, 2, 'r-0'), at(7, 2, 'r-0')]);
+    expect(plain.remove).toEqual([]);
+  });
+
   it('never reuses an index even when nextIndex lags behind the members', () => {
     const p = plan(input({ members: [member(7, 1, 'r-0')], replicas: 2, nextIndex: 3 }));
     expect(p.create).toEqual([at(8, 1, 'r-0')]);
