@@ -49,10 +49,12 @@ export function caBundle(wanted: string, applied: string | undefined): string {
   return [...blocks, ...(previous ? [previous] : [])].join('');
 }
 
-/** The value of tls-cert-file that makes a running Redis re-read its certificate, key and CAs.
- * Redis 7 reloads them only when CONFIG SET changes a tls-* value, so it alternates between two
- * paths of the same file: the Secret volume's own link, and the file under the volume's `..data`
- * link, which the kubelet swaps atomically on an update. */
+/** The value of tls-cert-file that makes a running Redis re-read its certificate, key and CAs
+ * (`current`: the CONFIG GET reply). Whether a CONFIG SET that leaves a tls-* value unchanged
+ * reloads differs between versions (7.0.15 does; a server that skips unchanged values would not),
+ * so every reload changes it, alternating between two paths of the same file: the Secret volume's
+ * own link, and the file under the volume's `..data` link, which the kubelet swaps atomically on an
+ * update (the certificate and its key always change together). */
 export function certificateReloadPath(current: string): string {
   const direct = `${TLS_DIR}/${TLS_KEYS.cert}`;
   return current.includes(direct) ? `${TLS_DIR}/..data/${TLS_KEYS.cert}` : direct;

@@ -8,8 +8,8 @@
 // - frozen or partitioned servers do not answer; writes are refused while paused or below the
 //   write quorum; AUTH must match requirepass;
 // - with tls-port, a server speaks TLS only (to clients and to its parent), serves the certificate
-//   its files held when it last loaded them, and reloads them when CONFIG SET changes tls-cert-file
-//   (as Redis 7 does).
+//   its files held when it last loaded them, and reloads them only when CONFIG SET changes a tls-*
+//   value (the stricter of the behaviours Redis versions have).
 import { BOOT_PARENT, REDIS_PORT } from '../../src/plan/names.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../../src/redis/client.js';
 import { checkKeyPair, describeCertificate, type KeyPair } from '../../src/tls/certificates.js';
@@ -202,8 +202,8 @@ export class RedisModel extends RedisCommands {
         }
         return 'OK';
       case 'CONFIG':
-        // As the pool renders an array reply.
-        if (rest[0]?.toUpperCase() === 'GET') return JSON.stringify([rest[1], s.config[rest[1]!] ?? '']);
+        // As the pool renders the reply (a map).
+        if (rest[0]?.toUpperCase() === 'GET') return JSON.stringify({ [rest[1]!]: s.config[rest[1]!] ?? '' });
         if (rest[0]?.toUpperCase() !== 'SET') throw new Error(`unsupported CONFIG ${rest[0]}`);
         for (let i = 1; i + 1 < rest.length; i += 2) {
           const [k, v] = [rest[i]!, rest[i + 1]!];
