@@ -52,10 +52,10 @@ export function caBundle(wanted: string, applied: string | undefined): string {
 /** The value of tls-cert-file that makes a running Redis re-read its certificate, key and CAs
  * (`current`: the CONFIG GET reply). Whether a CONFIG SET that leaves a tls-* value unchanged
  * reloads differs between versions (7.0.15 does; a server that skips unchanged values would not),
- * so every reload changes it, alternating between two paths of the same file: the Secret volume's
- * own link, and the file under the volume's `..data` link, which the kubelet swaps atomically on an
- * update (the certificate and its key always change together). */
+ * so every reload changes it, alternating between two spellings of the same path. The kubelet
+ * swaps a Secret volume's files at once; should a reload read a certificate and a key of different
+ * generations, Redis refuses the set, keeps what it serves, and the next check tries again. */
 export function certificateReloadPath(current: string): string {
   const direct = `${TLS_DIR}/${TLS_KEYS.cert}`;
-  return current.includes(direct) ? `${TLS_DIR}/..data/${TLS_KEYS.cert}` : direct;
+  return current.includes(direct) ? `${TLS_DIR}/./${TLS_KEYS.cert}` : direct;
 }
