@@ -23,6 +23,12 @@ export const OWNED_DIRECTIVES = [
   'min-replicas-max-lag',
   'min-slaves-to-write',
   'min-slaves-max-lag',
+  'tls-port',
+  'tls-cert-file',
+  'tls-key-file',
+  'tls-ca-cert-file',
+  'tls-replication',
+  'tls-auth-clients',
 ] as const;
 
 export const MAX_TIER1_REPLICAS = 100;
@@ -86,6 +92,16 @@ export const specSchema = z
     auth: z
       .object({
         secretName: z.string().min(1).max(253),
+      })
+      .strict()
+      .optional(),
+    /** TLS on port 6379 and on replication links; certificates from secretName, else from the
+     * operator's own CA (published in `<name>-tls-ca`), renewed before they expire. */
+    tls: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** A Secret with tls.crt, tls.key and ca.crt (cert-manager's shape); empty: the operator's CA. */
+        secretName: z.string().max(253).default(''),
       })
       .strict()
       .optional(),
@@ -192,6 +208,13 @@ export const specSchema = z
         rule: '!has(self.writeQuorum) || self.writeQuorum.minReplicas <= (has(self.replicas) ? self.replicas : 1)',
         message: 'writeQuorum.minReplicas may not exceed replicas: the primary would refuse every write',
         fieldPath: '.writeQuorum.minReplicas',
+      },
+      {
+        // A pod rolled onto TLS could not replicate from a parent still speaking plain TCP, nor the
+        // other way round: the switch would need every pod at once, i.e. downtime.
+        rule: '(has(self.tls) && self.tls.enabled) == (has(oldSelf.tls) && oldSelf.tls.enabled)',
+        message: 'tls.enabled cannot change on an existing resource: a rolled pod could not replicate from its parent; create a new resource (and move the data) instead',
+        fieldPath: '.tls.enabled',
       },
     ],
   });

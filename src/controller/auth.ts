@@ -8,7 +8,7 @@ import { ignore, isConflict } from '../kube/client.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
 import { authSecretData, buildAppliedAuthSecret } from '../plan/specs.js';
-import { redisTarget, type Deps, type Pass } from './pass.js';
+import { redisTarget, redisTargetAs, type Deps, type Pass } from './pass.js';
 import { SecretMissing } from './secrets.js';
 
 export interface Auth {
@@ -61,7 +61,7 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[]): Promi
   }
   // Authenticated with the new password: a pod that restarted since with the old one only refuses,
   // and keeps the password it has.
-  for (const pod of answered) await deps.redis.command({ host: pod.podIP!, password: wanted }, ['ACL', 'SETUSER', 'default', `<${applied}`]);
+  for (const pod of answered) await deps.redis.command(redisTargetAs(pass, pod.podIP!, wanted), ['ACL', 'SETUSER', 'default', `<${applied}`]);
   await deps.kube.patchSecretData(namespace, appliedAuthSecretName(name), authSecretData(wanted, applied));
   deps.passwords.forget(namespace, appliedAuthSecretName(name));
   await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
@@ -72,9 +72,9 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[]): Promi
 async function repair(pass: Pass): Promise<void> {
   for (const [ip, password] of pass.passwordOf) {
     if (password === pass.password) continue;
-    const target = { host: ip, password };
+    const target = redisTargetAs(pass, ip, password);
     await pass.deps.redis.command(target, ['ACL', 'SETUSER', 'default', 'on', `>${pass.password}`, ...(password === undefined ? [] : [`<${password}`])]);
-    await pass.deps.redis.configSet({ host: ip, password: pass.password }, 'masterauth', pass.password!);
+    await pass.deps.redis.configSet(redisTargetAs(pass, ip, pass.password), 'masterauth', pass.password!);
     pass.log.info({ ip }, 'pod answered to an old password: applied the current one');
   }
 }

@@ -2,7 +2,7 @@
 import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
-import { redisTarget, type Pass } from './pass.js';
+import { redisTarget, redisTargetAs, type Pass } from './pass.js';
 
 export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   const { deps, namespace, name } = pass;
@@ -23,7 +23,7 @@ async function ask(pass: Pass, ip: string) {
   const passwords = [...new Set([pass.password, pass.newPassword ?? pass.password, pass.oldPassword ?? pass.password])];
   for (const password of passwords) {
     try {
-      const info = parseReplication(await pass.deps.redis.info({ host: ip, password }));
+      const info = parseReplication(await pass.deps.redis.info(redisTargetAs(pass, ip, password)));
       if (password !== pass.password) pass.passwordOf.set(ip, password);
       return info;
     } catch (err) {

@@ -5,7 +5,7 @@ import type { V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1S
 import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
-import type { RedisCommands, RedisTarget } from '../redis/client.js';
+import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
@@ -93,6 +93,19 @@ export interface ResourceMemory {
   rollStallReported?: boolean;
   /** The image whose refusal (a downgrade) was last reported in an Event. */
   refusedImage?: string;
+  /** When the certificate each pod serves was last compared with the one it should serve. */
+  tlsCheckedAtMs?: number;
+}
+
+/** TLS of a resource with spec.tls.enabled, as this pass found it. */
+export interface TlsState {
+  /** How the operator speaks to the pods; undefined while no certificate was ever applied (no pod
+   * can start without one). */
+  client: RedisTls | undefined;
+  /** The SHA-256 fingerprint of the certificate every pod should serve. */
+  fingerprint: string | undefined;
+  /** Why the certificate wanted cannot be applied (a missing or unusable Secret). */
+  problem: { reason: string; message: string } | undefined;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */
@@ -117,9 +130,15 @@ export interface Pass {
   resourceVersion: string | undefined;
   /** Why the API server refused a pod this pass, if it did. */
   podRefusal?: string | undefined;
+  tls?: TlsState | undefined;
 }
 
 /** How to reach the Redis of a pod: its IP, with the password it answered to. */
 export function redisTarget(pass: Pass, ip: string): RedisTarget {
-  return { host: ip, password: pass.passwordOf.has(ip) ? pass.passwordOf.get(ip) : pass.password };
+  return redisTargetAs(pass, ip, pass.passwordOf.has(ip) ? pass.passwordOf.get(ip) : pass.password);
+}
+
+/** How to reach the Redis of a pod with a given password (over TLS when it is on). */
+export function redisTargetAs(pass: Pass, ip: string, password: string | undefined): RedisTarget {
+  return { host: ip, password, ...(pass.tls?.client ? { tls: pass.tls.client } : {}) };
 }

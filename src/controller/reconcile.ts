@@ -18,6 +18,7 @@ import { failover, promote, switchover } from './roles.js';
 import { ensureDisruptionBudgets, ensureServices } from './services.js';
 import { roll } from './rollout.js';
 import { refuseSpec, writeStatus } from './status.js';
+import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
 
 export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
@@ -36,6 +37,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   }
   const spec = parsed.spec;
   const auth = await resolveAuth(deps, rr, spec);
+  const tls = await resolveTls(deps, rr, spec);
   const pass: Pass = {
     deps,
     rr,
@@ -49,6 +51,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     memory: memoryOf(deps, key),
     log: deps.log.child({ resource: key }),
     resourceVersion: rr.metadata.resourceVersion,
+    tls,
   };
 
   await ensureServices(pass);
@@ -64,8 +67,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const primary = typeof change === 'object' ? change.to : primaryOf(decision);
 
   // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
-  // or while it is still being deleted without a volume to come back on.
-  const plan = keepsTopology(decision, observed, claims) ? undefined : await applyTopology(pass, observed, primary, claimRefs);
+  // or while it is still being deleted without a volume to come back on, or while there is no
+  // certificate for a pod to start with.
+  const noCertificate = tls !== undefined && tls.client === undefined;
+  const plan = keepsTopology(decision, observed, claims) || noCertificate ? undefined : await applyTopology(pass, observed, primary, claimRefs);
   const nodes = computeNodes(spec, observed, primary, plan);
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
@@ -75,7 +80,9 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   // One step of a rolling update, on a settled topology only.
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
   await rotatePassword(pass, observed);
+  await reloadCertificates(pass, observed);
   if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);
+  if (tls?.problem) await deps.events.record(rr, 'Warning', tls.problem.reason, tls.problem.message);
   recordNodeMetrics(pass, nodes);
   const roleChange = typeof change === 'object' ? change : rollout?.change;
   await writeStatus(pass, {
@@ -86,6 +93,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     plan,
     primary: rollout?.change?.to ?? primary,
     authProblem: auth?.problem,
+    tlsProblem: tls?.problem,
     podRefusal: pass.podRefusal,
     revision: rollout?.revision,
     rollout,

@@ -48,6 +48,11 @@ export const primaryServiceName = (resource: string): string => `${resource}-pri
  * rotation reached every pod (the user's Secret holds the password wanted). */
 export const appliedAuthSecretName = (resource: string): string => `${resource}-applied-auth`;
 export const readServiceName = (resource: string): string => `${resource}-read`;
+/** TLS: the certificate, key and trusted CAs every pod mounts (the operator's copy, as for auth). */
+export const tlsSecretName = (resource: string): string => `${resource}-tls`;
+/** TLS, own CA: the CA certificate clients trust (a name the contract fixes), and the CA's key. */
+export const tlsCaSecretName = (resource: string): string => `${resource}-tls-ca`;
+export const tlsCaKeySecretName = (resource: string): string => `${resource}-tls-ca-key`;
 /** PodDisruptionBudgets: the primary (never evicted before the role has moved) and the replicas. */
 export const primaryBudgetName = (resource: string): string => `${resource}-primary`;
 export const replicasBudgetName = (resource: string): string => `${resource}-replicas`;

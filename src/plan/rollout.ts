@@ -37,7 +37,7 @@ export const RESTART_DIRECTIVES = new Set([
 ]);
 
 /** The revision of the pod template: a short hash of everything a running pod cannot take on
- * without being re-created (image, resources, persistence and auth wiring, restart-only config),
+ * without being re-created (image, resources, persistence, auth and TLS wiring, restart-only config),
  * and of the restart request annotation. */
 export function podRevision(spec: RedisReplicationSpec, restartedAt: string | undefined): string {
   const restartConfig = Object.entries(spec.config)
@@ -50,6 +50,8 @@ export function podRevision(spec: RedisReplicationSpec, restartedAt: string | un
     auth: spec.auth !== undefined,
     restartConfig,
     restartedAt: restartedAt ?? null,
+    // Only when on, so that the revision of every pod that predates TLS stays what it was.
+    ...(spec.tls?.enabled ? { tls: true } : {}),
   };
   return fnv1a(JSON.stringify(template));
 }

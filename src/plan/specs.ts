@@ -28,8 +28,10 @@ import {
   replicasBudgetName,
   REDIS_PORT,
   appliedAuthSecretName,
+  tlsSecretName,
 } from './names.js';
 import { podRevision } from './rollout.js';
+import { TLS_DIR, TLS_KEYS } from './tls.js';
 import type { Plan } from './topology.js';
 
 const DATA_DIR = '/data';
@@ -55,7 +57,7 @@ export function ownerReference(rr: RedisReplication): V1OwnerReference {
  * container runtime's config, /proc/PID/cmdline) and no environment. */
 export function redisArgs(spec: RedisReplicationSpec): string[] {
   const args = [
-    '--port', String(REDIS_PORT),
+    ...listenArgs(spec),
     '--bind', '0.0.0.0',
     '--protected-mode', 'no',
     '--dir', DATA_DIR,
@@ -70,6 +72,23 @@ export function redisArgs(spec: RedisReplicationSpec): string[] {
   if (spec.auth) args.push('--include', `${AUTH_DIR}/${AUTH_CONF_KEY}`);
   for (const [directive, value] of Object.entries(spec.config)) args.push(`--${directive}`, value);
   return args;
+}
+
+/** Port 6379 speaks plain TCP, or with TLS on, TLS only: replication too, each pod checking its
+ * parent's certificate against the CA. Clients need no certificate of their own (tls-auth-clients
+ * no): they authenticate with the password, and a client with only the CA can connect. The paths are
+ * not secret; the key is in a Secret volume only its group (the redis user) can read. */
+function listenArgs(spec: RedisReplicationSpec): string[] {
+  if (!spec.tls?.enabled) return ['--port', String(REDIS_PORT)];
+  return [
+    '--port', '0',
+    '--tls-port', String(REDIS_PORT),
+    '--tls-cert-file', `${TLS_DIR}/${TLS_KEYS.cert}`,
+    '--tls-key-file', `${TLS_DIR}/${TLS_KEYS.key}`,
+    '--tls-ca-cert-file', `${TLS_DIR}/${TLS_KEYS.ca}`,
+    '--tls-replication', 'yes',
+    '--tls-auth-clients', 'no',
+  ];
 }
 
 export interface PodPlacement {
@@ -130,6 +149,11 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
     volumes.push({ name: 'auth', secret: { secretName: appliedAuthSecretName(rr.metadata.name), items: [{ key: AUTH_CONF_KEY, path: AUTH_CONF_KEY }], defaultMode: 0o440 } });
     mounts.push({ name: 'auth', mountPath: AUTH_DIR, readOnly: true });
   }
+  if (spec.tls?.enabled) {
+    const items = Object.values(TLS_KEYS).map((key) => ({ key, path: key }));
+    volumes.push({ name: 'tls', secret: { secretName: tlsSecretName(rr.metadata.name), items, defaultMode: 0o440 } });
+    mounts.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -170,6 +194,7 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
           args: redisArgs(spec),
           ports: [{ name: 'redis', containerPort: REDIS_PORT }],
           resources: spec.resources as V1ResourceRequirements,
+          // A TCP connect needs no handshake nor password: the same probe with TLS on or off.
           readinessProbe: { tcpSocket: { port: REDIS_PORT }, periodSeconds: 2, timeoutSeconds: 1 },
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
           volumeMounts: mounts,
@@ -208,17 +233,22 @@ export function authSecretData(password: string, previous?: string): Record<stri
 
 /** The applied-password Secret (see appliedAuthSecretName), owned by the resource. */
 export function buildAppliedAuthSecret(rr: RedisReplication, password: string): V1Secret {
+  return buildOwnedSecret(rr, appliedAuthSecretName(rr.metadata.name), authSecretData(password));
+}
+
+/** A Secret of the operator's (the applied password, the TLS material), owned by the resource. */
+export function buildOwnedSecret(rr: RedisReplication, name: string, stringData: Record<string, string>): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
-      name: appliedAuthSecretName(rr.metadata.name),
+      name,
       namespace: rr.metadata.namespace,
       labels: baseLabels(rr.metadata.name),
       ownerReferences: [ownerReference(rr)],
     },
     type: 'Opaque',
-    stringData: authSecretData(password),
+    stringData,
   };
 }
 

@@ -1,7 +1,7 @@
 // The status a pass writes: status.nodes, counts, phase and conditions from what was observed and
 // decided, and whether writing it is worth an API call (an idle, healthy resource causes none).
 import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus } from '../api/schema.js';
-import { setConditions, statusChanged } from './conditions.js';
+import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
 import { buildNodes, summarize } from './nodes.js';
 import { isWritableMaster, type ObservedPod } from './observation.js';
@@ -46,6 +46,8 @@ export interface StatusInput {
   primary: string | undefined;
   /** The auth Secret cannot be read (missing, or no key "password"): said in a condition. */
   authProblem?: string | undefined;
+  /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit). */
+  tlsProblem?: { reason: string; message: string } | undefined;
   /** The API server refused a pod (Pod Security admission, quota...): its reason. */
   podRefusal?: string | undefined;
   /** The revision pods should run, and the rolling update's state. */
@@ -78,13 +80,8 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
       ? { ...c, reason: decision.kind === 'lost' ? decision.reason : c.reason, message: decision.message }
       : c,
   );
-  if (spec.auth) {
-    conditions.push(
-      input.authProblem
-        ? { type: 'SecretsAvailable', status: 'False', reason: 'SecretMissing', message: `${input.authProblem}; the pods keep the password they have` }
-        : { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${spec.auth.secretName} is read` },
-    );
-  }
+  const secretsCondition = secretsAvailable(spec, input);
+  if (secretsCondition) conditions.push(secretsCondition);
   conditions.push(
     input.podRefusal
       ? { type: 'PodsAdmitted', status: 'False', reason: 'PodRefused', message: input.podRefusal }
@@ -114,6 +111,19 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     lastFailover: input.change ? { time: now, ...input.change } : (finishedChange(rr, primary, now) ?? rr.status?.lastFailover),
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
   };
+}
+
+/** Whether the Secrets the spec names (the password, the TLS certificate) could be used. */
+function secretsAvailable(spec: RedisReplicationSpec, input: StatusInput): ConditionUpdate | undefined {
+  const problems = [
+    ...(input.authProblem ? [{ reason: 'SecretMissing', message: `${input.authProblem}; the pods keep the password they have` }] : []),
+    ...(input.tlsProblem ? [input.tlsProblem] : []),
+  ];
+  if (problems.length > 0) return { type: 'SecretsAvailable', status: 'False', reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
+  const read = [spec.auth?.secretName, spec.tls?.enabled ? spec.tls.secretName : undefined].filter((s): s is string => Boolean(s));
+  if (read.length > 0) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${read.join(' and Secret ')} ${read.length > 1 ? 'are' : 'is'} read` };
+  if (spec.tls?.enabled) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: "the TLS certificate is issued by the operator's CA" };
+  return undefined;
 }
 
 /** A recorded change that an earlier operator made but could not record: its target is the primary now. */

@@ -1,5 +1,7 @@
 // Connections to the redis-server of each pod, kept open between reconciles (the health poll
 // runs every second) and dropped on the first error so that the next call reconnects.
+import { createHash } from 'node:crypto';
+import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { RedisClient } from 'redis';
 import { REDIS_PORT } from '../plan/names.js';
 
@@ -9,6 +11,15 @@ export interface RedisTarget {
   host: string;
   port?: number;
   password?: string | undefined;
+  /** Speak TLS, trusting these CAs only. */
+  tls?: RedisTls | undefined;
+}
+
+export interface RedisTls {
+  /** PEM CA certificates. */
+  ca: string;
+  /** The server's certificate must cover one of these names. */
+  serverNames: string[];
 }
 
 export interface RedisPoolOptions {
@@ -43,6 +54,10 @@ export abstract class RedisCommands {
   configSet(target: RedisTarget, directive: string, value: string): Promise<string> {
     return this.command(target, ['CONFIG', 'SET', directive, value]);
   }
+
+  /** The SHA-256 fingerprint of the certificate a TLS server presents to a new connection now
+   * (pooled connections keep the one of their handshake). */
+  abstract servedCertificate(target: RedisTarget & { tls: RedisTls }): Promise<string>;
 }
 
 export class RedisPool extends RedisCommands {
@@ -94,6 +109,15 @@ export class RedisPool extends RedisCommands {
     await Promise.allSettled(all.map(async (p) => (await p).destroy()));
   }
 
+  override servedCertificate(target: RedisTarget & { tls: RedisTls }): Promise<string> {
+    const socket = tlsConnect({ host: target.host, port: target.port ?? REDIS_PORT, ...tlsOptions(target.tls) });
+    const handshake = new Promise<string>((resolve, reject) => {
+      socket.once('secureConnect', () => resolve(socket.getPeerCertificate().fingerprint256));
+      socket.once('error', reject);
+    });
+    return withTimeout(handshake, this.options.connectMs, `TLS handshake with ${target.host}`).finally(() => socket.destroy());
+  }
+
   private connect(target: RedisTarget): Promise<Client> {
     const key = poolKey(target);
     this.lastUsed.set(key, Date.now());
@@ -107,6 +131,7 @@ export class RedisPool extends RedisCommands {
         // No socketTimeout: node-redis treats it as an idle timeout and would close every pooled
         // connection between two health polls; each command has its own timeout instead.
         reconnectStrategy: false,
+        ...(target.tls ? { tls: true as const, ...tlsOptions(target.tls) } : {}),
       },
       password: target.password,
       // Shown by CLIENT LIST, so that an operator's connection is told apart from applications'.
@@ -128,9 +153,25 @@ export class RedisPool extends RedisCommands {
   }
 }
 
-// The password is part of the key so that a changed Secret opens a fresh, authenticated connection.
+// The password and the trusted CAs are part of the key so that a changed Secret opens a fresh,
+// authenticated connection.
 function poolKey(target: RedisTarget): string {
-  return `${target.host}|${target.port ?? REDIS_PORT}|${target.password ?? ''}`;
+  const tls = target.tls ? createHash('sha256').update(target.tls.ca).update(target.tls.serverNames.join(',')).digest('hex') : '';
+  return `${target.host}|${target.port ?? REDIS_PORT}|${target.password ?? ''}|${tls}`;
+}
+
+/** The operator dials pods by IP, which no certificate names (IPs change with every pod): the chain
+ * is checked against the resource's CAs, and the certificate must name one of the resource's
+ * Services, so that a certificate of the same CA for something else is refused. */
+function tlsOptions(tls: RedisTls): ConnectionOptions {
+  return {
+    ca: tls.ca,
+    rejectUnauthorized: true,
+    checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+      const errors = tls.serverNames.map((name) => checkServerIdentity(name, cert));
+      return errors.some((e) => e === undefined) ? undefined : errors[0];
+    },
+  };
 }
 
 

@@ -6,16 +6,7 @@ import type { RedisReplication } from '../../src/api/schema.js';
 import { ANNOTATION } from '../../src/plan/names.js';
 import { World } from '../support/world.js';
 
-function setup(spec: Record<string, unknown>): { world: World; rr: RedisReplication } {
-  const world = new World();
-  const rr = world.kube.apply({
-    apiVersion: 'redis.replication.dev/v1alpha1',
-    kind: 'RedisReplication',
-    metadata: { name: 'cache', namespace: 'ns' },
-    spec: spec as RedisReplication['spec'],
-  });
-  return { world, rr };
-}
+const setup = World.withResource;
 
 const primaryOf = (world: World, rr: RedisReplication) => world.kube.serverOf('ns', world.status(rr)!.primary!)!;
 
@@ -27,13 +18,7 @@ function write(world: World, rr: RedisReplication, from: number, n: number): num
   return acked;
 }
 
-async function passes(world: World, rr: RedisReplication, n: number, ms = 1000): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    await world.reconcile(rr);
-    world.redis.replicate();
-    world.advance(ms);
-  }
-}
+const passes = (world: World, rr: RedisReplication, n: number, ms?: number) => world.passes(rr, n, ms);
 
 describe('a persistent primary comes back with its data', () => {
   it('replicas: 0: the deleted primary pod is re-created under its name, on its claim, and keeps every key', async () => {

@@ -128,7 +128,14 @@ export class FakeKube implements KubeApi {
     };
     this.pods.set(key, created);
     const claimName = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
-    const server = this.redis.start(ip, { pod: pod.metadata!.name!, persistent: Boolean(claimName), password: this.passwordOf(pod), config: configOf(pod), ...serverOfImage(pod.spec!.containers[0]!.image!) });
+    const server = this.redis.start(ip, {
+      pod: pod.metadata!.name!,
+      persistent: Boolean(claimName),
+      password: this.passwordOf(pod),
+      config: configOf(pod),
+      tlsFiles: () => this.tlsFilesOf(pod),
+      ...serverOfImage(pod.spec!.containers[0]!.image!),
+    });
     const disk = claimName ? this.disks.get(`${pod.metadata!.namespace}/${claimName}`) : undefined;
     if (disk) {
       server.log = [...disk.log];
@@ -273,6 +280,26 @@ export class FakeKube implements KubeApi {
         this.disks.set(claimKey, { log: [...server.log], pod: server.options.pod, origin: server.role === 'master' ? server.options.pod : server.origin });
       }
     }
+  }
+
+  /** The kubelet stops refreshing Secret volumes (it does so a minute or so after a change). */
+  freezeVolumes(): void {
+    this.frozenSecrets = clone(this.secrets);
+  }
+
+  thawVolumes(): void {
+    this.frozenSecrets = undefined;
+  }
+
+  private frozenSecrets: Map<string, V1Secret> | undefined;
+
+  /** The certificate and key files of the pod's TLS volume, as the kubelet shows them. */
+  private tlsFilesOf(pod: V1Pod): { cert: string; key: string } | undefined {
+    const secretName = pod.spec?.volumes?.find((v) => v.name === 'tls')?.secret?.secretName;
+    const data = (this.frozenSecrets ?? this.secrets).get(`${pod.metadata!.namespace}/${secretName}`)?.data;
+    if (!data?.['tls.crt'] || !data['tls.key']) return undefined;
+    const decode = (v: string) => Buffer.from(v, 'base64').toString('utf8');
+    return { cert: decode(data['tls.crt']), key: decode(data['tls.key']) };
   }
 
   /** The password of the auth Secret volume the pod mounts (redis-server includes its auth.conf). */

@@ -6,9 +6,13 @@
 // - a restart loses the dataset without persistence; with AOF it keeps the data but reports
 //   offset 0 (Redis restores the replication offset only from an RDB);
 // - frozen or partitioned servers do not answer; writes are refused while paused or below the
-//   write quorum; AUTH must match requirepass.
+//   write quorum; AUTH must match requirepass;
+// - with tls-port, a server speaks TLS only (to clients and to its parent), serves the certificate
+//   its files held when it last loaded them, and reloads them only when CONFIG SET changes a tls-*
+//   value (the stricter of the behaviours Redis versions have).
 import { BOOT_PARENT, REDIS_PORT } from '../../src/plan/names.js';
-import { RedisCommands, type RedisTarget } from '../../src/redis/client.js';
+import { RedisCommands, type RedisTarget, type RedisTls } from '../../src/redis/client.js';
+import { checkKeyPair, describeCertificate, type KeyPair } from '../../src/tls/certificates.js';
 
 export interface ServerOptions {
   /** The pod it runs in: a stable identity across re-creations on the same volume. */
@@ -20,6 +24,8 @@ export interface ServerOptions {
   /** The server and version it reports (INFO server); Redis 7.0.15 when unset. */
   server?: 'redis' | 'valkey';
   version?: string;
+  /** The certificate and key of its TLS volume, as the kubelet shows them now. */
+  tlsFiles?: () => KeyPair | undefined;
 }
 
 export class RedisServer {
@@ -44,6 +50,9 @@ export class RedisServer {
   lastIoMs = 0;
   /** The pod whose write stream this dataset comes from (its last master up the chain). */
   origin: string | undefined;
+  /** The certificate it serves (loaded from its files at start or on a reload), and its fingerprint. */
+  certificate: KeyPair | undefined;
+  served: string | undefined;
 
   constructor(
     readonly ip: string,
@@ -52,6 +61,16 @@ export class RedisServer {
     this.passwords = new Set(options.password === undefined ? [] : [options.password]);
     this.masterauth = options.password;
     this.config = { ...options.config };
+    this.loadCertificate();
+  }
+
+  get tls(): boolean {
+    return this.config['tls-port'] !== undefined;
+  }
+
+  loadCertificate(): void {
+    this.certificate = this.tls ? this.options.tlsFiles?.() : undefined;
+    this.served = this.certificate && describeCertificate(this.certificate.cert)?.fingerprint;
   }
 
   /** The container restarts: the boot arguments again, the dataset only if persisted. */
@@ -68,6 +87,7 @@ export class RedisServer {
     this.passwords = new Set(this.options.password === undefined ? [] : [this.options.password]);
     this.masterauth = this.options.password;
     this.config = { ...this.options.config };
+    this.loadCertificate();
     this.running = true;
   }
 }
@@ -125,7 +145,7 @@ export class RedisModel extends RedisCommands {
     for (const s of [...this.servers.values()].sort((a, b) => depth(a) - depth(b))) {
       if (s.role !== 'replica' || !s.running || s.unreachable) continue;
       const parent = this.servers.get(s.masterHost);
-      const reachable = parent && parent.running && !parent.unreachable && s.masterPort === REDIS_PORT;
+      const reachable = parent && parent.running && !parent.unreachable && s.masterPort === REDIS_PORT && parent.tls === s.tls;
       const authOk = reachable && accepts(parent, s.masterauth);
       // A parent that is itself waiting for a role (booting) refuses to serve a sync.
       const serving = authOk && (parent.role === 'master' || parent.linkUp);
@@ -161,6 +181,7 @@ export class RedisModel extends RedisCommands {
     this.sent.push(`${target.host} ${args.join(' ')}`);
     const s = this.servers.get(target.host);
     if (!s || !s.running || s.unreachable) throw new RedisUnavailable(`${args[0]} to ${target.host}: no answer`);
+    this.handshake(s, target.tls);
     if (!accepts(s, target.password)) throw new Error('WRONGPASS invalid username-password pair or user is disabled.');
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
     switch (cmd) {
@@ -186,12 +207,16 @@ export class RedisModel extends RedisCommands {
         }
         return 'OK';
       case 'CONFIG':
+        // As the pool renders the reply (a map).
+        if (rest[0]?.toUpperCase() === 'GET') return JSON.stringify({ [rest[1]!]: s.config[rest[1]!] ?? '' });
         if (rest[0]?.toUpperCase() !== 'SET') throw new Error(`unsupported CONFIG ${rest[0]}`);
         for (let i = 1; i + 1 < rest.length; i += 2) {
           const [k, v] = [rest[i]!, rest[i + 1]!];
+          const changed = s.config[k] !== v;
           if (k === 'requirepass') s.passwords = new Set(v === '' ? [] : [v]);
           else if (k === 'masterauth') s.masterauth = v === '' ? undefined : v;
           else s.config[k] = v;
+          if (k.startsWith('tls-') && changed) s.loadCertificate();
         }
         return 'OK';
       case 'ACL':
@@ -209,6 +234,20 @@ export class RedisModel extends RedisCommands {
       default:
         throw new Error(`the model does not know ${cmd}`);
     }
+  }
+
+  override async servedCertificate(target: RedisTarget & { tls: RedisTls }): Promise<string> {
+    const s = this.servers.get(target.host);
+    if (!s || !s.running || s.unreachable) throw new RedisUnavailable(`TLS handshake with ${target.host}: no answer`);
+    this.handshake(s, target.tls);
+    return s.served!;
+  }
+
+  /** A TLS client gets no answer from a plain server, nor a plain one from a TLS server; a TLS client
+   * refuses a certificate that no CA it trusts signed. */
+  private handshake(s: RedisServer, tls: RedisTls | undefined): void {
+    if (Boolean(tls) !== s.tls) throw new RedisUnavailable(`${s.ip}: ${s.tls ? 'TLS' : 'plain'} server, ${tls ? 'TLS' : 'plain'} client`);
+    if (tls && (!s.certificate || checkKeyPair(s.certificate, tls.ca) !== undefined)) throw new Error(`${s.ip}: certificate verify failed`);
   }
 
   private infoText(s: RedisServer): string {

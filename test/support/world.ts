@@ -52,6 +52,27 @@ export class World {
     this.nowMs += ms;
   }
 
+  /** A resource `cache` in namespace `ns` with this spec. */
+  static withResource(spec: Record<string, unknown>): { world: World; rr: RedisReplication } {
+    const world = new World();
+    const rr = world.kube.apply({
+      apiVersion: 'redis.replication.dev/v1alpha1',
+      kind: 'RedisReplication',
+      metadata: { name: 'cache', namespace: 'ns' },
+      spec: spec as RedisReplication['spec'],
+    });
+    return { world, rr };
+  }
+
+  /** `n` passes of reconcile, each followed by a replication step and `ms` of time. */
+  async passes(rr: Pick<RedisReplication, 'metadata'>, n: number, ms = 1000): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      await this.reconcile(rr);
+      this.redis.replicate();
+      this.advance(ms);
+    }
+  }
+
   /** Passes of reconcile, each followed by a replication step and `ms` of time, until `done`. */
   async settle(rr: Pick<RedisReplication, 'metadata'>, done: () => boolean, maxPasses = 30, ms = 1000): Promise<number> {
     for (let n = 1; n <= maxPasses; n++) {

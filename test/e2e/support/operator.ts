@@ -8,7 +8,7 @@ import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
 import { makeClients } from '../../../src/kube/client.js';
-import { repoRoot } from '../../../hack/lib.js';
+import { repoRoot, run, type RunResult } from '../../../hack/lib.js';
 import { afterAll, beforeAll } from 'vitest';
 import { clusterPaths, createNamespace, kubeConfig, kubectl, waitFor } from './cluster.js';
 
@@ -108,6 +108,14 @@ export async function redisCommand(host: string, args: string[], password?: stri
   } finally {
     client.destroy();
   }
+}
+
+/** redis-cli on this machine against a pod or Service IP; with `cacert`, over TLS trusting that CA
+ * file only. Never throws: the exit code and what it printed. */
+export async function redisCli(host: string, args: string[], opts: { password?: string; cacert?: string } = {}): Promise<RunResult> {
+  const tls = opts.cacert ? ['--tls', '--cacert', opts.cacert] : [];
+  const auth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
+  return run('redis-cli', [...tls, '-h', host, '-p', '6379', ...auth, ...args], { timeoutMs: 10_000 });
 }
 
 /** A namespace of its own with an operator watching it, for the tests of one file: set up before

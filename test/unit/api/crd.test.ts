@@ -85,6 +85,14 @@ describe('buildCrd', () => {
     expect(spec.properties.cascade.maxItems).toBe(3);
   });
 
+  it('refuses turning TLS on or off on an existing resource (a transition rule), naming the field', () => {
+    const rules = (root['properties'] as any).spec['x-kubernetes-validations'] as { rule: string; fieldPath?: string; message: string }[];
+    const rule = rules.find((r) => r.rule.includes('oldSelf'));
+    expect(rule).toMatchObject({ fieldPath: '.tls.enabled', message: expect.stringMatching(/^tls\.enabled cannot change/) });
+    // Absent and disabled are the same: adding `tls: {enabled: false}` is no change.
+    expect(rule!.rule).toBe('(has(self.tls) && self.tls.enabled) == (has(oldSelf.tls) && oldSelf.tls.enabled)');
+  });
+
   it('makes quantities int-or-string', () => {
     const limits = (root['properties'] as any).spec.properties.resources.properties.limits;
     expect(limits.additionalProperties).toEqual({ 'x-kubernetes-int-or-string': true });

@@ -104,4 +104,18 @@ describe('config and writeQuorum validation', () => {
     expect(parseSpec({ replicas: 1, writeQuorum: { minReplicas: 2 } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.writeQuorum\.minReplicas/) });
     expect(parseSpec({ replicas: 2, writeQuorum: { minReplicas: 2 } }).ok).toBe(true);
   });
+
+  it('tls: off unless enabled; an empty secretName means the operator\'s own CA', () => {
+    expect(parseSpec({}).ok && (parseSpec({}) as { spec: { tls?: unknown } }).spec.tls).toBeUndefined();
+    expect(parseSpec({ tls: { enabled: true } })).toMatchObject({ ok: true, spec: { tls: { enabled: true, secretName: '' } } });
+    expect(refused({ tls: { enabled: true, ca: 'x' } })).toMatch(/^spec\.tls/);
+  });
+
+  it('refuses the TLS directives the operator sets itself', () => {
+    for (const d of ['tls-port', 'tls-cert-file', 'tls-key-file', 'tls-ca-cert-file', 'tls-replication', 'tls-auth-clients']) {
+      expect(refused({ config: { [d]: 'x' } })).toMatch(/operator owns/);
+    }
+    // The rest of the TLS settings (protocols, ciphers) stay the user's.
+    expect(parseSpec({ config: { 'tls-protocols': 'TLSv1.3' } }).ok).toBe(true);
+  });
 });

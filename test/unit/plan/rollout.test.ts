@@ -16,6 +16,14 @@ describe('podRevision', () => {
     expect(podRevision(specOf({ resources: { limits: { memory: '1Gi' } } }), undefined)).not.toBe(base);
     expect(podRevision(specOf({ config: { databases: '32' } }), undefined)).not.toBe(base);
     expect(podRevision(specOf(), '2026-12-01T00:00:00Z')).not.toBe(base);
+    expect(podRevision(specOf({ tls: { enabled: true } }), undefined)).not.toBe(base);
+  });
+  it('is what it was before TLS existed when TLS is off: upgrading the operator rolls no pod', () => {
+    expect(base).toBe('e53ce2af');
+    expect(podRevision(specOf({ tls: { enabled: false } }), undefined)).toBe(base);
+  });
+  it('does not change with the Secret the certificate comes from: the pods mount the operator\'s copy', () => {
+    expect(podRevision(specOf({ tls: { enabled: true, secretName: 'a' } }), undefined)).toBe(podRevision(specOf({ tls: { enabled: true } }), undefined));
   });
   it('does not change with what is applied at run time or decided elsewhere', () => {
     expect(podRevision(specOf({ config: { 'maxmemory-policy': 'allkeys-lru' } }), undefined)).toBe(base);

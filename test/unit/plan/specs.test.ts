@@ -86,6 +86,45 @@ describe('buildPod', () => {
     for (const v of pod.spec!.volumes!) expect(Object.keys(v).filter((k) => k !== 'name')).toEqual([expect.stringMatching(/^(emptyDir|persistentVolumeClaim|secret)$/)]);
   });
 
+  it('with TLS: port 6379 speaks TLS only, replication too, and clients need no certificate of their own', () => {
+    const pod = buildPod(rr, specOf({ tls: { enabled: true } }), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    const c = pod.spec!.containers[0]!;
+    expect(argOf(c.args!, 'port')).toBe('0');
+    expect(argOf(c.args!, 'tls-port')).toBe('6379');
+    expect(argOf(c.args!, 'tls-replication')).toBe('yes');
+    expect(argOf(c.args!, 'tls-auth-clients')).toBe('no');
+    expect(argOf(c.args!, 'tls-cert-file')).toBe('/etc/redis-tls/tls.crt');
+    expect(argOf(c.args!, 'tls-key-file')).toBe('/etc/redis-tls/tls.key');
+    expect(argOf(c.args!, 'tls-ca-cert-file')).toBe('/etc/redis-tls/ca.crt');
+    expect(c.ports).toEqual([{ name: 'redis', containerPort: 6379 }]);
+    // The operator's copy of the certificate (the same for the own CA and for a user's Secret), not
+    // readable by others; the key never in an argument.
+    expect(pod.spec!.volumes).toContainEqual({
+      name: 'tls',
+      secret: {
+        secretName: 'cache-tls',
+        items: [
+          { key: 'tls.crt', path: 'tls.crt' },
+          { key: 'tls.key', path: 'tls.key' },
+          { key: 'ca.crt', path: 'ca.crt' },
+        ],
+        defaultMode: 0o440,
+      },
+    });
+    expect(c.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/redis-tls', readOnly: true });
+    // A TCP probe: it needs no handshake, so it works the same with TLS on.
+    expect(c.readinessProbe).toMatchObject({ tcpSocket: { port: 6379 } });
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
+  });
+
+  it('has no TLS arguments nor volume without TLS (or with tls.enabled false)', () => {
+    for (const spec of [specOf(), specOf({ tls: { enabled: false } })]) {
+      const pod = buildPod(rr, spec, { name: 'cache-1', tier: 1, parent: 'cache-0' });
+      expect(pod.spec!.containers[0]!.args!.filter((a) => a.startsWith('--tls'))).toEqual([]);
+      expect(pod.spec!.volumes!.map((v) => v.name)).toEqual(['data']);
+    }
+  });
+
   it('has no password arguments nor env without auth', () => {
     const c = container(specOf());
     expect(c.args).not.toContain('--requirepass');
