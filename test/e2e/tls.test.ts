@@ -54,8 +54,12 @@ describe('TLS with the operator\'s own CA, under the restricted Pod Security Sta
     writeFileSync(caFile, ca);
 
     const serviceIP = await primaryServiceIP(ns, 'sec');
-    const viaService = await redisCli(serviceIP, ['PING'], { password: PASSWORD, cacert: caFile });
-    expect(viaService.stdout.trim(), viaService.stderr).toBe('PONG');
+    // kube-proxy routes the Service once the EndpointSlice has the Ready pod: a moment after status Ready.
+    await waitFor(async () => (await redisCli(serviceIP, ['PING'], { password: PASSWORD, cacert: caFile })).stdout.trim() === 'PONG', {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'PONG over TLS through sec-primary with only the published CA',
+    });
     const plain = await redisCli(serviceIP, ['PING'], { password: PASSWORD });
     expect(plain.stdout.trim()).not.toBe('PONG');
 
