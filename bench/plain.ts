@@ -1,17 +1,19 @@
 // Plain redis pods with no operator: the lower bound of time-to-Ready, and the Sentinel baseline.
 import { waitFor } from '../hack/lib.js';
 import { api, redisCommand } from '../test/e2e/support/operator.js';
-import { startWriteLoad, type WriteLoad } from '../test/e2e/support/load.js';
 
 export const PLAIN_ARGS = ['--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
 
-export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = []): Promise<void> {
+/** Plain redis pods; `spread`: one per node (as the operator spreads its pods), required. */
+export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = [], opts: { spread?: boolean } = {}): Promise<void> {
   const core = api().core;
+  const labels = { 'bench.rro/group': group };
+  const spread = opts.spread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } }] } : {};
   await Promise.all(names.map((name) => core.createNamespacedPod({
     namespace: ns,
     body: {
-      metadata: { name, labels: { 'bench.rro/group': group } },
-      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'redis', image: 'redis:7.2', args: [...PLAIN_ARGS, ...extraArgs] }] },
+      metadata: { name, labels },
+      spec: { terminationGracePeriodSeconds: 1, ...spread, containers: [{ name: 'redis', image: 'redis:7.2', args: [...PLAIN_ARGS, ...extraArgs] }] },
     },
   })));
 }
@@ -40,19 +42,4 @@ export async function deletePods(ns: string, names: string[]): Promise<void> {
     const list = await core.listNamespacedPod({ namespace: ns });
     return !list.items.some((p) => names.includes(p.metadata!.name!));
   }, { timeoutMs: 90_000, intervalMs: 500, what: 'plain pods gone' }).catch(() => undefined);
-}
-
-/** A write load that asks Sentinel for the master on every (re)connect. */
-export function startSentinelLoad(sentinelPorts: number[], prefix: string, maxDurationMs = 120_000): WriteLoad {
-  return startWriteLoad({ host: () => askMaster(sentinelPorts), prefix, maxDurationMs, maxWrites: 500_000 });
-}
-
-async function askMaster(sentinelPorts: number[]): Promise<string> {
-  for (const port of sentinelPorts) {
-    try {
-      const reply = (await redisCommand('127.0.0.1', ['SENTINEL', 'get-master-addr-by-name', 'm'], undefined, port)) as string[] | null;
-      if (reply?.[0]) return reply[0];
-    } catch { /* next sentinel */ }
-  }
-  throw new Error('no sentinel answered');
 }

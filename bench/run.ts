@@ -1,21 +1,24 @@
-// Benchmarks of redis-replication-operator on the local cluster. `npm run bench [-- [--quick] [--only=failover,sentinel,ready,fresh,scale]]`
-// Prints a table and writes bench/results/latest.json. Reports numbers; never fails on slow ones.
+// Benchmarks of redis-replication-operator on the local cluster (brought up if it is not running).
+// `npm run bench [-- [--quick] [--only=failover,upgrade,reads,ready,fresh,scale]]`
+// Prints a table and writes bench/results/latest.json. Reports numbers, never fails on slow ones;
+// exits non-zero when a section could not run (its error is in the table and the JSON).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parseProm, waitFor, type Sample } from '../hack/lib.js';
-import { createNamespace, freezePod, killContainer, thawPod } from '../test/e2e/support/cluster.js';
+import { createNamespace, freezePod, thawPod } from '../test/e2e/support/cluster.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, type OperatorProcess } from '../test/e2e/support/operator.js';
-import { missingWrites, startWriteLoad } from '../test/e2e/support/load.js';
-import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
 import { buckets, byLabel, figure, histQuantile, memAvailableMiB, procSample, sumOf, type Figure } from './lib.js';
-import { createPlainPods, deletePods, replicaLinkUp, startSentinelLoad, waitPlainRunning } from './plain.js';
-import { SENTINEL_PORTS, sentinelEvents, startSentinels, type Sentinels } from './sentinel.js';
+import { up } from '../hack/local-cluster/lifecycle.js';
+import { FAULTS, THRESHOLDS, operatorMatrix, sentinelMatrix, type TrialResult, type TrialsPerFault } from './failover.js';
+import { createPlainPods, deletePods, replicaLinkUp, waitPlainRunning } from './plain.js';
+import { readScaling, type ReadResult } from './reads.js';
+import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.js';
 
-const SECTIONS = ['failover', 'sentinel', 'ready', 'fresh', 'scale'];
+const SECTIONS = ['failover', 'upgrade', 'reads', 'ready', 'fresh', 'scale'];
 const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...]]
 
   --quick          fewer trials and smaller steps (about 5 min instead of 17)
@@ -43,12 +46,9 @@ function parseCli(argv: string[]): { quick: boolean; only: Set<string> } {
 }
 
 const { quick: QUICK, only: ONLY } = parseCli(process.argv.slice(2));
-const N_FAILOVER = QUICK ? 3 : 10;
-// Our own failover runs at least 20 trials in a full run (with and without writeQuorum).
-const N_FAILOVER_OURS = QUICK ? 3 : 20;
 const N_READY = QUICK ? 1 : 3;
 const N_FRESH = 3;
-const SCALE_STEPS = QUICK ? [20] : [100, 200];
+const SCALE_STEPS = QUICK ? [20] : [100, 200, 500];
 const IDLE_MS = QUICK ? 30_000 : 60_000;
 const METRICS_PORT_MAIN = 19_471;
 const METRICS_PORT_SCALE = 19_472;
@@ -56,11 +56,12 @@ const LABEL_READ = 'redis.replication.dev/read';
 
 const results: {
   startedAt: string; finishedAt?: string; quick: boolean; host: Record<string, unknown>;
-  figures: Record<string, Figure>; notes: string[]; sentinel: Record<string, unknown>; scale: Record<string, unknown>[]; errors: string[];
+  figures: Record<string, Figure>; notes: string[]; failover: Record<string, unknown>[]; upgrade: Record<string, UpgradeResult>; reads: ReadResult[];
+  scale: Record<string, unknown>[]; errors: string[];
 } = {
   startedAt: new Date().toISOString(), quick: QUICK,
   host: { cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-  figures: {}, notes: [], sentinel: {}, scale: [], errors: [],
+  figures: {}, notes: [], failover: [], upgrade: {}, reads: [], scale: [], errors: [],
 };
 const OUT = resolve(import.meta.dirname, 'results');
 const save = () => {
@@ -105,150 +106,47 @@ async function scrape(port: number): Promise<Sample[]> {
   return parseProm(await r.text());
 }
 
-// ---------------------------------------------------------------- 1a. failover, ours
-/** Without and with the bounded-loss option (min-replicas-to-write 1, min-replicas-max-lag 2). */
-const OUR_VARIANTS = [
-  { key: 'ours', spec: {} },
-  { key: 'oursWriteQuorum', spec: { writeQuorum: { minReplicas: 1, maxLagSeconds: 2 } } },
-] as const;
+// ---------------------------------------------------------------- 1. failover matrix
+/** Trials per fault; node-down trials take about a minute each. */
+const TRIALS: TrialsPerFault = QUICK ? { kill: 1, freeze: 1, partition: 1, 'node-down': 1 } : { kill: 4, freeze: 2, partition: 2, 'node-down': 2 };
 
-async function failoverOurs(ns: string, variant: (typeof OUR_VARIANTS)[number]) {
-  const name = variant.key.toLowerCase();
-  await createRR(ns, name, { replicas: 2, failover: { enabled: true, primaryDownSeconds: 3 }, ...variant.spec });
-  await waitRRReady(ns, name);
-  const svc = await primaryServiceIP(ns, name);
-  const times: number[] = [];
-  const lost: number[] = [];
-  const acked: number[] = [];
-  const changed: boolean[] = [];
-  for (let t = 0; t < N_FAILOVER_OURS; t++) {
-    const before = (await getRR(ns, name)).status!.primary!;
-    const prefix = `${name}${t}`;
-    const load = startWriteLoad({ host: svc, prefix, maxDurationMs: 120_000 });
-    await sleep(1500);
-    const t0 = Date.now();
-    await killContainer(ns, before);
-    // Failures before the signal landed are not the kill's: look from the moment killContainer returned.
-    const tKilled = Date.now();
-    const rec = await waitFor(() => load.recoveredAt(tKilled), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
-    await sleep(1000);
-    const res = await load.stop();
-    await waitRRReady(ns, name, 120_000, 250).catch((e) => results.errors.push(`${variant.key} trial ${t}: ${e}`));
-    const after = (await getRR(ns, name)).status!.primary!;
-    const missing = await missingWrites(svc, undefined, prefix, res.acked).catch(() => res.acked);
-    const dt = rec === undefined ? NaN : (rec - t0) / 1000;
-    log(`${variant.key} trial ${t + 1}/${N_FAILOVER_OURS}: kill ${before} -> primary ${after}, writes back after ${dt}s, acked ${res.acked.length}, failed ${res.failures}, lost ${missing.length}`);
-    times.push(dt); lost.push(missing.length); acked.push(res.acked.length); changed.push(after !== before);
-    put(`failover.${variant.key}.seconds`, times, 's');
-    put(`failover.${variant.key}.lostWrites`, lost, 'writes');
-    await sleep(1000);
-  }
-  results.notes.push(`${variant.key}: primary moved to another pod in ${changed.filter(Boolean).length}/${changed.length} trials; acked writes per trial median ${figure(acked, '').median}; lost per trial ${JSON.stringify(lost)}`);
-  await deleteRR(ns, name);
-}
-
-// ---------------------------------------------------------------- 1b. failover, Sentinel
-async function failoverSentinel(ns: string) {
-  const names = ['s-0', 's-1', 's-2'];
-  await createPlainPods(ns, names, 'sentinel');
-  const ips = await waitPlainRunning(ns, names);
-  const nameOf = new Map([...ips].map(([n, ip]) => [ip, n]));
-  for (const n of names.slice(1)) await redisCommand(ips.get(n)!, ['REPLICAOF', ips.get('s-0')!, '6379']);
-  await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ips.get(n)!)))).every(Boolean), { timeoutMs: 60_000, what: 'plain replicas linked' });
-
-  const sets = [{ key: 'default', downAfter: 5000, failoverTimeout: 10000 }, { key: 'tuned', downAfter: 1000, failoverTimeout: 10000 }];
-  for (const set of sets) {
-    const master0 = await currentPlainMaster(ips);
-    let sentinels: Sentinels | undefined = await startSentinels(master0, set.downAfter, set.failoverTimeout);
-    const stopS = async () => { await sentinels?.stop(); sentinels = undefined; };
-    cleanups.push(stopS);
-    try {
-      await waitFor(async () => {
-        const r = await redisCommand('127.0.0.1', ['PING']).catch(() => undefined);
-        void r;
-        return (await sentinelView()).every((v) => v === master0);
-      }, { timeoutMs: 20_000, what: 'sentinels up' });
-      await sleep(3000); // let them discover each other and the replicas
-      const times: number[] = [];
-      const lost: number[] = [];
-      const events: Record<string, number>[] = [];
-      const masterMoved: boolean[] = [];
-      for (let t = 0; t < N_FAILOVER; t++) {
-        const master = (await sentinelView())[0]!;
-        const victim = nameOf.get(master)!;
-        const prefix = `sent-${set.key}${t}`;
-        const load = startSentinelLoad(SENTINEL_PORTS, prefix, 120_000);
-        await sleep(1500);
-        const mark = sentinels.logMark();
-        const t0 = Date.now();
-        await killContainer(ns, victim);
-        const tKilled = Date.now();
-        const rec = await waitFor(() => load.recoveredAt(tKilled), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
-        // Give Sentinel the time it needs to act (or not) before stopping the load and counting.
-        await sleep(Math.max(1000, set.downAfter + 4000));
-        const res = await load.stop();
-        const settled = await settlePlain(ips, 90_000);
-        const missing = settled ? await missingWrites(settled, undefined, prefix, res.acked).catch(() => res.acked) : res.acked;
-        const ev = sentinelEvents(sentinels.logSince(mark));
-        const dt = rec === undefined ? NaN : (rec - t0) / 1000;
-        log(`sentinel(${set.key}) trial ${t + 1}/${N_FAILOVER}: kill ${victim}, writes back after ${dt}s via ${res.hosts.join("->")}, acked ${res.acked.length}, failed ${res.failures}, lost ${missing.length}, events ${JSON.stringify(ev)}`);
-        times.push(dt); lost.push(missing.length); events.push(ev); masterMoved.push(settled !== undefined && settled !== master);
-        put(`failover.sentinel.${set.key}.seconds`, times, 's');
-        put(`failover.sentinel.${set.key}.lostWrites`, lost, 'writes');
-        results.sentinel[set.key] = { downAfterMs: set.downAfter, failoverTimeoutMs: set.failoverTimeout, events, masterMovedInTrials: masterMoved.filter(Boolean).length, trials: masterMoved.length };
+async function failoverMatrix(nsOp: string, nsPlain: string) {
+  for (const threshold of THRESHOLDS) {
+    for (const [system, runMatrix, ns] of [['operator', operatorMatrix, nsOp], ['sentinel', sentinelMatrix, nsPlain]] as const) {
+      const rows: TrialResult[] = [];
+      await runMatrix(ns, threshold, TRIALS, (r) => {
+        rows.push(r);
+        log(`failover ${system} ${threshold.key} ${r.fault}: writes back after ${r.seconds}s, lost ${r.lost} of ${r.acked}, longest gap ${r.longestGapMs} ms, master moved ${r.masterMoved}${r.events ? `, events ${JSON.stringify(r.events)}` : ''}`);
+        const of = rows.filter((x) => x.fault === r.fault);
+        const key = `failover.${r.fault}.${threshold.key}.${system}`;
+        put(`${key}.seconds`, of.map((x) => x.seconds), 's');
+        put(`${key}.lostWrites`, of.map((x) => x.lost), 'writes');
+        results.failover.push({ system, threshold: threshold.key, ...(system === 'operator' ? { primaryDownSeconds: threshold.primaryDownSeconds } : { downAfterMs: threshold.downAfterMs }), ...r });
         save();
-        await sleep(1000);
-      }
-      const rebooted = events.filter((e) => e['+reboot'] && !e['+switch-master']).length;
-      results.notes.push(`sentinel(${set.key}, down-after ${set.downAfter} ms): +switch-master in ${events.filter((e) => e['+switch-master']).length}/${events.length} trials; `
-        + `in ${rebooted} the node agent restarted the killed master (empty, as master) before Sentinel saw it down: Sentinel logged +reboot and kept it as master, its replicas resynced from it (wiped). `
-        + `"seconds" is then the time to the first write accepted by that empty master; lost writes count every acknowledged write gone.`);
-    } finally {
-      await stopS();
+      });
     }
   }
-  await deletePods(ns, names);
 }
 
-/** Answers of the three sentinels for master m. */
-async function sentinelView(): Promise<(string | undefined)[]> {
-  return Promise.all(SENTINEL_PORTS.map(async (port) => {
-    const { createClient } = await import('redis');
-    const c = createClient({ socket: { host: '127.0.0.1', port, connectTimeout: 500, reconnectStrategy: false }, RESP: 2 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      const r = (await c.sendCommand(['SENTINEL', 'get-master-addr-by-name', 'm'])) as string[] | null;
-      return r?.[0];
-    } catch {
-      return undefined;
-    } finally {
-      c.destroy();
-    }
-  }));
+// ---------------------------------------------------------------- 1b. image upgrade, rolling update against in-place restarts
+async function upgrades(nsOp: string, nsPlain: string) {
+  const ours = await upgradeOperator(nsOp);
+  log(`upgrade, this operator: ${JSON.stringify(ours)}`);
+  results.upgrade['operatorRollingUpdate'] = ours;
+  save();
+  const inPlace = await upgradeInPlace(nsPlain);
+  log(`upgrade, in-place rolling restart (StatefulSet): ${JSON.stringify(inPlace)}`);
+  results.upgrade['inPlaceRollingRestart'] = inPlace;
 }
 
-async function currentPlainMaster(ips: Map<string, string>): Promise<string> {
-  for (const ip of ips.values()) {
-    const info = String(await redisCommand(ip, ['INFO', 'replication']).catch(() => ''));
-    if (/role:master/.test(info) && /connected_slaves:[1-9]/.test(info)) return ip;
+// ---------------------------------------------------------------- 1c. read scaling
+async function reads(ns: string) {
+  for (const replicas of [1, 2, 4]) {
+    const r = await readScaling(ns, replicas, QUICK ? 50_000 : 200_000);
+    log(`reads through <name>-read, ${replicas} replicas: ${r.requestsPerSecond} GET/s, per replica ${JSON.stringify(r.perReplica)}`);
+    results.reads.push(r);
+    save();
   }
-  throw new Error('no plain master with replicas');
-}
-
-/** Sentinels agree, their master is a master with every other pod linked to it: returns its IP. */
-async function settlePlain(ips: Map<string, string>, timeoutMs: number): Promise<string | undefined> {
-  return waitFor(async () => {
-    const view = await sentinelView();
-    if (!view[0] || view.some((v) => v !== view[0])) return false;
-    const master = view[0];
-    if (!/role:master/.test(String(await redisCommand(master, ['INFO', 'replication'])))) return false;
-    for (const ip of ips.values()) if (ip !== master && !(await replicaLinkUp(ip))) return false;
-    return master;
-  }, { timeoutMs, intervalMs: 250, what: 'sentinel topology settled' }).catch((e) => {
-    results.errors.push(String(e));
-    return undefined;
-  });
 }
 
 // ---------------------------------------------------------------- 2. time to Ready
@@ -439,12 +337,18 @@ function printTable() {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   const out = [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)];
-  const ours = f['failover.ours.seconds']?.median;
-  for (const k of ['default', 'tuned']) {
-    const s = f[`failover.sentinel.${k}.seconds`]?.median;
-    if (ours && s) out.push(`failover ratio ours/sentinel(${k}) by median: ${fmt(ours / s)}`);
+  out.push('', 'failover matrix (median seconds until writes are accepted again; lost = acknowledged writes lost, summed over trials)');
+  for (const threshold of THRESHOLDS) {
+    for (const fault of FAULTS) {
+      const ours = f[`failover.${fault}.${threshold.key}.operator.seconds`];
+      const sentinel = f[`failover.${fault}.${threshold.key}.sentinel.seconds`];
+      const lost = (system: string) => f[`failover.${fault}.${threshold.key}.${system}.lostWrites`]?.values.reduce((a, b) => a + b, 0) ?? '-';
+      const ratio = ours?.median && sentinel?.median ? fmt(ours.median / sentinel.median) : '-';
+      out.push(`  ${threshold.key.padEnd(8)} ${fault.padEnd(10)} operator ${fmt(ours?.median).padStart(6)} s (lost ${lost('operator')})   sentinel ${fmt(sentinel?.median).padStart(6)} s (lost ${lost('sentinel')})   ratio ${ratio}`);
+    }
   }
-  for (const [k, v] of Object.entries(results.sentinel)) out.push(`sentinel(${k}) events per trial: ${JSON.stringify((v as { events: unknown }).events)}`);
+  for (const [k, v] of Object.entries(results.upgrade)) out.push(`upgrade ${k}: ${JSON.stringify(v)}`);
+  for (const r of results.reads) out.push(`reads ${r.replicas} replicas: ${r.requestsPerSecond} GET/s, per replica ${JSON.stringify(r.perReplica)}`);
   if (results.scale.length) {
     out.push('', 'scale  pods  readyS  rssMiB  idleCPU%  idleAPI/min (by verb)                 idleWrites/min  reconciles/min  api/rec(ramp)  api/rec(idle)  redisConn/min  conn/rec  wq p50/p99 ramp (s)');
     for (const r of results.scale as Record<string, any>[]) {
@@ -461,13 +365,14 @@ function printTable() {
 
 // ---------------------------------------------------------------- main
 async function main() {
+  await up();
   await installCrd();
   const main = await createNamespace('bench-op');
   cleanups.push(main.cleanup);
   const plain = await createNamespace('bench-plain');
   cleanups.push(plain.cleanup);
   log(`namespaces ${main.name} (operator) ${plain.name} (no operator); quick=${QUICK}`);
-  const needOp = ['failover', 'ready', 'fresh'].some((s) => ONLY.has(s));
+  const needOp = ['failover', 'upgrade', 'reads', 'ready', 'fresh'].some((s) => ONLY.has(s));
   let op: OperatorProcess | undefined;
   if (needOp) {
     op = startOperator({ WATCH_NAMESPACES: main.name, METRICS_PORT: String(METRICS_PORT_MAIN), LOG_LEVEL: 'warn' });
@@ -485,8 +390,9 @@ async function main() {
     }
     save();
   };
-  for (const variant of OUR_VARIANTS) await section('failover', () => failoverOurs(main.name, variant));
-  await section('sentinel', () => failoverSentinel(plain.name));
+  await section('failover', () => failoverMatrix(main.name, plain.name));
+  await section('upgrade', () => upgrades(main.name, plain.name));
+  await section('reads', () => reads(main.name));
   await section('ready', () => timeToReady(main.name, plain.name));
   await section('fresh', () => freshness(main.name));
   if (op) await op.stop();
@@ -511,4 +417,4 @@ try {
   save();
   printTable();
 }
-process.exit(0);
+process.exit(results.errors.length > 0 ? 1 : 0);

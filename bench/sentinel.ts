@@ -7,9 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const SENTINEL_PORTS = [26379, 26380, 26381];
 
-export function sentinelBinary(): string[] {
-  if (spawnSync('sh', ['-c', 'command -v redis-sentinel']).status === 0) return ['redis-sentinel'];
-  return ['redis-server', '--sentinel'];
+/** redis-sentinel, or redis-server in sentinel mode: the config file first, then `--sentinel`
+ * (redis-server reads its first argument as the config file only when it comes first). */
+function sentinelCommand(conf: string): [string, string[]] {
+  if (spawnSync('sh', ['-c', 'command -v redis-sentinel']).status === 0) return ['redis-sentinel', [conf]];
+  return ['redis-server', [conf, '--sentinel']];
 }
 
 export interface Sentinels {
@@ -23,7 +25,6 @@ export interface Sentinels {
 
 export async function startSentinels(masterIP: string, downAfterMs: number, failoverTimeoutMs: number): Promise<Sentinels> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-sentinel-'));
-  const [bin, ...pre] = sentinelBinary();
   const procs: ChildProcess[] = [];
   const logs: string[] = [];
   for (const port of SENTINEL_PORTS) {
@@ -38,7 +39,8 @@ export async function startSentinels(masterIP: string, downAfterMs: number, fail
       `sentinel failover-timeout m ${failoverTimeoutMs}`,
       'sentinel parallel-syncs m 1', '',
     ].join('\n'));
-    procs.push(spawn(bin!, [...pre, conf], { stdio: 'ignore' }));
+    const [bin, args] = sentinelCommand(conf);
+    procs.push(spawn(bin, args, { stdio: 'ignore' }));
   }
   const logMark = () => logs.map((l) => (existsSync(l) ? readFileSync(l).length : 0));
   const self: Sentinels = {

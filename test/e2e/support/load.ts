@@ -21,13 +21,51 @@ export interface LoadResult {
   hosts: string[];
 }
 
+/** A client that finds the server by itself and reconnects on its own (e.g. a Sentinel client). */
+export interface Writer {
+  set(key: string, value: string): Promise<unknown>;
+  /** Where its last command went. */
+  host(): string | undefined;
+  close(): void;
+}
+
 export interface LoadOptions {
-  /** A Service IP, or a lookup run on every (re)connect (e.g. asking Sentinel for the master). */
-  host: string | (() => Promise<string>);
+  /** A Service IP, dialled anew after every failure; or a client that reconnects by itself. */
+  host: string | Writer;
   password?: string | undefined;
   prefix: string;
   maxWrites?: number;
   maxDurationMs?: number;
+}
+
+/** A writer through one address: a new connection after each failure, as a plain client would. */
+function serviceWriter(host: string, password: string | undefined): Writer {
+  const connect = async () => {
+    const c = createClient({
+      socket: { host, port: 6379, connectTimeout: 500, socketTimeout: 1000, reconnectStrategy: false },
+      password,
+      disableOfflineQueue: true,
+      RESP: 2,
+    });
+    c.on('error', () => undefined);
+    await c.connect();
+    return c;
+  };
+  let client: Awaited<ReturnType<typeof connect>> | undefined;
+  return {
+    async set(key, value) {
+      try {
+        client ??= await connect();
+        return await client.sendCommand(['SET', key, value]);
+      } catch (err) {
+        client?.destroy();
+        client = undefined;
+        throw err;
+      }
+    },
+    host: () => host,
+    close: () => client?.destroy(),
+  };
 }
 
 export function startWriteLoad(o: LoadOptions): WriteLoad {
@@ -39,37 +77,23 @@ export function startWriteLoad(o: LoadOptions): WriteLoad {
   const maxWrites = o.maxWrites ?? 200_000;
   const deadline = Date.now() + (o.maxDurationMs ?? 180_000);
 
-  const connect = async () => {
-    const host = typeof o.host === 'string' ? o.host : await o.host();
-    if (hosts[hosts.length - 1] !== host) hosts.push(host);
-    const client = createClient({
-      socket: { host, port: 6379, connectTimeout: 500, socketTimeout: 1000, reconnectStrategy: false },
-      password: o.password,
-      disableOfflineQueue: true,
-      RESP: 2,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    return client;
-  };
+  const writer = typeof o.host === 'string' ? serviceWriter(o.host, o.password) : o.host;
 
   const run = (async () => {
-    let client: Awaited<ReturnType<typeof connect>> | undefined;
     // A refused write is not retried under its number: only acknowledged numbers count.
     for (let i = 0; !stopped && i < maxWrites && Date.now() < deadline; i++) {
       try {
-        client ??= await connect();
-        await client.sendCommand(['SET', `${o.prefix}:${i}`, String(i)]);
+        await writer.set(`${o.prefix}:${i}`, String(i));
         acked.push(i);
         ackTimes.push(Date.now());
+        const host = writer.host();
+        if (host && hosts[hosts.length - 1] !== host) hosts.push(host);
       } catch {
         failureTimes.push(Date.now());
-        client?.destroy();
-        client = undefined;
         await sleep(10);
       }
     }
-    client?.destroy();
+    writer.close();
   })();
 
   return {
