@@ -14,7 +14,9 @@ const getCalls = async (ip: string): Promise<number> => Number(/cmdstat_get:call
 
 export async function readScaling(ns: string, replicas: number, requests: number): Promise<ReadResult> {
   const name = `reads-${replicas}`;
-  await createRR(ns, name, { replicas });
+  // preferClose off: on the local cluster one kube-proxy routes every client as if in zone-a, and
+  // PreferClose would send every connection to the zone-a replicas.
+  await createRR(ns, name, { replicas, readService: { preferClose: false } });
   await waitFor(async () => (await getRR(ns, name)).status?.phase === 'Ready', { timeoutMs: 180_000, intervalMs: 250, what: `${name} Ready` });
   const service = (await api().core.readNamespacedService({ namespace: ns, name: `${name}-read` })).spec!.clusterIP!;
   const nodes = (await getRR(ns, name)).status!.nodes!.filter((n) => n.role === 'replica');

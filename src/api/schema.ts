@@ -148,9 +148,12 @@ export const specSchema = z
       .object({
         maxLagSeconds: z.number().int().min(0).max(3600).default(5),
         includePrimary: z.boolean().default(false),
+        /** Topology-aware routing (trafficDistribution: PreferClose): a client's connections go to
+         * read replicas in its own zone when there are any. false: spread over every read replica. */
+        preferClose: z.boolean().default(true),
       })
       .strict()
-      .default({ maxLagSeconds: 5, includePrimary: false }),
+      .default({ maxLagSeconds: 5, includePrimary: false, preferClose: true }),
     failover: z
       .object({
         enabled: z.boolean().default(true),

@@ -6,9 +6,9 @@ import { buildDisruptionBudgets, buildServices } from '../plan/specs.js';
 import type { Pass } from './pass.js';
 
 export async function ensureServices(pass: Pass): Promise<void> {
-  const { deps, rr, namespace, name } = pass;
+  const { deps, rr, spec, namespace, name } = pass;
   const existing = new Map(deps.cache.services(namespace, name).map((s) => [s.metadata?.name, s]));
-  for (const service of buildServices(rr)) {
+  for (const service of buildServices(rr, spec)) {
     const current = existing.get(service.metadata!.name);
     if (!current) await ignore(isConflict, deps.kube.createService(service));
     else if (!semanticEqual(current.spec?.selector, service.spec!.selector) || current.spec?.trafficDistribution !== service.spec!.trafficDistribution) {

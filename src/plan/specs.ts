@@ -269,7 +269,7 @@ export function buildDisruptionBudgets(rr: RedisReplication): V1PodDisruptionBud
 }
 
 /** `<name>-read` selects by the read label, which the primary also carries when includePrimary. */
-export function buildServices(rr: RedisReplication): V1Service[] {
+export function buildServices(rr: RedisReplication, spec: RedisReplicationSpec): V1Service[] {
   const name = rr.metadata.name;
   const service = (serviceName: string, selector: Record<string, string>): V1Service => ({
     apiVersion: 'v1',
@@ -285,7 +285,7 @@ export function buildServices(rr: RedisReplication): V1Service[] {
       selector,
       ports: [{ name: 'redis', port: REDIS_PORT, targetPort: REDIS_PORT, protocol: 'TCP' }],
       // Reads go to a replica in the client's zone when there is one (topology-aware routing).
-      ...(serviceName === readServiceName(name) ? { trafficDistribution: 'PreferClose' } : {}),
+      ...(serviceName === readServiceName(name) && spec.readService.preferClose ? { trafficDistribution: 'PreferClose' } : {}),
     },
   });
   const instance = { [LABEL.name]: 'redis', [LABEL.instance]: name };

@@ -16,7 +16,7 @@ describe('parseSpec', () => {
       persistence: { enabled: false, size: '1Gi', storageClassName: '' },
       resources: {},
       config: {},
-      readService: { maxLagSeconds: 5, includePrimary: false },
+      readService: { maxLagSeconds: 5, includePrimary: false, preferClose: true },
       failover: { enabled: true, primaryDownSeconds: 3 },
       placement: { zoneAware: false },
       updateStrategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseReplication, type ReplicaInfo, type ReplicationInfo } from '../../../src/redis/info.js';
 import { buildNodes, summarize, type NodePod } from '../../../src/plan/nodes.js';
 
-const readService = { maxLagSeconds: 5, includePrimary: false };
+const readService = { maxLagSeconds: 5, includePrimary: false, preferClose: true };
 const master = (replOffset: number, replicas: { ip: string; lag: number }[] = []): ReplicationInfo => ({
   role: 'master',
   replId: 'x',
@@ -51,8 +51,8 @@ describe('buildNodes', () => {
 
   it('describes the primary', () => {
     expect(nodes[0]).toEqual({ name: 'c-0', role: 'primary', tier: 0, podIP: '10.0.0.1', offset: 100, read: false });
-    expect(buildNodes({ primary: 'c-0', pods, readService: { maxLagSeconds: 5, includePrimary: true } })[0]?.read).toBe(true);
-    expect(buildNodes({ primary: 'c-0', pods: [pod('c-0', 0, undefined, 'ip', undefined)], readService: { maxLagSeconds: 5, includePrimary: true } })[0]?.read).toBe(false);
+    expect(buildNodes({ primary: 'c-0', pods, readService: { maxLagSeconds: 5, includePrimary: true, preferClose: true } })[0]?.read).toBe(true);
+    expect(buildNodes({ primary: 'c-0', pods: [pod('c-0', 0, undefined, 'ip', undefined)], readService: { maxLagSeconds: 5, includePrimary: true, preferClose: true } })[0]?.read).toBe(false);
   });
 
   it('takes the lag in seconds from the parent entry of the replica podIP, less the 1s ack period: over maxLagSeconds, no reads', () => {
@@ -99,7 +99,7 @@ describe('lagSeconds: the 1-second acknowledgement period is not lag', () => {
     buildNodes({
       primary: 'c-0',
       pods: [primary(parentLag === undefined ? [] : [{ ip: '10.0.0.2', lag: parentLag }]), pod('c-1', 1, 'c-0', '10.0.0.2', replica({ lastIoSecondsAgo }))],
-      readService: { maxLagSeconds, includePrimary: false },
+      readService: { maxLagSeconds, includePrimary: false, preferClose: true },
     })[1];
 
   it('reports a lag of 1 (a replica that acked last second) as 0, and never below 0', () => {

@@ -190,7 +190,7 @@ describe('buildClaim', () => {
 });
 
 describe('buildServices', () => {
-  const [primary, read] = buildServices(rr);
+  const [primary, read] = buildServices(rr, specOf({}));
 
   it('<name>-primary selects the pod labelled role=primary of this resource', () => {
     expect(primary?.metadata).toMatchObject({ name: 'cache-primary', namespace: 'ns', ownerReferences: [{ uid: 'uid-1' }] });
@@ -295,8 +295,9 @@ describe('placement', () => {
   });
 
   it('the read Service asks for topology-aware routing; the primary Service does not', () => {
-    const [primary, read] = buildServices(rr);
+    const [primary, read] = buildServices(rr, specOf({}));
     expect(read!.spec!.trafficDistribution).toBe('PreferClose');
     expect(primary!.spec!.trafficDistribution).toBeUndefined();
+    expect(buildServices(rr, specOf({ readService: { preferClose: false } }))[1]!.spec!.trafficDistribution).toBeUndefined();
   });
 });
