@@ -15,6 +15,10 @@ export const OWNED_DIRECTIVES = [
   'bind',
   'requirepass',
   'masterauth',
+  // With auth, replicas authenticate as the replication user; an ACL file would make redis-server
+  // refuse the users of auth.conf and not start.
+  'masteruser',
+  'aclfile',
   'replica-read-only',
   'slave-read-only',
   'dir',

@@ -60,7 +60,7 @@ export async function syncUsers(pass: Pass, observed: ObservedPod[]): Promise<Us
         await syncPod(pass, pod.podIP!, declared, accepted, refusedBy);
         return pod;
       } catch (err) {
-        pass.log.warn({ pod: pod.name, err: String(err) }, 'could not apply the ACL users; retrying on the next pass');
+        pass.log.warn({ pod: pod.name, err: redacted(err) }, 'could not apply the ACL users; retrying on the next pass');
         return undefined;
       }
     }),
@@ -70,9 +70,13 @@ export async function syncUsers(pass: Pass, observed: ObservedPod[]): Promise<Us
   for (const pod of given) {
     if (!pod) continue;
     const target = redisTarget(pass, pod.podIP!);
-    await deps.redis.configSet(target, 'masteruser', REPLICATION_USER);
-    await deps.redis.configSet(target, 'masterauth', auth.replicationPassword);
-    done.set(pod.podIP!, digest);
+    try {
+      await deps.redis.configSet(target, 'masteruser', REPLICATION_USER);
+      await deps.redis.configSet(target, 'masterauth', auth.replicationPassword);
+      done.set(pod.podIP!, digest);
+    } catch (err) {
+      pass.log.warn({ pod: pod.name, err: redacted(err) }, 'could not point replication at the replication user; retrying on the next pass');
+    }
   }
   for (const ip of done.keys()) if (!running.some((p) => p.podIP === ip)) done.delete(ip);
 
@@ -124,3 +128,7 @@ async function recordUsers(pass: Pass, accepted: Set<string>, refusedBy: Map<str
 }
 
 const userKey = (user: AclUser): string => sha256(JSON.stringify(user));
+
+/** An error's text without the rule Redis quotes when it refuses one: for the default user that rule
+ * is `>password`, which must reach no log. */
+const redacted = (err: unknown): string => String(err).replace(/'[<>][^']*'/g, "'<password>'");
