@@ -15,6 +15,10 @@ export const OWNED_DIRECTIVES = [
   'bind',
   'requirepass',
   'masterauth',
+  // With auth, replicas authenticate as the replication user; an ACL file would make redis-server
+  // refuse the users of auth.conf and not start.
+  'masteruser',
+  'aclfile',
   'replica-read-only',
   'slave-read-only',
   'dir',
@@ -60,6 +64,53 @@ const k8sObject = z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields
 const ownedList = OWNED_DIRECTIVES.map((d) => `'${d}'`).join(', ');
 const DIRECTIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 
+/** A CEL string literal of `text` (a regular expression's source keeps its backslashes). */
+const celString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export const MAX_APP_USERS = 32;
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Taken by the operator (its own user, the replication user) and by Redis. */
+const RESERVED_USER = /^(default$|rro-)/;
+/** Rules are written into auth.conf, one user a line, split at spaces: a line break would add
+ * directives, a quote would unbalance the line (redis-server then refuses to start). Passwords come
+ * from the Secret only: no `>`, `<`, `#`, `!` rule, no nopass, and nothing that switches the user
+ * off or resets what the operator sets first. */
+const RULES_CHARACTERS = /^[^\x00-\x1f\x7f"']*$/;
+const RULES_FORBIDDEN = /(^|\s)([<>#!]|(on|off|reset|nopass|resetpass)(\s|$))/;
+const rulesMessage = {
+  characters: 'rules may not contain a line break, a control character or a quote',
+  forbidden: 'rules may not set passwords (>, <, #, !, nopass, resetpass) nor on, off or reset: the password comes from the Secret',
+};
+
+const appUserSchema = z
+  .object({
+    /** The ACL user name; `default` and names starting with `rro-` are taken. */
+    name: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(USER_NAME, 'a user name is letters, digits, dots, dashes and underscores')
+      .refine((n) => !RESERVED_USER.test(n), 'default and names starting with rro- are taken'),
+    /** The Secret holding the user's password (key `password`). */
+    secretName: z.string().min(1).max(253),
+    /** ACL rules, as ACL SETUSER takes them, separated by spaces: e.g. `~app:* +@read +@write`. */
+    rules: z
+      .string()
+      .min(1)
+      .max(1024)
+      // Refinements, not a `pattern`: the CEL rules below say what is wrong in words.
+      .refine((r) => RULES_CHARACTERS.test(r), rulesMessage.characters)
+      .refine((r) => !RULES_FORBIDDEN.test(r), rulesMessage.forbidden),
+  })
+  .strict()
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: `!self.name.matches(${celString(RESERVED_USER.source)})`, message: 'auth.users: default and names starting with rro- are taken', reason: 'FieldValueForbidden' },
+      { rule: `self.rules.matches(${celString(RULES_CHARACTERS.source)})`, message: `auth.users: ${rulesMessage.characters}`, reason: 'FieldValueInvalid' },
+      { rule: `!self.rules.matches(${celString(RULES_FORBIDDEN.source)})`, message: `auth.users: ${rulesMessage.forbidden}`, reason: 'FieldValueForbidden' },
+    ],
+  });
+
 /** Pod count of a spec, primary included; mirrored by a CEL rule on the CRD. */
 export function totalPods(replicas: number, cascade: { replicasPerParent: number }[]): number {
   let tier = replicas;
@@ -91,7 +142,15 @@ export const specSchema = z
     cascade: z.array(cascadeTierSchema).max(MAX_CASCADE_TIERS).default([]),
     auth: z
       .object({
+        /** The default user's password (key `password`): requirepass, what existing clients use. */
         secretName: z.string().min(1).max(253),
+        /** Application users, each with the password of its Secret (key `password`) and ACL rules. */
+        users: z
+          .array(appUserSchema)
+          .max(MAX_APP_USERS)
+          .default([])
+          .refine((users) => new Set(users.map((u) => u.name)).size === users.length, 'two users have the same name')
+          .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
       })
       .strict()
       .optional(),

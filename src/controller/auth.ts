@@ -1,80 +1,104 @@
-// Auth phase: the password every pod has (the operator's own copy, `<name>-applied-auth`) and the
-// one the user's Secret asks for. A change is rolled onto every pod with no restart and no failover:
-// each pod first accepts both passwords and authenticates to its parent with the new one (Redis ACL
-// lets the default user hold two); once every pod has it, the old one is dropped everywhere and the
-// copy updated. A missing Secret is reported, never mistaken for unreachable pods.
+// Auth phase: what every pod has (the operator's own copy, `<name>-applied-auth`: the default user's
+// password, the passwords of the operator's and the replication user, the app users) and the
+// password the user's Secret asks for. A password change is rolled onto every pod with no restart
+// and no failover: each pod first accepts both passwords (Redis ACL lets the default user hold two);
+// once every pod has it, the old one is dropped everywhere and the copy updated. Replicas
+// authenticate as the replication user, whose password never changes, so a rotation never touches
+// replication. A missing Secret is reported, never mistaken for unreachable pods.
+import { createHash, randomBytes } from 'node:crypto';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ignore, isConflict } from '../kube/client.js';
+import { AUTH_SECRET_KEYS, authSecretData, parseAuthSecret, type AppliedAuth, type StoredAuth } from '../plan/acl.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
-import { authSecretData, buildAppliedAuthSecret } from '../plan/specs.js';
+import { buildOwnedSecret } from '../plan/specs.js';
 import { redisTarget, redisTargetAs, type Deps, type Pass } from './pass.js';
-import { SecretMissing } from './secrets.js';
+import { optionalKey, SecretMissing } from './secrets.js';
 
 export interface Auth {
   /** What the pods have; undefined only before anything was ever applied and with no Secret. */
-  applied: string | undefined;
+  applied: AppliedAuth | undefined;
   /** What the user's Secret asks for; undefined when it (or its key) is missing. */
   wanted: string | undefined;
-  /** What the pods had before the last rotation. */
-  previous: string | undefined;
   problem: string | undefined;
 }
 
 export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<Auth | undefined> {
   if (!spec.auth) return undefined;
-  const { namespace, name } = rr.metadata;
-  const read = async (secret: string, key?: string): Promise<{ value?: string; problem?: string }> => {
-    try {
-      return { value: await deps.passwords.get(namespace, secret, key) };
-    } catch (err) {
-      if (err instanceof SecretMissing) return { problem: err.message };
-      throw err;
-    }
-  };
-  const wanted = await read(spec.auth.secretName);
-  let applied = (await read(appliedAuthSecretName(name))).value;
-  if (applied === undefined && wanted.value !== undefined) {
-    await ignore(isConflict, deps.kube.createSecret(buildAppliedAuthSecret(rr, wanted.value)));
-    deps.passwords.forget(namespace, appliedAuthSecretName(name));
-    applied = wanted.value;
+  let wanted: string | undefined;
+  let problem: string | undefined;
+  try {
+    wanted = await deps.passwords.get(rr.metadata.namespace, spec.auth.secretName);
+  } catch (err) {
+    if (!(err instanceof SecretMissing)) throw err;
+    problem = err.message;
   }
-  const previous = applied === undefined ? undefined : (await read(appliedAuthSecretName(name), 'previous')).value;
-  return { applied, wanted: wanted.value, previous, problem: wanted.problem };
+  const stored = await readApplied(deps, rr);
+  const password = stored?.password ?? wanted;
+  if (password === undefined) return { applied: undefined, wanted, problem };
+  // The operator's and the replication user's passwords are made once, here: with the first
+  // password, or for a resource created before ACL users existed (its running pods get the users
+  // from the users phase, which reaches them as the default user meanwhile).
+  const applied: AppliedAuth = {
+    password,
+    previous: stored?.previous,
+    operatorPassword: stored?.operatorPassword ?? newPassword(),
+    replicationPassword: stored?.replicationPassword ?? newPassword(),
+    users: stored?.users ?? [],
+  };
+  if (!stored) {
+    // Another pass may have created it meanwhile: then its passwords are the ones.
+    await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, appliedAuthSecretName(rr.metadata.name), authSecretData(applied, sha256))));
+    deps.passwords.forget(rr.metadata.namespace, appliedAuthSecretName(rr.metadata.name));
+    return { applied: (await readApplied(deps, rr)) as AppliedAuth, wanted, problem };
+  }
+  if (!stored.operatorPassword || !stored.replicationPassword) await writeApplied(deps, rr, applied);
+  return { applied, wanted, problem };
 }
 
-/** One step of a password rotation (each pass takes the next). */
-export async function rotatePassword(pass: Pass, observed: ObservedPod[]): Promise<void> {
-  const { deps, rr, password: applied, newPassword: wanted, namespace, name } = pass;
-  if (applied === undefined) return;
-  if (wanted === undefined || wanted === applied) return repair(pass);
+/** The applied-auth Secret as stored; undefined when it does not exist yet. */
+async function readApplied(deps: Deps, rr: RedisReplication): Promise<StoredAuth | undefined> {
+  const secretName = appliedAuthSecretName(rr.metadata.name);
+  const data: Record<string, string> = {};
+  for (const key of AUTH_SECRET_KEYS) {
+    const value = await optionalKey(deps, rr.metadata.namespace, secretName, key);
+    if (value !== undefined) data[key] = value;
+  }
+  return parseAuthSecret(data);
+}
+
+/** Records what the pods have now (their next start includes the new auth.conf). */
+export async function writeApplied(deps: Deps, rr: RedisReplication, applied: AppliedAuth): Promise<void> {
+  const secretName = appliedAuthSecretName(rr.metadata.name);
+  await deps.kube.patchSecretData(rr.metadata.namespace, secretName, authSecretData(applied, sha256));
+  deps.passwords.forget(rr.metadata.namespace, secretName);
+}
+
+/** Redis's form of a password in ACL rules (`#hash`): users' passwords are sent and stored so. */
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** 32 random bytes: the operator's and the replication user's passwords, which nobody types. */
+function newPassword(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** One step of a password rotation (each pass takes the next). The old password is dropped only
+ * once every pod authenticates its replication as the replication user (`usersSynced`): before
+ * that, a replica of a resource created before ACL users may still use the default password. */
+export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersSynced: boolean): Promise<void> {
+  const { deps, rr, auth, newPassword: wanted } = pass;
+  if (auth === undefined || wanted === undefined || wanted === auth.password) return;
   const running = observed.filter((p) => !p.deleting && p.podIP);
   const answered = running.filter((p) => p.info);
-  for (const pod of answered) {
-    const target = redisTarget(pass, pod.podIP!);
-    await deps.redis.command(target, ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]);
-    await deps.redis.configSet(target, 'masterauth', wanted);
-  }
-  if (answered.length < running.length) {
+  for (const pod of answered) await deps.redis.command(redisTarget(pass, pod.podIP!), ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]);
+  if (answered.length < running.length || !usersSynced) {
     pass.log.info({ waitingFor: running.filter((p) => !p.info).map((p) => p.name) }, 'password rotation waits for every pod');
     return;
   }
-  // Authenticated with the new password: a pod that restarted since with the old one only refuses,
-  // and keeps the password it has.
-  for (const pod of answered) await deps.redis.command(redisTargetAs(pass, pod.podIP!, wanted), ['ACL', 'SETUSER', 'default', `<${applied}`]);
-  await deps.kube.patchSecretData(namespace, appliedAuthSecretName(name), authSecretData(wanted, applied));
-  deps.passwords.forget(namespace, appliedAuthSecretName(name));
+  // Authenticated as the default user with the new password: a pod that restarted since with the
+  // old one only refuses, and keeps the password it has.
+  for (const pod of answered) await deps.redis.command(redisTargetAs(pass, pod.podIP!, { password: wanted }), ['ACL', 'SETUSER', 'default', `<${auth.password}`]);
+  pass.auth = { ...auth, password: wanted, previous: auth.password };
+  await writeApplied(deps, rr, pass.auth);
   await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
-}
-
-/** A pod that answered to another password than the applied one (its container restarted before the
- * kubelet refreshed its volume) gets the applied one, and loses the other. */
-async function repair(pass: Pass): Promise<void> {
-  for (const [ip, password] of pass.passwordOf) {
-    if (password === pass.password) continue;
-    const target = redisTargetAs(pass, ip, password);
-    await pass.deps.redis.command(target, ['ACL', 'SETUSER', 'default', 'on', `>${pass.password}`, ...(password === undefined ? [] : [`<${password}`])]);
-    await pass.deps.redis.configSet(redisTargetAs(pass, ip, pass.password), 'masterauth', pass.password!);
-    pass.log.info({ ip }, 'pod answered to an old password: applied the current one');
-  }
 }

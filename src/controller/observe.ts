@@ -2,7 +2,7 @@
 import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
-import { redisTarget, redisTargetAs, type Pass } from './pass.js';
+import { candidateCredentials, redisTarget, redisTargetAs, type Pass } from './pass.js';
 
 export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   const { deps, namespace, name } = pass;
@@ -17,14 +17,15 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   );
 }
 
-/** INFO replication of one pod, with the password it has; undefined when it does not answer. During
- * a password rotation a pod may have the new password only: the one it answered to is remembered. */
+/** INFO replication of one pod; undefined when it does not answer. A pod may not have the operator's
+ * user yet, or have another password (see candidateCredentials): the credentials it answered to are
+ * remembered. */
 async function ask(pass: Pass, ip: string) {
-  const passwords = [...new Set([pass.password, pass.newPassword ?? pass.password, pass.oldPassword ?? pass.password])];
-  for (const password of passwords) {
+  const [own, ...others] = candidateCredentials(pass);
+  for (const credentials of [own!, ...others]) {
     try {
-      const info = parseReplication(await pass.deps.redis.info(redisTargetAs(pass, ip, password)));
-      if (password !== pass.password) pass.passwordOf.set(ip, password);
+      const info = parseReplication(await pass.deps.redis.info(redisTargetAs(pass, ip, credentials)));
+      if (credentials !== own) pass.credentialsOf.set(ip, credentials);
       return info;
     } catch (err) {
       if (!AUTH_FAILED.test(String(err))) return undefined;

@@ -7,6 +7,7 @@ import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
+import { OPERATOR_USER, type AclUser, type AppliedAuth } from '../plan/acl.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -93,6 +94,11 @@ export interface ResourceMemory {
   rollStallReported?: boolean;
   /** The image whose refusal (a downgrade) was last reported in an Event. */
   refusedImage?: string;
+  /** The users (and default password) each pod (by IP) was last given, as a digest. */
+  usersSynced?: Map<string, string>;
+  /** App users (by the digest of name, password and rules) Redis accepted, and refused with why. */
+  acceptedUsers?: Set<string>;
+  refusedUsers?: Map<string, string>;
   /** When the certificate each pod serves was last compared with the one it should serve. */
   tlsCheckedAtMs?: number;
 }
@@ -115,15 +121,15 @@ export interface Pass {
   spec: RedisReplicationSpec;
   namespace: string;
   name: string;
-  /** The password the pods have (the applied one), if auth is on. */
-  password: string | undefined;
-  /** The password wanted, while a rotation is under way. */
+  /** What the pods have (the applied-auth Secret), if auth is on and it was ever applied. */
+  auth: AppliedAuth | undefined;
+  /** The default user's password wanted, while a rotation is under way. */
   newPassword: string | undefined;
-  /** The password before the last rotation: a container restarted from a volume the kubelet had not
-   * refreshed yet still has it. */
-  oldPassword?: string | undefined;
-  /** The password each pod answered to (by IP), when it is not `password`. */
-  passwordOf: Map<string, string | undefined>;
+  /** spec.auth.users as wanted this pass (see resolveUsers). */
+  users: AclUser[];
+  /** How each pod (by IP) was reached, when not as the operator's own user: a pod of a resource
+   * created before ACL users existed, or one that restarted with an old auth.conf. */
+  credentialsOf: Map<string, Credentials>;
   memory: ResourceMemory;
   log: Logger;
   /** The resource's version as this pass last wrote or read it: intent writes are conditional on it. */
@@ -133,12 +139,36 @@ export interface Pass {
   tls?: TlsState | undefined;
 }
 
-/** How to reach the Redis of a pod: its IP, with the password it answered to. */
-export function redisTarget(pass: Pass, ip: string): RedisTarget {
-  return redisTargetAs(pass, ip, pass.passwordOf.has(ip) ? pass.passwordOf.get(ip) : pass.password);
+/** Who a connection authenticates as: no username is the default user. */
+export interface Credentials {
+  username?: string | undefined;
+  password: string | undefined;
 }
 
-/** How to reach the Redis of a pod with a given password (over TLS when it is on). */
-export function redisTargetAs(pass: Pass, ip: string, password: string | undefined): RedisTarget {
-  return { host: ip, password, ...(pass.tls?.client ? { tls: pass.tls.client } : {}) };
+/** With auth, the operator is its own ACL user (its password is in the applied-auth Secret only);
+ * without, it sends no password. */
+export function ownCredentials(pass: Pick<Pass, 'auth'>): Credentials {
+  return pass.auth ? { username: OPERATOR_USER, password: pass.auth.operatorPassword } : { password: undefined };
+}
+
+/** The credentials a pod is tried with, in order: the operator's user, then the default user with
+ * each password a pod may have (applied, wanted by a rotation, the one before). The default user
+ * is how the operator reaches pods that do not have its user yet: those of a resource created
+ * before ACL users existed (the ACL phase then creates the users on them), and a container that
+ * restarted with a stale auth.conf. */
+export function candidateCredentials(pass: Pick<Pass, 'auth' | 'newPassword'>): Credentials[] {
+  const { auth } = pass;
+  if (!auth) return [ownCredentials(pass)];
+  const passwords = [...new Set([auth.password, pass.newPassword ?? auth.password, auth.previous ?? auth.password])];
+  return [ownCredentials(pass), ...passwords.map((password) => ({ password }))];
+}
+
+/** How to reach the Redis of a pod: its IP, with the credentials it answered to. */
+export function redisTarget(pass: Pass, ip: string): RedisTarget {
+  return redisTargetAs(pass, ip, pass.credentialsOf.get(ip) ?? ownCredentials(pass));
+}
+
+/** How to reach the Redis of a pod with given credentials (over TLS when it is on). */
+export function redisTargetAs(pass: Pass, ip: string, credentials: Credentials): RedisTarget {
+  return { host: ip, ...credentials, ...(pass.tls?.client ? { tls: pass.tls.client } : {}) };
 }

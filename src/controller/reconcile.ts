@@ -12,6 +12,7 @@ import type { ClaimRef } from '../plan/topology.js';
 import { recordNodeMetrics } from './metrics.js';
 import { observePods } from './observe.js';
 import type { Deps, Pass, ResourceMemory } from './pass.js';
+import { syncUsers, resolveUsers } from './acl.js';
 import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
@@ -37,6 +38,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   }
   const spec = parsed.spec;
   const auth = await resolveAuth(deps, rr, spec);
+  const users = await resolveUsers(deps, rr, spec, auth?.applied);
   const tls = await resolveTls(deps, rr, spec);
   const pass: Pass = {
     deps,
@@ -44,10 +46,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     spec,
     namespace,
     name,
-    password: auth?.applied,
+    auth: auth?.applied,
     newPassword: auth?.wanted,
-    oldPassword: auth?.previous,
-    passwordOf: new Map(),
+    users: users.users,
+    credentialsOf: new Map(),
     memory: memoryOf(deps, key),
     log: deps.log.child({ resource: key }),
     resourceVersion: rr.metadata.resourceVersion,
@@ -79,9 +81,11 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   }
   // One step of a rolling update, on a settled topology only.
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
-  await rotatePassword(pass, observed);
+  const acl = await syncUsers(pass, observed);
+  await rotatePassword(pass, observed, acl.synced);
   await reloadCertificates(pass, observed);
   if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);
+  for (const problem of users.problems) await deps.events.record(rr, 'Warning', 'SecretMissing', problem);
   if (tls?.problem) await deps.events.record(rr, 'Warning', tls.problem.reason, tls.problem.message);
   recordNodeMetrics(pass, nodes);
   const roleChange = typeof change === 'object' ? change : rollout?.change;
@@ -93,6 +97,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     plan,
     primary: rollout?.change?.to ?? primary,
     authProblem: auth?.problem,
+    usersProblems: users.problems,
+    usersRefused: spec.auth ? acl.refused : undefined,
     tlsProblem: tls?.problem,
     podRefusal: pass.podRefusal,
     revision: rollout?.revision,

@@ -11,7 +11,7 @@ import { buildOwnedSecret } from '../plan/specs.js';
 import { CA_LIFETIME_DAYS, CERT_LIFETIME_DAYS, caBundle, certificateReloadPath, needsRenewal, serverNames, TLS_KEYS } from '../plan/tls.js';
 import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate, type KeyPair } from '../tls/certificates.js';
 import { redisTarget, type Deps, type Pass, type TlsState } from './pass.js';
-import { SecretMissing } from './secrets.js';
+import { optionalKey, SecretMissing, upsertSecret } from './secrets.js';
 
 /** How often each pod's served certificate is compared with the wanted one: a TLS handshake per pod,
  * so not at every health poll; renewals leave weeks of validity, so this is no hurry. */
@@ -114,10 +114,7 @@ async function ensureCa(deps: Deps, rr: RedisReplication): Promise<KeyPair> {
 /** `<name>-tls-ca`: the CAs clients should trust, without any key. */
 async function publishCa(deps: Deps, rr: RedisReplication, ca: string): Promise<void> {
   const secretName = tlsCaSecretName(rr.metadata.name);
-  const published = await deps.passwords.get(rr.metadata.namespace, secretName, TLS_KEYS.ca).catch((err: unknown) => {
-    if (err instanceof SecretMissing) return undefined;
-    throw err;
-  });
+  const published = await optionalKey(deps, rr.metadata.namespace, secretName, TLS_KEYS.ca);
   if (published !== ca) await upsertSecret(deps, rr, secretName, { [TLS_KEYS.ca]: ca });
 }
 
@@ -129,14 +126,4 @@ async function readMaterial(deps: Deps, namespace: string, secretName: string): 
     if (err instanceof SecretMissing) return { problem: { reason: 'SecretMissing', message: err.message } };
     throw err;
   }
-}
-
-async function upsertSecret(deps: Deps, rr: RedisReplication, secretName: string, data: Record<string, string>): Promise<void> {
-  try {
-    await deps.kube.createSecret(buildOwnedSecret(rr, secretName, data));
-  } catch (err) {
-    if (!isConflict(err)) throw err;
-    await deps.kube.patchSecretData(rr.metadata.namespace, secretName, data);
-  }
-  deps.passwords.forget(rr.metadata.namespace, secretName);
 }

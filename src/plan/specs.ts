@@ -30,6 +30,7 @@ import {
   appliedAuthSecretName,
   tlsSecretName,
 } from './names.js';
+import { AUTH_CONF_KEY } from './acl.js';
 import { podRevision } from './rollout.js';
 import { TLS_DIR, TLS_KEYS } from './tls.js';
 import type { Plan } from './topology.js';
@@ -37,7 +38,6 @@ import type { Plan } from './topology.js';
 const DATA_DIR = '/data';
 /** Where the applied-auth Secret is mounted; redis-server includes its `auth.conf`. */
 export const AUTH_DIR = '/etc/redis-auth';
-export const AUTH_CONF_KEY = 'auth.conf';
 /** The redis user of the official Redis and Valkey images. */
 const REDIS_UID = 999;
 
@@ -221,19 +221,6 @@ export function buildClaim(rr: RedisReplication, spec: RedisReplicationSpec, pod
       ...(spec.persistence.storageClassName ? { storageClassName: spec.persistence.storageClassName } : {}),
     },
   };
-}
-
-/** The keys of the applied-password Secret: the password, the redis.conf lines that set it, and the
- * password it replaced (for a container that restarts before its volume is refreshed). */
-export function authSecretData(password: string, previous?: string): Record<string, string> {
-  // redis.conf quoting (sdssplitargs): a double-quoted string with backslash escapes.
-  const quoted = `"${password.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
-  return { password, [AUTH_CONF_KEY]: `requirepass ${quoted}\nmasterauth ${quoted}\n`, ...(previous === undefined ? {} : { previous }) };
-}
-
-/** The applied-password Secret (see appliedAuthSecretName), owned by the resource. */
-export function buildAppliedAuthSecret(rr: RedisReplication, password: string): V1Secret {
-  return buildOwnedSecret(rr, appliedAuthSecretName(rr.metadata.name), authSecretData(password));
 }
 
 /** A Secret of the operator's (the applied password, the TLS material), owned by the resource. */

@@ -46,6 +46,10 @@ export interface StatusInput {
   primary: string | undefined;
   /** The auth Secret cannot be read (missing, or no key "password"): said in a condition. */
   authProblem?: string | undefined;
+  /** Secrets of spec.auth.users that cannot be read, said in the same condition. */
+  usersProblems?: string[] | undefined;
+  /** With auth: the app users whose rules Redis refused (none: every user is applied). */
+  usersRefused?: string[] | undefined;
   /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit). */
   tlsProblem?: { reason: string; message: string } | undefined;
   /** The API server refused a pod (Pod Security admission, quota...): its reason. */
@@ -82,6 +86,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
   );
   const secretsCondition = secretsAvailable(spec, input);
   if (secretsCondition) conditions.push(secretsCondition);
+  if (input.usersRefused) conditions.push(usersApplied(input.usersRefused));
   conditions.push(
     input.podRefusal
       ? { type: 'PodsAdmitted', status: 'False', reason: 'PodRefused', message: input.podRefusal }
@@ -117,6 +122,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
 function secretsAvailable(spec: RedisReplicationSpec, input: StatusInput): ConditionUpdate | undefined {
   const problems = [
     ...(input.authProblem ? [{ reason: 'SecretMissing', message: `${input.authProblem}; the pods keep the password they have` }] : []),
+    ...(input.usersProblems ?? []).map((message) => ({ reason: 'SecretMissing', message })),
     ...(input.tlsProblem ? [input.tlsProblem] : []),
   ];
   if (problems.length > 0) return { type: 'SecretsAvailable', status: 'False', reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
@@ -124,6 +130,12 @@ function secretsAvailable(spec: RedisReplicationSpec, input: StatusInput): Condi
   if (read.length > 0) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${read.join(' and Secret ')} ${read.length > 1 ? 'are' : 'is'} read` };
   if (spec.tls?.enabled) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: "the TLS certificate is issued by the operator's CA" };
   return undefined;
+}
+
+/** Whether Redis took every app user's rules: a refused one keeps what the pods had. */
+function usersApplied(refused: string[]): ConditionUpdate {
+  if (refused.length > 0) return { type: 'UsersApplied', status: 'False', reason: 'UserRefused', message: `${refused.join('; ')}; the pods keep what they had` };
+  return { type: 'UsersApplied', status: 'True', reason: 'UsersApplied', message: 'the pods have the operator, replication and declared users' };
 }
 
 /** A recorded change that an earlier operator made but could not record: its target is the primary now. */

@@ -10,6 +10,8 @@ export const CLIENT_NAME = 'redis-replication-operator';
 export interface RedisTarget {
   host: string;
   port?: number;
+  /** An ACL user; none: the default user. */
+  username?: string | undefined;
   password?: string | undefined;
   /** Speak TLS, trusting these CAs only. */
   tls?: RedisTls | undefined;
@@ -133,9 +135,15 @@ export class RedisPool extends RedisCommands {
         reconnectStrategy: false,
         ...(target.tls ? { tls: true as const, ...tlsOptions(target.tls) } : {}),
       },
+      username: target.username,
       password: target.password,
       // Shown by CLIENT LIST, so that an operator's connection is told apart from applications'.
       name: CLIENT_NAME,
+      // The handshake sends AUTH and CLIENT SETNAME only: the library's CLIENT SETINFO and CLIENT
+      // MAINT_NOTIFICATIONS would be refused to the operator's ACL user (noise in ACL LOG) and tell
+      // the operator nothing.
+      disableClientInfo: true,
+      maintNotifications: 'disabled',
       disableOfflineQueue: true,
     });
     client.on('error', () => this.drop(target));
@@ -153,11 +161,11 @@ export class RedisPool extends RedisCommands {
   }
 }
 
-// The password and the trusted CAs are part of the key so that a changed Secret opens a fresh,
+// The user, the password and the trusted CAs are part of the key so that a changed Secret opens a fresh,
 // authenticated connection.
 function poolKey(target: RedisTarget): string {
   const tls = target.tls ? createHash('sha256').update(target.tls.ca).update(target.tls.serverNames.join(',')).digest('hex') : '';
-  return `${target.host}|${target.port ?? REDIS_PORT}|${target.password ?? ''}|${tls}`;
+  return `${target.host}|${target.port ?? REDIS_PORT}|${target.username ?? ''}|${target.password ?? ''}|${tls}`;
 }
 
 /** The operator dials pods by IP, which no certificate names (IPs change with every pod): the chain

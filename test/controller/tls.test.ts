@@ -11,9 +11,8 @@ const DAY = 86_400_000;
 
 const setup = World.withResource;
 
-const secretData = (world: World, name: string): Record<string, string> =>
-  Object.fromEntries(Object.entries(world.kube.secrets.get(`ns/${name}`)?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-const servers = (world: World) => [...world.kube.pods.values()].map((p) => world.redis.servers.get(p.status!.podIP!)!);
+const secretData = (world: World, name: string) => world.secretData(name);
+const servers = (world: World) => world.servers();
 
 const passes = (world: World, rr: RedisReplication, n: number, ms?: number) => world.passes(rr, n, ms);
 

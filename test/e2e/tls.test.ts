@@ -11,18 +11,12 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { kubectl, kubectlRaw, waitFor } from './support/cluster.js';
 import { primaryServiceIP } from './support/invariants.js';
-import { api, createRR, operatorNamespace, redisCli, waitReady } from './support/operator.js';
+import { api, createRR, operatorNamespace, redisCli, secretValue, waitReady } from './support/operator.js';
 
 const PASSWORD = 'tls-e2e-password-41c7';
 const fixture = operatorNamespace('tls', (ns) =>
   kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']).then(() => undefined),
 );
-
-async function secretValue(ns: string, name: string, key: string): Promise<string | undefined> {
-  const secret = await api().core.readNamespacedSecret({ namespace: ns, name });
-  const data = secret.data?.[key];
-  return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
-}
 
 /** The SHA-256 fingerprint of the certificate a pod serves to a new connection. */
 function servedFingerprint(ip: string, ca: string): Promise<string> {

@@ -131,7 +131,7 @@ export class FakeKube implements KubeApi {
     const server = this.redis.start(ip, {
       pod: pod.metadata!.name!,
       persistent: Boolean(claimName),
-      password: this.passwordOf(pod),
+      authConf: this.authConfOf(pod),
       config: configOf(pod),
       tlsFiles: () => this.tlsFilesOf(pod),
       ...serverOfImage(pod.spec!.containers[0]!.image!),
@@ -302,10 +302,11 @@ export class FakeKube implements KubeApi {
     return { cert: decode(data['tls.crt']), key: decode(data['tls.key']) };
   }
 
-  /** The password of the auth Secret volume the pod mounts (redis-server includes its auth.conf). */
-  private passwordOf(pod: V1Pod): string | undefined {
-    const secretName = pod.spec?.volumes?.find((v) => v.secret)?.secret?.secretName;
-    const data = secretName ? this.secrets.get(`${pod.metadata!.namespace}/${secretName}`)?.data?.['password'] : undefined;
+  /** The auth.conf of the auth Secret volume the pod mounts (redis-server includes it), as the pod
+   * is created: a restarted container starts with it again (its volume not refreshed yet). */
+  private authConfOf(pod: V1Pod): string | undefined {
+    const secretName = pod.spec?.volumes?.find((v) => v.name === 'auth')?.secret?.secretName;
+    const data = secretName ? this.secrets.get(`${pod.metadata!.namespace}/${secretName}`)?.data?.['auth.conf'] : undefined;
     return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
   }
 }

@@ -6,10 +6,14 @@
 // - a restart loses the dataset without persistence; with AOF it keeps the data but reports
 //   offset 0 (Redis restores the replication offset only from an RDB);
 // - frozen or partitioned servers do not answer; writes are refused while paused or below the
-//   write quorum; AUTH must match requirepass;
+//   write quorum;
+// - ACL users as auth.conf and ACL SETUSER/DELUSER make them: AUTH must name an enabled user and one
+//   of its passwords, and a command the user may not run is refused (NOPERM), as is a replica whose
+//   masteruser may not sync; an unknown command in a rule is refused (ERR) and changes nothing;
 // - with tls-port, a server speaks TLS only (to clients and to its parent), serves the certificate
 //   its files held when it last loaded them, and reloads them only when CONFIG SET changes a tls-*
 //   value (the stricter of the behaviours Redis versions have).
+import { createHash } from 'node:crypto';
 import { BOOT_PARENT, REDIS_PORT } from '../../src/plan/names.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../../src/redis/client.js';
 import { checkKeyPair, describeCertificate, type KeyPair } from '../../src/tls/certificates.js';
@@ -18,7 +22,8 @@ export interface ServerOptions {
   /** The pod it runs in: a stable identity across re-creations on the same volume. */
   pod: string;
   persistent: boolean;
-  password: string | undefined;
+  /** The auth.conf it includes (requirepass, masteruser, masterauth, user lines), if any. */
+  authConf: string | undefined;
   /** Extra redis.conf directives the container starts with. */
   config: Record<string, string>;
   /** The server and version it reports (INFO server); Redis 7.0.15 when unset. */
@@ -45,6 +50,9 @@ export class RedisServer {
   pausedUntilMs = 0;
   /** Passwords the default user accepts (none: no auth). */
   passwords = new Set<string>();
+  /** The other ACL users. */
+  users = new Map<string, AclUser>();
+  masteruser: string | undefined;
   masterauth: string | undefined;
   config: Record<string, string>;
   lastIoMs = 0;
@@ -58,10 +66,25 @@ export class RedisServer {
     readonly ip: string,
     readonly options: ServerOptions,
   ) {
-    this.passwords = new Set(options.password === undefined ? [] : [options.password]);
-    this.masterauth = options.password;
     this.config = { ...options.config };
+    this.loadAuth();
     this.loadCertificate();
+  }
+
+  /** What auth.conf sets, as redis-server reads it at start. */
+  private loadAuth(): void {
+    this.passwords = new Set();
+    this.users = new Map();
+    this.masteruser = undefined;
+    this.masterauth = undefined;
+    for (const line of (this.options.authConf ?? '').split('\n')) {
+      const [directive, ...args] = splitConfigLine(line);
+      if (directive === 'requirepass') this.passwords = new Set([args[0]!]);
+      else if (directive === 'masteruser') this.masteruser = args[0];
+      else if (directive === 'masterauth') this.masterauth = args[0];
+      else if (directive === 'user') this.users.set(args[0]!, setUser(undefined, args.slice(1)));
+      else if (directive !== undefined) throw new Error(`auth.conf: unknown directive ${directive}`);
+    }
   }
 
   get tls(): boolean {
@@ -84,9 +107,8 @@ export class RedisServer {
     this.replId = newReplId();
     this.replId2 = undefined;
     this.pausedUntilMs = 0;
-    this.passwords = new Set(this.options.password === undefined ? [] : [this.options.password]);
-    this.masterauth = this.options.password;
     this.config = { ...this.options.config };
+    this.loadAuth();
     this.loadCertificate();
     this.running = true;
   }
@@ -94,6 +116,60 @@ export class RedisServer {
 
 /** A password the default user accepts (anything, when it has none). */
 const accepts = (s: RedisServer, password: string | undefined) => s.passwords.size === 0 || (password !== undefined && s.passwords.has(password));
+
+/** An ACL user other than default: the commands it may run (`cmd` or `cmd|sub`). Keys and channels
+ * are not modelled: the operator and replication users have none. */
+export interface AclUser {
+  on: boolean;
+  /** SHA-256 hex of its passwords. */
+  hashes: Set<string>;
+  all: boolean;
+  commands: Set<string>;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const COMMANDS = new Set(['info', 'replicaof', 'config', 'client', 'acl', 'psync', 'replconf', 'ping', 'get', 'set', 'del', 'keys', 'scan', 'incr', 'mget', 'mset', 'exists']);
+const CATEGORIES = new Set(['all', 'read', 'write', 'admin', 'dangerous', 'keyspace', 'string', 'hash', 'list', 'set', 'sortedset', 'connection', 'fast', 'slow', 'pubsub']);
+
+/** ACL SETUSER's rules applied to a copy of the user (a new one: off, no password, nothing allowed):
+ * a rule it does not know throws and leaves the user as it was. */
+function setUser(current: AclUser | undefined, rules: string[]): AclUser {
+  const u: AclUser = current ? { ...current, hashes: new Set(current.hashes), commands: new Set(current.commands) } : { on: false, hashes: new Set(), all: false, commands: new Set() };
+  for (const rule of rules) {
+    const refuse = (why: string) => new Error(`ERR Error in ACL SETUSER modifier '${rule}': ${why}`);
+    const lower = rule.toLowerCase();
+    if (lower === 'on' || lower === 'off') u.on = lower === 'on';
+    else if (lower === 'reset') Object.assign(u, { on: false, hashes: new Set(), all: false, commands: new Set() });
+    else if (lower === 'resetpass') u.hashes = new Set();
+    else if (rule.startsWith('>')) u.hashes.add(sha256(rule.slice(1)));
+    else if (rule.startsWith('#')) {
+      if (!/^#[0-9a-f]{64}$/.test(rule)) throw refuse('The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters');
+      u.hashes.add(rule.slice(1));
+    } else if (['resetkeys', 'allkeys', 'resetchannels', 'allchannels'].includes(lower) || /^(%R?W?)?~|^&/.test(rule)) continue;
+    else if (lower === '+@all' || lower === 'allcommands') u.all = true;
+    else if (lower === '-@all' || lower === 'nocommands') Object.assign(u, { all: false, commands: new Set() });
+    else if (/^[+-]@/.test(rule)) {
+      if (!CATEGORIES.has(lower.slice(2))) throw refuse('Unknown command or category name in ACL');
+    } else if (/^[+-]/.test(rule)) {
+      const command = lower.slice(1);
+      if (!COMMANDS.has(command.split('|')[0]!)) throw refuse('Unknown command or category name in ACL');
+      if (rule.startsWith('+')) u.commands.add(command);
+      else u.commands.delete(command);
+    } else throw refuse('Syntax error');
+  }
+  return u;
+}
+
+const may = (u: AclUser, command: string) => u.all || u.commands.has(command) || u.commands.has(command.split('|')[0]!);
+
+/** The words of a redis.conf line (sdssplitargs): spaces separate, double quotes with backslash escapes. */
+function splitConfigLine(line: string): string[] {
+  const words: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
+    words.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, (_, c: string) => ({ n: '\n', r: '\r' })[c] ?? c) : m[2]!);
+  }
+  return words;
+}
 
 let replIds = 0;
 const newReplId = () => `replid-${++replIds}`;
@@ -105,6 +181,8 @@ export class RedisModel extends RedisCommands {
   readonly servers = new Map<string, RedisServer>();
   /** Commands sent by the operator, for assertions: "ip COMMAND args...". */
   readonly sent: string[] = [];
+  /** Who each command authenticated as: "ip user". */
+  readonly logins: string[] = [];
   /** Called before each command: the simulation may throw here to crash the operator mid-pass. */
   beforeCommand: (ip: string, args: string[]) => void = () => {};
 
@@ -146,7 +224,7 @@ export class RedisModel extends RedisCommands {
       if (s.role !== 'replica' || !s.running || s.unreachable) continue;
       const parent = this.servers.get(s.masterHost);
       const reachable = parent && parent.running && !parent.unreachable && s.masterPort === REDIS_PORT && parent.tls === s.tls;
-      const authOk = reachable && accepts(parent, s.masterauth);
+      const authOk = reachable && this.mayReplicate(parent, s);
       // A parent that is itself waiting for a role (booting) refuses to serve a sync.
       const serving = authOk && (parent.role === 'master' || parent.linkUp);
       if (!serving) {
@@ -170,6 +248,33 @@ export class RedisModel extends RedisCommands {
     }
   }
 
+  /** Whether the parent lets the replica in: its masteruser (default when unset) with masterauth, and
+  * the commands a replica sends. */
+  private mayReplicate(parent: RedisServer, replica: RedisServer): boolean {
+    if (replica.masteruser === undefined || replica.masteruser === 'default') return accepts(parent, replica.masterauth);
+    const user = parent.users.get(replica.masteruser);
+    const authenticated = user?.on && replica.masterauth !== undefined && user.hashes.has(sha256(replica.masterauth));
+    return Boolean(authenticated && ['ping', 'replconf', 'psync'].every((c) => may(user!, c)));
+  }
+
+  /** AUTH as the target's user, then CLIENT SETNAME (the pool opens every connection so), then the
+   * command: each refused as Redis would. */
+  private authorize(s: RedisServer, target: RedisTarget, args: string[]): void {
+    this.logins.push(`${s.ip} ${target.username ?? 'default'}`);
+    const wrongpass = new Error('WRONGPASS invalid username-password pair or user is disabled.');
+    if (target.username === undefined || target.username === 'default') {
+      if (!accepts(s, target.password)) throw wrongpass;
+      return;
+    }
+    const user = s.users.get(target.username);
+    if (!user?.on || target.password === undefined || !user.hashes.has(sha256(target.password))) throw wrongpass;
+    const [cmd, sub] = [args[0]!.toLowerCase(), args[1]?.toLowerCase()];
+    const command = ['config', 'client', 'acl'].includes(cmd) && sub ? `${cmd}|${sub}` : cmd;
+    for (const needed of ['client|setname', command]) {
+      if (!may(user, needed)) throw new Error(`NOPERM User ${target.username} has no permissions to run the '${needed}' command`);
+    }
+  }
+
   replicasOf(s: RedisServer): RedisServer[] {
     return [...this.servers.values()].filter((r) => r.role === 'replica' && r.masterHost === s.ip && r.running && !r.unreachable && r.linkUp);
   }
@@ -182,7 +287,7 @@ export class RedisModel extends RedisCommands {
     const s = this.servers.get(target.host);
     if (!s || !s.running || s.unreachable) throw new RedisUnavailable(`${args[0]} to ${target.host}: no answer`);
     this.handshake(s, target.tls);
-    if (!accepts(s, target.password)) throw new Error('WRONGPASS invalid username-password pair or user is disabled.');
+    this.authorize(s, target, args);
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
     switch (cmd) {
       case 'INFO':
@@ -215,24 +320,49 @@ export class RedisModel extends RedisCommands {
           const changed = s.config[k] !== v;
           if (k === 'requirepass') s.passwords = new Set(v === '' ? [] : [v]);
           else if (k === 'masterauth') s.masterauth = v === '' ? undefined : v;
+          else if (k === 'masteruser') s.masteruser = v === '' ? undefined : v;
           else s.config[k] = v;
           if (k.startsWith('tls-') && changed) s.loadCertificate();
         }
         return 'OK';
       case 'ACL':
-        // ACL SETUSER default [on] >add <remove
-        if (rest[0]?.toUpperCase() !== 'SETUSER' || rest[1] !== 'default') throw new Error(`unsupported ACL ${rest.join(' ')}`);
-        for (const rule of rest.slice(2)) {
-          if (rule.startsWith('>')) s.passwords.add(rule.slice(1));
-          else if (rule.startsWith('<')) s.passwords.delete(rule.slice(1));
-        }
-        return 'OK';
+        return this.acl(s, rest);
       case 'CLIENT':
         if (rest[0]?.toUpperCase() === 'PAUSE') s.pausedUntilMs = this.now() + Number(rest[1]);
         else if (rest[0]?.toUpperCase() === 'UNPAUSE') s.pausedUntilMs = 0;
         return 'OK';
       default:
         throw new Error(`the model does not know ${cmd}`);
+    }
+  }
+
+  private acl(s: RedisServer, [sub, ...args]: string[]): string {
+    switch (sub?.toUpperCase()) {
+      case 'SETUSER': {
+        const [name, ...rules] = args as [string, ...string[]];
+        if (name !== 'default') {
+          s.users.set(name, setUser(s.users.get(name), rules));
+          return 'OK';
+        }
+        // The default user: its passwords (plain text here) only.
+        const passwords = new Set(s.passwords);
+        for (const rule of rules) {
+          if (rule === 'resetpass') passwords.clear();
+          else if (rule.startsWith('>')) passwords.add(rule.slice(1));
+          else if (rule.startsWith('<')) {
+            if (!passwords.delete(rule.slice(1))) throw new Error(`ERR Error in ACL SETUSER modifier '<...>': The password you are trying to remove from the user does not exist`);
+          } else if (rule !== 'on') throw new Error(`the model does not know ACL SETUSER default ${rule}`);
+        }
+        s.passwords = passwords;
+        return 'OK';
+      }
+      case 'DELUSER':
+        return String(args.filter((name) => s.users.delete(name)).length);
+      case 'USERS':
+        // As the pool renders an array reply.
+        return JSON.stringify(['default', ...s.users.keys()].sort());
+      default:
+        throw new Error(`unsupported ACL ${sub}`);
     }
   }
 

@@ -7,7 +7,7 @@ import { reconcile } from '../../src/controller/reconcile.js';
 import { passwordCache } from '../../src/controller/secrets.js';
 import { OperatorMetrics } from '../../src/metrics/metrics.js';
 import { FakeKube } from './fake-kube.js';
-import { RedisModel } from './redis-model.js';
+import { RedisModel, type RedisServer } from './redis-model.js';
 
 export class World {
   nowMs = Date.UTC(2026, 11, 1);
@@ -82,6 +82,16 @@ export class World {
       if (done()) return n;
     }
     throw new Error(`not settled after ${maxPasses} passes: ${JSON.stringify(this.kube.resource(rr.metadata.namespace, rr.metadata.name).status, null, 1)}`);
+  }
+
+  /** The decoded keys of a Secret of namespace `ns`. */
+  secretData(name: string): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.kube.secrets.get(`ns/${name}`)?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  }
+
+  /** The Redis server of every pod. */
+  servers(): RedisServer[] {
+    return [...this.kube.pods.values()].map((p) => this.redis.servers.get(p.status!.podIP!)!);
   }
 
   status(rr: Pick<RedisReplication, 'metadata'>) {

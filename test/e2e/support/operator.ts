@@ -98,9 +98,17 @@ export async function waitReady(namespace: string, name: string, timeoutMs = 120
   return last!;
 }
 
-/** Runs one Redis command against a pod or Service IP (or a Sentinel's port) and returns the reply. */
-export async function redisCommand(host: string, args: string[], password?: string, port = 6379): Promise<unknown> {
-  const client = createClient({ socket: { host, port, connectTimeout: 2000, reconnectStrategy: false }, password, RESP: 2 });
+/** An ACL user and its password. */
+export interface RedisUser {
+  username: string;
+  password: string;
+}
+
+/** Runs one Redis command against a pod or Service IP (or a Sentinel's port) and returns the reply;
+ * `auth` is the default user's password, or an ACL user. */
+export async function redisCommand(host: string, args: string[], auth?: string | RedisUser, port = 6379): Promise<unknown> {
+  const credentials = typeof auth === 'string' ? { password: auth } : auth;
+  const client = createClient({ socket: { host, port, connectTimeout: 2000, reconnectStrategy: false }, ...credentials, RESP: 2 });
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -116,6 +124,13 @@ export async function redisCli(host: string, args: string[], opts: { password?: 
   const tls = opts.cacert ? ['--tls', '--cacert', opts.cacert] : [];
   const auth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
   return run('redis-cli', [...tls, '-h', host, '-p', '6379', ...auth, ...args], { timeoutMs: 10_000 });
+}
+
+/** The decoded value of a Secret's key, undefined when the key is missing. */
+export async function secretValue(namespace: string, name: string, key: string): Promise<string | undefined> {
+  const secret = await api().core.readNamespacedSecret({ namespace, name });
+  const data = secret.data?.[key];
+  return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
 }
 
 /** A namespace of its own with an operator watching it, for the tests of one file: set up before

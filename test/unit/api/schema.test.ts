@@ -119,3 +119,39 @@ describe('config and writeQuorum validation', () => {
     expect(parseSpec({ config: { 'tls-protocols': 'TLSv1.3' } }).ok).toBe(true);
   });
 });
+
+describe('auth.users validation', () => {
+  const users = (...list: unknown[]) => ({ auth: { secretName: 'auth', users: list } });
+  const user = (rules: string, name = 'app') => ({ name, secretName: 'app-user', rules });
+
+  it('accepts ACL rules separated by spaces, and defaults to no users', () => {
+    expect(parseSpec(users(user('~app:* %R~cache:* +@read +@write -flushall &events:*'))).ok).toBe(true);
+    const parsed = parseSpec({ auth: { secretName: 'auth' } });
+    expect(parsed.ok && parsed.spec.auth?.users).toEqual([]);
+  });
+
+  it('refuses rules that would add a line to auth.conf or unbalance it', () => {
+    for (const rules of ['+get\nuser evil on nopass +@all', '+get\r+set', '~"a', "~'a", '+get\t+set']) {
+      expect(refused(users(user(rules)))).toMatch(/^spec\.auth\.users\.0\.rules: rules may not contain a line break/);
+    }
+  });
+
+  it('refuses password rules, nopass, and on/off/reset: the password comes from the Secret', () => {
+    for (const rules of ['>secret +@all', '+get <old', '#' + 'a'.repeat(64), '+get !' + 'a'.repeat(64), 'nopass +@all', '+get resetpass', '+get off', 'reset +get', 'on +get']) {
+      expect(refused(users(user(rules)))).toMatch(/rules may not set passwords/);
+    }
+    // A word that only starts like one is a rule like any other.
+    expect(parseSpec(users(user('~online:* +get'))).ok).toBe(true);
+  });
+
+  it("refuses the operator's names, default, odd names and two users of one name", () => {
+    for (const name of ['default', 'rro-operator', 'rro-replication', 'rro-anything']) expect(refused(users(user('+get', name)))).toMatch(/are taken/);
+    expect(refused(users(user('+get', 'a b')))).toMatch(/letters, digits/);
+    expect(refused(users(user('+get'), user('+set')))).toMatch(/same name/);
+  });
+
+  it('refuses masteruser and aclfile in config: replication uses the operator\'s user, and an ACL file stops redis-server', () => {
+    expect(refused({ config: { masteruser: 'x' } })).toMatch(/directive the operator owns/);
+    expect(refused({ config: { AclFile: '/data/users.acl' } })).toMatch(/directive the operator owns/);
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec, type RedisReplicationSpecInput } from '../../../src/api/schema.js';
 import { desiredMeta } from '../../../src/plan/specs.js';
 import { ANNOTATION, BOOT_PARENT, LABEL } from '../../../src/plan/names.js';
-import { authSecretData, buildClaim, buildPod, buildServices, redisArgs } from '../../../src/plan/specs.js';
+import { buildClaim, buildPod, buildServices, redisArgs } from '../../../src/plan/specs.js';
 import type { Placement, Plan } from '../../../src/plan/topology.js';
 
 const rr: RedisReplication = {
@@ -71,10 +71,6 @@ describe('buildPod', () => {
       secret: { secretName: 'cache-applied-auth', items: [{ key: 'auth.conf', path: 'auth.conf' }], defaultMode: 0o440 },
     });
     expect(c.volumeMounts).toContainEqual({ name: 'auth', mountPath: '/etc/redis-auth', readOnly: true });
-  });
-
-  it('renders auth.conf with redis.conf quoting, whatever the password holds', () => {
-    expect(authSecretData('p"a\\ss\nx')['auth.conf']).toBe('requirepass "p\\"a\\\\ss\\nx"\nmasterauth "p\\"a\\\\ss\\nx"\n');
   });
 
   it('passes the restricted Pod Security Standard: non-root, no escalation, no capabilities, RuntimeDefault seccomp, no token', () => {

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  authConf,
+  authSecretData,
+  OPERATOR_RULES,
+  parseAuthSecret,
+  parseUserList,
+  REPLICATION_RULES,
+  splitRules,
+  undeclaredUsers,
+  userRules,
+  type AppliedAuth,
+} from '../../../src/plan/acl.js';
+
+const sha256 = (t: string) => createHash('sha256').update(t).digest('hex');
+const applied: AppliedAuth = {
+  password: 'p"a\\ss\nx',
+  operatorPassword: 'op',
+  replicationPassword: 'repl"pw',
+  users: [{ name: 'app', hash: sha256('app-pw'), rules: ['~app:*', '+@read', '+@write'] }],
+};
+
+describe('auth.conf', () => {
+  it('sets the default password with redis.conf quoting, replicates as the replication user, and lists every user by hash', () => {
+    expect(authConf(applied, sha256).split('\n')).toEqual([
+      'requirepass "p\\"a\\\\ss\\nx"',
+      'masteruser rro-replication',
+      'masterauth "repl\\"pw"',
+      `user rro-operator reset on #${sha256('op')} ${OPERATOR_RULES.join(' ')}`,
+      `user rro-replication reset on #${sha256('repl"pw')} ${REPLICATION_RULES.join(' ')}`,
+      `user app reset on #${sha256('app-pw')} ~app:* +@read +@write`,
+      '',
+    ]);
+  });
+
+  it('holds no plain-text password but the default one and the replication one (masterauth takes no hash)', () => {
+    const conf = authConf(applied, sha256);
+    expect(conf).not.toContain('op"');
+    expect(conf).not.toContain('app-pw');
+    expect(conf).not.toContain('>');
+  });
+
+  it('gives the operator no key, no channel and only the commands it sends; the replication user only what a replica sends', () => {
+    expect(OPERATOR_RULES.slice(0, 3)).toEqual(['resetkeys', 'resetchannels', '-@all']);
+    // Pinned: a command added here is a decision (README, ACL users), not a side effect.
+    expect(OPERATOR_RULES.filter((r) => r.startsWith('+')).join(' ')).toBe(
+      '+info +replicaof +config|set +config|get +client|pause +client|unpause +client|setname +acl|setuser +acl|deluser +acl|users',
+    );
+    expect(REPLICATION_RULES).toEqual(['resetkeys', 'resetchannels', '-@all', '+psync', '+replconf', '+ping']);
+  });
+});
+
+describe('the applied-auth Secret', () => {
+  it('reads back what it wrote', () => {
+    const data = authSecretData({ ...applied, previous: 'old' }, sha256);
+    expect(parseAuthSecret(data)).toEqual({ ...applied, previous: 'old' });
+  });
+
+  it('of a resource created before ACL users has no operator or replication password (the operator then makes them)', () => {
+    expect(parseAuthSecret({ password: 'pw', 'auth.conf': 'requirepass "pw"\nmasterauth "pw"\n' })).toEqual({
+      password: 'pw',
+      previous: undefined,
+      operatorPassword: undefined,
+      replicationPassword: undefined,
+      users: [],
+    });
+    expect(parseAuthSecret({})).toBeUndefined();
+  });
+});
+
+describe('users', () => {
+  it('ACL SETUSER starts from reset, so the result depends on the rules only', () => {
+    expect(userRules({ name: 'app', hash: 'h', rules: ['~a:*', '+get'] })).toEqual(['app', 'reset', 'on', '#h', '~a:*', '+get']);
+  });
+
+  it('splits rules at any run of spaces', () => {
+    expect(splitRules('  ~app:*   +@read +@write ')).toEqual(['~app:*', '+@read', '+@write']);
+  });
+
+  it('finds the users nobody declares; default is never one', () => {
+    const declared = [{ name: 'rro-operator', hash: '', rules: [] }, { name: 'app', hash: '', rules: [] }];
+    expect(undeclaredUsers(parseUserList('["app","default","old","rro-operator"]'), declared)).toEqual(['old']);
+  });
+});
