@@ -96,12 +96,16 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
 
   // A failover whose intent was written before the operator stopped: finish it onto its target,
   // unless the target has since restarted and lost what it held. Restarted from its volume, the
-  // target is the latest primary.
+  // target is the latest primary (the intent is written once it holds all the old primary
+  // acknowledged, or once the old primary's tail is given up).
   if (target?.info && isBooting(target) && claims.has(target.name)) return promoteIfSafe(target, live, claims, input);
   if (target?.info && !isBooting(target)) {
     if (!input.recorded) return promoteIfSafe(target, live, claims, input);
     const reason: LossReason = !recorded ? 'PrimaryDeleted' : recorded.deleting ? 'PrimaryDeleted' : isBooting(recorded) || recorded.containerDown ? 'PrimaryRestarted' : 'PrimaryUnreachable';
-    return { kind: 'failover', from: input.recorded, to: target.name, reason };
+    // Finished by a hand-over, the target first catches up with the old primary. Otherwise it is
+    // promoted with what it holds: not if another pod answered with more since (it kept syncing from
+    // the old primary, or the hand-over failed), as a fresh decision would not; ties keep the target.
+    if (retireOldPrimary(recorded, reason) === 'handOver' || !othersHoldData(target, live)) return { kind: 'failover', from: input.recorded, to: target.name, reason };
   }
 
   if (!recorded) {

@@ -198,12 +198,25 @@ describe('decidePrimary', () => {
     expect(decide({ pods })).toMatchObject({ kind: 'lost', primary: 'r-0', reason: 'PrimaryDeleted', message: expect.stringMatching(/no reachable replica/) });
   });
 
-  it('finishes a failover in flight (target written, operator restarted) to the target, not the best candidate', () => {
-    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 900, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
+  it('finishes a failover in flight (target written, operator restarted) to the target, not the candidate a fresh decision picks', () => {
+    // A tie: a fresh decision would pick r-1 (the lower index).
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 100, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
     // Even before primaryDownSeconds: the decision was taken by the previous operator.
     expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
     // The old primary's pod has gone since.
     expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryDeleted' });
+  });
+
+  it('does not finish a failover onto a target that fell behind another replica: it decides again', () => {
+    // r-2 was the best when the intent was written; r-1 synced more from the old primary since, or
+    // r-2 stopped short in a failed hand-over.
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 900, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryUnreachable' });
+    expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+    // A primary still taking writes while it is deleted hands over: the target catches up first.
+    const deleting = [primaryPod(0, writable(1000), { deleting: true }), ...pods.slice(1)];
+    expect(decide({ pods: deleting, target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryDeleted' });
   });
 
   it('does not finish onto a target that restarted empty while another replica holds the data', () => {
