@@ -233,7 +233,11 @@ function lost(input: PrimaryInput, primary: string, reason: LossReason, message:
   if (!followers.includes(candidate) && (otherwise !== 'none' || claims.has(primary)) && !acceptsLoss(input)) {
     return waiting(`${candidate.name} did not follow ${primary}'s stream and may hold less`);
   }
-  const doubts = mayHoldMore(candidate, others, claims, false, primary);
+  // A pod restarted from its volume and pointed at a parent, not synced since, still holds what its
+  // append-only file held: its offset (0 after loading it) and its replication ID say nothing of
+  // that, as while it was booting.
+  const unsynced = others.filter((p) => p !== candidate && claims.has(p.name) && p.info && !isBooting(p) && !followers.includes(p) && dataOffset(p) === 0);
+  const doubts = [...mayHoldMore(candidate, others, claims, false, primary), ...unsynced.map((p) => p.name)];
   if (doubts.length > 0 && !acceptsLoss(input)) return waiting(`waiting for ${doubts.join(', ')} to answer before promoting ${candidate.name}`);
   return { kind: 'failover', from: primary, to: candidate.name, reason };
 }

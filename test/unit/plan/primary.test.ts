@@ -193,6 +193,18 @@ describe('decidePrimary', () => {
     });
   });
 
+  it('does not fail over past a pod restarted from its volume and re-pointed but not synced since: it may hold more', () => {
+    // r-2 loaded its append-only file (offset 0, a new replication ID) and was pointed at the
+    // primary, which went away before the sync: its volume may hold writes r-1 lacks.
+    const claims = new Set(['r-0', 'r-1', 'r-2']);
+    const unsynced = pod(2, linked(ipOf(0), 1, { replId: 'restarted', replOffset: 0, linkUp: false }));
+    const pods = [pod(1, linked(ipOf(0), 60, { linkUp: false })), unsynced];
+    expect(decide({ pods, claims, primaryReplIds: ['x'] })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/re-creating it on its volume/) });
+    // Once it synced from the primary's stream, its offset counts again.
+    const synced = pod(2, linked(ipOf(0), 50, { linkUp: false }));
+    expect(decide({ pods: [pods[0]!, synced], claims, primaryReplIds: ['x'] })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+  });
+
   it('is lost when no replica is reachable', () => {
     const pods = [pod(1, undefined), pod(2, undefined, { podIP: undefined }), pod(3, linked(ipOf(0), 900), { deleting: true })];
     expect(decide({ pods })).toMatchObject({ kind: 'lost', primary: 'r-0', reason: 'PrimaryDeleted', message: expect.stringMatching(/no reachable replica/) });
