@@ -1,7 +1,10 @@
 // Role changes: first promotion, failover of a lost primary, planned switchover. The decisions
 // (who, and what becomes of the old primary) are made in plan/primary.ts; this file carries them
-// out. Each writes its intent (status.targetPrimary) before it promotes, so that an operator killed
-// in the middle finishes the change instead of electing another primary.
+// out. Each writes its intent (status.targetPrimary) right before it promotes, so that an operator
+// killed in the middle finishes the change instead of electing another primary; a hand-over writes
+// it only once the target caught up, so that an intent always names a pod holding everything the
+// old primary acknowledged (or whose loss the decision accepted).
+import { isConflict } from '../kube/client.js';
 import { ANNOTATION, LABEL } from '../plan/names.js';
 import { dataOffset, type ObservedPod } from '../plan/observation.js';
 import { retireOldPrimary, type PrimaryDecision } from '../plan/primary.js';
@@ -35,17 +38,15 @@ export async function failover(pass: Pass, observed: ObservedPod[], decision: Ex
   const { deps, rr } = pass;
   const { from, to, reason } = decision;
   pass.log.warn({ from, to, reason }, 'failing over');
-  await writeIntent(pass, to, reason);
   const retire = retireOldPrimary(observed.find((p) => p.name === from), reason);
-  const next = targetOf(pass, observed, to);
   if (retire === 'handOver') {
     // The old primary still takes writes: it is demoted only once the target holds all of them. If
     // it does not catch up, nothing is promoted; the next pass tries again.
-    const old = targetOf(pass, observed, from);
-    await handOver(pass, old, next);
+    await handOver(pass, observed, from, to, reason);
   } else {
+    await writeIntent(pass, to, reason);
     if (retire === 'fence') await deletePod(pass, from, { fence: true });
-    await makePrimary(pass, next);
+    await makePrimary(pass, targetOf(pass, observed, to));
   }
   await moveRoleLabels(pass, from, to);
   deps.metrics.countFailover(pass.namespace, pass.name, reason);
@@ -56,10 +57,11 @@ export async function failover(pass: Pass, observed: ObservedPod[], decision: Ex
 /** Planned (annotation) or resumed switchover, with no acknowledged write lost. One that fails
  * (the target does not catch up) leaves the old primary in place and says why. */
 export async function switchover(pass: Pass, observed: ObservedPod[], from: string, to: string): Promise<RoleChange | 'none'> {
-  await writeIntent(pass, to, 'Switchover');
   try {
-    await handOver(pass, targetOf(pass, observed, from), targetOf(pass, observed, to));
+    await handOver(pass, observed, from, to, 'Switchover');
   } catch (err) {
+    // A stale view (the intent's conditional write refused) must not touch the status.
+    if (isConflict(err)) throw err;
     await clearIntent(pass);
     await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverFailed', `switchover from ${from} to ${to} failed, ${from} stays the primary: ${(err as Error).message}`);
     return 'none';
@@ -69,12 +71,19 @@ export async function switchover(pass: Pass, observed: ObservedPod[], from: stri
   return { from, to, reason: 'Switchover' };
 }
 
-/** Pause writes on the old primary, wait until the new one holds all of them, promote it and make
- * the old one its replica before the pause ends: at no moment do two pods take writes. */
-async function handOver(pass: Pass, old: RedisTarget, next: RedisTarget): Promise<void> {
+/** Pause writes on the old primary, wait until the new one holds all of them, record the intent,
+ * promote it and make the old one its replica before the pause ends: at no moment do two pods take
+ * writes. A target that does not replicate from the old primary (a deeper tier, or one whose parent
+ * went away) is pointed at it first: it could never catch up otherwise. */
+async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: string, reason: string): Promise<void> {
   const { redis } = pass.deps;
+  const old = targetOf(pass, observed, from);
+  const next = targetOf(pass, observed, to);
+  const info = observed.find((p) => p.name === to)?.info;
   try {
+    if (info?.role === 'replica' && info.masterHost !== old.host) await redis.replicaOf(next, old.host);
     await pauseAndCatchUp(pass, old, next);
+    await writeIntent(pass, to, reason);
     await redis.promote(next);
     await redis.replicaOf(old, next.host);
   } finally {

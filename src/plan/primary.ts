@@ -96,12 +96,16 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
 
   // A failover whose intent was written before the operator stopped: finish it onto its target,
   // unless the target has since restarted and lost what it held. Restarted from its volume, the
-  // target is the latest primary.
+  // target is the latest primary (the intent is written once it holds all the old primary
+  // acknowledged, or once the old primary's tail is given up).
   if (target?.info && isBooting(target) && claims.has(target.name)) return promoteIfSafe(target, live, claims, input);
   if (target?.info && !isBooting(target)) {
     if (!input.recorded) return promoteIfSafe(target, live, claims, input);
     const reason: LossReason = !recorded ? 'PrimaryDeleted' : recorded.deleting ? 'PrimaryDeleted' : isBooting(recorded) || recorded.containerDown ? 'PrimaryRestarted' : 'PrimaryUnreachable';
-    return { kind: 'failover', from: input.recorded, to: target.name, reason };
+    // Finished by a hand-over, the target first catches up with the old primary. Otherwise it is
+    // promoted with what it holds: not if another pod answered with more since (it kept syncing from
+    // the old primary, or the hand-over failed), as a fresh decision would not; ties keep the target.
+    if (retireOldPrimary(recorded, reason) === 'handOver' || !othersHoldData(target, live)) return { kind: 'failover', from: input.recorded, to: target.name, reason };
   }
 
   if (!recorded) {
@@ -229,7 +233,11 @@ function lost(input: PrimaryInput, primary: string, reason: LossReason, message:
   if (!followers.includes(candidate) && (otherwise !== 'none' || claims.has(primary)) && !acceptsLoss(input)) {
     return waiting(`${candidate.name} did not follow ${primary}'s stream and may hold less`);
   }
-  const doubts = mayHoldMore(candidate, others, claims, false, primary);
+  // A pod restarted from its volume and pointed at a parent, not synced since, still holds what its
+  // append-only file held: its offset (0 after loading it) and its replication ID say nothing of
+  // that, as while it was booting.
+  const unsynced = others.filter((p) => p !== candidate && claims.has(p.name) && p.info && !isBooting(p) && !followers.includes(p) && dataOffset(p) === 0);
+  const doubts = [...mayHoldMore(candidate, others, claims, false, primary), ...unsynced.map((p) => p.name)];
   if (doubts.length > 0 && !acceptsLoss(input)) return waiting(`waiting for ${doubts.join(', ')} to answer before promoting ${candidate.name}`);
   return { kind: 'failover', from: primary, to: candidate.name, reason };
 }

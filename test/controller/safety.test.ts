@@ -199,6 +199,47 @@ describe('intent, staleness and interrupted changes', () => {
     expect(primaryOf(world, rr).log).toEqual(acked);
   });
 
+  it('a hand-over to a target that does not replicate from the old primary (its parent went away) points it there first', async () => {
+    const { world, rr } = setup({ replicas: 1, cascade: [{ replicasPerParent: 1 }] });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const parent = world.status(rr)!.nodes!.find((n) => n.tier === 1)!.name;
+    const child = world.status(rr)!.nodes!.find((n) => n.tier === 2)!.name;
+    const acked = write(world, rr, 1, 30);
+    await world.kube.deletePod('ns', parent, 0);
+    // The child holds the most of what is left (its parent is gone); these writes reach no replica.
+    acked.push(...write(world, rr, 31, 30));
+    await world.kube.deletePod('ns', old);
+    await world.settle(rr, () => world.status(rr)!.primary !== old, 5);
+    expect(world.status(rr)!.primary).toBe(child);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('an operator killed during a hand-over, before the target caught up, leaves no intent: the old primary keeps its role', async () => {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const acked = write(world, rr, 1, 30);
+    // Acknowledged, not replicated yet.
+    for (let id = 31; id <= 40; id++) if (world.redis.write(primaryOf(world, rr).ip, id)) acked.push(id);
+    await world.kube.deletePod('ns', old);
+    world.redis.beforeCommand = (_ip, args) => {
+      if (args[0] === 'CLIENT' && args[1] === 'PAUSE') throw new Error('operator killed');
+    };
+    await expect(world.reconcile(rr)).rejects.toThrow('operator killed');
+    world.redis.beforeCommand = () => {};
+    expect(world.status(rr)!.targetPrimary).toBeUndefined();
+    // Both pods go and come back on their volumes (offset 0 each): only the record says which is newer.
+    world.kube.finishDeletions();
+    await world.kube.deletePod('ns', replica);
+    world.kube.finishDeletions();
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
   it('an ordinary switchover by annotation still works, annotation removed', async () => {
     const { world, rr } = setup({ replicas: 1 });
     await world.settle(rr, () => world.ready(rr));

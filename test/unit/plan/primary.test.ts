@@ -193,17 +193,42 @@ describe('decidePrimary', () => {
     });
   });
 
+  it('does not fail over past a pod restarted from its volume and re-pointed but not synced since: it may hold more', () => {
+    // r-2 loaded its append-only file (offset 0, a new replication ID) and was pointed at the
+    // primary, which went away before the sync: its volume may hold writes r-1 lacks.
+    const claims = new Set(['r-0', 'r-1', 'r-2']);
+    const unsynced = pod(2, linked(ipOf(0), 1, { replId: 'restarted', replOffset: 0, linkUp: false }));
+    const pods = [pod(1, linked(ipOf(0), 60, { linkUp: false })), unsynced];
+    expect(decide({ pods, claims, primaryReplIds: ['x'] })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/re-creating it on its volume/) });
+    // Once it synced from the primary's stream, its offset counts again.
+    const synced = pod(2, linked(ipOf(0), 50, { linkUp: false }));
+    expect(decide({ pods: [pods[0]!, synced], claims, primaryReplIds: ['x'] })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+  });
+
   it('is lost when no replica is reachable', () => {
     const pods = [pod(1, undefined), pod(2, undefined, { podIP: undefined }), pod(3, linked(ipOf(0), 900), { deleting: true })];
     expect(decide({ pods })).toMatchObject({ kind: 'lost', primary: 'r-0', reason: 'PrimaryDeleted', message: expect.stringMatching(/no reachable replica/) });
   });
 
-  it('finishes a failover in flight (target written, operator restarted) to the target, not the best candidate', () => {
-    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 900, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
+  it('finishes a failover in flight (target written, operator restarted) to the target, not the candidate a fresh decision picks', () => {
+    // A tie: a fresh decision would pick r-1 (the lower index).
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 100, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
     // Even before primaryDownSeconds: the decision was taken by the previous operator.
     expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
     // The old primary's pod has gone since.
     expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryDeleted' });
+  });
+
+  it('does not finish a failover onto a target that fell behind another replica: it decides again', () => {
+    // r-2 was the best when the intent was written; r-1 synced more from the old primary since, or
+    // r-2 stopped short in a failed hand-over.
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 900, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryUnreachable' });
+    expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+    // A primary still taking writes while it is deleted hands over: the target catches up first.
+    const deleting = [primaryPod(0, writable(1000), { deleting: true }), ...pods.slice(1)];
+    expect(decide({ pods: deleting, target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryDeleted' });
   });
 
   it('does not finish onto a target that restarted empty while another replica holds the data', () => {
