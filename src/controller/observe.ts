@@ -17,6 +17,17 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
   );
 }
 
+/** A Warning Event for each pod Kubernetes cannot run, once per pod and reason (status says it too). */
+export async function reportStuckPods(pass: Pass, observed: ObservedPod[]): Promise<void> {
+  const reported = (pass.memory.stuckPodsReported ??= new Set());
+  for (const pod of observed) {
+    const key = pod.problem && `${pod.name}/${pod.problem.reason}`;
+    if (!key || reported.has(key)) continue;
+    reported.add(key);
+    await pass.deps.events.record(pass.rr, 'Warning', 'PodNotRunning', `pod ${pod.name}: ${pod.problem!.reason}: ${pod.problem!.message}`);
+  }
+}
+
 /** INFO replication of one pod; undefined when it does not answer. A pod may not have the operator's
  * user yet, or have another password (see candidateCredentials): the credentials it answered to are
  * remembered. */

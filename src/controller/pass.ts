@@ -92,6 +92,8 @@ export interface ResourceMemory {
   /** When the rolling update last took a step, and whether its stall was reported. */
   rollStepAtMs?: number;
   rollStallReported?: boolean;
+  /** Pods (and reasons) Kubernetes could not run, already reported in an Event. */
+  stuckPodsReported?: Set<string>;
   /** The image whose refusal (a downgrade) was last reported in an Event. */
   refusedImage?: string;
   /** The users (and default password) each pod (by IP) was last given, as a digest. */

@@ -10,7 +10,7 @@ import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, type RoleChange } from '../plan/status.js';
 import type { ClaimRef } from '../plan/topology.js';
 import { recordNodeMetrics } from './metrics.js';
-import { observePods } from './observe.js';
+import { observePods, reportStuckPods } from './observe.js';
 import type { Deps, Pass, ResourceMemory } from './pass.js';
 import { syncUsers, resolveUsers } from './acl.js';
 import { resolveAuth, rotatePassword } from './auth.js';
@@ -61,6 +61,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
   let observed = await observePods(pass);
+  await reportStuckPods(pass, observed);
   await markClaimsHoldingData(pass, observed, claimRefs);
 
   const { decision, claims } = decide(pass, observed, claimRefs);

@@ -28,6 +28,8 @@ export interface ObservedPod {
   info: ReplicationInfo | undefined;
   /** Which server it runs, and its version (INFO server), once known. */
   server?: ServerInfo | undefined;
+  /** Why the pod does not run, when Kubernetes says (see podProblem). */
+  problem?: { reason: string; message: string } | undefined;
 }
 
 /** The API half of an observation; `info` is filled in by asking the pod's Redis. Pods whose name is
@@ -49,7 +51,25 @@ export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),
     node: pod.spec?.nodeName,
+    problem: podProblem(pod),
   };
+}
+
+/** Waiting reasons that are only steps of a normal start. */
+const STARTING = new Set(['ContainerCreating', 'PodInitializing']);
+
+/** Why a pod does not run, as Kubernetes reports it: it cannot be scheduled (an unbound claim, no
+ * node that fits), or its container waits for a reason other than starting (an image that cannot
+ * be pulled or run, a crash loop, a missing Secret or ConfigMap). Undefined for a pod on its way. */
+export function podProblem(pod: V1Pod): { reason: string; message: string } | undefined {
+  if (pod.metadata?.deletionTimestamp) return undefined;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+  if (pod.status?.phase === 'Pending' && unscheduled) return { reason: 'Unschedulable', message: unscheduled.message ?? 'no node fits the pod' };
+  for (const c of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    const waiting = c.state?.waiting;
+    if (waiting?.reason && !STARTING.has(waiting.reason)) return { reason: waiting.reason, message: `container ${c.name}: ${waiting.message ?? waiting.reason}` };
+  }
+  return undefined;
 }
 
 /** The pod a persistent claim belongs to, from the labels the operator put on it. */

@@ -87,6 +87,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
   const secretsCondition = secretsAvailable(spec, input);
   if (secretsCondition) conditions.push(secretsCondition);
   if (input.usersRefused) conditions.push(usersApplied(input.usersRefused));
+  conditions.push(podsRunning(observed));
   conditions.push(
     input.podRefusal
       ? { type: 'PodsAdmitted', status: 'False', reason: 'PodRefused', message: input.podRefusal }
@@ -115,6 +116,18 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     nodes,
     lastFailover: input.change ? { time: now, ...input.change } : (finishedChange(rr, primary, now) ?? rr.status?.lastFailover),
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
+  };
+}
+
+/** Whether every pod runs, or what Kubernetes says stops one (unschedulable, image, crash loop). */
+function podsRunning(observed: ObservedPod[]): ConditionUpdate {
+  const stuck = observed.filter((p) => p.problem);
+  if (stuck.length === 0) return { type: 'PodsRunning', status: 'True', reason: 'Running', message: 'no pod is stuck' };
+  return {
+    type: 'PodsRunning',
+    status: 'False',
+    reason: stuck[0]!.problem!.reason,
+    message: stuck.map((p) => `pod ${p.name}: ${p.problem!.reason}: ${p.problem!.message}`).join('; '),
   };
 }
 

@@ -167,6 +167,22 @@ describe('reconcile', () => {
     expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'True' });
   });
 
+  it('a pod Kubernetes cannot run (a crash loop, an unbound claim) is reported with its reason, in a condition and one Event', async () => {
+    const replica = status().nodes!.find((n) => n.role === 'replica')!.name;
+    const pod = world.kube.pods.get(`ns/${replica}`)!;
+    pod.status = {
+      ...pod.status,
+      containerStatuses: [{ name: 'redis', image: 'redis:7.2', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container' } } }],
+    };
+    await world.reconcile(rr);
+    await world.reconcile(rr);
+    expect(status().conditions!.find((c) => c.type === 'PodsRunning')).toMatchObject({ status: 'False', reason: 'CrashLoopBackOff', message: expect.stringContaining(`pod ${replica}: CrashLoopBackOff`) });
+    expect(world.kube.events.filter((e) => e.reason === 'PodNotRunning')).toEqual([expect.objectContaining({ type: 'Warning', message: expect.stringContaining('back-off 10s') })]);
+    pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims' }] };
+    await world.reconcile(rr);
+    expect(status().conditions!.find((c) => c.type === 'PodsRunning')?.message).toMatch(/Unschedulable: 0\/3 nodes are available: pod has unbound/);
+  });
+
   it('InvalidSpec: a spec the schema refuses is reported, and nothing is touched', async () => {
     world = new World();
     rr = apply({ replicas: -1 });
