@@ -93,7 +93,8 @@ async function trial(ns: string, system: System, fault: Fault, prefix: string): 
   const countOn = await system.settled(240_000);
   await sleep(WINDOW_AFTER_SETTLE_MS);
   const result = await load.stop();
-  const lost = (await missingWrites(countOn, undefined, prefix, result.acked)).length;
+  // Routes to a new master can lag behind the settle by a moment (kube-proxy, conntrack): a few tries.
+  const lost = (await waitFor(() => missingWrites(countOn, undefined, prefix, result.acked).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 1000, what: `counting writes on ${countOn}` })).length;
   const after = await system.master();
   return {
     fault,
@@ -108,16 +109,23 @@ async function trial(ns: string, system: System, fault: Fault, prefix: string): 
 
 export type TrialsPerFault = Record<Fault, number>;
 
-/** Every fault, `trials[fault]` times, against one system; `report` is called after each trial. */
-async function runFaults(ns: string, system: System, label: string, trials: TrialsPerFault, report: (r: TrialResult) => void): Promise<void> {
+/** Every fault, `trials[fault]` times, against one system; `report` is called after each trial, and
+ * `failed` for a trial that could not be carried out (the matrix goes on with the next). */
+async function runFaults(ns: string, system: System, label: string, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
   for (const fault of FAULTS) {
-    for (let t = 0; t < trials[fault]; t++) report(await trial(ns, system, fault, `${label}-${fault}-${t}`));
+    for (let t = 0; t < trials[fault]; t++) {
+      try {
+        report(await trial(ns, system, fault, `${label}-${fault}-${t}`));
+      } catch (err) {
+        failed(`${label} ${fault} trial ${t + 1}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   }
 }
 
 // ------------------------------------------------------------------ this operator
 
-export async function operatorMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void): Promise<void> {
+export async function operatorMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
   const name = `fo-${threshold.key}`;
   await createRR(ns, name, { replicas: 2, failover: { enabled: true, primaryDownSeconds: threshold.primaryDownSeconds } });
   const service = await waitFor(() => primaryServiceIP(ns, name).catch(() => undefined), { timeoutMs: 60_000, what: `${name}-primary` });
@@ -134,7 +142,7 @@ export async function operatorMatrix(ns: string, threshold: Threshold, trials: T
     },
   };
   try {
-    await runFaults(ns, system, name, trials, report);
+    await runFaults(ns, system, name, trials, report, failed);
   } finally {
     await api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).catch(() => undefined);
   }
@@ -172,7 +180,7 @@ async function agreedMaster(): Promise<string | undefined> {
   return views[0] && views.every((v) => v === views[0]) ? views[0] : undefined;
 }
 
-export async function sentinelMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void): Promise<void> {
+export async function sentinelMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
   const names = ['sen-0', 'sen-1', 'sen-2'].map((n) => `${n}-${threshold.key}`);
   // Spread over the nodes as the operator's pods are, restarted by the same node agent.
   await createPlainPods(ns, names, `sentinel-${threshold.key}`, [], { spread: true });
@@ -206,7 +214,7 @@ export async function sentinelMatrix(ns: string, threshold: Threshold, trials: T
       events: () => sentinelEvents(s.logSince(mark)),
     };
     await system.settled(60_000);
-    await runFaults(ns, system, `sentinel-${threshold.key}`, trials, report);
+    await runFaults(ns, system, `sentinel-${threshold.key}`, trials, report, failed);
   } finally {
     await sentinels?.stop();
     await deletePods(ns, names);

@@ -123,6 +123,9 @@ async function failoverMatrix(nsOp: string, nsPlain: string) {
         put(`${key}.lostWrites`, of.map((x) => x.lost), 'writes');
         results.failover.push({ system, threshold: threshold.key, ...(system === 'operator' ? { primaryDownSeconds: threshold.primaryDownSeconds } : { downAfterMs: threshold.downAfterMs }), ...r });
         save();
+      }, (what) => {
+        log(`failover ${system} ${threshold.key}: ${what}`);
+        results.errors.push(`failover ${system} ${threshold.key}: ${what}`);
       });
     }
   }
