@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, with visible progress, and only that: the npm packages, the
-# system packages of the local cluster (Debian), and the Kubernetes and helm binaries (built once
-# into a cache outside the repository). `npm test`, `npm run demo`, `cluster:up` and `bench` run it
-# first, so that each works as the first command on a fresh clone.
+# system packages of the local cluster (Debian), the Kubernetes and helm binaries and the
+# ServiceMonitor CRD (built once into a cache outside the repository). `npm test`, `npm run demo`,
+# `cluster:up` and `bench` run it first, so that each works as the first command on a fresh clone.
 #   bash hack/bootstrap.sh             everything
 #   bash hack/bootstrap.sh --packages  npm packages only (npm start needs no local cluster)
 set -euo pipefail
@@ -46,5 +46,7 @@ fi
 
 say "Kubernetes and helm binaries (built once, then cached; the first build takes several minutes)"
 bash hack/local-cluster/build-binaries.sh >/dev/null
+say "Prometheus Operator ServiceMonitor CRD for the chart's acceptance test (generated once with controller-gen, then cached)"
+bash hack/servicemonitor-crd.sh >/dev/null
 say "Redis 6.2 and Valkey 8.1 servers for the local cluster (fetched once, then cached)"
 bash hack/local-cluster/fetch-servers.sh >/dev/null

@@ -3,10 +3,11 @@
 // `redis-replication-operator:*` in the pod's network namespace, with the pod's env and projected token.
 // Every install watches only namespaces of this file (other operators share the cluster).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURAL } from '../../src/api/schema.js';
 import { parseProm, repoRoot } from '../../hack/lib.js';
@@ -59,6 +60,74 @@ describe('helm template', () => {
     for (const line of lines) expect(line).toMatch(/\(server dry run\)$/);
     // Nothing was created.
     expect((await kubectlRaw(['get', 'deployments', '-n', ns.name, '-o', 'name'])).stdout.trim()).toBe('');
+  });
+});
+
+/** hack/servicemonitor-crd.sh: generates the ServiceMonitor CRD once (cached outside the repository); its path. */
+function serviceMonitorCrdFile(): string {
+  const r = spawnSync('bash', [resolve(repoRoot, 'hack/servicemonitor-crd.sh')], {
+    cwd: repoRoot, encoding: 'utf8', timeout: 280_000, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const file = r.stdout?.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !file.endsWith('.yaml')) throw new Error(`hack/servicemonitor-crd.sh failed (${r.status ?? r.signal}): ${r.stdout}`);
+  return file;
+}
+
+describe('ServiceMonitor (metrics.serviceMonitor.enabled) against the Prometheus Operator CRD', () => {
+  const CRD = 'servicemonitors.monitoring.coreos.com';
+  let ns: { name: string; cleanup: () => Promise<void> } | undefined;
+  let applied = false;
+  beforeAll(async () => {
+    const file = serviceMonitorCrdFile();
+    // The local cluster has no Prometheus Operator: a CRD already there is someone else's, not ours to replace or delete.
+    if ((await kubectlRaw(['get', 'crd', CRD])).code === 0) throw new Error(`CRD ${CRD} already exists on the cluster (someone else's?); not touching it`);
+    ns = await createNamespace('rro-smon');
+    applied = true;
+    await kubectl(['apply', '--server-side', '-f', file]);
+    await kubectl(['wait', '--for=condition=Established', `crd/${CRD}`, '--timeout=60s']);
+  });
+  afterAll(async () => {
+    if (applied) await kubectlRaw(['delete', 'crd', CRD, '--ignore-not-found', '--timeout=60s']);
+    await ns?.cleanup();
+  });
+
+  it('the chart\'s ServiceMonitor is accepted (kubectl apply --dry-run=server); broken ones are refused by its schema', async () => {
+    const release = releaseName();
+    const rendered = await helm([
+      'template', release, CHART, '-n', ns!.name, '--show-only', 'templates/servicemonitor.yaml',
+      ...installSets([ns!.name], { 'metrics.enabled': 'true', 'metrics.serviceMonitor.enabled': 'true', 'metrics.serviceMonitor.labels.release': 'prom' }),
+    ]);
+    const sm = parseYaml(rendered) as { kind: string; metadata: { name: string }; spec: Record<string, unknown> & { endpoints: Record<string, unknown>[] } };
+    expect(sm.kind).toBe('ServiceMonitor');
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: 'http-metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' });
+    const dryRun = (input: string, output: string[] = []) => kubectlRaw(['apply', '--dry-run=server', '-n', ns!.name, ...output, '-f', '-'], { input });
+
+    // Accepted as rendered. Right after Established, kubectl's discovery may not know the kind yet: retried a few seconds.
+    const accepted = await waitFor(async () => {
+      const r = await dryRun(rendered, ['-o', 'json']);
+      if (r.code !== 0 && /no matches for kind|could not find the requested resource/.test(r.stderr)) return false;
+      return r;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the ServiceMonitor kind served' });
+    expect(accepted.code, accepted.stderr).toBe(0);
+    // Nothing pruned: the object the API server would store has the rendered spec, field for field.
+    expect((JSON.parse(accepted.stdout) as { spec: unknown }).spec).toEqual(sm.spec);
+    expect((await kubectl(['get', 'servicemonitors', '-n', ns!.name, '-o', 'name'])).trim()).toBe('');
+
+    // The same API server refuses what the CRD's schema (or kubectl's strict field validation) does not allow.
+    const broken: [string, (s: typeof sm) => void, RegExp][] = [
+      ['interval as a number', (s) => { s.spec.endpoints[0]!.interval = 30; }, /interval.*must be of type string/],
+      ['interval not a duration', (s) => { s.spec.endpoints[0]!.interval = '30 seconds'; }, /interval.*should match/],
+      ['endpoints as a string', (s) => { (s.spec as Record<string, unknown>).endpoints = 'http-metrics'; }, /endpoints.*must be of type array/],
+      ['namespaceSelector.matchNames as a string', (s) => { s.spec.namespaceSelector = { matchNames: ns!.name }; }, /matchNames.*must be of type array/],
+      ['no selector', (s) => { delete s.spec.selector; }, /selector.*Required value/],
+      ['an unknown field', (s) => { s.spec.endpoints[0]!.scrapeInterval = '30s'; }, /unknown field "spec\.endpoints\[0\]\.scrapeInterval"/],
+    ];
+    for (const [what, mutate, message] of broken) {
+      const copy = structuredClone(sm);
+      mutate(copy);
+      const r = await dryRun(stringifyYaml(copy));
+      expect({ what, code: r.code, refused: message.test(r.stderr) ? 'as expected' : r.stderr }).toEqual({ what, code: 1, refused: 'as expected' });
+    }
   });
 });
 
