@@ -92,7 +92,7 @@ async function reported(name: string, type: string) {
 }
 
 describe('bad specs only the cluster can tell: accepted, then reported', () => {
-  it('a password Secret that does not exist: SecretsAvailable=False and an Event; no pod is started without it', async () => {
+  it('a password Secret that does not exist: SecretsAvailable=False and an Event naming it', async () => {
     await createRR(fixture.ns, 'nosecret', { replicas: 1, auth: { secretName: 'does-not-exist' } });
     const { condition, events } = await reported('nosecret', 'SecretsAvailable');
     expect(condition.message).toMatch(/Secret does-not-exist does not exist/);
