@@ -7,6 +7,7 @@ import { must } from '../../hack/lib.js';
 import {
   createNamespace, freezePod, healPod, killContainer, kubeConfig, kubectl, partitionPod, podIPOf, podState, restartApiServer, thawPod, waitFor,
 } from './support/cluster.js';
+import { localCluster } from './support/where.js';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -73,7 +74,7 @@ afterAll(async () => {
   await cleanup();
 });
 
-describe('local cluster', () => {
+describe.skipIf(!localCluster)('local cluster', () => {
   it('serves a v1.34 API and has Ready nodes', async () => {
     const version = JSON.parse(await kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } };
     expect(version.serverVersion.gitVersion).toMatch(/^v1\.34\./);

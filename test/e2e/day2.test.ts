@@ -6,10 +6,11 @@ import { killContainer, kubectl, waitFor } from './support/cluster.js';
 import { settle } from './support/invariants.js';
 import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 import { podImages, rollUnderLoad } from './support/roll.js';
+import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('day2');
 
-describe('rolling updates', () => {
+describe.skipIf(!localCluster)('rolling updates', () => {
   it('an image change on a 1+2+2 cascade: every pod on the new image, the primary changes once, no acknowledged write lost', async () => {
     const { ns } = fixture;
     await createRR(ns, 'roll', { replicas: 2, cascade: [{ replicasPerParent: 1 }], readService: { maxLagSeconds: 2 } });
@@ -65,7 +66,7 @@ describe('rolling updates', () => {
   });
 });
 
-describe('a roll that stalls', () => {
+describe.skipIf(!localCluster)('a roll that stalls', () => {
   it('stops at the pod that never starts, says why, keeps the rest serving, and resumes once the spec is fixed', async () => {
     const { ns } = fixture;
     await createRR(ns, 'stall', { replicas: 2, updateStrategy: { progressDeadlineSeconds: 15 } });
@@ -96,7 +97,7 @@ describe('a roll that stalls', () => {
   });
 });
 
-describe('runtime config', () => {
+describe.skipIf(!localCluster)('runtime config', () => {
   it('a directive Redis can change at run time reaches every pod with no restart, and survives a container kill', async () => {
     const { ns } = fixture;
     await createRR(ns, 'live', { replicas: 1 });
@@ -120,7 +121,7 @@ describe('runtime config', () => {
   });
 });
 
-describe('drains', () => {
+describe.skipIf(!localCluster)('drains', () => {
   it("kubectl drain of the primary's node completes once the role has moved, and loses no acknowledged write", async () => {
     const { ns } = fixture;
     await createRR(ns, 'drain', { replicas: 2, readService: { maxLagSeconds: 2 } });

@@ -19,6 +19,7 @@ import {
 import { checkInvariants, primaryServiceIP, settle, writableMasters } from './support/invariants.js';
 import { missingWrites, startWriteLoad } from './support/load.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
+import { localCluster } from './support/where.js';
 
 const name = 'ha';
 let ns: string;
@@ -82,7 +83,7 @@ async function underLoad(label: string, fault: (primary: string) => Promise<void
   return outcome;
 }
 
-describe('failover of a lost primary', () => {
+describe.skipIf(!localCluster)('failover of a lost primary', () => {
   it('SIGKILL of the primary container: a replica takes over; the restarted empty primary wipes nothing', async () => {
     const outcome = await underLoad('sigkill', (primary) => killContainer(ns, primary), { expectNewPrimary: true });
     // What the primary acknowledged was already in its replication sockets: the kernel delivers it
@@ -166,7 +167,7 @@ describe('failover of a lost primary', () => {
   });
 });
 
-describe('the operator and the API server fail too', () => {
+describe.skipIf(!localCluster)('the operator and the API server fail too', () => {
   it('an operator killed in the middle of a failover: the next one finishes it', async () => {
     await settle(ns, name);
     await operator.stop();
@@ -223,7 +224,7 @@ describe('the operator and the API server fail too', () => {
   });
 });
 
-describe('planned switchover and lag-aware reads', () => {
+describe.skipIf(!localCluster)('planned switchover and lag-aware reads', () => {
   it('switches over under load with no acknowledged write lost', async () => {
     const outcome = await underLoad(
       'switchover',
@@ -269,7 +270,7 @@ describe('planned switchover and lag-aware reads', () => {
   });
 });
 
-describe('bounded loss: writeQuorum', () => {
+describe.skipIf(!localCluster)('bounded loss: writeQuorum', () => {
   const wq = 'wq';
   /** The lag (seconds since its last acknowledgement) of every replica, as the primary reports it. */
   const replicaLags = async (ip: string) =>
@@ -319,7 +320,7 @@ describe('bounded loss: writeQuorum', () => {
   });
 });
 
-describe('a randomized fault run', () => {
+describe.skipIf(!localCluster)('a randomized fault run', () => {
   it('keeps the invariants after each of a seeded sequence of faults', async () => {
     const seed = Number(process.env['RRO_FAULT_SEED'] ?? 20261124);
     let state = seed;

@@ -8,6 +8,7 @@ import { waitFor } from './support/cluster.js';
 import { primaryServiceIP, settle, writableMasters } from './support/invariants.js';
 import { missingWrites, startWriteLoad } from './support/load.js';
 import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('nodeloss');
 let downed: string | undefined;
@@ -18,7 +19,7 @@ afterAll(async () => {
 
 const nodeOf = async (ns: string, pod: string) => (await api().core.readNamespacedPod({ name: pod, namespace: ns })).spec?.nodeName;
 
-describe('node loss', () => {
+describe.skipIf(!localCluster)('node loss', () => {
   it("the primary's node goes down: a replica on another node takes over, lost pods are replaced, the old primary never returns writable", async () => {
     const { ns } = fixture;
     await createRR(ns, 'nl', { replicas: 2, failover: { primaryDownSeconds: 3 } });

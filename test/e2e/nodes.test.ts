@@ -9,6 +9,7 @@ import { agentPid, isNodeDown, nodeDown, nodeUp } from './support/faults.js';
 import { containerPid, createNamespace, killContainer, kubeConfig, podState, waitFor } from './support/cluster.js';
 import { primaryServiceIP, settle } from './support/invariants.js';
 import { createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { localCluster } from './support/where.js';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -56,7 +57,7 @@ afterAll(async () => {
   await cleanup();
 });
 
-describe('nodes and zones', () => {
+describe.skipIf(!localCluster)('nodes and zones', () => {
   it('has one Ready node per agent, labelled with its hostname and zone', async () => {
     const items = (await core.listNode()).items;
     expect(items.map((n) => n.metadata!.name).sort()).toEqual(nodes.map((n) => n.name).sort());
@@ -133,7 +134,7 @@ describe('nodes and zones', () => {
   });
 });
 
-describe('zone-aware placement', () => {
+describe.skipIf(!localCluster)('zone-aware placement', () => {
   const fixture = operatorNamespace('zones');
 
   /** Every cascade replica in its parent's zone; returns pods per node and tier-1 zones. */

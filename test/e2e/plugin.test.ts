@@ -1,10 +1,9 @@
-// The kubectl plugin, as a user runs it: bin/ on PATH, `kubectl rr ...` against the local cluster.
+// The kubectl plugin, as a user runs it: bin/ on PATH, `kubectl rr ...` against the cluster under test.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../../hack/lib.js';
-import { clusterPaths } from './support/faults.js';
-import { kubectlPath } from './support/cluster.js';
+import { kubeconfigPath, kubectlPath } from './support/cluster.js';
 import { createRR, getRR, operatorNamespace, waitReady } from './support/operator.js';
 
 const fixture = operatorNamespace('plugin');
@@ -13,7 +12,7 @@ function kubectlRr(...args: string[]): { code: number | null; out: string } {
   const r = spawnSync(kubectlPath(), ['rr', ...args], {
     encoding: 'utf8',
     timeout: 300_000,
-    env: { ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH']}`, KUBECONFIG: clusterPaths().kubeconfig, NO_COLOR: '1' },
+    env: { ...process.env, PATH: `${join(repoRoot, 'bin')}:${process.env['PATH']}`, KUBECONFIG: kubeconfigPath(), NO_COLOR: '1' },
   });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }

@@ -5,6 +5,7 @@ import { mergePatchOptions } from '../../src/kube/client.js';
 import { freezePod, killContainer, thawPod, waitFor } from './support/cluster.js';
 import { settle, writableMasters } from './support/invariants.js';
 import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('safety');
 let ns: string;
@@ -37,7 +38,7 @@ async function missingKeys(name: string, prefix: string, password?: string): Pro
 const podNames = async () => (await api().core.listNamespacedPod({ namespace: ns })).items.map((p) => p.metadata!.name!);
 const claimNames = async () => (await api().core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.map((c) => c.metadata!.name!);
 
-describe('a persistent primary comes back with its data', () => {
+describe.skipIf(!localCluster)('a persistent primary comes back with its data', () => {
   it('replicas: 0: the deleted primary pod comes back under its name, on its claim, with every key', async () => {
     const name = 'solo';
     await createRR(ns, name, { replicas: 0, persistence: { enabled: true, size: '64Mi' } });
@@ -76,7 +77,7 @@ describe('a persistent primary comes back with its data', () => {
   });
 });
 
-describe('an empty replica is never promoted over one that holds the data', () => {
+describe.skipIf(!localCluster)('an empty replica is never promoted over one that holds the data', () => {
   it('primary and one replica frozen, the other restarted empty: no promotion; the thawed replica takes over with every key', async () => {
     const name = 'trio';
     await createRR(ns, name, { replicas: 2, failover: { primaryDownSeconds: 2 } });
@@ -120,7 +121,7 @@ describe('an empty replica is never promoted over one that holds the data', () =
   });
 });
 
-describe('rotating the auth Secret', () => {
+describe.skipIf(!localCluster)('rotating the auth Secret', () => {
   it('a new password reaches every pod with no failover and no restart; the operator never loses them', async () => {
     const name = 'locked';
     await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'locked-pw' }, stringData: { password: 'first-password' } } });

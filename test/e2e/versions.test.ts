@@ -9,6 +9,7 @@ import { containerPid, kubectl, waitFor } from './support/cluster.js';
 import { livePods, primaryServiceIP, settle, writableMasters } from './support/invariants.js';
 import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 import { podImages, rollUnderLoad } from './support/roll.js';
+import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('versions');
 
@@ -39,7 +40,7 @@ const rolledTo = (ns: string, name: string, image: string, version: string, pods
   );
 };
 
-describe('Valkey as a first-class image', () => {
+describe.skipIf(!localCluster)('Valkey as a first-class image', () => {
   it('a valkey/valkey:8.1 cascade reaches Ready on Valkey 8.1 processes, replicates, and switches over', async () => {
     const { ns } = fixture;
     await createRR(ns, 'vk', { image: 'valkey/valkey:8.1', replicas: 1, cascade: [{ replicasPerParent: 1 }] });
@@ -61,7 +62,7 @@ describe('Valkey as a first-class image', () => {
   });
 });
 
-describe('upgrades by changing spec.image', () => {
+describe.skipIf(!localCluster)('upgrades by changing spec.image', () => {
   it('Redis 6.2 → 7.0 → Valkey 8.1 under load, no acknowledged write lost; back to Redis 6.2 is refused before any pod is touched', async () => {
     const { ns } = fixture;
     await createRR(ns, 'up', { image: 'redis:6.2', replicas: 2, readService: { maxLagSeconds: 2 } });

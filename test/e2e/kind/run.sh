@@ -6,7 +6,16 @@
 # cluster, installs the chart, then runs the e2e suite (`npx vitest run --project e2e`) with
 # KUBECONFIG and RRO_E2E_KUBECONFIG pointing at the kind cluster (the suite normally starts a
 # local cluster of its own; RRO_E2E_KUBECONFIG tells it to use this one instead, and
-# RRO_E2E_OPERATOR=in-cluster that the operator is already running from the chart).
+# RRO_E2E_OPERATOR=in-cluster that the operator is already running from the chart, watching every
+# namespace, so the suite starts no operator process of its own).
+#
+# Skipped on kind (the suite prints the list, test/e2e/support/where.ts has it): tests that need the
+# local node agent's faults (SIGKILL/SIGSTOP of container processes, network partitions, node-down, an
+# API server restart) or internals (its pod state, /proc of pod processes, the local server binaries,
+# .cluster/logs), tests that talk to pod/Service IPs from the test process (not reachable from the
+# host of a kind cluster), and, with RRO_E2E_OPERATOR=in-cluster, the install tests whose resources
+# the chart's operator would reconcile in place of the install under test. Files skipped whole:
+# cluster, day2, failover, node-loss, nodes, safety, security, tls, versions.
 #
 # Usage (from anywhere):  bash test/e2e/kind/run.sh [extra vitest args]
 # Environment:
@@ -98,4 +107,6 @@ cd "$root"
 export RRO_E2E_KUBECONFIG="$kubeconfig"
 # The chart already runs the operator in the cluster: the suite should not start one of its own.
 export RRO_E2E_OPERATOR=in-cluster
+# The suite's helm (install tests) is this one.
+export RRO_HELM="$HELM"
 npx vitest run --project e2e "$@"

@@ -8,7 +8,7 @@ import { AppsV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import { repoRoot, run, stdoutOrThrow, type RunOptions, type RunResult } from '../../../hack/lib.js';
 import { findHelm } from '../../../hack/render-manifests.js';
-import { clusterPaths, createNamespace, kubeConfig, kubectl, kubectlRaw, waitFor } from './cluster.js';
+import { clusterPaths, createNamespace, kubeConfig, kubeconfigPath, kubectl, kubectlRaw, localCluster, waitFor } from './cluster.js';
 import { api } from './operator.js';
 
 export const CHART = resolve(repoRoot, 'helm/redis-replication-operator');
@@ -23,16 +23,22 @@ export async function buildDist(): Promise<void> {
   if (!existsSync(join(repoRoot, 'dist', 'main.js'))) throw new Error('npm run build left no dist/main.js');
 }
 
+/** The local cluster's helm, else the cached one (or RRO_HELM); on another cluster, helm on PATH when neither is there. */
 export function helmPath(): string {
   const local = join(clusterPaths().bin, 'helm');
-  return existsSync(local) ? local : findHelm();
+  if (localCluster) return existsSync(local) ? local : findHelm();
+  try {
+    return findHelm();
+  } catch {
+    return 'helm';
+  }
 }
 
 type HelmOptions = Pick<RunOptions, 'input' | 'timeoutMs'>;
 
-/** Runs helm against the local cluster (default timeout 120 s); never throws. */
+/** Runs helm against the cluster under test (default timeout 120 s); never throws. */
 export function helmRaw(args: string[], opts: HelmOptions = {}): Promise<RunResult> {
-  return run(helmPath(), ['--kubeconfig', clusterPaths().kubeconfig, ...args], { timeoutMs: 120_000, ...opts });
+  return run(helmPath(), ['--kubeconfig', kubeconfigPath(), ...args], { timeoutMs: 120_000, ...opts });
 }
 
 /** Runs helm; resolves with stdout, rejects with stderr in the message. */

@@ -1,5 +1,5 @@
-// Runs the operator as a child process (as `npm start` does) against the local cluster, and
-// helpers to drive RedisReplications from tests.
+// Runs the operator as a child process (as `npm start` does) against the cluster under test
+// (unless RRO_E2E_OPERATOR=in-cluster), and helpers to drive RedisReplications from tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/
 import { makeClients } from '../../../src/kube/client.js';
 import { repoRoot, run, type RunResult } from '../../../hack/lib.js';
 import { afterAll, beforeAll } from 'vitest';
-import { clusterPaths, createNamespace, kubeConfig, kubectl, waitFor } from './cluster.js';
+import { clusterPaths, createNamespace, kubeConfig, kubeconfigPath, kubectl, operatorInCluster, waitFor } from './cluster.js';
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -26,10 +26,12 @@ export function startOperator(env: Record<string, string> = {}): OperatorProcess
   const crash = env['RRO_TEST_CRASH_AT'] ? ['--import', './test/e2e/support/crash-at.ts'] : [];
   // RRO_E2E_OPERATOR runs another build of the operator (an entry file) against the same tests,
   // e.g. an earlier commit's src/main.ts, to see a test fail on the bug it is named after.
+  // (RRO_E2E_OPERATOR=in-cluster means no process at all: see operatorInCluster.)
+  if (operatorInCluster) throw new Error('RRO_E2E_OPERATOR=in-cluster: the operator runs in the cluster; this test needs a process of its own');
   const entry = process.env['RRO_E2E_OPERATOR'] ?? 'src/main.ts';
   const child = spawn(process.execPath, ['--import', 'tsx', ...crash, entry], {
     cwd: repoRoot,
-    env: { ...process.env, KUBECONFIG: clusterPaths().kubeconfig, METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, KUBECONFIG: kubeconfigPath(), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -134,15 +136,16 @@ export async function secretValue(namespace: string, name: string, key: string):
 }
 
 /** A namespace of its own with an operator watching it, for the tests of one file: set up before
- * them (`prepare` runs between the two), torn down after. */
-export function operatorNamespace(prefix: string, prepare?: (namespace: string) => Promise<void>): { ns: string; operator: OperatorProcess } {
-  const fixture = {} as { ns: string; operator: OperatorProcess };
+ * them (`prepare` runs between the two), torn down after. With RRO_E2E_OPERATOR=in-cluster no
+ * process is started (`operator` stays undefined): the operator in the cluster watches every namespace. */
+export function operatorNamespace(prefix: string, prepare?: (namespace: string) => Promise<void>): { ns: string; operator?: OperatorProcess } {
+  const fixture = {} as { ns: string; operator?: OperatorProcess };
   let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     await installCrd();
     ({ name: fixture.ns, cleanup } = await createNamespace(prefix));
     await prepare?.(fixture.ns);
-    fixture.operator = startOperator({ WATCH_NAMESPACES: fixture.ns });
+    if (!operatorInCluster) fixture.operator = startOperator({ WATCH_NAMESPACES: fixture.ns });
   });
   afterAll(async () => {
     await fixture.operator?.stop();
