@@ -3,8 +3,8 @@
 // Prints a table and writes bench/results/latest.json. Reports numbers, never fails on slow ones;
 // exits non-zero when a section could not run (its error is in the table and the JSON).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { resolve } from 'node:path';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parseProm, waitFor, type Sample } from '../hack/lib.js';
@@ -19,17 +19,25 @@ import { readScaling, type ReadResult } from './reads.js';
 import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.js';
 
 const SECTIONS = ['failover', 'upgrade', 'reads', 'ready', 'fresh', 'scale'];
-const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...]]
+const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...] [--scale-steps=N,...] [--out=FILE]]
 
-  --quick          fewer trials and smaller steps (about 5 min instead of 17)
-  --only=LIST      some sections only, comma-separated: ${SECTIONS.join(', ')}
-  -h, --help       this text`;
+  --quick            one trial of each and smaller steps (about 15 min instead of 45)
+  --only=LIST        some sections only, comma-separated: ${SECTIONS.join(', ')}
+  --scale-steps=LIST resource counts the scale section grows to (default 100,200,500; quick 20)
+  --out=FILE         where the results go (default bench/results/latest.json, the committed run)
+  -h, --help         this text`;
 
-function parseCli(argv: string[]): { quick: boolean; only: Set<string> } {
+function parseCli(argv: string[]): { quick: boolean; only: Set<string>; scaleSteps: number[] | undefined; out: string | undefined } {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { quick: { type: 'boolean', default: false }, only: { type: 'string', default: SECTIONS.join(',') }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string', default: SECTIONS.join(',') },
+        'scale-steps': { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     });
     if (values.help) {
       console.log(USAGE);
@@ -38,17 +46,19 @@ function parseCli(argv: string[]): { quick: boolean; only: Set<string> } {
     const only = values.only.split(',').filter((s) => s !== '');
     const unknown = only.filter((s) => !SECTIONS.includes(s));
     if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}`);
-    return { quick: values.quick, only: new Set(only) };
+    const scaleSteps = values['scale-steps']?.split(',').map(Number);
+    if (scaleSteps?.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= scaleSteps[i - 1]!))) throw new Error('--scale-steps: increasing positive integers');
+    return { quick: values.quick, only: new Set(only), scaleSteps, out: values.out };
   } catch (e) {
     console.error(`bench: ${(e as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
 }
 
-const { quick: QUICK, only: ONLY } = parseCli(process.argv.slice(2));
+const { quick: QUICK, only: ONLY, scaleSteps: STEPS, out: OUT_FILE } = parseCli(process.argv.slice(2));
 const N_READY = QUICK ? 1 : 3;
 const N_FRESH = 3;
-const SCALE_STEPS = QUICK ? [20] : [100, 200, 500];
+const SCALE_STEPS = STEPS ?? (QUICK ? [20] : [100, 200, 500]);
 const IDLE_MS = QUICK ? 30_000 : 60_000;
 const METRICS_PORT_MAIN = 19_471;
 const METRICS_PORT_SCALE = 19_472;
@@ -63,10 +73,10 @@ const results: {
   host: { cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   figures: {}, notes: [], failover: [], upgrade: {}, reads: [], scale: [], errors: [],
 };
-const OUT = resolve(import.meta.dirname, 'results');
+const OUT = resolve(OUT_FILE ?? resolve(import.meta.dirname, 'results', 'latest.json'));
 const save = () => {
-  mkdirSync(OUT, { recursive: true });
-  writeFileSync(resolve(OUT, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(results, null, 2) + '\n');
 };
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const put = (key: string, values: number[], unit: string) => {
@@ -285,6 +295,7 @@ async function scale(ns: string, op: OperatorProcess) {
     }, { timeoutMs: QUICK ? 300_000 : 900_000, intervalMs: 2000, what: `${target} Ready` }).then(() => true, (e) => { results.errors.push(String(e)); return false; });
     const rampS = (Date.now() - t0) / 1000;
     const p1 = procSample(pid);
+    const rampLoad = Math.round(loadavg()[0]! * 10) / 10;
     const m1 = await scrape(METRICS_PORT_SCALE);
     log(`scale ${target}: ${add} new Ready in ${rampS}s (${ready}/${target} Ready), RSS ${p1.rssMiB} MiB, CPU ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(1)} s`);
     // Idle window.
@@ -323,6 +334,8 @@ async function scale(ns: string, op: OperatorProcess) {
       workqueueLatencyRamp: { p50: histQuantile(buckets(m1, 'rro_workqueue_latency_seconds', m0), 0.5), p99: histQuantile(buckets(m1, 'rro_workqueue_latency_seconds', m0), 0.99) },
       workqueueLatencyIdle: { p50: histQuantile(buckets(i1, 'rro_workqueue_latency_seconds', i0), 0.5), p99: histQuantile(buckets(i1, 'rro_workqueue_latency_seconds', i0), 0.99) },
       memAvailableMiB: memAvailableMiB(),
+      // The machine itself: on 2 cores the local cluster starting hundreds of pods can saturate it.
+      loadAverage1mAtRampEnd: rampLoad,
     };
     results.scale.push(row);
     if (row.idleApiWritesPerMinute > 0) results.notes.push(`scale ${target}: the operator WRITES to the API server while idle (${row.idleApiWritesPerMinute}/min: ${JSON.stringify(row.idleApiRequestsPerMinute)}); expected 0`);
