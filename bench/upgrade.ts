@@ -8,7 +8,7 @@ import { AppsV1Api } from '@kubernetes/client-node';
 import { waitFor } from '../hack/lib.js';
 import { kubeConfig, kubectl } from '../test/e2e/support/cluster.js';
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
-import { missingWrites, startWriteLoad } from '../test/e2e/support/load.js';
+import { changeUnderLoad, missingWrites } from '../test/e2e/support/load.js';
 import { api, createRR, getRR, redisCommand } from '../test/e2e/support/operator.js';
 import { replicaLinkUp } from './plain.js';
 
@@ -26,15 +26,9 @@ const TO = 'redis:7.2';
 
 /** Runs `change` under a write load through `host` until `done`; counts what `countOn` lacks afterwards. */
 async function underLoad(host: string, prefix: string, change: () => Promise<unknown>, done: () => Promise<boolean>, countOn: () => Promise<string>) {
-  const load = startWriteLoad({ host, prefix, maxDurationMs: 300_000, maxWrites: 2_000_000 });
-  await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 30_000, intervalMs: 20, what: 'write load running' });
-  const t0 = Date.now();
-  await change();
-  await waitFor(done, { timeoutMs: 300_000, intervalMs: 250, what: 'the upgrade finished' });
-  const seconds = (Date.now() - t0) / 1000;
-  const result = await load.stop();
+  const { ms, result } = await changeUnderLoad({ host, prefix, timeoutMs: 300_000, what: 'the upgrade finished' }, change, done);
   const lost = (await missingWrites(await countOn(), undefined, prefix, result.acked)).length;
-  return { seconds, longestOutageMs: result.longestGapMs, acked: result.acked.length, lost };
+  return { seconds: ms / 1000, longestOutageMs: result.longestGapMs, acked: result.acked.length, lost };
 }
 
 export async function upgradeOperator(ns: string): Promise<UpgradeResult> {

@@ -19,18 +19,36 @@ afterAll(async () => {
 
 const nodeOf = async (ns: string, pod: string) => (await api().core.readNamespacedPod({ name: pod, namespace: ns })).spec?.nodeName;
 
+/** A 1+2 resource, Ready and settled, with a write load through its primary Service running. */
+async function underLoad(ns: string, name: string, prefix: string) {
+  await createRR(ns, name, { replicas: 2, failover: { primaryDownSeconds: 3 } });
+  await waitReady(ns, name);
+  await settle(ns, name);
+  const load = startWriteLoad({ host: await primaryServiceIP(ns, name), prefix, maxDurationMs: 240_000 });
+  await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
+  return load;
+}
+
+/** Every pod the spec asks for runs again, Ready, on live nodes (none on `lost`). */
+const readyOffNode = (ns: string, name: string, lost: string) =>
+  waitFor(
+    async () => {
+      const rr = await getRR(ns, name);
+      if (rr.status?.phase !== 'Ready') return false;
+      const nodes = await Promise.all(rr.status.nodes!.map((n) => nodeOf(ns, n.name)));
+      return nodes.length === 3 && nodes.every((n) => n !== lost);
+    },
+    { timeoutMs: 180_000, intervalMs: 1000, what: 'Ready again with every pod on a live node' },
+  );
+
 describe.skipIf(!localCluster)('node loss', () => {
   it("the primary's node goes down: a replica on another node takes over, lost pods are replaced, the old primary never returns writable", async () => {
     const { ns } = fixture;
-    await createRR(ns, 'nl', { replicas: 2, failover: { primaryDownSeconds: 3 } });
-    await waitReady(ns, 'nl');
-    await settle(ns, 'nl');
+    const prefix = `nodeloss:${Date.now()}`;
+    const load = await underLoad(ns, 'nl', prefix);
     const before = await getRR(ns, 'nl');
     const primary = before.status!.primary!;
     const node = (await nodeOf(ns, primary))!;
-    const prefix = `nodeloss:${Date.now()}`;
-    const load = startWriteLoad({ host: await primaryServiceIP(ns, 'nl'), prefix, maxDurationMs: 240_000 });
-    await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
     const t0 = Date.now();
     downed = node;
     await nodeDown(node);
@@ -39,16 +57,7 @@ describe.skipIf(!localCluster)('node loss', () => {
     const after = await getRR(ns, 'nl');
     expect(after.status!.primary).not.toBe(primary);
     expect(await nodeOf(ns, after.status!.primary!)).not.toBe(node);
-    // Every pod the spec asks for runs again, on live nodes.
-    await waitFor(
-      async () => {
-        const rr = await getRR(ns, 'nl');
-        if (rr.status?.phase !== 'Ready') return false;
-        const nodes = await Promise.all(rr.status.nodes!.map((n) => nodeOf(ns, n.name)));
-        return nodes.length === 3 && nodes.every((n) => n !== node);
-      },
-      { timeoutMs: 180_000, intervalMs: 1000, what: 'Ready again with every pod on a live node' },
-    );
+    await readyOffNode(ns, 'nl', node);
     const readyMs = Date.now() - t0;
     const result = await load.stop();
     const ready = await getRR(ns, 'nl');
@@ -76,29 +85,17 @@ describe.skipIf(!localCluster)('node loss', () => {
 
   it("a replica's node goes down: the replica is replaced on a live node and the primary is not touched", async () => {
     const { ns } = fixture;
-    await createRR(ns, 'rl', { replicas: 2, failover: { primaryDownSeconds: 3 } });
-    await waitReady(ns, 'rl');
-    await settle(ns, 'rl');
+    const prefix = `replicaloss:${Date.now()}`;
+    const load = await underLoad(ns, 'rl', prefix);
     const before = await getRR(ns, 'rl');
     const primary = before.status!.primary!;
     const primaryNode = (await nodeOf(ns, primary))!;
     const replica = before.status!.nodes!.find((n) => n.role === 'replica' && n.node !== primaryNode)!;
     const node = replica.node!;
-    const prefix = `replicaloss:${Date.now()}`;
-    const load = startWriteLoad({ host: await primaryServiceIP(ns, 'rl'), prefix, maxDurationMs: 240_000 });
-    await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
     const t0 = Date.now();
     downed = node;
     await nodeDown(node);
-    await waitFor(
-      async () => {
-        const rr = await getRR(ns, 'rl');
-        if (rr.status?.phase !== 'Ready') return false;
-        const nodes = await Promise.all(rr.status.nodes!.map((n) => nodeOf(ns, n.name)));
-        return nodes.length === 3 && nodes.every((n) => n !== node);
-      },
-      { timeoutMs: 180_000, intervalMs: 1000, what: 'Ready again with every pod on a live node' },
-    );
+    await readyOffNode(ns, 'rl', node);
     const readyMs = Date.now() - t0;
     const result = await load.stop();
     const after = await getRR(ns, 'rl');

@@ -2,6 +2,7 @@
 // find which acknowledged writes are missing afterwards. Bounded in count and time.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
+import { waitFor } from '../../../hack/lib.js';
 
 export interface WriteLoad {
   /** Stops writing; resolves with what happened. */
@@ -129,4 +130,23 @@ export async function missingWrites(host: string, password: string | undefined, 
   } finally {
     client.destroy();
   }
+}
+
+/** Runs `change` under a write load through `host` and waits until `done` (within `timeoutMs`);
+ * `beforeStop` runs before the load stops (e.g. waiting for the topology to settle). Returns how long
+ * `done` took after the change, and what the load saw. */
+export async function changeUnderLoad(
+  o: { host: string; prefix: string; timeoutMs: number; what: string },
+  change: () => Promise<unknown>,
+  done: () => Promise<boolean>,
+  beforeStop: () => Promise<void> = async () => undefined,
+): Promise<{ ms: number; result: LoadResult }> {
+  const load = startWriteLoad({ host: o.host, prefix: o.prefix, maxDurationMs: o.timeoutMs });
+  await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
+  const t0 = Date.now();
+  await change();
+  await waitFor(done, { timeoutMs: o.timeoutMs, intervalMs: 250, what: o.what });
+  const ms = Date.now() - t0;
+  await beforeStop();
+  return { ms, result: await load.stop() };
 }

@@ -1,9 +1,8 @@
 // A change rolled under a continuous write load: how long it took, the longest write outage, and
 // the acknowledged writes lost (asserted 0), for the day-2 and version-upgrade tests.
 import { expect } from 'vitest';
-import { waitFor } from './cluster.js';
 import { primaryServiceIP, settle, writableMasters } from './invariants.js';
-import { missingWrites, startWriteLoad } from './load.js';
+import { changeUnderLoad, missingWrites } from './load.js';
 import { api, getRR } from './operator.js';
 
 export const podImages = async (ns: string, name: string) =>
@@ -16,14 +15,12 @@ export async function rollUnderLoad(ns: string, name: string, label: string, cha
   await settle(ns, name);
   const before = await getRR(ns, name);
   const prefix = `${label}:${Date.now()}`;
-  const load = startWriteLoad({ host: await primaryServiceIP(ns, name), prefix, maxDurationMs: 240_000 });
-  await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
-  const t0 = Date.now();
-  await change();
-  await waitFor(done, { timeoutMs: 240_000, intervalMs: 500, what: `${label} finished` });
-  const rollMs = Date.now() - t0;
-  await settle(ns, name);
-  const result = await load.stop();
+  const { ms: rollMs, result } = await changeUnderLoad(
+    { host: await primaryServiceIP(ns, name), prefix, timeoutMs: 240_000, what: `${label} finished` },
+    change,
+    done,
+    () => settle(ns, name),
+  );
   const after = await getRR(ns, name);
   const primaryIP = after.status!.nodes!.find((n) => n.name === after.status!.primary)!.podIP!;
   const lost = (await missingWrites(primaryIP, undefined, prefix, result.acked)).length;
