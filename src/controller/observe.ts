@@ -20,6 +20,9 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
 /** A Warning Event for each pod Kubernetes cannot run, once per pod and reason (status says it too). */
 export async function reportStuckPods(pass: Pass, observed: ObservedPod[]): Promise<void> {
   const reported = (pass.memory.stuckPodsReported ??= new Set());
+  // Keys of pods that are gone would only pile up over the operator's life.
+  const live = new Set(observed.map((p) => p.name));
+  for (const key of reported) if (!live.has(key.slice(0, key.lastIndexOf('/')))) reported.delete(key);
   for (const pod of observed) {
     const key = pod.problem && `${pod.name}/${pod.problem.reason}`;
     if (!key || reported.has(key)) continue;

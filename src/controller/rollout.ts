@@ -6,7 +6,6 @@ import { ANNOTATION } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
 import type { PrimaryDecision } from '../plan/primary.js';
 import { nextRollStep, podRevision, type RolloutState } from '../plan/rollout.js';
-import { downgradeRefusal } from '../plan/versions.js';
 import { pendingChanges, type RoleChange } from '../plan/status.js';
 import type { Plan } from '../plan/topology.js';
 import type { Pass } from './pass.js';
@@ -38,6 +37,7 @@ export async function roll(pass: Pass, input: RolloutInput): Promise<Rollout> {
     replicas.every((n) => n.link === 'up' && n.read);
   const step = nextRollStep({
     revision,
+    image: spec.image,
     strategy: spec.updateStrategy,
     pods: input.observed,
     primary: input.primary,
@@ -51,13 +51,12 @@ export async function roll(pass: Pass, input: RolloutInput): Promise<Rollout> {
     delete memory.refusedImage;
     return result;
   }
-  const refused = downgradeRefusal(spec.image, input.observed);
-  if (refused) {
+  if (step.kind === 'refused') {
     if (memory.refusedImage !== spec.image) {
       memory.refusedImage = spec.image;
-      await deps.events.record(rr, 'Warning', 'UpdateRefused', refused);
+      await deps.events.record(rr, 'Warning', 'UpdateRefused', step.message);
     }
-    return { ...result, refused };
+    return { ...result, refused: step.message };
   }
   delete memory.refusedImage;
   if (step.kind === 'supervised') return { ...result, supervised: step.message };

@@ -4,6 +4,7 @@
 // switchover to an updated tier-1 replica; then the old primary, now a replica like the others.
 import type { RedisReplicationSpec } from '../api/schema.js';
 import type { ObservedPod } from './observation.js';
+import { downgradeRefusal } from './versions.js';
 
 /** Directives Redis cannot change at run time (IMMUTABLE_CONFIG): a change needs a restart, so it
  * is part of the revision. Every other directive is applied with CONFIG SET. */
@@ -85,10 +86,14 @@ export type RollStep =
   /** Hand the primary role to this updated replica; the old primary is rolled next. */
   | { kind: 'switchover'; from: string; to: string; outdated: string[] }
   /** The primary is left for the user to switch over (updateStrategy.primary: Supervised). */
-  | { kind: 'supervised'; outdated: string[]; message: string };
+  | { kind: 'supervised'; outdated: string[]; message: string }
+  /** The image's server is older than a running pod's (plan/versions.ts): nothing is touched. */
+  | { kind: 'refused'; outdated: string[]; message: string };
 
 export interface RolloutInput {
   revision: string;
+  /** spec.image, judged against the servers the pods run. */
+  image: string;
   strategy: RedisReplicationSpec['updateStrategy'];
   pods: ObservedPod[];
   primary: string | undefined;
@@ -103,6 +108,8 @@ export function nextRollStep(input: RolloutInput): RollStep {
   const live = input.pods.filter((p) => !p.deleting);
   const outdated = live.filter((p) => p.revision !== input.revision).map((p) => p.name);
   if (outdated.length === 0 || input.strategy.type === 'OnDelete') return { kind: 'done', outdated };
+  const refusal = downgradeRefusal(input.image, input.pods);
+  if (refusal) return { kind: 'refused', outdated, message: refusal };
   // An outdated replica that never started (a bad image the spec has since fixed) serves nothing and
   // holds nothing: it is replaced even though the topology cannot settle while it is there.
   const neverStarted = live.find((p) => p.name !== input.primary && outdated.includes(p.name) && !p.podIP);

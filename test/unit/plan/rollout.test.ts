@@ -49,6 +49,7 @@ const pod = (name: string, tier: number, revision: string, over: Partial<Observe
 });
 const input = (pods: ObservedPod[], over: Partial<RolloutInput> = {}): RolloutInput => ({
   revision: 'new',
+  image: 'redis:7.2',
   strategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },
   pods,
   primary: 'c-0',
@@ -65,6 +66,13 @@ describe('nextRollStep', () => {
     expect(nextRollStep(input(cascade))).toMatchObject({ kind: 'recreate', pod: 'c-4' });
     expect(nextRollStep(input(cascade.filter((p) => p.name !== 'c-4')))).toMatchObject({ kind: 'recreate', pod: 'c-3' });
     expect(nextRollStep(input([cascade[0]!, cascade[1]!, pod('c-2', 1, 'old'), pod('c-5', 2, 'new')]))).toMatchObject({ kind: 'recreate', pod: 'c-2' });
+  });
+
+  it('refuses, before any step (even an outdated replica that never started), an image older than a running server', () => {
+    const valkey = (p: ObservedPod) => ({ ...p, server: { server: 'valkey' as const, version: '8.1.8' } });
+    const pods = [...cascade.map(valkey), pod('c-5', 2, 'old', { podIP: undefined, info: undefined })];
+    expect(nextRollStep(input(pods, { image: 'redis:6.2' }))).toMatchObject({ kind: 'refused', message: expect.stringMatching(/cannot load the data of c-0/) });
+    expect(nextRollStep(input(pods, { image: 'valkey/valkey:8.1' }))).toMatchObject({ kind: 'recreate', pod: 'c-5' });
   });
 
   it('touches nothing until the topology has settled after the last step', () => {
