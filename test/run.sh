@@ -17,21 +17,25 @@ npx vitest run --project sim
 echo "[test] integration tests" >&2
 npx vitest run --project integration
 
+report=test-results/e2e.json
+rm -f "$report"
 # The e2e run brings the cluster up if it is not already; it is always torn down and checked at the end.
 cleanup() {
   rc=$?
   if [ "$rc" != 0 ]; then
     # CI keeps only this output: show the end of each control-plane log before the cluster is removed.
     for f in .cluster/logs/etcd.log .cluster/logs/kube-apiserver.log .cluster/logs/operator-*.log; do
-      [ -f "$f" ] && { echo "[test] last lines of $f" >&2; tail -n 40 "$f" >&2; }
+      [ -f "$f" ] && { echo "[test] last lines of $f" >&2; tail -n 20 "$f" >&2; }
     done
   fi
   echo "[test] cluster:down" >&2
   npx tsx hack/local-cluster/down.ts || rc=1
   bash hack/local-cluster/check-clean.sh || rc=1
+  # Last, so that the end of the log names what failed.
+  if [ "$rc" != 0 ] && [ -f "$report" ]; then npx tsx test/failures.ts "$report" || true; fi
   exit "$rc"
 }
 trap cleanup EXIT
 npx tsx hack/local-cluster/up.ts
 echo "[test] end-to-end tests" >&2
-npx vitest run --project e2e "$@"
+npx vitest run --project e2e --reporter=default --reporter=json --outputFile.json="$report" "$@"
