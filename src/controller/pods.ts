@@ -27,14 +27,19 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
     primaryZone: observed.find((p) => p.name === primary)?.zone,
   });
   const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
-  if (plan.primary.create || !live.has(plan.primary.name)) await createPod(pass, { name: plan.primary.name, tier: 0, parent: undefined });
-  for (const placement of plan.layout) {
-    if (live.has(placement.name)) continue;
-    const parentZone = observed.find((p) => p.name === placement.parent)?.zone;
-    // Zone-aware: a cascade replica is created once its parent's zone is known, to be placed there.
-    if (spec.placement.zoneAware && placement.tier >= 2 && !parentZone) continue;
-    await createPod(pass, { ...placement, parentZone });
-  }
+  // Every missing pod at once: each is independent of the others (replicas are wired once they
+  // answer), and a new resource's first pass would otherwise wait for each API round trip in turn.
+  const newPrimary = plan.primary.create || !live.has(plan.primary.name) ? createPod(pass, { name: plan.primary.name, tier: 0, parent: undefined }) : undefined;
+  await Promise.all([
+    newPrimary,
+    ...plan.layout.map(async (placement) => {
+      if (live.has(placement.name)) return;
+      const parentZone = observed.find((p) => p.name === placement.parent)?.zone;
+      // Zone-aware: a cascade replica is created once its parent's zone is known, to be placed there.
+      if (spec.placement.zoneAware && placement.tier >= 2 && !parentZone) return;
+      await createPod(pass, { ...placement, parentZone });
+    }),
+  ]);
   for (const pod of deletableNow(plan, members)) {
     await deletePod(pass, pod, { withClaim: true });
     await deps.events.record(rr, 'Normal', 'ScaledDown', `removed pod ${pod}`);

@@ -16,7 +16,7 @@ import { syncUsers, resolveUsers } from './acl.js';
 import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
-import { ensureDisruptionBudgets, ensureServices } from './services.js';
+import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
 import { refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
@@ -56,8 +56,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     tls,
   };
 
-  await ensureServices(pass);
-  await ensureDisruptionBudgets(pass);
+  await ensureServicesAndBudgets(pass);
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
   let observed = await observePods(pass);

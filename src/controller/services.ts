@@ -5,21 +5,29 @@ import { semanticEqual } from '../kube/semantic.js';
 import { buildDisruptionBudgets, buildServices } from '../plan/specs.js';
 import type { Pass } from './pass.js';
 
-export async function ensureServices(pass: Pass): Promise<void> {
+/** The Services and budgets, all at once: they are independent, and a new resource's first pass
+ * would otherwise wait for each API round trip in turn. */
+export async function ensureServicesAndBudgets(pass: Pass): Promise<void> {
+  await Promise.all([ensureServices(pass), ensureDisruptionBudgets(pass)]);
+}
+
+async function ensureServices(pass: Pass): Promise<void> {
   const { deps, rr, spec, namespace, name } = pass;
   const existing = new Map(deps.cache.services(namespace, name).map((s) => [s.metadata?.name, s]));
-  for (const service of buildServices(rr, spec)) {
-    const current = existing.get(service.metadata!.name);
-    if (!current) await ignore(isConflict, deps.kube.createService(service));
-    else if (!semanticEqual(current.spec?.selector, service.spec!.selector) || current.spec?.trafficDistribution !== service.spec!.trafficDistribution) {
-      await deps.kube.patchServiceSpec(namespace, service.metadata!.name!, { selector: service.spec!.selector!, trafficDistribution: service.spec!.trafficDistribution ?? null });
-    }
-  }
+  await Promise.all(
+    buildServices(rr, spec).map(async (service) => {
+      const current = existing.get(service.metadata!.name);
+      if (!current) await ignore(isConflict, deps.kube.createService(service));
+      else if (!semanticEqual(current.spec?.selector, service.spec!.selector) || current.spec?.trafficDistribution !== service.spec!.trafficDistribution) {
+        await deps.kube.patchServiceSpec(namespace, service.metadata!.name!, { selector: service.spec!.selector!, trafficDistribution: service.spec!.trafficDistribution ?? null });
+      }
+    }),
+  );
 }
 
 /** The budgets never change: created once per operator process, an existing one is left alone. */
-export async function ensureDisruptionBudgets(pass: Pass): Promise<void> {
+async function ensureDisruptionBudgets(pass: Pass): Promise<void> {
   if (pass.memory.budgetsEnsured) return;
-  for (const budget of buildDisruptionBudgets(pass.rr)) await ignore(isConflict, pass.deps.kube.createDisruptionBudget(budget));
+  await Promise.all(buildDisruptionBudgets(pass.rr).map((budget) => ignore(isConflict, pass.deps.kube.createDisruptionBudget(budget))));
   pass.memory.budgetsEnsured = true;
 }

@@ -37,7 +37,7 @@ export class OperatorMetrics {
   private readonly queueLatency = new Histogram({
     name: 'rro_workqueue_latency_seconds',
     help: 'Time a key waits in the work queue before a worker takes it',
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60],
     registers: [this.registry],
   });
 

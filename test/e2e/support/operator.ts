@@ -21,15 +21,17 @@ export interface OperatorProcess {
   kill(): Promise<void>;
 }
 
-export function startOperator(env: Record<string, string> = {}): OperatorProcess {
+/** `entry`: the operator's entry file; a built one (dist/main.js, as the image runs it) needs no
+ * TypeScript loader. */
+export function startOperator(env: Record<string, string> = {}, entry = process.env['RRO_E2E_OPERATOR'] ?? 'src/main.ts'): OperatorProcess {
   // RRO_TEST_CRASH_AT makes the operator die at a point of a role change (see crash-at.ts).
   const crash = env['RRO_TEST_CRASH_AT'] ? ['--import', './test/e2e/support/crash-at.ts'] : [];
   // RRO_E2E_OPERATOR runs another build of the operator (an entry file) against the same tests,
   // e.g. an earlier commit's src/main.ts, to see a test fail on the bug it is named after.
   // (RRO_E2E_OPERATOR=in-cluster means no process at all: see operatorInCluster.)
   if (operatorInCluster) throw new Error('RRO_E2E_OPERATOR=in-cluster: the operator runs in the cluster; this test needs a process of its own');
-  const entry = process.env['RRO_E2E_OPERATOR'] ?? 'src/main.ts';
-  const child = spawn(process.execPath, ['--import', 'tsx', ...crash, entry], {
+  const loader = entry.endsWith('.js') ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, ...crash, entry], {
     cwd: repoRoot,
     env: { ...process.env, KUBECONFIG: kubeconfigPath(), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
