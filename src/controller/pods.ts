@@ -6,6 +6,7 @@ import { apiErrorCode, apiErrorMessage, ignore, isConflict, isNotFound } from '.
 import { ANNOTATION, LABEL, dataClaimName } from '../plan/names.js';
 import { claimsToMark, type ObservedPod } from '../plan/observation.js';
 import { buildClaim, buildPod, type PodMeta, type PodPlacement } from '../plan/specs.js';
+import { imageForNewPods } from '../plan/versions.js';
 import { deletableNow, membersOf, nextPodIndex, plan as planTopology, plannedPrimary, type ClaimRef, type Plan } from '../plan/topology.js';
 import type { Pass } from './pass.js';
 
@@ -27,9 +28,10 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
     primaryZone: observed.find((p) => p.name === primary)?.zone,
   });
   const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
+  const image = imageForNewPods(spec.image, observed);
   // Every missing pod at once: each is independent of the others (replicas are wired once they
   // answer), and a new resource's first pass would otherwise wait for each API round trip in turn.
-  const newPrimary = plan.primary.create || !live.has(plan.primary.name) ? createPod(pass, { name: plan.primary.name, tier: 0, parent: undefined }) : undefined;
+  const newPrimary = plan.primary.create || !live.has(plan.primary.name) ? createPod(pass, { name: plan.primary.name, tier: 0, parent: undefined }, image) : undefined;
   await Promise.all([
     newPrimary,
     ...plan.layout.map(async (placement) => {
@@ -37,7 +39,7 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
       const parentZone = observed.find((p) => p.name === placement.parent)?.zone;
       // Zone-aware: a cascade replica is created once its parent's zone is known, to be placed there.
       if (spec.placement.zoneAware && placement.tier >= 2 && !parentZone) return;
-      await createPod(pass, { ...placement, parentZone });
+      await createPod(pass, { ...placement, parentZone }, image);
     }),
   ]);
   for (const pod of deletableNow(plan, members)) {
@@ -57,8 +59,9 @@ export async function markClaimsHoldingData(pass: Pass, observed: ObservedPod[],
 
 /** Creates a pod (and its claim). A pod the API server refuses (Pod Security admission, quota, a
  * webhook) is reported with the server's reason, in status and in an Event, not retried blindly. */
-export async function createPod(pass: Pass, placement: PodPlacement): Promise<void> {
-  const { deps, rr, spec } = pass;
+export async function createPod(pass: Pass, placement: PodPlacement, image: string): Promise<void> {
+  const { deps, rr } = pass;
+  const spec = { ...pass.spec, image };
   try {
     if (spec.persistence.enabled) await ignore(isAlreadyExists, deps.kube.createClaim(buildClaim(rr, spec, placement.name, placement.tier)));
     await ignore(isAlreadyExists, deps.kube.createPod(buildPod(rr, spec, placement)));

@@ -16,6 +16,8 @@ export interface ObservedPod {
   parent: string | undefined;
   /** The pod template revision it was built from (annotation); undefined for pods from before revisions. */
   revision?: string | undefined;
+  /** The image of its redis container. */
+  image?: string | undefined;
   podIP: string | undefined;
   deleting: boolean;
   /** The pod's redis container is not running (crashed, waiting to restart): its Redis cannot answer. */
@@ -47,6 +49,7 @@ export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod
     role: labels[LABEL.role] === 'primary' ? 'primary' : 'replica',
     parent: pod.metadata?.annotations?.[ANNOTATION.parent],
     revision: pod.metadata?.annotations?.[ANNOTATION.revision],
+    image: pod.spec?.containers?.find((c) => c.name === 'redis')?.image,
     podIP: running ? pod.status?.podIP : undefined,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),

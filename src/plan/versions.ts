@@ -83,3 +83,16 @@ export function downgradeRefusal(image: string, pods: Pick<ObservedPod, 'name' |
   }
   return undefined;
 }
+
+/** The image a pod created now is given: spec.image, unless rolling it is refused (a downgrade).
+ * Then a replacement or a scale-up runs the image of the pod with the newest data format, which every
+ * pod can sync from; a replica on the refused image would fail its first sync. */
+export function imageForNewPods(image: string, pods: Pick<ObservedPod, 'name' | 'server' | 'image'>[]): string {
+  if (!downgradeRefusal(image, pods)) return image;
+  const format = (pod: Pick<ObservedPod, 'server'>): number => {
+    const parsed = pod.server && parseVersion(pod.server.version);
+    return (parsed && rdbFormat({ server: pod.server!.server, ...parsed })?.rdb) ?? -1;
+  };
+  const newest = pods.filter((p) => p.image && p.server).sort((a, b) => format(b) - format(a))[0];
+  return newest?.image ?? image;
+}

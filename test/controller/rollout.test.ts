@@ -131,6 +131,22 @@ describe('server versions', () => {
     expect(uids()).toEqual(before);
   });
 
+  it('while a downgrade is refused, a pod re-created meanwhile runs what the others run, not the refused image', async () => {
+    const { world, rr, apply } = setup({ replicas: 2, image: 'valkey/valkey:8.1' });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    apply({ replicas: 2, image: 'redis:6.2' });
+    await underWrites(world, rr, () => world.status(rr)!.conditions!.some((c) => c.reason === 'UpdateRefused'));
+    // A replica is lost (its node died, someone deleted it): its replacement must be able to sync.
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    await world.kube.deletePod('ns', replica, 0);
+    world.kube.finishDeletions();
+    await underWrites(world, rr, () => world.kube.pods.size === 3 && world.status(rr)!.nodes!.filter((n) => n.role === 'replica' && n.link === 'up').length === 2);
+    expect(images(world)).toEqual(Array(3).fill('valkey/valkey:8.1'));
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ reason: 'UpdateRefused' });
+  });
+
   it('an upgrade (Redis 6.2 to 7.0, then to Valkey 8.1) rolls every pod', async () => {
     const { world, rr, apply } = setup({ replicas: 1, image: 'redis:6.2' });
     await world.settle(rr, () => world.ready(rr));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downgradeRefusal, imageVersion, rdbFormat } from '../../../src/plan/versions.js';
+import { downgradeRefusal, imageForNewPods, imageVersion, rdbFormat } from '../../../src/plan/versions.js';
 
 const pod = (name: string, server: 'redis' | 'valkey', version: string) => ({ name, server: { server, version } });
 
@@ -43,5 +43,18 @@ describe('downgradeRefusal', () => {
     expect(downgradeRefusal('redis:latest', [pod('a-0', 'valkey', '8.1.8')])).toBeUndefined();
     expect(downgradeRefusal('valkey/valkey:9.0', [pod('a-0', 'redis', '8.2.1')])).toBeUndefined();
     expect(downgradeRefusal('redis:6.2', [{ name: 'a-0', server: undefined }])).toBeUndefined();
+  });
+});
+
+describe('imageForNewPods', () => {
+  const running = (name: string, server: 'redis' | 'valkey', version: string, image: string) => ({ ...pod(name, server, version), image });
+  it('is spec.image unless rolling it is refused', () => {
+    expect(imageForNewPods('redis:7.0', [running('a-0', 'redis', '6.2.14', 'redis:6.2')])).toBe('redis:7.0');
+    expect(imageForNewPods('redis:6.2', [])).toBe('redis:6.2');
+  });
+
+  it('during a refused downgrade, the image of the pod with the newest data format', () => {
+    const pods = [running('a-1', 'redis', '7.0.15', 'redis:7.0'), running('a-0', 'valkey', '8.1.8', 'valkey/valkey:8.1'), { name: 'a-2', server: undefined, image: 'redis:6.2' }];
+    expect(imageForNewPods('redis:6.2', pods)).toBe('valkey/valkey:8.1');
   });
 });
