@@ -40,4 +40,4 @@ COPY --from=build --chown=0:0 /src/dist ./dist
 # The node user of the base image is uid/gid 1000; files stay owned by root (read-only to it).
 USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["node","dist/main.js"]
+ENTRYPOINT ["node","--optimize-for-size","dist/main.js"]

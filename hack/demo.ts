@@ -9,7 +9,7 @@ import type { RedisReplication } from '../src/api/schema.js';
 import { renderStatus } from '../src/cli/render.js';
 import { fetchPods, fetchResource, NotFoundError, useColor } from '../src/cli/status.js';
 import { loadKubeConfig, makeClients } from '../src/kube/client.js';
-import { must, repoRoot, waitFor } from './lib.js';
+import { OPERATOR_NODE_FLAGS, must, repoRoot, waitFor } from './lib.js';
 import { clusterPaths } from './local-cluster/common.js';
 import { up } from './local-cluster/lifecycle.js';
 
@@ -78,7 +78,7 @@ class Operator {
     mkdirSync(LOG_DIR, { recursive: true });
     const fd = openSync(OPERATOR_LOG, 'a');
     writeSync(fd, `\n--- npm run demo: operator started ${new Date().toISOString()} ---\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, '--import', 'tsx', 'src/main.ts'], {
       cwd: repoRoot,
       env: {
         ...process.env,

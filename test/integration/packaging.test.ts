@@ -20,7 +20,7 @@ import {
   renderManifests,
   runHelm,
 } from '../../hack/render-manifests.js';
-import { repoRoot } from '../../hack/lib.js';
+import { OPERATOR_NODE_FLAGS, repoRoot } from '../../hack/lib.js';
 import { cacheBinDir } from '../../hack/local-cluster/common.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -499,7 +499,7 @@ describe('plain manifests', () => {
 });
 
 describe('Dockerfile and kind runner', () => {
-  it('Dockerfile: multi-stage build on a pinned Node.js LTS release, OCI labels, prod deps only, non-root, node dist/main.js', () => {
+  it('Dockerfile: multi-stage build on a pinned Node.js LTS release, OCI labels, prod deps only, non-root, node with the operator flags on dist/main.js', () => {
     const df = read('Dockerfile');
     expect(df.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     // Pinned to a release of an even (LTS) major from 22 on, not a floating tag.
@@ -509,7 +509,10 @@ describe('Dockerfile and kind runner', () => {
     expect(df).toMatch(/npm ci --omit=dev/);
     expect(df).toMatch(/npm run build/);
     expect(df).toMatch(/^USER 1000(:1000)?$/m);
-    expect(df).toMatch(/^ENTRYPOINT \["node",\s*"dist\/main\.js"\]$/m);
+    // The Node.js flags of the image are the ones every local run of the operator uses (hack/lib.ts).
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(df)?.[1] ?? '[]') as string[];
+    expect(entrypoint).toEqual(['node', ...OPERATOR_NODE_FLAGS, 'dist/main.js']);
+    expect(JSON.parse(read('package.json')).scripts.start).toContain(`node ${OPERATOR_NODE_FLAGS.join(' ')} --import tsx src/main.ts`);
     const dockerignore = read('.dockerignore').split('\n');
     for (const entry of ['node_modules', 'dist', '.git', '.cluster']) expect(dockerignore).toContain(entry);
     for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(dockerignore).not.toContain(needed);

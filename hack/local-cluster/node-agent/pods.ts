@@ -5,7 +5,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { join, basename } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { repoRoot, run } from '../../lib.js';
+import { OPERATOR_NODE_FLAGS, repoRoot, run } from '../../lib.js';
 import { OWNER_ENV, pidAlive, procStartTime, rmrf, stopPids, type ClusterPaths } from '../common.js';
 import { SELF } from './self.js';
 import { allocateIP, netnsName, setupPodNetwork, teardownPodNetwork, vethName } from './netns.js';
@@ -347,7 +347,9 @@ export class PodRuntime {
     } else {
       const dist = join(repoRoot, 'dist', 'main.js');
       const args = (spec.args ?? []).map((s) => expand(s, env));
-      argv = existsSync(dist) ? [process.execPath, dist, ...args] : [process.execPath, '--import', 'tsx', join(repoRoot, 'src', 'main.ts'), ...args];
+      argv = existsSync(dist)
+        ? [process.execPath, ...OPERATOR_NODE_FLAGS, dist, ...args]
+        : [process.execPath, ...OPERATOR_NODE_FLAGS, '--import', 'tsx', join(repoRoot, 'src', 'main.ts'), ...args];
       cwd = repoRoot;
       env.NODE_PATH = join(repoRoot, 'node_modules');
     }

@@ -8,7 +8,7 @@ import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
 import { makeClients } from '../../../src/kube/client.js';
-import { repoRoot, run, type RunResult } from '../../../hack/lib.js';
+import { OPERATOR_NODE_FLAGS, repoRoot, run, type RunResult } from '../../../hack/lib.js';
 import { afterAll, beforeAll } from 'vitest';
 import { clusterPaths, createNamespace, kubeConfig, kubeconfigPath, kubectl, operatorInCluster, waitFor } from './cluster.js';
 
@@ -31,7 +31,7 @@ export function startOperator(env: Record<string, string> = {}, entry = process.
   // (RRO_E2E_OPERATOR=in-cluster means no process at all: see operatorInCluster.)
   if (operatorInCluster) throw new Error('RRO_E2E_OPERATOR=in-cluster: the operator runs in the cluster; this test needs a process of its own');
   const loader = entry.endsWith('.js') ? [] : ['--import', 'tsx'];
-  const child = spawn(process.execPath, [...loader, ...crash, entry], {
+  const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...loader, ...crash, entry], {
     cwd: repoRoot,
     env: { ...process.env, KUBECONFIG: kubeconfigPath(), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
