@@ -52,6 +52,9 @@ describe.skipIf(!localCluster)('node loss', () => {
     const t0 = Date.now();
     downed = node;
     await nodeDown(node);
+    // The role moves first: a write that failed while the cut was still being set up, followed by one
+    // that went through, is not the end of the outage.
+    await waitFor(async () => (await getRR(ns, 'nl')).status?.primary !== primary, { timeoutMs: 60_000, intervalMs: 50, what: `failover off ${node}` });
     await waitFor(() => load.recoveredAt(t0), { timeoutMs: 60_000, intervalMs: 50, what: 'writes accepted again' });
     const recoveryMs = load.recoveredAt(t0)! - t0;
     const after = await getRR(ns, 'nl');
