@@ -59,6 +59,12 @@ export function rdbFormat(v: ServerVersion): { rdb: number; atLeast: boolean } |
   return { rdb: entry[2], atLeast: entry === table[table.length - 1] && key > at(entry) };
 }
 
+/** The release line of the server a pod runs (INFO server), once it answered. */
+function runningVersion(pod: Pick<ObservedPod, 'server'>): ServerVersion | undefined {
+  const parsed = pod.server && parseVersion(pod.server.version);
+  return parsed && { server: pod.server!.server, ...parsed };
+}
+
 const label = (v: ServerVersion): string => `${v.server === 'valkey' ? 'Valkey' : 'Redis'} ${v.major}.${v.minor}`;
 
 /** Why `image` must not be rolled onto these pods, or undefined when it may: its server writes (and
@@ -71,8 +77,7 @@ export function downgradeRefusal(image: string, pods: Pick<ObservedPod, 'name' |
   if (!target || !targetFormat || targetFormat.atLeast) return undefined;
   for (const pod of pods) {
     if (!pod.server) continue;
-    const parsed = parseVersion(pod.server.version);
-    const running = parsed && { server: pod.server.server, ...parsed };
+    const running = runningVersion(pod);
     const format = running && rdbFormat(running);
     if (!running || !format || format.rdb <= targetFormat.rdb) continue;
     return (
@@ -90,8 +95,8 @@ export function downgradeRefusal(image: string, pods: Pick<ObservedPod, 'name' |
 export function imageForNewPods(image: string, pods: Pick<ObservedPod, 'name' | 'server' | 'image'>[]): string {
   if (!downgradeRefusal(image, pods)) return image;
   const format = (pod: Pick<ObservedPod, 'server'>): number => {
-    const parsed = pod.server && parseVersion(pod.server.version);
-    return (parsed && rdbFormat({ server: pod.server!.server, ...parsed })?.rdb) ?? -1;
+    const running = runningVersion(pod);
+    return (running && rdbFormat(running)?.rdb) ?? -1;
   };
   const newest = pods.filter((p) => p.image && p.server).sort((a, b) => format(b) - format(a))[0];
   return newest?.image ?? image;
