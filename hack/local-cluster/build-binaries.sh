@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes control-plane binaries (and kubectl, kube-proxy, helm) from the Go module
-# proxy into a cache folder outside the repository, keyed by version. Builds only what is missing.
+# Builds the Kubernetes binaries (control plane, kubelet, kube-proxy, kubectl), crictl and helm from
+# the Go module proxy into a cache folder outside the repository, keyed by version. Builds only what is missing.
 # Usage: build-binaries.sh            prints the bin folder on the last line of stdout
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
 CACHE="${RRO_CACHE:-$HOME/.cache/redis-replication-operator}"
 BIN="$CACHE/k8s-$K8S_VERSION/bin"
 HELM_BIN="$CACHE/helm-$HELM_VERSION/bin"
-CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl)
+CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl kubelet)
 
 log() { echo "[build] $*" >&2; }
 mkdir -p "$BIN" "$HELM_BIN"
@@ -21,7 +22,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   work="$CACHE/k8s-$K8S_VERSION/module"
   mkdir -p "$work"
   cd "$work"
-  if [ ! -f go.mod ] || ! grep -q "k8s.io/kubernetes $K8S_VERSION" go.mod; then
+  # tools.go names every command: a module resolved for fewer commands is resolved again.
+  if [ ! -f go.mod ] || ! grep -q "k8s.io/kubernetes $K8S_VERSION" go.mod || ! grep -q cmd/kubelet tools.go; then
     log "resolving k8s.io/kubernetes@$K8S_VERSION and its staging modules"
     gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
     staging_version="v0.${K8S_VERSION#v1.}"
@@ -45,6 +47,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
     log "go mod tidy (downloads modules; a few minutes on a cold machine)"
@@ -71,4 +74,13 @@ if [ ! -x "$HELM_BIN/helm" ]; then
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 ln -sf "$HELM_BIN/helm" "$BIN/helm"
+
+CRICTL_BIN="$CACHE/crictl-$CRICTL_VERSION/bin"
+if [ ! -x "$CRICTL_BIN/crictl" ]; then
+  log "building crictl $CRICTL_VERSION"
+  mkdir -p "$CRICTL_BIN"
+  GOBIN="$CRICTL_BIN" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+fi
+ln -sf "$CRICTL_BIN/crictl" "$BIN/crictl"
 echo "$BIN"

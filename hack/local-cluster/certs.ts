@@ -45,7 +45,19 @@ function b64(path: string): string {
   return readFileSync(path).toString('base64');
 }
 
-export function kubeconfigYaml(paths: ClusterPaths, user: 'admin' | 'node'): string {
+/** A kubelet's own identity (`system:node:<name>` in group `system:nodes`): the API server's Node
+ * authorizer and NodeRestriction admission then hold it to its own Node, pods and Secrets, as on a
+ * real cluster. */
+export async function ensureNodeCert(paths: ClusterPaths, node: string): Promise<string> {
+  const name = `node-${node}`;
+  if (!existsSync(join(paths.pki, `${name}.crt`))) {
+    await signed(paths.pki, name, `/O=system:nodes/CN=system:node:${node}`,
+      'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+  }
+  return name;
+}
+
+export function kubeconfigYaml(paths: ClusterPaths, user: string): string {
   const pki = paths.pki;
   return `apiVersion: v1
 kind: Config

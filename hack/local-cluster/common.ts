@@ -68,6 +68,27 @@ export function findNode(name: string, paths: ClusterPaths = clusterPaths()): No
   return node;
 }
 
+/**
+ * What runs a node: `kubelet` (the default: a real kubelet with its own containerd and runc) or
+ * `agent` (the project's own node agent, node-agent/, which runs each pod's server as a host process).
+ * RRO_NODE_KIND chooses for cluster:up; a running cluster records its kind in run/node-kind.
+ */
+export type NodeKind = 'kubelet' | 'agent';
+
+export function nodeKindWanted(): NodeKind {
+  const kind = process.env.RRO_NODE_KIND ?? 'kubelet';
+  if (kind !== 'kubelet' && kind !== 'agent') throw new Error(`RRO_NODE_KIND must be kubelet or agent (got ${kind})`);
+  return kind;
+}
+
+export function clusterNodeKind(paths: ClusterPaths = clusterPaths()): NodeKind {
+  try {
+    return readFileSync(join(paths.run, 'node-kind'), 'utf8').trim() as NodeKind;
+  } catch {
+    return nodeKindWanted();
+  }
+}
+
 /** Daemon name (pid file, log) of a node's agent. */
 export const agentName = (node: string): string => `node-agent-${node}`;
 

@@ -1,23 +1,26 @@
 // Faults on the local cluster's processes, network namespaces and nodes: used by the e2e tests
 // (test/e2e/support/faults.ts re-exports them) and by `npm run cluster:fault` (fault-cli.ts).
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must, run } from '../lib.js';
 import {
-  BRIDGE_IP, POD_CIDR, agentName, clusterPaths as paths0, daemonPid, findNode, signal, signalGroup, pidAlive, procStartTime, cacheBinDir,
+  BRIDGE_IP, POD_CIDR, agentName, clusterNodeKind, clusterNodes, clusterPaths as paths0, daemonPid, findNode, signal, signalGroup, pidAlive, procStartTime, cacheBinDir,
   type ClusterPaths,
 } from './common.js';
 import { restartApiServerProcess } from './control-plane.js';
+import { containerdName, ctr, kubeletName } from './kubelet-node.js';
+import { criPodState, criPodsOnNode } from './cri-pods.js';
 import { allStates, findState, type PodState } from './node-agent/state.js';
 
 export { clusterPaths } from './common.js';
 export type { ClusterPaths } from './common.js';
 export type { PodState } from './node-agent/state.js';
 
-/** The on-disk state of a pod the node agent runs (netns, IP, container pids), or throws. */
+/** The state of a running pod (node, netns, IP, container pids): from the node's containerd on
+ * kubelet nodes, from the node agent's state.json on agent nodes; throws when no node runs it. */
 export function podState(namespace: string, pod: string, p: ClusterPaths = paths0()): PodState {
-  const st = findState(p.pods, namespace, pod);
-  if (!st) throw new Error(`pod ${namespace}/${pod} is not run by the local node agent (no state under ${p.pods})`);
+  const st = clusterNodeKind(p) === 'kubelet' ? criPodState(p, clusterNodes(p), namespace, pod) : findState(p.pods, namespace, pod);
+  if (!st) throw new Error(`pod ${namespace}/${pod} runs on no node of the local cluster`);
   return st;
 }
 
@@ -42,18 +45,43 @@ function sendGroup(pid: number, sig: NodeJS.Signals): void {
   if (!signalGroup(pid, sig)) throw new Error(`could not send ${sig} to ${pid}`);
 }
 
-/** SIGKILL of the container's process (redis-server); the node agent restarts it per restartPolicy. */
+/** SIGKILL of the container's process (redis-server: on a kubelet node the container's PID 1, which
+ * takes the whole container down); the kubelet (or agent) restarts it per restartPolicy, with its back-off. */
 export async function killContainer(namespace: string, pod: string, container?: string): Promise<void> {
-  sendGroup(containerPid(namespace, pod, container), 'SIGKILL');
+  const pid = containerPid(namespace, pod, container);
+  if (clusterNodeKind() === 'kubelet') {
+    if (!signal(pid, 'SIGKILL')) throw new Error(`could not send SIGKILL to ${pid}`);
+  } else {
+    sendGroup(pid, 'SIGKILL');
+  }
 }
 
-/** SIGSTOP: the process stays, answers nothing. */
+/** The CRI container of a pod on a kubelet node: its node and id. */
+function criContainer(namespace: string, pod: string, container?: string): { node: string; id: string } {
+  const st = podState(namespace, pod);
+  const hit = container ? st.containers[container] : Object.values(st.containers)[0];
+  if (!hit?.id || !hit.pid) throw new Error(`pod ${namespace}/${pod}: container ${container ?? '(first)'} is not running`);
+  return { node: st.node, id: hit.id };
+}
+
+/** The container stops answering, its processes stay: containerd's pause (the freezer cgroup) on a
+ * kubelet node, SIGSTOP on an agent node. */
 export async function freezePod(namespace: string, pod: string, container?: string): Promise<void> {
+  if (clusterNodeKind() === 'kubelet') {
+    const c = criContainer(namespace, pod, container);
+    await ctr(paths0(), c.node, ['tasks', 'pause', c.id], 30_000);
+    return;
+  }
   sendGroup(containerPid(namespace, pod, container), 'SIGSTOP');
 }
 
-/** SIGCONT after freezePod. */
+/** Undoes freezePod. */
 export async function thawPod(namespace: string, pod: string, container?: string): Promise<void> {
+  if (clusterNodeKind() === 'kubelet') {
+    const c = criContainer(namespace, pod, container);
+    await ctr(paths0(), c.node, ['tasks', 'resume', c.id], 30_000);
+    return;
+  }
   sendGroup(containerPid(namespace, pod, container), 'SIGCONT');
 }
 
@@ -113,42 +141,56 @@ export function isNodeDown(node: string, p: ClusterPaths = paths0()): boolean {
   return existsSync(downMarker(p, node));
 }
 
-/** Pids of the node's live agent, or throws. */
+/** Pid of the node's live agent (kubelet nodes: its kubelet), or throws. */
 export function agentPid(node: string, p: ClusterPaths = paths0()): number {
   findNode(node, p);
-  const pid = daemonPid(p, agentName(node));
-  if (!pid) throw new Error(`the agent of node ${node} does not run`);
+  const name = clusterNodeKind(p) === 'kubelet' ? kubeletName(node) : agentName(node);
+  const pid = daemonPid(p, name);
+  if (!pid) throw new Error(`${name} does not run`);
   return pid;
 }
 
-/** The pods (on-disk state) the node's agent runs. */
+/** Pids of the node's processes that a lost machine takes with it: agent, or kubelet and containerd. */
+function nodeDaemonPids(node: string, p: ClusterPaths): number[] {
+  if (clusterNodeKind(p) === 'agent') return [agentPid(node, p)];
+  const pids = [kubeletName(node), containerdName(node)].map((d) => daemonPid(p, d));
+  if (pids.some((x) => x === undefined)) throw new Error(`node ${node}: kubelet or containerd does not run`);
+  return pids as number[];
+}
+
+/** The pods the node runs. */
 export function podsOnNode(node: string, p: ClusterPaths = paths0()): PodState[] {
+  if (clusterNodeKind(p) === 'kubelet') return criPodsOnNode(p, node);
   return allStates(p.pods).filter((s) => s.node === node);
 }
 
 /**
- * The node goes away as seen from the cluster: its agent is stopped (SIGSTOP: no Lease renewal, no
- * status, no pod changes) and every pod on it is cut off from the network in both directions; the
- * container processes keep running. The node controller marks it NotReady after its grace period.
+ * The node goes away as seen from the cluster, as a lost machine: its agent (kubelet nodes: kubelet
+ * and containerd) is stopped (SIGSTOP: no Lease renewal, no status, no pod changes) and every pod on
+ * it is cut off from the network in both directions; the container processes keep running. The node
+ * controller marks it NotReady after its grace period. The pods' namespaces are recorded in the
+ * down marker (containerd cannot be asked while it is stopped).
  */
 export async function nodeDown(node: string, p: ClusterPaths = paths0()): Promise<void> {
-  const pid = agentPid(node, p);
-  signal(pid, 'SIGSTOP');
-  writeFileSync(downMarker(p, node), String(pid));
-  for (const st of podsOnNode(node, p)) {
-    if (!st.ip || !existsSync(`/run/netns/${st.netns}`)) continue;
+  const pids = nodeDaemonPids(node, p);
+  const pods = podsOnNode(node, p).filter((st) => st.ip && existsSync(`/run/netns/${st.netns}`));
+  for (const pid of pids) signal(pid, 'SIGSTOP');
+  writeFileSync(downMarker(p, node), JSON.stringify({ pids, netns: pods.map((st) => st.netns) }));
+  for (const st of pods) {
     await removeTagged(st.netns, 'rro-node-down');
     await cutOff(st.netns, st.ip, NODE_DOWN_TAG);
   }
 }
 
-/** Undoes nodeDown: the pods' network comes back and the agent resumes (it renews its Lease, and stops pods deleted meanwhile). */
+/** Undoes nodeDown: the pods' network comes back and the node resumes (it renews its Lease, and stops pods deleted meanwhile). */
 export async function nodeUp(node: string, p: ClusterPaths = paths0()): Promise<void> {
-  const pid = agentPid(node, p);
-  for (const st of podsOnNode(node, p)) {
-    if (existsSync(`/run/netns/${st.netns}`)) await removeTagged(st.netns, 'rro-node-down');
-  }
-  signal(pid, 'SIGCONT');
+  const pids = nodeDaemonPids(node, p);
+  let netns: string[] = [];
+  try {
+    netns = (JSON.parse(readFileSync(downMarker(p, node), 'utf8')) as { netns: string[] }).netns;
+  } catch { /* not down, or down by an older version: no namespaces recorded */ }
+  for (const ns of netns) if (existsSync(`/run/netns/${ns}`)) await removeTagged(ns, 'rro-node-down');
+  for (const pid of [...pids].reverse()) signal(pid, 'SIGCONT');
   rmSync(downMarker(p, node), { force: true });
 }
 

@@ -5,15 +5,17 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot, run, waitFor } from '../lib.js';
 import {
-  agentName, clusterNodes, nodeSpecs, startDaemon, cacheBinDir, cacheRoot, clusterPaths, pidAlive, runningClusterRoots, daemonPid, ensureDir, log, ownedPids, rmrf, stopPids,
-  type ClusterPaths, type NodeSpec,
+  agentName, clusterNodeKind, clusterNodes, nodeKindWanted, nodeSpecs, startDaemon, cacheBinDir, cacheRoot, clusterPaths, pidAlive, runningClusterRoots, daemonPid, ensureDir, log, ownedPids, rmrf, stopPids,
+  type ClusterPaths, type NodeKind, type NodeSpec,
 } from './common.js';
+import { containerdName, kubeletName, startKubeletNode, stopKubeletNodes } from './kubelet-node.js';
 import { ensureCerts, writeKubeconfigs } from './certs.js';
 import { ensureBridge, teardownNetwork } from './net.js';
 import { isNodeDown, nodeUp } from './faults.js';
 import { DAEMONS, alive, apiGet, apiReady, etcdHealthy, nodeAgentSpec, startNamed, type DaemonName } from './control-plane.js';
 
-const NEEDED = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl'];
+const NEEDED = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl', 'kubelet', 'crictl'];
+const PROVISIONER = 'provisioner';
 
 /** The folder with the Kubernetes binaries; builds them (cached) when any is missing. */
 export function ensureBinaries(): string {
@@ -32,6 +34,36 @@ function ensureServers(): void {
   if (r.status !== 0) throw new Error('fetch-servers.sh failed');
 }
 
+export interface ImageArchive { name: string; file: string }
+
+/** The images of the kubelet nodes (built once, cached: build-images.sh), and the operator's image
+ * when `npm run image:build` has made one. */
+export function ensureImages(): ImageArchive[] {
+  const r = spawnSync('bash', [join(repoRoot, 'hack/local-cluster/build-images.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error('build-images.sh failed');
+  const dir = r.stdout.trim().split('\n').pop()!.trim();
+  const images = readFileSync(join(dir, 'images.txt'), 'utf8').trim().split('\n').map((l) => {
+    const [name, file] = l.split(' ');
+    return { name: name!, file: join(dir, file!) };
+  });
+  return [...images, ...operatorImage()];
+}
+
+/** Where `npm run image:build` leaves the operator image (docker-archive), by the name the chart gives it. */
+export const OPERATOR_IMAGE = 'docker.io/library/redis-replication-operator:dev';
+export const operatorImageArchive = (): string => join(cacheRoot(), 'operator-image', 'redis-replication-operator-dev.tar');
+
+function operatorImage(): ImageArchive[] {
+  return existsSync(operatorImageArchive()) ? [{ name: OPERATOR_IMAGE, file: operatorImageArchive() }] : [];
+}
+
+/** Whether every process of the node runs (and it was not taken down by the node-down fault). */
+function nodeRunning(paths: ClusterPaths, kind: NodeKind, node: string): boolean {
+  if (isNodeDown(node, paths)) return false;
+  if (kind === 'agent') return daemonPid(paths, agentName(node)) !== undefined;
+  return [containerdName(node), kubeletName(node), PROVISIONER].every((d) => daemonPid(paths, d) !== undefined);
+}
+
 async function nodeReady(paths: ClusterPaths, name: string): Promise<boolean> {
   const r = await apiGet(paths, `/api/v1/nodes/${name}`);
   if (r.status !== 200) return false;
@@ -43,7 +75,8 @@ async function healthy(paths: ClusterPaths): Promise<boolean> {
   if (!existsSync(paths.kubeconfig)) return false;
   if (!DAEMONS.every((d) => alive(paths, d))) return false;
   const nodes = clusterNodes(paths);
-  if (nodes.length !== nodeSpecs().length || !nodes.every((n) => daemonPid(paths, agentName(n.name)) && !isNodeDown(n.name, paths))) return false;
+  if (clusterNodeKind(paths) !== nodeKindWanted()) return false;
+  if (nodes.length !== nodeSpecs().length || !nodes.every((n) => nodeRunning(paths, clusterNodeKind(paths), n.name))) return false;
   if (!(await apiReady(paths))) return false;
   for (const n of nodes) if (!(await nodeReady(paths, n.name))) return false;
   return true;
@@ -102,10 +135,13 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
     return;
   }
   const bin = ensureBinaries();
-  ensureServers();
+  const kind = nodeKindWanted();
+  const images = kind === 'kubelet' ? ensureImages() : [];
+  if (kind === 'agent') ensureServers();
+  step(kind === 'kubelet' ? `${images.length} images ready` : 'servers ready');
   // Partly alive: etcd (the state) is fine, some other daemons died. Restart only what is missing.
-  const sameNodes = clusterNodes(paths).length === nodeSpecs().length;
-  if (!sameNodes) log(`the running cluster has ${clusterNodes(paths).length} node(s), ${nodeSpecs().length} wanted (RRO_NODES): starting afresh`);
+  const sameNodes = clusterNodes(paths).length === nodeSpecs().length && (!existsSync(paths.run) || clusterNodeKind(paths) === kind);
+  if (!sameNodes) log(`the running cluster has ${clusterNodes(paths).length} ${clusterNodeKind(paths)} node(s), ${nodeSpecs().length} ${kind} wanted (RRO_NODES, RRO_NODE_KIND): starting afresh`);
   const partial = sameNodes && existsSync(paths.kubeconfig) && existsSync(join(paths.pki, 'admin.kubeconfig')) && alive(paths, 'etcd') && (await etcdHealthy());
   if (partial) log('cluster partly running: restarting the processes that are missing');
   if (!partial) {
@@ -147,7 +183,7 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
   await start('kube-controller-manager', async () => alive(paths, 'kube-controller-manager'), 60_000);
   await start('kube-scheduler', async () => alive(paths, 'kube-scheduler'), 60_000);
   await start('kube-proxy', async () => alive(paths, 'kube-proxy'), 60_000);
-  await startAgents(paths, bin, nodes);
+  await startNodes(paths, bin, kind, nodes, images);
   await waitFor(async () => (await apiGet(paths, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
     { timeoutMs: 120_000, intervalMs: 200, what: 'the default ServiceAccount' });
   await waitFor(async () => (await apiGet(paths, '/apis/storage.k8s.io/v1/storageclasses/rro-hostpath')).status === 200,
@@ -155,27 +191,40 @@ async function upLocked(paths: ClusterPaths): Promise<void> {
   step(`cluster ready: kubeconfig ${paths.kubeconfig}, kubectl ${join(paths.bin, 'kubectl')}`);
 }
 
-/** Starts the agent of every node that has none running (and brings back a node-down one); resolves when every node is Ready. */
-async function startAgents(paths: ClusterPaths, bin: string, nodes: NodeSpec[]): Promise<void> {
+/** Starts what is missing of every node (and brings back a node-down one); resolves when every node is Ready. */
+async function startNodes(paths: ClusterPaths, bin: string, kind: NodeKind, nodes: NodeSpec[], images: ImageArchive[]): Promise<void> {
   writeFileSync(join(paths.run, 'nodes.json'), JSON.stringify(nodes, null, 2));
+  writeFileSync(join(paths.run, 'node-kind'), kind);
+  const t0 = Date.now();
   for (const n of nodes) {
-    if (isNodeDown(n.name, paths) && daemonPid(paths, agentName(n.name))) {
+    if (isNodeDown(n.name, paths)) {
       log(`${n.name} was taken down (cluster:fault node-down): bringing it back`);
       await nodeUp(n.name, paths);
     }
-    if (daemonPid(paths, agentName(n.name))) continue;
-    startDaemon(paths, nodeAgentSpec(bin, n));
-    log(`started ${agentName(n.name)} (${n.zone}, ${n.ip}; log: ${join(paths.logs, `${agentName(n.name)}.log`)})`);
   }
-  const t0 = Date.now();
+  const main = (n: NodeSpec): string => (kind === 'agent' ? agentName(n.name) : kubeletName(n.name));
+  if (kind === 'agent') {
+    for (const n of nodes.filter((x) => !daemonPid(paths, agentName(x.name)))) {
+      startDaemon(paths, nodeAgentSpec(bin, n));
+      log(`started ${agentName(n.name)} (${n.zone}, ${n.ip}; log: ${join(paths.logs, `${agentName(n.name)}.log`)})`);
+    }
+  } else {
+    if (!daemonPid(paths, PROVISIONER)) {
+      startDaemon(paths, { name: PROVISIONER, cmd: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'hack/local-cluster/provisioner-daemon.ts')] });
+    }
+    await Promise.all(nodes.map(async (n) => {
+      await startKubeletNode(paths, bin, n, images);
+      log(`${n.name} (${n.zone}, ${n.ip}): containerd and kubelet running (logs: ${join(paths.logs, `${kubeletName(n.name)}.log`)})`);
+    }));
+  }
   await Promise.all(nodes.map((n) => waitFor(() => nodeReady(paths, n.name), {
     timeoutMs: 120_000, intervalMs: 200, what: `node ${n.name} to be Ready`,
     check: () => {
-      const logFile = join(paths.logs, `${agentName(n.name)}.log`);
-      if (!daemonPid(paths, agentName(n.name))) throw new Error(`${agentName(n.name)} exited; see ${logFile}:\n${tail(logFile)}`);
+      const logFile = join(paths.logs, `${main(n)}.log`);
+      if (!daemonPid(paths, main(n))) throw new Error(`${main(n)} exited; see ${logFile}:\n${tail(logFile)}`);
     },
   })));
-  log(`${nodes.length} node(s) Ready: ${nodes.map((n) => `${n.name} (${n.zone})`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  log(`${nodes.length} ${kind} node(s) Ready: ${nodes.map((n) => `${n.name} (${n.zone})`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 function tail(file: string, lines = 20): string {
@@ -193,9 +242,10 @@ export async function down(paths = clusterPaths(), opts: { quiet?: boolean } = {
 
 async function downLocked(paths: ClusterPaths, opts: { quiet?: boolean }): Promise<void> {
   const step = stepTimer();
-  // The agent first, so that it restarts nothing; then every other process of ours.
+  // The nodes first, so that they restart nothing; then every other process of ours.
   const agents = clusterNodes(paths).map((n) => daemonPid(paths, agentName(n.name))).filter((p): p is number => p !== undefined);
   if (agents.length > 0) await stopPids(agents, 3000);
+  await stopKubeletNodes(paths, clusterNodes(paths));
   for (let round = 0; round < 3; round++) {
     const pids = ownedPids(paths.root);
     if (pids.length === 0) break;

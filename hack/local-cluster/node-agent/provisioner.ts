@@ -34,8 +34,12 @@ function pvNode(pv: k8s.V1PersistentVolume): string | undefined {
   return pv.spec?.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions?.find((e) => e.key === 'kubernetes.io/hostname')?.values?.[0];
 }
 
-/** One pass: provision volumes for pending claims of our class, delete released volumes of ours. */
-export async function provisionOnce(core: k8s.CoreV1Api, paths: ClusterPaths, self: NodeSpec, log: Logger): Promise<void> {
+/**
+ * One pass: provision volumes for pending claims of our class, delete released volumes of ours.
+ * `local` volumes (kubelet nodes) get the pod's fsGroup applied by the kubelet, as a real local disk
+ * does; the node agent mounts `hostPath` ones.
+ */
+export async function provisionOnce(core: k8s.CoreV1Api, paths: ClusterPaths, self: NodeSpec, log: Logger, source: 'hostPath' | 'local' = 'hostPath'): Promise<void> {
   const pvcs = await core.listPersistentVolumeClaimForAllNamespaces({});
   const pvs = await core.listPersistentVolume({});
   const byClaim = new Set(pvs.items.map((pv) => pv.spec?.claimRef?.uid).filter(Boolean));
@@ -61,7 +65,7 @@ export async function provisionOnce(core: k8s.CoreV1Api, paths: ClusterPaths, se
             persistentVolumeReclaimPolicy: 'Delete',
             storageClassName: STORAGE_CLASS,
             volumeMode: pvc.spec?.volumeMode ?? 'Filesystem',
-            hostPath: { path: dir, type: 'DirectoryOrCreate' },
+            ...(source === 'local' ? { local: { path: dir } } : { hostPath: { path: dir, type: 'DirectoryOrCreate' } }),
             nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [self.name] }] }] } },
             claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: pvc.metadata!.namespace!, name: pvc.metadata!.name!, uid },
           },
@@ -79,7 +83,8 @@ export async function provisionOnce(core: k8s.CoreV1Api, paths: ClusterPaths, se
     if ((pvNode(pv) ?? self.name) !== self.name) continue;
     try {
       await core.deletePersistentVolume({ name: pv.metadata!.name! });
-      if (pv.spec?.hostPath?.path?.startsWith(paths.volumes + '/')) rmrf(pv.spec.hostPath.path);
+      const path = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
+      if (path?.startsWith(paths.volumes + '/')) rmrf(path);
       log(`deleted released ${pv.metadata!.name}`);
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;

@@ -3,9 +3,11 @@ import { readFileSync, readdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ContainerState {
-  pid?: number;
+  /** the CRI container id (kubelet nodes) */
+  id?: string;
+  pid?: number | undefined;
   /** start time of pid in clock ticks since boot (tells a reused pid apart) */
-  pidStart?: number;
+  pidStart?: number | undefined;
   startedAt?: string;
   restartCount: number;
 }
