@@ -13,7 +13,7 @@ export async function createPlainPods(ns: string, names: string[], group: string
     namespace: ns,
     body: {
       metadata: { name, labels },
-      spec: { terminationGracePeriodSeconds: 1, ...spread, containers: [{ name: 'redis', image: 'redis:7.2', args: [...PLAIN_ARGS, ...extraArgs] }] },
+      spec: { terminationGracePeriodSeconds: 1, ...spread, containers: [{ name: 'redis', image: 'redis:7.0', args: [...PLAIN_ARGS, ...extraArgs] }] },
     },
   })));
 }

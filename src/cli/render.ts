@@ -246,7 +246,7 @@ export function renderStatus(rr: RedisReplication, opts: RenderOptions): string 
   const desired = st.desiredReplicas;
   const readyText = `${ready}/${desired ?? '?'} replicas`;
   field('Ready', desired !== undefined && ready >= desired ? p('green')(readyText) : p('yellow')(readyText));
-  field('Image', image ?? 'redis:7.2 (default)');
+  field('Image', image ?? 'redis:8.0 (default)');
   const gen = rr.metadata.generation;
   const observed = st.observedGeneration;
   const genText = `${gen ?? '?'} (observed ${observed ?? 'none'})`;

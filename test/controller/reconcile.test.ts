@@ -172,7 +172,7 @@ describe('reconcile', () => {
     const pod = world.kube.pods.get(`ns/${replica}`)!;
     pod.status = {
       ...pod.status,
-      containerStatuses: [{ name: 'redis', image: 'redis:7.2', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container' } } }],
+      containerStatuses: [{ name: 'redis', image: 'redis:8.0', imageID: '', ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s restarting failed container' } } }],
     };
     await world.reconcile(rr);
     await world.reconcile(rr);

@@ -13,17 +13,17 @@ const fixture = operatorNamespace('day2');
 describe.skipIf(!localCluster)('rolling updates', () => {
   it('an image change on a 1+2+2 cascade: every pod on the new image, the primary changes once, no acknowledged write lost', async () => {
     const { ns } = fixture;
-    await createRR(ns, 'roll', { replicas: 2, cascade: [{ replicasPerParent: 1 }], readService: { maxLagSeconds: 2 } });
+    await createRR(ns, 'roll', { image: 'redis:7.0', replicas: 2, cascade: [{ replicasPerParent: 1 }], readService: { maxLagSeconds: 2 } });
     await waitReady(ns, 'roll');
     const outcome = await rollUnderLoad(
       ns,
       'roll',
       'image',
-      () => kubectl(['-n', ns, 'patch', 'rr/roll', '--type=merge', '-p', '{"spec":{"image":"redis:7.4"}}']).then(() => undefined),
+      () => kubectl(['-n', ns, 'patch', 'rr/roll', '--type=merge', '-p', '{"spec":{"image":"redis:8.0"}}']).then(() => undefined),
       async () => {
         const rr = await getRR(ns, 'roll');
         const images = await podImages(ns, 'roll');
-        return rr.status?.phase === 'Ready' && images.length === 5 && images.every((i) => i === 'redis:7.4');
+        return rr.status?.phase === 'Ready' && images.length === 5 && images.every((i) => i === 'redis:8.0');
       },
     );
     expect(outcome.to).not.toBe(outcome.from);
@@ -69,7 +69,7 @@ describe.skipIf(!localCluster)('rolling updates', () => {
 describe.skipIf(!localCluster)('a roll that stalls', () => {
   it('stops at the pod that never starts, says why, keeps the rest serving, and resumes once the spec is fixed', async () => {
     const { ns } = fixture;
-    await createRR(ns, 'stall', { replicas: 2, updateStrategy: { progressDeadlineSeconds: 15 } });
+    await createRR(ns, 'stall', { image: 'redis:7.0', replicas: 2, updateStrategy: { progressDeadlineSeconds: 15 } });
     await waitReady(ns, 'stall');
     await settle(ns, 'stall');
     const primary = (await getRR(ns, 'stall')).status!.primary!;
@@ -88,11 +88,11 @@ describe.skipIf(!localCluster)('a roll that stalls', () => {
     expect(events.filter((e) => e.reason === 'RollingUpdate')).toHaveLength(1);
     const primaryIP = rr.status!.nodes!.find((n) => n.name === primary)!.podIP!;
     expect(await redisCommand(primaryIP, ['SET', 'still', 'serving'])).toBe('OK');
-    await kubectl(['-n', ns, 'patch', 'rr/stall', '--type=merge', '-p', '{"spec":{"image":"redis:7.4"}}']);
+    await kubectl(['-n', ns, 'patch', 'rr/stall', '--type=merge', '-p', '{"spec":{"image":"redis:8.0"}}']);
     await waitFor(async () => {
       const now = await getRR(ns, 'stall');
       const images = await podImages(ns, 'stall');
-      return now.status?.phase === 'Ready' && images.length === 3 && images.every((i) => i === 'redis:7.4');
+      return now.status?.phase === 'Ready' && images.length === 3 && images.every((i) => i === 'redis:8.0');
     }, { timeoutMs: 180_000, intervalMs: 500, what: 'the roll finished on the fixed image' });
   });
 });

@@ -14,16 +14,16 @@ import { parseProm, repoRoot } from '../../hack/lib.js';
 import { createNamespace, freezePod, thawPod, waitFor } from './support/cluster.js';
 import { api, createRR, getRR, installCrd, waitReady } from './support/operator.js';
 import {
-  CHART, IMAGE_TAG, buildDist, canI, deleteNamespace, diagnose, helm, httpGet, installSets, isPodReady,
-  kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseFixture, releaseName, waitDeploymentReady,
+  CHART, IMAGE_TAG, canI, deleteNamespace, diagnose, helm, httpGet, installSets, isPodReady,
+  ensureOperatorImage, kubectl, kubectlRaw, leaseHolder, operatorSelector, podsBySelector, releaseFixture, releaseName, waitDeploymentReady,
 } from './support/install.js';
 import { localCluster, operatorInCluster } from './support/where.js';
 
 const figures: Record<string, string> = {};
 
 beforeAll(async () => {
-  // The local node agent runs dist/main.js for the operator's image; another cluster runs the image itself.
-  if (localCluster) await buildDist();
+  // The local cluster's nodes get the image built from the Dockerfile; another cluster has its own.
+  if (localCluster) await ensureOperatorImage();
   await installCrd();
 });
 
@@ -270,7 +270,8 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
   let app: { name: string; cleanup: () => Promise<void> };
   let applied = false;
 
-  /** The manifests with WATCH_NAMESPACES narrowed (a "kustomized" copy): never watches all namespaces, not even for a moment. */
+  /** The manifests with WATCH_NAMESPACES narrowed and the image this run built (a "kustomized" copy):
+   * never watches all namespaces, not even for a moment. */
   function narrowed(watch: string): string {
     const docs = parseAllDocuments(readFileSync(manifestFile, 'utf8'));
     let patched = 0;
@@ -284,6 +285,8 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
           patched++;
         }
       }
+      doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'image'], `redis-replication-operator:${IMAGE_TAG}`);
+      doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'imagePullPolicy'], 'Never');
     }
     if (patched !== 1) throw new Error(`expected one WATCH_NAMESPACES in ${manifestFile}, patched ${patched}`);
     return docs.map((d) => d.toString()).join('---\n');

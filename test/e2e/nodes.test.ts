@@ -1,10 +1,11 @@
-// Many nodes and zones: each node is an agent of its own, pods run on the node the scheduler picked,
-// and node-down / node-up (the faults behind `npm run cluster:fault`) take a node away and back.
+// Many nodes and zones: each node is a kubelet with its own containerd (or, RRO_NODE_KIND=agent, the
+// project's node agent), pods run on the node the scheduler picked, and node-down / node-up (the
+// faults behind `npm run cluster:fault`) take a node away and back.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { run } from '../../hack/lib.js';
-import { clusterNodes, pidAlive } from '../../hack/local-cluster/common.js';
+import { clusterNodeKind, clusterNodes, pidAlive } from '../../hack/local-cluster/common.js';
 import { agentPid, isNodeDown, nodeDown, nodeUp } from './support/faults.js';
 import { containerPid, createNamespace, killContainer, kubeConfig, podState, waitFor } from './support/cluster.js';
 import { primaryServiceIP, settle } from './support/invariants.js';
@@ -17,7 +18,9 @@ let ns = '';
 let cleanup: () => Promise<void> = async () => undefined;
 const nodes = clusterNodes();
 
+const kind = clusterNodeKind();
 const ppid = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+const comm = (pid: number): string => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 
 async function answers(ip: string): Promise<boolean> {
   const r = await run('redis-cli', ['-h', ip, '-p', '6379', 'PING'], { timeoutMs: 1500 });
@@ -36,7 +39,7 @@ function spreadPod(name: string): k8s.V1Pod {
     spec: {
       terminationGracePeriodSeconds: 5,
       topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { app: 'spread' } } }],
-      containers: [{ name: 'redis', image: 'redis:7.2', readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 2 } }],
+      containers: [{ name: 'redis', image: 'redis:7.0', readinessProbe: { exec: { command: ['redis-cli', 'ping'] }, periodSeconds: 2 } }],
     },
   };
 }
@@ -58,7 +61,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!localCluster)('nodes and zones', () => {
-  it('has one Ready node per agent, labelled with its hostname and zone', async () => {
+  it(`has one Ready ${kind} node per node spec, labelled with its hostname and zone`, async () => {
     const items = (await core.listNode()).items;
     expect(items.map((n) => n.metadata!.name).sort()).toEqual(nodes.map((n) => n.name).sort());
     for (const spec of nodes) {
@@ -68,11 +71,15 @@ describe.skipIf(!localCluster)('nodes and zones', () => {
       expect(node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address).toBe(spec.ip);
       expect(await readyStatus(spec.name)).toBe('True');
       expect(pidAlive(agentPid(spec.name))).toBe(true);
+      if (kind === 'kubelet') {
+        expect(node.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
+        expect(node.status?.nodeInfo?.kubeletVersion).toBe('v1.34.4');
+      }
     }
     if (nodes.length === 3) expect(new Set(items.map((n) => n.metadata?.labels?.['topology.kubernetes.io/zone']))).toEqual(new Set(['zone-a', 'zone-b', 'zone-c']));
   });
 
-  it('runs each pod on the node the scheduler picked, in that node\'s agent and IP range', async () => {
+  it('runs each pod on the node the scheduler picked, under that node\'s runtime and in its IP range', async () => {
     const names = nodes.map((_, i) => `spread-${i}`);
     for (const name of names) await core.createNamespacedPod({ namespace: ns, body: spreadPod(name) });
     const placed = new Set<string>();
@@ -83,7 +90,9 @@ describe.skipIf(!localCluster)('nodes and zones', () => {
       placed.add(nodeName);
       expect(podState(ns, name).node).toBe(nodeName);
       expect(pod.status?.hostIP).toBe(node.ip);
-      expect(ppid(containerPid(ns, name))).toBe(agentPid(nodeName));
+      // A kubelet node's containers are children of containerd's shim, an agent's of the agent.
+      if (kind === 'kubelet') expect(comm(ppid(containerPid(ns, name)))).toBe('containerd-shim');
+      else expect(ppid(containerPid(ns, name))).toBe(agentPid(nodeName));
       const third = Number(pod.status!.podIP!.split('.')[2]);
       expect(third).toBeGreaterThanOrEqual(node.podRange.first);
       expect(third).toBeLessThanOrEqual(node.podRange.last);

@@ -24,7 +24,7 @@ describe.skipIf(!localCluster)('in a namespace that enforces the restricted Pod 
     const { ns, operator } = fixture;
     // The namespace really enforces it: a root pod is refused.
     const refused = await api()
-      .core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'root-probe' }, spec: { containers: [{ name: 'c', image: 'redis:7.2' }] } } })
+      .core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'root-probe' }, spec: { containers: [{ name: 'c', image: 'redis:7.0' }] } } })
       .then(() => 'admitted', (e: unknown) => String(e));
     expect(refused).toMatch(/PodSecurity|forbidden/i);
 

@@ -1,23 +1,36 @@
 // Helpers for the install tests: the operator installed INTO the local cluster (Helm chart or the
-// plain manifests), where the node agent runs `node dist/main.js` in the pod's network namespace
-// with the pod's env and projected ServiceAccount token.
+// plain manifests) from the image built from the Dockerfile (`npm run image:build`), which every
+// kubelet node has as redis-replication-operator:dev (the node agent runs `node dist/main.js` for it).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import { repoRoot, run, stdoutOrThrow, type RunOptions, type RunResult } from '../../../hack/lib.js';
+import { clusterNodeKind } from '../../../hack/local-cluster/common.js';
+import { OPERATOR_IMAGE, operatorImageArchive } from '../../../hack/local-cluster/lifecycle.js';
 import { findHelm } from '../../../hack/render-manifests.js';
 import { clusterPaths, createNamespace, kubeConfig, kubeconfigPath, kubectl, kubectlRaw, localCluster, waitFor } from './cluster.js';
 import { api } from './operator.js';
 
 export const CHART = resolve(repoRoot, 'helm/redis-replication-operator');
 export const CHART_NAME = 'redis-replication-operator';
-/** Image of the in-cluster operator: the node agent runs any image whose name contains the chart name as dist/main.js. */
-export const IMAGE_TAG = 'e2e';
+/** Tag of the in-cluster operator's image (`npm run image:build` makes redis-replication-operator:dev). */
+export const IMAGE_TAG = 'dev';
+
+/** The operator's image on the local cluster's nodes: built from the Dockerfile when there is none
+ * yet, else the built one loaded (test/run.sh builds it afresh before the e2e run). The node agent
+ * runs dist/main.js instead. */
+export async function ensureOperatorImage(): Promise<void> {
+  if (clusterNodeKind() === 'agent') return buildDist();
+  const r = existsSync(operatorImageArchive())
+    ? await run('npx', ['tsx', 'hack/local-cluster/load-image.ts', OPERATOR_IMAGE, operatorImageArchive()], { timeoutMs: 300_000 })
+    : await run('bash', ['hack/image-build.sh'], { timeoutMs: 1_200_000 });
+  if (r.code !== 0) throw new Error(`the operator image could not be built or loaded (${r.code}): ${r.stderr.slice(-2000)}`);
+}
 
 /** `npm run build`: dist/ so the node agent runs the compiled operator (it falls back to tsx without it). */
-export async function buildDist(): Promise<void> {
+async function buildDist(): Promise<void> {
   const r = await run('npm', ['run', 'build'], { timeoutMs: 240_000 });
   if (r.code !== 0) throw new Error(`npm run build failed (${r.code}): ${r.stdout}\n${r.stderr}`);
   if (!existsSync(join(repoRoot, 'dist', 'main.js'))) throw new Error('npm run build left no dist/main.js');
@@ -58,7 +71,7 @@ export function fullName(release: string): string {
 
 /** `--set` arguments of an install into the local cluster, watching only `watch`. */
 export function installSets(watch: string[], extra: Record<string, string | number> = {}): string[] {
-  const sets = [`watchNamespaces={${watch.join(',')}}`, `image.tag=${IMAGE_TAG}`, ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)];
+  const sets = [`watchNamespaces={${watch.join(',')}}`, `image.tag=${IMAGE_TAG}`, 'image.pullPolicy=Never', ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)];
   return sets.flatMap((s) => ['--set', s]);
 }
 

@@ -63,7 +63,7 @@ export const SKIPPED_ELSEWHERE: Skipped[] = [
   {
     file: 'bad-specs.test.ts',
     tests: ['an image the node cannot run: PodsRunning=False quotes the waiting reason'],
-    // redis:5.0 has no local server binary; a real node pulls it and runs it.
+    // redis:5.0 is missing only on the local cluster's nodes; a real node pulls it and runs it.
     why: [WHY.internals],
     when: 'elsewhere',
   },

@@ -74,7 +74,7 @@ describe('buildCrd', () => {
     const spec = (root['properties'] as any).spec;
     expect(spec.default).toEqual(specSchema.parse({}));
     expect(spec.properties.replicas.default).toBe(1);
-    expect(spec.properties.image.default).toBe('redis:7.2');
+    expect(spec.properties.image.default).toBe('redis:8.0');
   });
 
   it('keeps validations and bounds every list and map that a CEL rule reads', () => {

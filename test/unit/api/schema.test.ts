@@ -10,7 +10,7 @@ const refused = (raw: unknown): string => {
 describe('parseSpec', () => {
   it('fills every default into an empty or missing spec', () => {
     const expected = {
-      image: 'redis:7.2',
+      image: 'redis:8.0',
       replicas: 1,
       cascade: [],
       persistence: { enabled: false, size: '1Gi', storageClassName: '' },
@@ -28,7 +28,7 @@ describe('parseSpec', () => {
 
   it('accepts the contract example and fills nested defaults', () => {
     const result = parseSpec({
-      image: 'redis:7.2',
+      image: 'redis:8.0',
       replicas: 2,
       cascade: [{ replicasPerParent: 2 }],
       auth: { secretName: 'cache-auth' },

@@ -17,7 +17,7 @@ describe('renderStatus', () => {
       'Phase:         Degraded',
       'Primary:       cache-2 (198.18.0.4), offset 482113',
       'Ready:         3/6 replicas',
-      'Image:         redis:7.2',
+      'Image:         redis:8.0',
       'Generation:    3 (observed 3)',
       'Read lag max:  5s',
       'Last failover: cache-0 -> cache-2 (PrimaryUnreachable) at 2026-11-24T11:55:00Z, 5m ago',
