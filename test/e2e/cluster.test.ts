@@ -243,9 +243,11 @@ describe.skipIf(!localCluster)('local cluster', () => {
       namespace: ns,
       body: redisPod('nosecret', {}, { env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'missing', key: 'k' } } }] }),
     });
+    // The first reason a kubelet gives is ContainerCreating, while it prepares the container.
     const reason = (name: string) => waitFor(async () => {
       const p = await core.readNamespacedPod({ name, namespace: ns });
-      return p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      const waiting = p.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      return waiting === 'ContainerCreating' ? undefined : waiting;
     }, { timeoutMs: 30_000, what: `waiting reason of ${name}` });
     // No node has nginx, and no registry is reachable: the kubelet's pull fails (the agent runs only Redis and Valkey).
     expect(await reason('nginx')).toMatch(clusterNodeKind() === 'kubelet' ? /^(ErrImagePull|ImagePullBackOff)$/ : /^UnsupportedImage$/);

@@ -1,9 +1,11 @@
 // Secure by construction: redis pods admitted under the restricted Pod Security Standard, redis-server
-// running as a non-root user, and the password in no process's arguments and no log.
+// running as a non-root user on a read-only root with its data volume given to its group (fsGroup, by
+// the kubelet), and the password in no process's arguments and no log.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { containerPid, kubectl } from './support/cluster.js';
+import { clusterNodeKind } from '../../hack/local-cluster/common.js';
+import { containerPid, kubectl, kubectlRaw } from './support/cluster.js';
 import { clusterPaths } from './support/faults.js';
 import { settle } from './support/invariants.js';
 import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
@@ -44,6 +46,14 @@ describe.skipIf(!localCluster)('in a namespace that enforces the restricted Pod 
       // Clients need the password; the data directory is writable by the redis user.
       expect(String(await redisCommand(node.podIP!, ['PING']).catch((e: unknown) => String(e)))).toMatch(/NOAUTH/);
       expect(await redisCommand(node.podIP!, ['PING'], PASSWORD)).toBe('PONG');
+      if (clusterNodeKind() === 'kubelet') {
+        // The root filesystem is read-only; the claim's volume belongs to the pod's fsGroup (999), writable by it.
+        const touch = await kubectlRaw(['-n', ns, 'exec', node.name, '-c', 'redis', '--', 'touch', '/probe']);
+        expect(touch.code, node.name).not.toBe(0);
+        expect(touch.stderr, node.name).toMatch(/Read-only file system/);
+        const data = await kubectl(['-n', ns, 'exec', node.name, '-c', 'redis', '--', 'stat', '-c', '%g %A', '/data']);
+        expect(data.trim(), node.name).toMatch(/^999 drwxrws/);
+      }
     }
     const primaryIP = rr.status!.nodes!.find((n) => n.role === 'primary')!.podIP!;
     expect(await redisCommand(primaryIP, ['SET', 'k', 'v'], PASSWORD)).toBe('OK');
@@ -60,8 +70,11 @@ describe.skipIf(!localCluster)('in a namespace that enforces the restricted Pod 
         }
       });
     expect(inArgv).toEqual([]);
-    // No log of the cluster (control plane, node agent, every container) or of the operator has it.
-    const logs = filesUnder(clusterPaths().logs).filter((f) => statSync(f).size < 50_000_000);
+    // No log of the cluster (control plane, nodes, every container) or of the operator has it.
+    const nodeDirs = join(clusterPaths().root, 'nodes');
+    const podLogs = clusterNodeKind() === 'kubelet' ? readdirSync(nodeDirs).flatMap((n) => filesUnder(join(nodeDirs, n, 'pod-logs'))) : [];
+    if (clusterNodeKind() === 'kubelet') expect(podLogs.length).toBeGreaterThan(2);
+    const logs = [...filesUnder(clusterPaths().logs), ...podLogs].filter((f) => statSync(f).size < 50_000_000);
     expect(logs.length).toBeGreaterThan(3);
     expect(logs.filter((f) => readFileSync(f, 'utf8').includes(PASSWORD))).toEqual([]);
     expect(operator!.output()).not.toContain(PASSWORD);

@@ -1,8 +1,7 @@
 // TLS on a real cluster: in a namespace that enforces the restricted Pod Security Standard, a resource
 // with tls.enabled and auth speaks TLS only on port 6379 and replicates over TLS; a client that has
-// only the published CA connects, a plain one does not. redis:7.2 here: the local Valkey binary has no
-// TLS. Renewal is left to the controller tests (test/controller/tls.test.ts): the local node agent
-// writes Secret volumes when a container starts and does not refresh them as a kubelet does.
+// only the published CA connects, a plain one does not; a server certificate issued again reaches the
+// running pods through the kubelet's refresh of their Secret volume, and they serve it without a restart.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,8 @@ import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { kubectl, kubectlRaw, waitFor } from './support/cluster.js';
-import { primaryServiceIP } from './support/invariants.js';
+import { clusterNodeKind } from '../../hack/local-cluster/common.js';
+import { livePods, primaryServiceIP } from './support/invariants.js';
 import { api, createRR, operatorNamespace, redisCli, secretValue, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
@@ -35,7 +35,7 @@ describe.skipIf(!localCluster)('TLS with the operator\'s own CA, under the restr
   it('reaches Ready; redis-cli --tls with only the published CA gets PONG, plain TCP does not; the replica is linked over TLS', async () => {
     const { ns } = fixture;
     await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'sec-auth' }, stringData: { password: PASSWORD } } });
-    await createRR(ns, 'sec', { image: 'redis:7.2', replicas: 1, auth: { secretName: 'sec-auth' }, tls: { enabled: true } });
+    await createRR(ns, 'sec', { replicas: 1, auth: { secretName: 'sec-auth' }, tls: { enabled: true } });
     const rr = await waitReady(ns, 'sec', 180_000);
     expect(rr.status!.conditions!.find((c) => c.type === 'PodsAdmitted')?.status).toBe('True');
     expect(rr.status!.conditions!.find((c) => c.type === 'SecretsAvailable')?.status).toBe('True');
@@ -75,6 +75,28 @@ describe.skipIf(!localCluster)('TLS with the operator\'s own CA, under the restr
     const cert = new X509Certificate((await secretValue(ns, 'sec-tls', 'tls.crt'))!);
     expect(cert.checkHost(`sec-primary.${ns}.svc`)).toBeDefined();
     for (const node of rr.status!.nodes!) expect(await servedFingerprint(node.podIP!, ca)).toBe(cert.fingerprint256);
+  }, 240_000);
+
+  it.skipIf(clusterNodeKind() !== 'kubelet')('a deleted server certificate is issued again and served by the running pods, none restarted', async () => {
+    const { ns } = fixture;
+    const ca = (await secretValue(ns, 'sec-tls-ca', 'ca.crt'))!;
+    const before = new X509Certificate((await secretValue(ns, 'sec-tls', 'tls.crt'))!).fingerprint256;
+    const containers = async () => (await livePods(ns, 'sec')).map((p) => `${p.metadata!.uid} ${p.status!.containerStatuses![0]!.containerID} ${p.status!.containerStatuses![0]!.restartCount}`).sort();
+    const running = await containers();
+    expect(running).toHaveLength(2);
+    await api().core.deleteNamespacedSecret({ namespace: ns, name: 'sec-tls' });
+    const renewed = await waitFor(async () => {
+      const pem = await secretValue(ns, 'sec-tls', 'tls.crt').catch(() => undefined);
+      const fingerprint = pem && new X509Certificate(pem).fingerprint256;
+      return fingerprint && fingerprint !== before ? fingerprint : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 500, what: 'a new server certificate in sec-tls' });
+    const rr = await waitReady(ns, 'sec');
+    for (const node of rr.status!.nodes!) {
+      await waitFor(async () => (await servedFingerprint(node.podIP!, ca)) === renewed, {
+        timeoutMs: 150_000, intervalMs: 1000, what: `${node.name} serving the new certificate`,
+      });
+    }
+    expect(await containers()).toEqual(running);
   }, 240_000);
 
   it('refuses turning TLS off on the running resource, with a message that says why', async () => {
