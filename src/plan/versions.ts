@@ -22,6 +22,7 @@ const RDB_FORMAT: Record<ServerFamily, [major: number, minor: number, rdb: numbe
     [7, 0, 10],
     [7, 2, 11],
     [7, 4, 12],
+    [8, 0, 12],
   ],
   // Valkey forked from Redis 7.2.4 and kept its format through 8.1.
   valkey: [

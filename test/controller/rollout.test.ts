@@ -44,11 +44,11 @@ describe('rolling update', () => {
     const before = world.status(rr)!;
     const order: string[] = [];
     const recordEvents = () => world.kube.events.filter((e) => e.reason === 'RollingUpdate').map((e) => e.message.split(' ')[1]!);
-    apply({ replicas: 2, cascade: [{ replicasPerParent: 1 }], image: 'redis:7.4' });
+    apply({ replicas: 2, cascade: [{ replicasPerParent: 1 }], image: 'redis:8.2' });
     await world.reconcile(rr);
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'RollingUpdate' });
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'RollingUpdate' });
-    const acked = await underWrites(world, rr, () => world.ready(rr) && images(world).every((i) => i === 'redis:7.4'));
+    const acked = await underWrites(world, rr, () => world.ready(rr) && images(world).every((i) => i === 'redis:8.2'));
     order.push(...recordEvents());
     const after = world.status(rr)!;
     expect(images(world)).toHaveLength(5);
@@ -75,26 +75,26 @@ describe('rolling update', () => {
   it('OnDelete leaves running pods alone; Supervised leaves the primary for the user', async () => {
     const onDelete = setup({ replicas: 1 });
     await onDelete.world.settle(onDelete.rr, () => onDelete.world.ready(onDelete.rr));
-    onDelete.apply({ replicas: 1, image: 'redis:7.4', updateStrategy: { type: 'OnDelete' } });
+    onDelete.apply({ replicas: 1, image: 'redis:8.2', updateStrategy: { type: 'OnDelete' } });
     await onDelete.world.settle(onDelete.rr, () => onDelete.world.ready(onDelete.rr));
-    expect(images(onDelete.world)).toEqual(['redis:7.2', 'redis:7.2']);
+    expect(images(onDelete.world)).toEqual(['redis:8.0', 'redis:8.0']);
 
     const supervised = setup({ replicas: 1 });
     await supervised.world.settle(supervised.rr, () => supervised.world.ready(supervised.rr));
     const primary = supervised.world.status(supervised.rr)!.primary!;
-    supervised.apply({ replicas: 1, image: 'redis:7.4', updateStrategy: { primary: 'Supervised' } });
+    supervised.apply({ replicas: 1, image: 'redis:8.2', updateStrategy: { primary: 'Supervised' } });
     await underWrites(supervised.world, supervised.rr, () =>
       supervised.world.status(supervised.rr)!.conditions!.some((c) => c.reason === 'RollingUpdateSupervised'),
     );
     expect(supervised.world.status(supervised.rr)!.primary).toBe(primary);
-    expect(images(supervised.world).sort()).toEqual(['redis:7.2', 'redis:7.4']);
+    expect(images(supervised.world).sort()).toEqual(['redis:8.0', 'redis:8.2']);
   });
 
   it('a roll whose re-created pod never syncs stops there, says why, and keeps the rest serving', async () => {
     const { world, rr, apply } = setup({ replicas: 2 });
     await world.settle(rr, () => world.ready(rr));
     const primary = world.status(rr)!.primary!;
-    apply({ replicas: 2, image: 'redis:7.4' });
+    apply({ replicas: 2, image: 'redis:8.2' });
     // Every new server comes up frozen: the first re-created replica never links.
     const start = world.redis.start.bind(world.redis);
     world.redis.start = (ip, options) => Object.assign(start(ip, options), { unreachable: true });

@@ -10,24 +10,25 @@ const specOf = (input: RedisReplicationSpecInput = {}): RedisReplicationSpec => 
 };
 
 describe('podRevision', () => {
-  const base = podRevision(specOf(), undefined);
+  // A resource created before the default image changed keeps the image the API server stored then.
+  const base = podRevision(specOf({ image: 'redis:7.2' }), undefined);
   it('changes with what a running pod cannot take on: image, resources, restart-only config, a restart request', () => {
     expect(podRevision(specOf({ image: 'redis:7.4' }), undefined)).not.toBe(base);
-    expect(podRevision(specOf({ resources: { limits: { memory: '1Gi' } } }), undefined)).not.toBe(base);
-    expect(podRevision(specOf({ config: { databases: '32' } }), undefined)).not.toBe(base);
-    expect(podRevision(specOf(), '2026-12-01T00:00:00Z')).not.toBe(base);
-    expect(podRevision(specOf({ tls: { enabled: true } }), undefined)).not.toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2', resources: { limits: { memory: '1Gi' } } }), undefined)).not.toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2', config: { databases: '32' } }), undefined)).not.toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2' }), '2026-12-01T00:00:00Z')).not.toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2', tls: { enabled: true } }), undefined)).not.toBe(base);
   });
   it('is what it was before TLS existed when TLS is off: upgrading the operator rolls no pod', () => {
     expect(base).toBe('e53ce2af');
-    expect(podRevision(specOf({ tls: { enabled: false } }), undefined)).toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2', tls: { enabled: false } }), undefined)).toBe(base);
   });
   it('does not change with the Secret the certificate comes from: the pods mount the operator\'s copy', () => {
     expect(podRevision(specOf({ tls: { enabled: true, secretName: 'a' } }), undefined)).toBe(podRevision(specOf({ tls: { enabled: true } }), undefined));
   });
   it('does not change with what is applied at run time or decided elsewhere', () => {
-    expect(podRevision(specOf({ config: { 'maxmemory-policy': 'allkeys-lru' } }), undefined)).toBe(base);
-    expect(podRevision(specOf({ replicas: 5, readService: { maxLagSeconds: 9 }, failover: { primaryDownSeconds: 7 } }), undefined)).toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2', config: { 'maxmemory-policy': 'allkeys-lru' } }), undefined)).toBe(base);
+    expect(podRevision(specOf({ image: 'redis:7.2', replicas: 5, readService: { maxLagSeconds: 9 }, failover: { primaryDownSeconds: 7 } }), undefined)).toBe(base);
   });
 });
 

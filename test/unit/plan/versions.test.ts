@@ -19,7 +19,8 @@ describe('rdbFormat', () => {
     expect(rdbFormat({ server: 'redis', major: 6, minor: 2 })).toEqual({ rdb: 9, atLeast: false });
     expect(rdbFormat({ server: 'redis', major: 7, minor: 0 })).toEqual({ rdb: 10, atLeast: false });
     expect(rdbFormat({ server: 'valkey', major: 8, minor: 1 })).toEqual({ rdb: 11, atLeast: false });
-    expect(rdbFormat({ server: 'redis', major: 8, minor: 0 })).toEqual({ rdb: 12, atLeast: true });
+    expect(rdbFormat({ server: 'redis', major: 8, minor: 0 })).toEqual({ rdb: 12, atLeast: false });
+    expect(rdbFormat({ server: 'redis', major: 8, minor: 2 })).toEqual({ rdb: 12, atLeast: true });
     expect(rdbFormat({ server: 'redis', major: 5, minor: 0 })).toBeUndefined();
   });
 });
@@ -36,6 +37,8 @@ describe('downgradeRefusal', () => {
     expect(refusal).toMatch(/^spec.image redis:6.2 runs Redis 6.2, which cannot load the data of a-0 \(Valkey 8.1, 8.1.8\)/);
     expect(refusal).toMatch(/No pod was touched/);
     expect(downgradeRefusal('redis:7.0', [pod('a-0', 'valkey', '8.1.8')])).toMatch(/RDB format 11 is newer than 10/);
+    // Redis 8.0 writes RDB 12, which Valkey 8.1 cannot read.
+    expect(downgradeRefusal('valkey/valkey:8.1', [pod('a-0', 'redis', '8.0.2')])).toMatch(/RDB format 12 is newer than 11/);
     expect(downgradeRefusal('redis:6.2-bookworm', [pod('a-0', 'redis', '7.0.15')])).toBeDefined();
   });
 
