@@ -1,5 +1,5 @@
 // Names, labels and annotations of the objects the operator owns: user-facing names that tests
-// outside the repository rely on, so they change only together with the README's reference.
+// outside the repository rely on, so they change only together with docs/reference.md.
 
 export const MANAGED_BY = 'redis-replication-operator';
 

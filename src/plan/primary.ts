@@ -1,7 +1,7 @@
 // Who should be the primary: the first promotion, failover of a lost primary (and what becomes of
 // the old one), a planned or resumed switchover. Pure decisions over an observation.
 //
-// The safety rules (README, "Failover"):
+// The safety rules (docs/failover-and-safety.md, "The invariants"):
 // - a pod is promoted only if no other pod that may come back (silent, frozen, restarting, or
 //   waiting to be re-created on its volume) may hold data it lacks. The one accepted loss is the
 //   unreplicated tail of a lost primary, when its most up-to-date linked replica takes over; a

@@ -43,7 +43,7 @@ describe('auth.conf', () => {
 
   it('gives the operator no key, no channel and only the commands it sends; the replication user only what a replica sends', () => {
     expect(OPERATOR_RULES.slice(0, 3)).toEqual(['resetkeys', 'resetchannels', '-@all']);
-    // Pinned: a command added here is a decision (README, ACL users), not a side effect.
+    // Pinned: a command added here is a decision (docs/security.md, ACL users), not a side effect.
     expect(OPERATOR_RULES.filter((r) => r.startsWith('+')).join(' ')).toBe(
       '+info +replicaof +config|set +config|get +client|pause +client|unpause +client|setname +acl|setuser +acl|deluser +acl|users',
     );
