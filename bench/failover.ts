@@ -11,7 +11,7 @@ import { freezePod, healPod, killContainer, nodeDown, nodeUp, partitionPod, thaw
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { missingWrites, startWriteLoad, type Writer } from '../test/e2e/support/load.js';
 import { api, createRR, getRR, redisCommand } from '../test/e2e/support/operator.js';
-import { createPlainPods, deletePods, replicaLinkUp, waitPlainRunning } from './plain.js';
+import { PLAIN_IMAGE, createPlainPods, deletePods, replicaLinkUp, waitPlainRunning } from './plain.js';
 import { SENTINEL_PORTS, sentinelEvents, startSentinels, type Sentinels } from './sentinel.js';
 
 export const FAULTS = ['kill', 'freeze', 'partition', 'node-down'] as const;
@@ -127,7 +127,7 @@ async function runFaults(ns: string, system: System, label: string, trials: Tria
 
 export async function operatorMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
   const name = `fo-${threshold.key}`;
-  await createRR(ns, name, { replicas: 2, failover: { enabled: true, primaryDownSeconds: threshold.primaryDownSeconds } });
+  await createRR(ns, name, { image: PLAIN_IMAGE, replicas: 2, failover: { enabled: true, primaryDownSeconds: threshold.primaryDownSeconds } });
   const service = await waitFor(() => primaryServiceIP(ns, name).catch(() => undefined), { timeoutMs: 60_000, what: `${name}-primary` });
   const system: System = {
     master: async () => podOf(ns, (await getRR(ns, name)).status!.primary!),

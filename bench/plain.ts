@@ -3,6 +3,8 @@ import { waitFor } from '../hack/lib.js';
 import { api, redisCommand } from '../test/e2e/support/operator.js';
 
 export const PLAIN_ARGS = ['--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
+/** The image of the plain pods, and of the operator's resources they are compared with. */
+export const PLAIN_IMAGE = 'redis:7.0';
 
 /** Plain redis pods; `spread`: one per node (as the operator spreads its pods), required. */
 export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = [], opts: { spread?: boolean } = {}): Promise<void> {
@@ -13,7 +15,7 @@ export async function createPlainPods(ns: string, names: string[], group: string
     namespace: ns,
     body: {
       metadata: { name, labels },
-      spec: { terminationGracePeriodSeconds: 1, ...spread, containers: [{ name: 'redis', image: 'redis:7.0', args: [...PLAIN_ARGS, ...extraArgs] }] },
+      spec: { terminationGracePeriodSeconds: 1, ...spread, containers: [{ name: 'redis', image: PLAIN_IMAGE, args: [...PLAIN_ARGS, ...extraArgs] }] },
     },
   })));
 }
