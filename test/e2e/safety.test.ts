@@ -2,9 +2,12 @@
 // the local cluster, each with every acknowledged key counted.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergePatchOptions } from '../../src/kube/client.js';
-import { freezePod, killContainer, thawPod, waitFor } from './support/cluster.js';
+import { clusterNodeKind } from '../../hack/local-cluster/common.js';
+import { AUTH_CONF_KEY } from '../../src/plan/acl.js';
+import { appliedAuthSecretName } from '../../src/plan/names.js';
+import { freezePod, killContainer, kubectl, thawPod, waitFor } from './support/cluster.js';
 import { settle, writableMasters } from './support/invariants.js';
-import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { api, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('safety');
@@ -155,5 +158,18 @@ describe.skipIf(!localCluster)('rotating the auth Secret', () => {
     expect(await missingKeys(name, 'locked', 'second-password')).toBe(0);
     const events = await api().core.listNamespacedEvent({ namespace: ns });
     expect(events.items.some((e) => e.reason === 'PasswordRotated' && e.involvedObject.name === name)).toBe(true);
+
+    if (clusterNodeKind() !== 'kubelet') return;
+    // The kubelet refreshes the running pods' copy of the applied auth.conf; a container restarted
+    // after that starts with the new password alone, from the file.
+    const applied = await secretValue(ns, appliedAuthSecretName(name), AUTH_CONF_KEY);
+    const replica = after.status!.nodes!.find((n) => n.role === 'replica')!;
+    await waitFor(async () => (await kubectl(['-n', ns, 'exec', replica.name, '-c', 'redis', '--', 'cat', `/etc/redis-auth/${AUTH_CONF_KEY}`])) === applied, {
+      timeoutMs: 60_000, intervalMs: 1000, what: `the new auth.conf in ${replica.name}'s Secret volume`,
+    });
+    await killContainer(ns, replica.name);
+    await waitFor(async () => (await accepts(replica.podIP!, 'second-password')) && !(await accepts(replica.podIP!, 'first-password')), {
+      timeoutMs: 60_000, intervalMs: 500, what: `${replica.name} restarted on the new password only`,
+    });
   });
 });
