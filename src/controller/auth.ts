@@ -84,21 +84,46 @@ function newPassword(): string {
 
 /** One step of a password rotation (each pass takes the next). The old password is dropped only
  * once every pod authenticates its replication as the replication user (`usersSynced`): before
- * that, a replica of a resource created before ACL users may still use the default password. */
+ * that, a replica of a resource created before ACL users may still use the default password. Each
+ * step is idempotent per pod, and a pod that fails one (no answer in time) is done again at the next
+ * pass: the failure is logged (Redis errors carry no secret, see RedisCommands.command) and the pass
+ * goes on to write status. */
 export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersSynced: boolean): Promise<void> {
   const { deps, rr, auth, newPassword: wanted } = pass;
   if (auth === undefined || wanted === undefined || wanted === auth.password) return;
   const running = observed.filter((p) => !p.deleting && p.podIP);
   const answered = running.filter((p) => p.info);
-  for (const pod of answered) await deps.redis.command(redisTarget(pass, pod.podIP!), ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]);
-  if (answered.length < running.length || !usersSynced) {
+  const added = await onEveryPod(pass, answered, 'could not give a pod the new password', (ip) =>
+    deps.redis.command(redisTarget(pass, ip), ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]),
+  );
+  if (!added || answered.length < running.length || !usersSynced) {
     pass.log.info({ waitingFor: running.filter((p) => !p.info).map((p) => p.name) }, 'password rotation waits for every pod');
     return;
   }
   // Authenticated as the default user with the new password: a pod that restarted since with the
-  // old one only refuses, and keeps the password it has.
-  for (const pod of answered) await deps.redis.command(redisTargetAs(pass, pod.podIP!, { password: wanted }), ['ACL', 'SETUSER', 'default', `<${auth.password}`]);
+  // old one only refuses, and keeps the password it has. `resetpass` then the new one leaves exactly
+  // the new one, whether the pod still had the old one or lost it in a pass that stopped part-way.
+  const dropped = await onEveryPod(pass, answered, 'could not drop the old password from a pod', (ip) =>
+    deps.redis.command(redisTargetAs(pass, ip, { password: wanted }), ['ACL', 'SETUSER', 'default', 'resetpass', `>${wanted}`]),
+  );
+  if (!dropped) return;
   pass.auth = { ...auth, password: wanted, previous: auth.password };
   await writeApplied(deps, rr, pass.auth);
   await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
+}
+
+/** Sends a command to every pod at once; whether every one took it (a failure is logged). */
+async function onEveryPod(pass: Pass, pods: ObservedPod[], failure: string, send: (ip: string) => Promise<unknown>): Promise<boolean> {
+  const results = await Promise.all(
+    pods.map((pod) =>
+      send(pod.podIP!).then(
+        () => true,
+        (err: unknown) => {
+          pass.log.warn({ pod: pod.name, err: String(err) }, `${failure}; retrying on the next pass`);
+          return false;
+        },
+      ),
+    ),
+  );
+  return results.every(Boolean);
 }
