@@ -31,7 +31,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     deps.metrics.forgetResource(namespace, name);
     return;
   }
-  const parsed = parseSpec(rr.spec);
+  const parsed = parseSpec(rr.spec, name);
   if (!parsed.ok) {
     await refuseSpec(deps, rr, parsed.message);
     return;

@@ -22,7 +22,7 @@ async function withAuth(extra: Record<string, unknown> = {}, users?: unknown[]) 
   return { world, rr };
 }
 
-const APP = { name: 'app', secretName: 'app-user', rules: '~app:* +@read +@write' };
+const APP = { name: 'app', secretName: 'app-user', rules: '~app:* +@read +@write -@dangerous' };
 
 describe('the operator and replication users', () => {
   it('every pod has them from auth.conf; the operator authenticates as its user, replicas as the replication user', async () => {
@@ -84,7 +84,7 @@ describe('app users from Secrets', () => {
     const { world } = await withAuth({}, [APP]);
     for (const s of world.servers()) expect(s.users.get('app')).toMatchObject({ on: true, hashes: new Set([sha256('app-pw')]), all: false });
     const conf = world.secretData('cache-applied-auth')['auth.conf']!;
-    expect(conf).toContain(`user app reset on #${sha256('app-pw')} ~app:* +@read +@write\n`);
+    expect(conf).toContain(`user app reset on #${sha256('app-pw')} ~app:* +@read +@write -@dangerous\n`);
     expect(conf).not.toContain('app-pw');
     expect(world.status(world.kube.resource('ns', 'cache'))!.conditions!.find((c) => c.type === 'UsersApplied')).toMatchObject({ status: 'True' });
   });

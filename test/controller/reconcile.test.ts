@@ -195,4 +195,12 @@ describe('reconcile', () => {
     await world.reconcile(rr);
     expect(world.kube.events).toHaveLength(1);
   });
+
+  it('InvalidSpec: a name the CRD refuses (a resource stored before the rule) is reported, and no Service is attempted', async () => {
+    world = new World();
+    rr = world.kube.apply({ apiVersion: 'redis.replication.dev/v1alpha1', kind: 'RedisReplication', metadata: { name: 'my.cache', namespace: 'ns' }, spec: {} });
+    await world.reconcile(rr);
+    expect(status().conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: expect.stringMatching(/^metadata\.name: must be a DNS-1035 label/) });
+    expect(world.kube.writes.filter((w) => !w.startsWith('patch redisreplication/status'))).toEqual([]);
+  });
 });
