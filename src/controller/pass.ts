@@ -8,6 +8,7 @@ import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
 import { OPERATOR_USER, type AclUser, type AppliedAuth } from '../plan/acl.js';
+import type { Refusal } from '../plan/status.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -136,8 +137,8 @@ export interface Pass {
   log: Logger;
   /** The resource's version as this pass last wrote or read it: intent writes are conditional on it. */
   resourceVersion: string | undefined;
-  /** Why the API server refused a pod this pass, if it did. */
-  podRefusal?: string | undefined;
+  /** What the API server refused to create this pass (see refuse() in pods.ts). */
+  refusals: Refusal[];
   tls?: TlsState | undefined;
 }
 

@@ -50,6 +50,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     newPassword: auth?.wanted,
     users: users.users,
     credentialsOf: new Map(),
+    refusals: [],
     memory: memoryOf(deps, key),
     log: deps.log.child({ resource: key }),
     resourceVersion: rr.metadata.resourceVersion,
@@ -100,7 +101,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     usersProblems: users.problems,
     usersRefused: spec.auth ? acl.refused : undefined,
     tlsProblem: tls?.problem,
-    podRefusal: pass.podRefusal,
+    refusals: pass.refusals,
     revision: rollout?.revision,
     rollout,
   });

@@ -52,8 +52,8 @@ export interface StatusInput {
   usersRefused?: string[] | undefined;
   /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit). */
   tlsProblem?: { reason: string; message: string } | undefined;
-  /** The API server refused a pod (Pod Security admission, quota...): its reason. */
-  podRefusal?: string | undefined;
+  /** What the API server refused this pass (a pod, a claim, a Service), with its reason. */
+  refusals?: Refusal[] | undefined;
   /** The revision pods should run, and the rolling update's state. */
   revision?: string | undefined;
   rollout?: RolloutState | undefined;
@@ -88,11 +88,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
   if (secretsCondition) conditions.push(secretsCondition);
   if (input.usersRefused) conditions.push(usersApplied(input.usersRefused));
   conditions.push(podsRunning(observed));
-  conditions.push(
-    input.podRefusal
-      ? { type: 'PodsAdmitted', status: 'False', reason: 'PodRefused', message: input.podRefusal }
-      : { type: 'PodsAdmitted', status: 'True', reason: 'Admitted', message: 'the API server admits the pods' },
-  );
+  conditions.push(...admitted(input.refusals ?? []));
   const now = new Date(input.nowMs).toISOString();
   const generation = rr.metadata.generation ?? 0;
   return {
@@ -117,6 +113,32 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     lastFailover: input.change ? { time: now, ...input.change } : (finishedChange(rr, primary, now) ?? rr.status?.lastFailover),
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
   };
+}
+
+/** An object the API server refused to create: Pod Security admission, a quota or a webhook (403),
+ * an invalid object (422: a name too long for a Service), one it cannot decode (400: a quantity it
+ * cannot parse). The operator reports it and retries at the next pass, as the user may fix the cause. */
+export interface Refusal {
+  kind: 'pod' | 'claim' | 'service';
+  message: string;
+}
+
+export const REFUSED_CODES: readonly number[] = [400, 403, 422];
+const REFUSAL_REASON = { pod: 'PodRefused', claim: 'ClaimRefused', service: 'ServiceRefused' } as const;
+
+/** The Event reason of a refusal, which its condition's reason repeats. */
+export const refusalReason = (refusal: Refusal): string => REFUSAL_REASON[refusal.kind];
+
+/** PodsAdmitted (pods and their claims) and ServicesAdmitted: False with the API server's reasons. */
+function admitted(refusals: Refusal[]): ConditionUpdate[] {
+  const condition = (type: string, of: Refusal[], admits: string): ConditionUpdate =>
+    of.length > 0
+      ? { type, status: 'False', reason: refusalReason(of[0]!), message: of.map((r) => r.message).join('; ') }
+      : { type, status: 'True', reason: 'Admitted', message: `the API server admits ${admits}` };
+  return [
+    condition('PodsAdmitted', refusals.filter((r) => r.kind !== 'service'), 'the pods and their claims'),
+    condition('ServicesAdmitted', refusals.filter((r) => r.kind === 'service'), 'the Services'),
+  ];
 }
 
 /** Whether every pod runs, or what Kubernetes says stops one (unschedulable, image, crash loop). */
