@@ -1,7 +1,7 @@
 // The RedisReplication API: the one source of truth. The CRD in crds/ is generated from these
 // schemas (npm run crd:generate) and a unit test fails when the two differ.
 import { z } from 'zod';
-import { MAX_RESOURCE_NAME_LENGTH } from '../plan/names.js';
+import { LABEL, MAX_RESOURCE_NAME_LENGTH } from '../plan/names.js';
 import {
   DANGEROUS_CONFIG_HINT,
   DANGEROUS_CONFIG_LIST,
@@ -96,14 +96,33 @@ const size = z
 /** The name of a Kubernetes object (a Secret, a storage or priority class): a DNS-1123 subdomain, or
  * "" where that means none. */
 const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-function objectName(what: string, opts: { empty: boolean }) {
+function objectName(what: string, opts: { empty: boolean; description?: string }) {
   const message = `must be the name of ${what}: lowercase letters, digits, '-' and '.', starting and ending with a letter or a digit${opts.empty ? ', or empty' : ''}`;
   const rule = `self.matches(${celString(SUBDOMAIN.source)})`;
   return (opts.empty ? z.string() : z.string().min(1))
     .max(253)
     .refine((n) => (opts.empty && n === '') || SUBDOMAIN.test(n), message)
-    .meta({ 'x-kubernetes-validations': [{ rule: opts.empty ? `self == '' || ${rule}` : rule, message, reason: 'FieldValueInvalid' }] });
+    .meta({
+      ...(opts.description ? { description: opts.description } : {}),
+      'x-kubernetes-validations': [{ rule: opts.empty ? `self == '' || ${rule}` : rule, message, reason: 'FieldValueInvalid' }],
+    });
 }
+
+/** The rule for the Secrets the operator keeps for a resource, in words. */
+const keptSecrets = (names: string) =>
+  `The operator keeps what the pods use in Secrets it creates and owns (${names}): one of those names that it did not create for this resource ` +
+  'is neither used nor overwritten (SecretsAvailable False, reason SecretNotOwned) and no pod starts with it.';
+
+/** A Secret the spec names: whoever may create a RedisReplication need not be allowed to read
+ * Secrets, so the operator uses only one its owner allowed (src/plan/secrets.ts). */
+const namedSecret = (holds: string, opts: { empty: boolean }) =>
+  objectName('a Secret', {
+    ...opts,
+    description:
+      `A Secret of the namespace with ${holds}. It is used only if it carries the label ${LABEL.allow}: <this resource's name> ` +
+      '(or is owned by this resource), so that a Secret reaches only resources its owner allowed; otherwise SecretsAvailable is False, ' +
+      'reason SecretNotAllowed, with the label to add.',
+  });
 
 export const resourcesSchema = z
   .object({
@@ -175,7 +194,7 @@ const appUserSchema = z
       .regex(USER_NAME, 'a user name is letters, digits, dots, dashes and underscores')
       .refine((n) => !RESERVED_USER.test(n), 'default and names starting with rro- are taken'),
     /** The Secret holding the user's password (key `password`). */
-    secretName: objectName('a Secret', { empty: false }),
+    secretName: namedSecret('the user\'s password (key "password")', { empty: false }),
     /** ACL rules, as ACL SETUSER takes them, separated by spaces: e.g. `~app:* +@read +@write -@dangerous`. */
     rules: z
       .string()
@@ -242,7 +261,7 @@ export const specSchema = z
     auth: z
       .object({
         /** The default user's password (key `password`): requirepass, what existing clients use. */
-        secretName: objectName('a Secret', { empty: false }),
+        secretName: namedSecret('the default user\'s password (key "password")', { empty: false }),
         /** Application users, each with the password of its Secret (key `password`) and ACL rules. */
         users: z
           .array(appUserSchema)
@@ -252,17 +271,19 @@ export const specSchema = z
           .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
       })
       .strict()
-      .optional(),
+      .optional()
+      .meta({ description: `Password and ACL users. ${keptSecrets('<name>-applied-auth')}` }),
     /** TLS on port 6379 and on replication links; certificates from secretName, else from the
      * operator's own CA (published in `<name>-tls-ca`), renewed before they expire. */
     tls: z
       .object({
         enabled: z.boolean().default(false),
         /** A Secret with tls.crt, tls.key and ca.crt (cert-manager's shape); empty: the operator's CA. */
-        secretName: objectName('a Secret', { empty: true }).default(''),
+        secretName: namedSecret("tls.crt, tls.key and ca.crt (cert-manager's shape); empty: the operator's own CA", { empty: true }).default(''),
       })
       .strict()
-      .optional(),
+      .optional()
+      .meta({ description: `TLS on port 6379 and on replication. ${keptSecrets('<name>-tls, <name>-tls-ca and <name>-tls-ca-key')}` }),
     persistence: z
       .object({
         enabled: z.boolean().default(false),

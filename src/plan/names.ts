@@ -14,6 +14,8 @@ export const LABEL = {
   tier: 'redis.replication.dev/tier',
   read: 'redis.replication.dev/read',
   pod: 'redis.replication.dev/pod',
+  /** On a Secret a spec names: the resource allowed to use it (see plan/secrets.ts). */
+  allow: 'redis.replication.dev/allow',
 } as const;
 
 export const ANNOTATION = {

@@ -3,6 +3,7 @@
 import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus } from '../api/schema.js';
 import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
+import type { SecretIssue } from './secrets.js';
 import { buildNodes, summarize } from './nodes.js';
 import { isWritableMaster, type ObservedPod } from './observation.js';
 import { decidePhase, type PrimaryState } from './phase.js';
@@ -44,14 +45,16 @@ export interface StatusInput {
   nodes: NodeStatus[];
   plan: Plan | undefined;
   primary: string | undefined;
-  /** The auth Secret cannot be read (missing, or no key "password"): said in a condition. */
-  authProblem?: string | undefined;
-  /** Secrets of spec.auth.users that cannot be read, said in the same condition. */
-  usersProblems?: string[] | undefined;
+  /** The auth Secret cannot be used (missing, no key "password", not allowed, the operator's copy
+   * not its own): said in a condition. */
+  authProblem?: SecretIssue | undefined;
+  /** Secrets of spec.auth.users that cannot be used, said in the same condition. */
+  usersProblems?: SecretIssue[] | undefined;
   /** With auth: the app users whose rules Redis refused (none: every user is applied). */
   usersRefused?: string[] | undefined;
-  /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit). */
-  tlsProblem?: { reason: string; message: string } | undefined;
+  /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit, not
+   * allowed, the operator's own not its own). */
+  tlsProblem?: SecretIssue | undefined;
   /** What the API server refused this pass (a pod, a claim, a Service), with its reason. */
   refusals?: Refusal[] | undefined;
   /** The revision pods should run, and the rolling update's state. */
@@ -155,11 +158,7 @@ function podsRunning(observed: ObservedPod[]): ConditionUpdate {
 
 /** Whether the Secrets the spec names (the password, the TLS certificate) could be used. */
 function secretsAvailable(spec: RedisReplicationSpec, input: StatusInput): ConditionUpdate | undefined {
-  const problems = [
-    ...(input.authProblem ? [{ reason: 'SecretMissing', message: `${input.authProblem}; the pods keep the password they have` }] : []),
-    ...(input.usersProblems ?? []).map((message) => ({ reason: 'SecretMissing', message })),
-    ...(input.tlsProblem ? [input.tlsProblem] : []),
-  ];
+  const problems = [...(input.authProblem ? [input.authProblem] : []), ...(input.usersProblems ?? []), ...(input.tlsProblem ? [input.tlsProblem] : [])];
   if (problems.length > 0) return { type: 'SecretsAvailable', status: 'False', reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
   const read = [spec.auth?.secretName, spec.tls?.enabled ? spec.tls.secretName : undefined].filter((s): s is string => Boolean(s));
   if (read.length > 0) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${read.join(' and Secret ')} ${read.length > 1 ? 'are' : 'is'} read` };

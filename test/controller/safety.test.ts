@@ -89,12 +89,12 @@ describe('an empty replica is never promoted over one that holds the data', () =
 describe('rotating the auth Secret', () => {
   it('takes effect on every pod with no failover and no restart; the operator never loses its pods', async () => {
     const { world, rr } = setup({ replicas: 2, auth: { secretName: 'cache-auth' } });
-    world.kube.setSecret('ns', 'cache-auth', { password: 'old-password' });
+    world.allowedSecret('cache-auth', { password: 'old-password' });
     await world.settle(rr, () => world.ready(rr));
     const primary = world.status(rr)!.primary!;
     const ips = [...world.kube.pods.values()].map((p) => p.status!.podIP!);
     const acked = write(world, rr, 1, 20);
-    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.allowedSecret('cache-auth', { password: 'new-password' });
     world.advance(31_000); // the Secret cache's lifetime
     await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && world.ready(rr));
     for (const ip of ips) expect([...world.redis.servers.get(ip)!.passwords]).toEqual(['new-password']);
@@ -109,9 +109,9 @@ describe('rotating the auth Secret', () => {
 
   it('a container that restarts with the old password (its volume not refreshed yet) is brought onto the new one', async () => {
     const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
-    world.kube.setSecret('ns', 'cache-auth', { password: 'old-password' });
+    world.allowedSecret('cache-auth', { password: 'old-password' });
     await world.settle(rr, () => world.ready(rr));
-    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.allowedSecret('cache-auth', { password: 'new-password' });
     world.advance(31_000);
     await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && world.ready(rr));
     const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
@@ -125,7 +125,7 @@ describe('rotating the auth Secret', () => {
   it('dropping the old password stops part-way (a pod times out): later passes finish it, write status, and never show the old password', async () => {
     const { world, rr } = setup({ replicas: 2, auth: { secretName: 'cache-auth' } });
     const OLD = 'Old-Default-Password-123';
-    world.kube.setSecret('ns', 'cache-auth', { password: OLD });
+    world.allowedSecret('cache-auth', { password: OLD });
     await world.settle(rr, () => world.ready(rr));
     const lines: string[] = [];
     world.deps = { ...world.deps, log: pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }) };
@@ -136,7 +136,7 @@ describe('rotating the auth Secret', () => {
         throw new RedisUnavailable(`ACL to ${ip}: no answer within 1000 ms`);
       }
     };
-    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.allowedSecret('cache-auth', { password: 'new-password' });
     world.advance(31_000);
     const failures: string[] = [];
     for (let i = 0; i < 10 && !world.kube.events.some((e) => e.reason === 'PasswordRotated'); i++) {
@@ -158,7 +158,7 @@ describe('rotating the auth Secret', () => {
 
   it('a missing Secret is a condition and an Event; the pods keep their password and stay reachable', async () => {
     const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
-    world.kube.setSecret('ns', 'cache-auth', { password: 'pw' });
+    world.allowedSecret('cache-auth', { password: 'pw' });
     await world.settle(rr, () => world.ready(rr));
     world.kube.secrets.delete('ns/cache-auth');
     world.advance(31_000);

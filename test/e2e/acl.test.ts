@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { kubectl, waitFor } from './support/cluster.js';
 import { settle } from './support/invariants.js';
-import { api, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady, type RedisUser } from './support/operator.js';
+import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady, type RedisUser } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const PASSWORD = 'acl-e2e-default-password-93d2';
@@ -19,8 +19,8 @@ const attempt = (ip: string, args: string[], auth?: string | RedisUser) => redis
 describe('ACL users', () => {
   it.skipIf(!localCluster)('operator, replication and app users each run only what they need; replicas link as the replication user', async () => {
     const { ns, operator } = fixture;
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'acl-auth' }, stringData: { password: PASSWORD } } });
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'acl-app' }, stringData: { password: APP_PASSWORD } } });
+    await createAllowedSecret(ns, 'acl-auth', 'acl', { password: PASSWORD });
+    await createAllowedSecret(ns, 'acl-app', 'acl', { password: APP_PASSWORD });
     const app = { name: 'app', secretName: 'acl-app', rules: '~app:* +@read +@write +ping -@dangerous' };
     await createRR(ns, 'acl', { replicas: 2, auth: { secretName: 'acl-auth', users: [app] } });
     await waitReady(ns, 'acl');

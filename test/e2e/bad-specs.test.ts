@@ -164,6 +164,16 @@ describe('bad specs only the cluster can tell: accepted, then reported', () => {
     expect(events.map((e) => e.message).join('\n')).toMatch(/does-not-exist/);
   });
 
+  it('a password Secret without the allow label: SecretsAvailable=False (SecretNotAllowed) and an Event name the label; no pod is created', async () => {
+    await api().core.createNamespacedSecret({ namespace: fixture.ns, body: { metadata: { name: 'not-for-you' }, stringData: { password: 'someone-elses' } } });
+    await createRR(fixture.ns, 'notallowed', { replicas: 1, auth: { secretName: 'not-for-you' } });
+    const { condition, events } = await reported('notallowed', 'SecretsAvailable');
+    expect(condition).toMatchObject({ reason: 'SecretNotAllowed' });
+    expect(condition.message).toMatch(/redis\.replication\.dev\/allow=notallowed/);
+    expect(events.some((e) => e.reason === 'SecretNotAllowed' && e.message?.includes('redis.replication.dev/allow=notallowed'))).toBe(true);
+    expect((await api().core.listNamespacedPod({ namespace: fixture.ns, labelSelector: 'app.kubernetes.io/instance=notallowed' })).items).toHaveLength(0);
+  });
+
   it('a TLS Secret that does not exist: SecretsAvailable=False and an Event; no pod is created', async () => {
     await createRR(fixture.ns, 'notls', { replicas: 1, tls: { enabled: true, secretName: 'no-such-cert' } });
     const { condition, events } = await reported('notls', 'SecretsAvailable');

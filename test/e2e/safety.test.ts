@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mergePatchOptions } from '../../src/kube/client.js';
 import { freezePod, killContainer, thawPod, waitFor } from './support/cluster.js';
 import { settle, writableMasters } from './support/invariants.js';
-import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('safety');
@@ -124,7 +124,7 @@ describe.skipIf(!localCluster)('an empty replica is never promoted over one that
 describe.skipIf(!localCluster)('rotating the auth Secret', () => {
   it('a new password reaches every pod with no failover and no restart; the operator never loses them', async () => {
     const name = 'locked';
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'locked-pw' }, stringData: { password: 'first-password' } } });
+    await createAllowedSecret(ns, 'locked-pw', name, { password: 'first-password' });
     await createRR(ns, name, { replicas: 2, auth: { secretName: 'locked-pw' } });
     await waitReady(ns, name);
     await settle(ns, name, 'first-password');
