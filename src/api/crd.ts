@@ -2,7 +2,7 @@
 // structural schema that the API server accepts.
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { GROUP, KIND, PLURAL, VERSION, specSchema, statusSchema } from './schema.js';
+import { GROUP, KIND, PLURAL, VERSION, resourceNameValidations, specSchema, statusSchema } from './schema.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -18,7 +18,12 @@ function isIntOrString(node: JsonSchema): boolean {
 
 /** Rewrites one JSON schema (and everything below it) into the structural form CRDs require. */
 export function structural(node: JsonSchema): JsonSchema {
-  if (isIntOrString(node)) return { 'x-kubernetes-int-or-string': true };
+  if (isIntOrString(node)) {
+    // The string's bound and the rules stay: the API server prices a rule by the longest value.
+    const maxLength = (node['anyOf'] as JsonSchema[]).find((s) => s['type'] === 'string')?.['maxLength'];
+    const rules = node['x-kubernetes-validations'];
+    return { 'x-kubernetes-int-or-string': true, ...(maxLength === undefined ? {} : { maxLength }), ...(rules ? { 'x-kubernetes-validations': rules } : {}) };
+  }
   // An object passed through as it is: no properties to list, nothing to strip.
   if (node['x-kubernetes-preserve-unknown-fields'] === true) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
   const out: JsonSchema = {};
@@ -87,6 +92,7 @@ export function buildCrd(): object {
           schema: {
             openAPIV3Schema: {
               type: 'object',
+              'x-kubernetes-validations': resourceNameValidations,
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },

@@ -1,6 +1,20 @@
 // The RedisReplication API: the one source of truth. The CRD in crds/ is generated from these
 // schemas (npm run crd:generate) and a unit test fails when the two differ.
 import { z } from 'zod';
+import { LABEL, MAX_RESOURCE_NAME_LENGTH } from '../plan/names.js';
+import {
+  DANGEROUS_CONFIG_HINT,
+  DANGEROUS_CONFIG_LIST,
+  DANGEROUS_GRANT,
+  DANGEROUS_RULES_MESSAGE,
+  DANGEROUS_DIRECTIVES,
+  DEPRECATED_TLS,
+  DROP_DANGEROUS,
+  SELECTOR,
+  TLS_PROTOCOLS,
+  dangerousDirectives,
+  dangerousGrant,
+} from './dangerous.js';
 
 export const GROUP = 'redis.replication.dev';
 export const VERSION = 'v1alpha1';
@@ -19,6 +33,8 @@ export const OWNED_DIRECTIVES = [
   // refuse the users of auth.conf and not start.
   'masteruser',
   'aclfile',
+  // ACL users are auth.users (with auth, a user nobody declares is removed from every pod).
+  'user',
   'replica-read-only',
   'slave-read-only',
   'dir',
@@ -41,8 +57,72 @@ export const MAX_REPLICAS_PER_PARENT = 10;
 /** Upper bound on the pods of one resource, primary included. */
 export const MAX_PODS = 250;
 
-const quantity = z.union([z.string().max(64), z.number()]);
-const quantityMap = z.record(z.string().max(253), quantity);
+/** A CEL string literal of `text` (a regular expression's source keeps its backslashes). */
+const celString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/** A CEL set of strings, as a map literal: `in` a map costs one lookup where a list costs a scan
+ * (the API server refuses a CRD whose rules could cost too much). */
+const celSet = (items: readonly string[]): string => `{${items.map((i) => `${celString(i)}: true`).join(', ')}}`;
+
+/** A Kubernetes quantity as resource.ParseQuantity reads it, without a sign: none of the quantities
+ * of a spec can be negative. CEL's isQuantity() is the API server's own parser. */
+const QUANTITY = /^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$/;
+const quantityMessage = 'must be a quantity such as 500m, 256Mi, 1Gi or 2, not negative';
+const isQuantity = (q: string | number): boolean => (typeof q === 'number' ? q >= 0 : QUANTITY.test(q));
+
+/** A resource quantity (cpu, memory...): a string or a number, as in a pod. The CRD makes it
+ * int-or-string (structural() in crd.ts), the only union a CRD schema has: the API server takes
+ * `cpu: 1` and `cpu: "0.5"`, and refuses the number 0.5 itself, naming the field. */
+const quantity = z
+  .union([z.string().max(64), z.number()])
+  .refine(isQuantity, quantityMessage)
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: "type(self) == int ? self >= 0 : isQuantity(self) && !self.startsWith('-')", message: quantityMessage, reason: 'FieldValueInvalid' },
+    ],
+  });
+/** At most `max` keys, in both layers (`maxProperties` is the CRD's, the refinement the operator's). */
+const atMost = <T extends z.ZodType<Record<string, unknown>>>(map: T, max: number) =>
+  map.refine((m) => Object.keys(m).length <= max, `may have at most ${max} entries`).meta({ maxProperties: max });
+const quantityMap = atMost(z.record(z.string().max(253), quantity), 32);
+
+/** A size: a quantity above zero. */
+const sizeMessage = 'must be a quantity above zero such as 1Gi or 500Mi';
+const size = z
+  .string()
+  .max(64)
+  .refine((q) => QUANTITY.test(q) && /[1-9]/.test(q.match(QUANTITY)![1]!), sizeMessage)
+  .meta({ 'x-kubernetes-validations': [{ rule: "isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))", message: sizeMessage, reason: 'FieldValueInvalid' }] });
+
+/** The name of a Kubernetes object (a Secret, a storage or priority class): a DNS-1123 subdomain, or
+ * "" where that means none. */
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+function objectName(what: string, opts: { empty: boolean; description?: string }) {
+  const message = `must be the name of ${what}: lowercase letters, digits, '-' and '.', starting and ending with a letter or a digit${opts.empty ? ', or empty' : ''}`;
+  const rule = `self.matches(${celString(SUBDOMAIN.source)})`;
+  return (opts.empty ? z.string() : z.string().min(1))
+    .max(253)
+    .refine((n) => (opts.empty && n === '') || SUBDOMAIN.test(n), message)
+    .meta({
+      ...(opts.description ? { description: opts.description } : {}),
+      'x-kubernetes-validations': [{ rule: opts.empty ? `self == '' || ${rule}` : rule, message, reason: 'FieldValueInvalid' }],
+    });
+}
+
+/** The rule for the Secrets the operator keeps for a resource, in words. */
+const keptSecrets = (names: string) =>
+  `The operator keeps what the pods use in Secrets it creates and owns (${names}): one of those names that it did not create for this resource ` +
+  'is neither used nor overwritten (SecretsAvailable False, reason SecretNotOwned) and no pod starts with it.';
+
+/** A Secret the spec names: whoever may create a RedisReplication need not be allowed to read
+ * Secrets, so the operator uses only one its owner allowed (src/plan/secrets.ts). */
+const namedSecret = (holds: string, opts: { empty: boolean }) =>
+  objectName('a Secret', {
+    ...opts,
+    description:
+      `A Secret of the namespace with ${holds}. It is used only if it carries the label ${LABEL.allow}: <this resource's name> ` +
+      '(or is owned by this resource), so that a Secret reaches only resources its owner allowed; otherwise SecretsAvailable is False, ' +
+      'reason SecretNotAllowed, with the label to add.',
+  });
 
 export const resourcesSchema = z
   .object({
@@ -61,11 +141,23 @@ export const cascadeTierSchema = z
  * when the pod is created. */
 const k8sObject = z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true });
 
+/** The resource's name: a DNS-1035 label (its Services are named after it), short enough for every
+ * name derived from it to fit (MAX_RESOURCE_NAME_LENGTH, plan/names.ts). The API server checks
+ * only that it is a DNS-1123 subdomain, so `my.cache` or `1cache` would pass it and fail later. */
+const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const nameMessage = {
+  length: `may be at most ${MAX_RESOURCE_NAME_LENGTH} characters: the Service <name>-primary must fit in 63`,
+  form: "must be a DNS-1035 label (it names the resource's Services): lowercase letters, digits and '-', starting with a letter and ending with a letter or a digit",
+};
+export const resourceNameSchema = z.string().max(MAX_RESOURCE_NAME_LENGTH, nameMessage.length).regex(DNS_LABEL, nameMessage.form);
+/** The same, as CEL rules of the CRD's root (the one place a rule may read metadata.name). */
+export const resourceNameValidations = [
+  { rule: `self.metadata.name.size() <= ${MAX_RESOURCE_NAME_LENGTH}`, message: `metadata.name ${nameMessage.length}`, reason: 'FieldValueInvalid', fieldPath: '.metadata' },
+  { rule: `self.metadata.name.matches(${celString(DNS_LABEL.source)})`, message: `metadata.name ${nameMessage.form}`, reason: 'FieldValueInvalid', fieldPath: '.metadata' },
+];
+
 const ownedList = OWNED_DIRECTIVES.map((d) => `'${d}'`).join(', ');
 const DIRECTIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
-
-/** A CEL string literal of `text` (a regular expression's source keeps its backslashes). */
-const celString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export const MAX_APP_USERS = 32;
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -82,6 +174,16 @@ const rulesMessage = {
   forbidden: 'rules may not set passwords (>, <, #, !, nopass, resetpass) nor on, off or reset: the password comes from the Secret',
 };
 
+// dangerousGrant (dangerous.ts) in CEL, with the same functions and regular expressions.
+const dangerousRulesCel = (() => {
+  const padded = "(' ' + self.rules.lowerAscii() + ' ')";
+  const tail = `${padded}.substring(${padded}.lastIndexOf(${celString(` ${DROP_DANGEROUS} `)}) + 1)`;
+  return (
+    '(has(self.allowDangerousCommands) && self.allowDangerousCommands) || ' +
+    `(!self.rules.matches(${celString(SELECTOR.source)}) && !${tail}.matches(${celString(DANGEROUS_GRANT.source)}))`
+  );
+})();
+
 const appUserSchema = z
   .object({
     /** The ACL user name; `default` and names starting with `rro-` are taken. */
@@ -92,8 +194,8 @@ const appUserSchema = z
       .regex(USER_NAME, 'a user name is letters, digits, dots, dashes and underscores')
       .refine((n) => !RESERVED_USER.test(n), 'default and names starting with rro- are taken'),
     /** The Secret holding the user's password (key `password`). */
-    secretName: z.string().min(1).max(253),
-    /** ACL rules, as ACL SETUSER takes them, separated by spaces: e.g. `~app:* +@read +@write`. */
+    secretName: namedSecret('the user\'s password (key "password")', { empty: false }),
+    /** ACL rules, as ACL SETUSER takes them, separated by spaces: e.g. `~app:* +@read +@write -@dangerous`. */
     rules: z
       .string()
       .min(1)
@@ -101,13 +203,23 @@ const appUserSchema = z
       // Refinements, not a `pattern`: the CEL rules below say what is wrong in words.
       .refine((r) => RULES_CHARACTERS.test(r), rulesMessage.characters)
       .refine((r) => !RULES_FORBIDDEN.test(r), rulesMessage.forbidden),
+    allowDangerousCommands: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'true lets rules give the user commands of @dangerous (FLUSHALL, KEYS, CONFIG, DEBUG, SHUTDOWN...) and use selectors. ' +
+          `Without it, rules must take them away with a final ${DROP_DANGEROUS}, e.g. "~app:* +@read +@write ${DROP_DANGEROUS}".`,
+      }),
   })
   .strict()
+  .refine((u) => u.allowDangerousCommands === true || dangerousGrant(u.rules) === undefined, { message: DANGEROUS_RULES_MESSAGE, path: ['rules'] })
   .meta({
     'x-kubernetes-validations': [
       { rule: `!self.name.matches(${celString(RESERVED_USER.source)})`, message: 'auth.users: default and names starting with rro- are taken', reason: 'FieldValueForbidden' },
       { rule: `self.rules.matches(${celString(RULES_CHARACTERS.source)})`, message: `auth.users: ${rulesMessage.characters}`, reason: 'FieldValueInvalid' },
       { rule: `!self.rules.matches(${celString(RULES_FORBIDDEN.source)})`, message: `auth.users: ${rulesMessage.forbidden}`, reason: 'FieldValueForbidden' },
+      { rule: dangerousRulesCel, message: `auth.users: ${DANGEROUS_RULES_MESSAGE}`, reason: 'FieldValueForbidden', fieldPath: '.rules' },
     ],
   });
 
@@ -135,6 +247,12 @@ const totalPodsCel = (() => {
   );
 })();
 
+// dangerousDirectives (dangerous.ts) in CEL: on the spec, which holds allowDangerousConfig.
+const dangerousKeyCel =
+  `k.lowerAscii() in ${celSet(Object.keys(DANGEROUS_DIRECTIVES))} || ` +
+  `(k.lowerAscii() == ${celString(TLS_PROTOCOLS)} && self.config[k].lowerAscii().matches(${celString(DEPRECATED_TLS.source)}))`;
+const dangerousConfigCel = `(has(self.allowDangerousConfig) && self.allowDangerousConfig) || !has(self.config) || !self.config.exists(k, ${dangerousKeyCel})`;
+
 export const specSchema = z
   .object({
     image: z.string().min(1).max(512).default('redis:8.0'),
@@ -143,7 +261,7 @@ export const specSchema = z
     auth: z
       .object({
         /** The default user's password (key `password`): requirepass, what existing clients use. */
-        secretName: z.string().min(1).max(253),
+        secretName: namedSecret('the default user\'s password (key "password")', { empty: false }),
         /** Application users, each with the password of its Secret (key `password`) and ACL rules. */
         users: z
           .array(appUserSchema)
@@ -153,37 +271,43 @@ export const specSchema = z
           .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
       })
       .strict()
-      .optional(),
+      .optional()
+      .meta({ description: `Password and ACL users. ${keptSecrets('<name>-applied-auth')}` }),
     /** TLS on port 6379 and on replication links; certificates from secretName, else from the
      * operator's own CA (published in `<name>-tls-ca`), renewed before they expire. */
     tls: z
       .object({
         enabled: z.boolean().default(false),
         /** A Secret with tls.crt, tls.key and ca.crt (cert-manager's shape); empty: the operator's CA. */
-        secretName: z.string().max(253).default(''),
+        secretName: namedSecret("tls.crt, tls.key and ca.crt (cert-manager's shape); empty: the operator's own CA", { empty: true }).default(''),
       })
       .strict()
-      .optional(),
+      .optional()
+      .meta({ description: `TLS on port 6379 and on replication. ${keptSecrets('<name>-tls, <name>-tls-ca and <name>-tls-ca-key')}` }),
     persistence: z
       .object({
         enabled: z.boolean().default(false),
-        size: z.string().max(64).default('1Gi'),
-        storageClassName: z.string().max(253).default(''),
+        size: size.default('1Gi'),
+        storageClassName: objectName('a storage class', { empty: true }).default(''),
       })
       .strict()
       .default({ enabled: false, size: '1Gi', storageClassName: '' }),
     resources: resourcesSchema.default({}),
-    config: z
-      .record(
+    config: atMost(
+      z.record(
         z.string().min(1).max(128).regex(DIRECTIVE_NAME, 'a directive name is letters, digits and dashes'),
         z.string().max(1024).refine((v) => !/[\r\n]/.test(v), 'a value may not contain a line break'),
-      )
+      ),
+      64,
+    )
       .refine((c) => !Object.keys(c).some((k) => (OWNED_DIRECTIVES as readonly string[]).includes(k.trim().toLowerCase())), {
         message: `may not set a directive the operator owns: ${OWNED_DIRECTIVES.join(', ')}`,
       })
       .default({})
       .meta({
-        maxProperties: 64,
+        description:
+          `Extra redis.conf directives. Refused: those the operator sets (${OWNED_DIRECTIVES.join(', ')}), and unless ` +
+          `spec.allowDangerousConfig is true, those that weaken the server (${DANGEROUS_CONFIG_LIST}).`,
         'x-kubernetes-validations': [
           {
             rule: `self.all(k, !(k.trim().lowerAscii() in [${ownedList}]))`,
@@ -231,7 +355,7 @@ export const specSchema = z
         affinity: k8sObject.optional(),
         /** Replaces the default spread (nodes, then zones, as a preference). */
         topologySpreadConstraints: z.array(k8sObject).max(8).optional(),
-        priorityClassName: z.string().max(253).optional(),
+        priorityClassName: objectName('a priority class', { empty: true }).optional(),
         /** Tier-1 replicas spread across zones; every cascade replica runs in its parent's zone. */
         zoneAware: z.boolean().default(false),
       })
@@ -248,6 +372,14 @@ export const specSchema = z
       })
       .strict()
       .default({ type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 }),
+    allowDangerousConfig: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          `true lets config set directives that weaken the server: ${DANGEROUS_CONFIG_LIST}. ` +
+          'Refused otherwise; meant for a debugging session or a module you trust.',
+      }),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({
@@ -258,12 +390,24 @@ export const specSchema = z
       .optional(),
   })
   .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.allowDangerousConfig) return;
+    for (const { directive, why } of dangerousDirectives(spec.config)) {
+      ctx.addIssue({ code: 'custom', path: ['config', directive], message: `${why}; ${DANGEROUS_CONFIG_HINT}` });
+    }
+  })
   .meta({
     'x-kubernetes-validations': [
       {
         rule: totalPodsCel,
         message: `the spec asks for more than ${MAX_PODS} pods in total (primary + replicas of every tier)`,
         fieldPath: '.replicas',
+      },
+      {
+        rule: dangerousConfigCel,
+        message: `config may not set a directive that weakens the server (${DANGEROUS_CONFIG_LIST}); ${DANGEROUS_CONFIG_HINT}`,
+        fieldPath: '.config',
+        reason: 'FieldValueForbidden',
       },
       {
         // More than there are replicas would refuse every write.
@@ -376,8 +520,13 @@ export interface RedisReplication {
 
 export type SpecResult = { ok: true; spec: RedisReplicationSpec } | { ok: false; message: string };
 
-/** Validates a spec that already passed the API server; the message names the offending field. */
-export function parseSpec(raw: unknown): SpecResult {
+/** Validates a spec (and the resource's name, when given) that already passed the API server; the
+ * message names the offending field. */
+export function parseSpec(raw: unknown, name?: string): SpecResult {
+  if (name !== undefined) {
+    const named = resourceNameSchema.safeParse(name);
+    if (!named.success) return { ok: false, message: `metadata.name: ${named.error.issues[0]!.message}` };
+  }
   const result = specSchema.safeParse(raw ?? {});
   if (result.success) {
     const pods = totalPods(result.data.replicas, result.data.cascade);

@@ -4,34 +4,37 @@
 // restart; then the applied-auth Secret, whose auth.conf a restarted pod starts with. A pod is
 // (re)done when what it should have changed, when its container restarted (it started from a file
 // the kubelet may not have refreshed yet), when it was reached as the default user (it lacks the
-// operator's user), and once after an operator start. An app user whose Secret is missing keeps
-// what the pods have; one whose rules Redis refuses stays as it was, and is reported.
+// operator's user), and once after an operator start. An app user whose Secret is missing (or does
+// not allow the resource) keeps what the pods have; one whose rules Redis refuses stays as it was,
+// and is reported.
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ownUsers, parseUserList, REPLICATION_USER, splitRules, undeclaredUsers, userRules, type AclUser, type AppliedAuth } from '../plan/acl.js';
 import { isBooting, type ObservedPod } from '../plan/observation.js';
+import type { SecretIssue } from '../plan/secrets.js';
 import { sha256, writeApplied } from './auth.js';
 import { redisTarget, type Deps, type Pass } from './pass.js';
-import { SecretMissing } from './secrets.js';
+import { SecretProblem } from './secrets.js';
 
 export interface WantedUsers {
   users: AclUser[];
-  /** Why a user's Secret cannot be read. */
-  problems: string[];
+  /** Why a user's Secret cannot be used. */
+  problems: SecretIssue[];
 }
 
 /** spec.auth.users with the passwords of their Secrets (key `password`). */
 export async function resolveUsers(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec, applied: AppliedAuth | undefined): Promise<WantedUsers> {
   const users: AclUser[] = [];
-  const problems: string[] = [];
+  const problems: SecretIssue[] = [];
   for (const declared of spec.auth?.users ?? []) {
     try {
-      const password = await deps.passwords.get(rr.metadata.namespace, declared.secretName);
+      const password = await deps.passwords.get(rr.metadata, declared.secretName, 'named');
       users.push({ name: declared.name, hash: sha256(password), rules: splitRules(declared.rules) });
     } catch (err) {
-      if (!(err instanceof SecretMissing)) throw err;
+      if (!(err instanceof SecretProblem)) throw err;
       const kept = applied?.users.find((u) => u.name === declared.name);
       if (kept) users.push(kept);
-      problems.push(`user ${declared.name}: ${err.message}; ${kept ? 'the pods keep the user as it was' : 'the user is not created until it exists'}`);
+      const consequence = kept ? 'the pods keep the user as it was' : 'the user is not created until it can be used';
+      problems.push({ reason: err.reason, message: `user ${declared.name}: ${err.message}; ${consequence}` });
     }
   }
   return { users, problems };
@@ -60,7 +63,7 @@ export async function syncUsers(pass: Pass, observed: ObservedPod[]): Promise<Us
         await syncPod(pass, pod.podIP!, declared, accepted, refusedBy);
         return pod;
       } catch (err) {
-        pass.log.warn({ pod: pod.name, err: redacted(err) }, 'could not apply the ACL users; retrying on the next pass');
+        pass.log.warn({ pod: pod.name, err: String(err) }, 'could not apply the ACL users; retrying on the next pass');
         return undefined;
       }
     }),
@@ -75,7 +78,7 @@ export async function syncUsers(pass: Pass, observed: ObservedPod[]): Promise<Us
       await deps.redis.configSet(target, 'masterauth', auth.replicationPassword);
       done.set(pod.podIP!, digest);
     } catch (err) {
-      pass.log.warn({ pod: pod.name, err: redacted(err) }, 'could not point replication at the replication user; retrying on the next pass');
+      pass.log.warn({ pod: pod.name, err: String(err) }, 'could not point replication at the replication user; retrying on the next pass');
     }
   }
   for (const ip of done.keys()) if (!running.some((p) => p.podIP === ip)) done.delete(ip);
@@ -128,7 +131,3 @@ async function recordUsers(pass: Pass, accepted: Set<string>, refusedBy: Map<str
 }
 
 const userKey = (user: AclUser): string => sha256(JSON.stringify(user));
-
-/** An error's text without the rule Redis quotes when it refuses one: for the default user that rule
- * is `>password`, which must reach no log. */
-const redacted = (err: unknown): string => String(err).replace(/'[<>][^']*'/g, "'<password>'");

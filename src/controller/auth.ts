@@ -4,38 +4,54 @@
 // and no failover: each pod first accepts both passwords (Redis ACL lets the default user hold two);
 // once every pod has it, the old one is dropped everywhere and the copy updated. Replicas
 // authenticate as the replication user, whose password never changes, so a rotation never touches
-// replication. A missing Secret is reported, never mistaken for unreachable pods.
+// replication. A Secret that is missing or does not allow the resource (plan/secrets.ts), and a copy
+// the operator did not make, are reported, never mistaken for unreachable pods.
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ignore, isConflict } from '../kube/client.js';
 import { AUTH_SECRET_KEYS, authSecretData, parseAuthSecret, type AppliedAuth, type StoredAuth } from '../plan/acl.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
+import type { SecretIssue } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
 import { redisTarget, redisTargetAs, type Deps, type Pass } from './pass.js';
-import { optionalKey, SecretMissing } from './secrets.js';
+import { optionalKey, SecretProblem } from './secrets.js';
 
 export interface Auth {
-  /** What the pods have; undefined only before anything was ever applied and with no Secret. */
+  /** What the pods have; undefined only before anything was ever applied and with no Secret, or
+   * while the operator's copy is not its own. */
   applied: AppliedAuth | undefined;
-  /** What the user's Secret asks for; undefined when it (or its key) is missing. */
+  /** What the user's Secret asks for; undefined when it (or its key) is missing or not allowed. */
   wanted: string | undefined;
-  problem: string | undefined;
+  problem: SecretIssue | undefined;
 }
 
 export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<Auth | undefined> {
   if (!spec.auth) return undefined;
   let wanted: string | undefined;
-  let problem: string | undefined;
+  let unusable: SecretProblem | undefined;
   try {
-    wanted = await deps.passwords.get(rr.metadata.namespace, spec.auth.secretName);
+    wanted = await deps.passwords.get(rr.metadata, spec.auth.secretName, 'named');
   } catch (err) {
-    if (!(err instanceof SecretMissing)) throw err;
-    problem = err.message;
+    if (!(err instanceof SecretProblem)) throw err;
+    unusable = err;
   }
+  try {
+    const applied = await appliedAuth(deps, rr, wanted);
+    const consequence = applied ? 'the pods keep the password they have' : 'no pod is created until it can be used';
+    return { applied, wanted, problem: unusable && { reason: unusable.reason, message: `${unusable.message}; ${consequence}` } };
+  } catch (err) {
+    // The operator's copy was made by someone else: its auth.conf is not mounted into any pod.
+    if (!(err instanceof SecretProblem)) throw err;
+    return { applied: undefined, wanted, problem: { reason: err.reason, message: `${err.message}; no pod is created until it is gone` } };
+  }
+}
+
+/** What the pods have, from the applied-auth Secret; created with `wanted` the first time. */
+async function appliedAuth(deps: Deps, rr: RedisReplication, wanted: string | undefined): Promise<AppliedAuth | undefined> {
   const stored = await readApplied(deps, rr);
   const password = stored?.password ?? wanted;
-  if (password === undefined) return { applied: undefined, wanted, problem };
+  if (password === undefined) return undefined;
   // The operator's and the replication user's passwords are made once, here: with the first
   // password, or for a resource created before ACL users existed (its running pods get the users
   // from the users phase, which reaches them as the default user meanwhile).
@@ -50,10 +66,10 @@ export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisR
     // Another pass may have created it meanwhile: then its passwords are the ones.
     await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, appliedAuthSecretName(rr.metadata.name), authSecretData(applied, sha256))));
     deps.passwords.forget(rr.metadata.namespace, appliedAuthSecretName(rr.metadata.name));
-    return { applied: (await readApplied(deps, rr)) as AppliedAuth, wanted, problem };
+    return (await readApplied(deps, rr)) as AppliedAuth;
   }
   if (!stored.operatorPassword || !stored.replicationPassword) await writeApplied(deps, rr, applied);
-  return { applied, wanted, problem };
+  return applied;
 }
 
 /** The applied-auth Secret as stored; undefined when it does not exist yet. */
@@ -61,7 +77,7 @@ async function readApplied(deps: Deps, rr: RedisReplication): Promise<StoredAuth
   const secretName = appliedAuthSecretName(rr.metadata.name);
   const data: Record<string, string> = {};
   for (const key of AUTH_SECRET_KEYS) {
-    const value = await optionalKey(deps, rr.metadata.namespace, secretName, key);
+    const value = await optionalKey(deps, rr, secretName, 'owned', key);
     if (value !== undefined) data[key] = value;
   }
   return parseAuthSecret(data);
@@ -84,21 +100,46 @@ function newPassword(): string {
 
 /** One step of a password rotation (each pass takes the next). The old password is dropped only
  * once every pod authenticates its replication as the replication user (`usersSynced`): before
- * that, a replica of a resource created before ACL users may still use the default password. */
+ * that, a replica of a resource created before ACL users may still use the default password. Each
+ * step is idempotent per pod, and a pod that fails one (no answer in time) is done again at the next
+ * pass: the failure is logged (Redis errors carry no secret, see RedisCommands.command) and the pass
+ * goes on to write status. */
 export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersSynced: boolean): Promise<void> {
   const { deps, rr, auth, newPassword: wanted } = pass;
   if (auth === undefined || wanted === undefined || wanted === auth.password) return;
   const running = observed.filter((p) => !p.deleting && p.podIP);
   const answered = running.filter((p) => p.info);
-  for (const pod of answered) await deps.redis.command(redisTarget(pass, pod.podIP!), ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]);
-  if (answered.length < running.length || !usersSynced) {
+  const added = await onEveryPod(pass, answered, 'could not give a pod the new password', (ip) =>
+    deps.redis.command(redisTarget(pass, ip), ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]),
+  );
+  if (!added || answered.length < running.length || !usersSynced) {
     pass.log.info({ waitingFor: running.filter((p) => !p.info).map((p) => p.name) }, 'password rotation waits for every pod');
     return;
   }
   // Authenticated as the default user with the new password: a pod that restarted since with the
-  // old one only refuses, and keeps the password it has.
-  for (const pod of answered) await deps.redis.command(redisTargetAs(pass, pod.podIP!, { password: wanted }), ['ACL', 'SETUSER', 'default', `<${auth.password}`]);
+  // old one only refuses, and keeps the password it has. `resetpass` then the new one leaves exactly
+  // the new one, whether the pod still had the old one or lost it in a pass that stopped part-way.
+  const dropped = await onEveryPod(pass, answered, 'could not drop the old password from a pod', (ip) =>
+    deps.redis.command(redisTargetAs(pass, ip, { password: wanted }), ['ACL', 'SETUSER', 'default', 'resetpass', `>${wanted}`]),
+  );
+  if (!dropped) return;
   pass.auth = { ...auth, password: wanted, previous: auth.password };
   await writeApplied(deps, rr, pass.auth);
   await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
+}
+
+/** Sends a command to every pod at once; whether every one took it (a failure is logged). */
+async function onEveryPod(pass: Pass, pods: ObservedPod[], failure: string, send: (ip: string) => Promise<unknown>): Promise<boolean> {
+  const results = await Promise.all(
+    pods.map((pod) =>
+      send(pod.podIP!).then(
+        () => true,
+        (err: unknown) => {
+          pass.log.warn({ pod: pod.name, err: String(err) }, `${failure}; retrying on the next pass`);
+          return false;
+        },
+      ),
+    ),
+  );
+  return results.every(Boolean);
 }

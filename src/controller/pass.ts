@@ -8,6 +8,8 @@ import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
 import { OPERATOR_USER, type AclUser, type AppliedAuth } from '../plan/acl.js';
+import type { SecretUse, SecretUser } from '../plan/secrets.js';
+import type { Refusal } from '../plan/status.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -51,8 +53,10 @@ export interface Recorder {
 }
 
 export interface PasswordSource {
-  /** The value of a key (`password` by default); throws SecretMissing when the Secret or the key is missing. */
-  get(namespace: string, secretName: string, key?: string): Promise<string>;
+  /** The value of a key (`password` by default) of a Secret of the user's namespace, read for `use`;
+   * throws SecretMissing when the Secret or the key is missing, SecretProblem when the user may not
+   * use it (plan/secrets.ts). */
+  get(user: SecretUser & { namespace: string }, secretName: string, use: SecretUse, key?: string): Promise<string>;
   /** Forgets a cached value (the operator just wrote that Secret). */
   forget(namespace: string, secretName: string): void;
 }
@@ -136,8 +140,8 @@ export interface Pass {
   log: Logger;
   /** The resource's version as this pass last wrote or read it: intent writes are conditional on it. */
   resourceVersion: string | undefined;
-  /** Why the API server refused a pod this pass, if it did. */
-  podRefusal?: string | undefined;
+  /** What the API server refused to create this pass (see refuse() in pods.ts). */
+  refusals: Refusal[];
   tls?: TlsState | undefined;
 }
 

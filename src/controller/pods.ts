@@ -6,6 +6,7 @@ import { apiErrorCode, apiErrorMessage, ignore, isConflict, isNotFound } from '.
 import { ANNOTATION, LABEL, dataClaimName } from '../plan/names.js';
 import { claimsToMark, type ObservedPod } from '../plan/observation.js';
 import { buildClaim, buildPod, type PodMeta, type PodPlacement } from '../plan/specs.js';
+import { REFUSED_CODES, refusalReason, type Refusal } from '../plan/status.js';
 import { imageForNewPods } from '../plan/versions.js';
 import { deletableNow, membersOf, nextPodIndex, plan as planTopology, plannedPrimary, type ClaimRef, type Plan } from '../plan/topology.js';
 import type { Pass } from './pass.js';
@@ -57,19 +58,30 @@ export async function markClaimsHoldingData(pass: Pass, observed: ObservedPod[],
   }
 }
 
-/** Creates a pod (and its claim). A pod the API server refuses (Pod Security admission, quota, a
- * webhook) is reported with the server's reason, in status and in an Event, not retried blindly. */
+/** Creates a pod (and its claim first). One the API server refuses is reported (see refuse). */
 export async function createPod(pass: Pass, placement: PodPlacement, image: string): Promise<void> {
   const { deps, rr } = pass;
   const spec = { ...pass.spec, image };
+  if (spec.persistence.enabled) {
+    const claim = buildClaim(rr, spec, placement.name, placement.tier);
+    if (!(await refuse(pass, 'claim', claim.metadata!.name!, deps.kube.createClaim(claim)))) return;
+  }
+  await refuse(pass, 'pod', placement.name, deps.kube.createPod(buildPod(rr, spec, placement)));
+}
+
+/** Awaits the creation of an object: whether it exists now (created, or there already). One the API
+ * server refuses (Refusal in plan/status.ts) is reported with the server's reason, in status and in
+ * an Event, and tried again at the next pass; any other failure fails the pass. */
+export async function refuse(pass: Pass, kind: Refusal['kind'], name: string, create: Promise<void>): Promise<boolean> {
   try {
-    if (spec.persistence.enabled) await ignore(isAlreadyExists, deps.kube.createClaim(buildClaim(rr, spec, placement.name, placement.tier)));
-    await ignore(isAlreadyExists, deps.kube.createPod(buildPod(rr, spec, placement)));
+    await ignore(isAlreadyExists, create);
+    return true;
   } catch (err) {
-    const code = apiErrorCode(err);
-    if (code !== 403 && code !== 422) throw err;
-    pass.podRefusal = `pod ${placement.name} refused: ${apiErrorMessage(err)}`;
-    await deps.events.record(rr, 'Warning', 'PodRefused', pass.podRefusal);
+    if (!REFUSED_CODES.includes(apiErrorCode(err) ?? 0)) throw err;
+    const refusal = { kind, message: `${kind === 'service' ? 'Service' : kind} ${name} refused: ${apiErrorMessage(err)}` };
+    pass.refusals.push(refusal);
+    await pass.deps.events.record(pass.rr, 'Warning', refusalReason(refusal), refusal.message);
+    return false;
   }
 }
 

@@ -31,7 +31,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     deps.metrics.forgetResource(namespace, name);
     return;
   }
-  const parsed = parseSpec(rr.spec);
+  const parsed = parseSpec(rr.spec, name);
   if (!parsed.ok) {
     await refuseSpec(deps, rr, parsed.message);
     return;
@@ -50,6 +50,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     newPassword: auth?.wanted,
     users: users.users,
     credentialsOf: new Map(),
+    refusals: [],
     memory: memoryOf(deps, key),
     log: deps.log.child({ resource: key }),
     resourceVersion: rr.metadata.resourceVersion,
@@ -70,9 +71,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
 
   // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
   // or while it is still being deleted without a volume to come back on, or while there is no
-  // certificate for a pod to start with.
+  // certificate or no password (an applied-auth Secret of the operator's) for a pod to start with.
   const noCertificate = tls !== undefined && tls.client === undefined;
-  const plan = keepsTopology(decision, observed, claims) || noCertificate ? undefined : await applyTopology(pass, observed, primary, claimRefs);
+  const noPassword = auth !== undefined && auth.applied === undefined;
+  const plan = keepsTopology(decision, observed, claims) || noCertificate || noPassword ? undefined : await applyTopology(pass, observed, primary, claimRefs);
   const nodes = computeNodes(spec, observed, primary, plan);
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
@@ -84,9 +86,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const acl = await syncUsers(pass, observed);
   await rotatePassword(pass, observed, acl.synced);
   await reloadCertificates(pass, observed);
-  if (auth?.problem) await deps.events.record(rr, 'Warning', 'SecretMissing', `${auth.problem}; the pods keep the password they have`);
-  for (const problem of users.problems) await deps.events.record(rr, 'Warning', 'SecretMissing', problem);
-  if (tls?.problem) await deps.events.record(rr, 'Warning', tls.problem.reason, tls.problem.message);
+  for (const problem of [auth?.problem, ...users.problems, tls?.problem]) if (problem) await deps.events.record(rr, 'Warning', problem.reason, problem.message);
   recordNodeMetrics(pass, nodes);
   const roleChange = typeof change === 'object' ? change : rollout?.change;
   await writeStatus(pass, {
@@ -100,7 +100,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     usersProblems: users.problems,
     usersRefused: spec.auth ? acl.refused : undefined,
     tlsProblem: tls?.problem,
-    podRefusal: pass.podRefusal,
+    refusals: pass.refusals,
     revision: rollout?.revision,
     rollout,
   });

@@ -1,32 +1,52 @@
 // Secret values the pods are configured with (the auth password, the TLS material), read through the API and cached
-// briefly: Secrets are not watched, so a changed value is seen within the cache's lifetime.
+// briefly: Secrets are not watched, so a changed value is seen within the cache's lifetime. Every read
+// says who reads and why (plan/secrets.ts): a Secret the resource may not use is never returned.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { RedisReplication } from '../api/schema.js';
 import { isConflict, isNotFound } from '../kube/client.js';
+import { secretRefusal, type SecretUse } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
 import type { Deps, KubeApi, PasswordSource } from './pass.js';
 
-/** The Secret (or its key) a resource names does not exist: a condition, not a retry storm. */
-export class SecretMissing extends Error {}
+/** A Secret the resource names or keeps that it cannot use (its reason: SecretMissing,
+ * SecretNotAllowed, SecretNotOwned): a condition and an Event, not a retry storm. */
+export class SecretProblem extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The Secret (or its key) does not exist. */
+export class SecretMissing extends SecretProblem {
+  constructor(message: string) {
+    super('SecretMissing', message);
+  }
+}
 
 const PASSWORD_TTL_MS = 30_000;
 
 export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => number): PasswordSource {
   // Whole Secrets: the TLS ones are read key by key, in one pass.
-  const cache = new Map<string, { data: Record<string, string>; at: number }>();
+  const cache = new Map<string, { data: Record<string, string>; meta: V1ObjectMeta; at: number }>();
   return {
-    async get(namespace, secretName, field = 'password') {
-      const key = `${namespace}/${secretName}`;
+    async get(user, secretName, use, field = 'password') {
+      const key = `${user.namespace}/${secretName}`;
       let hit = cache.get(key);
       if (!hit || now() - hit.at >= PASSWORD_TTL_MS) {
         let secret;
         try {
-          secret = await kube.readSecret(namespace, secretName);
+          secret = await kube.readSecret(user.namespace, secretName);
         } catch (err) {
           if (isNotFound(err)) throw new SecretMissing(`Secret ${secretName} does not exist`);
           throw err;
         }
-        cache.set(key, (hit = { data: secret.data ?? {}, at: now() }));
+        cache.set(key, (hit = { data: secret.data ?? {}, meta: secret.metadata ?? {}, at: now() }));
       }
+      const refusal = secretRefusal(user, secretName, hit.meta, use);
+      if (refusal) throw new SecretProblem(refusal.reason, refusal.message);
       const encoded = hit.data[field];
       if (!encoded) throw new SecretMissing(`Secret ${secretName} has no key "${field}"`);
       return Buffer.from(encoded, 'base64').toString('utf8');
@@ -37,21 +57,24 @@ export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => numb
   };
 }
 
-/** Writes a Secret of the operator's (created, else its keys patched) and drops the cached copy. */
+/** Writes a Secret of the operator's (created, else its keys patched) and drops the cached copy. One
+ * of that name that the operator did not make for the resource is not patched: SecretProblem. */
 export async function upsertSecret(deps: Deps, rr: RedisReplication, secretName: string, data: Record<string, string>): Promise<void> {
   try {
     await deps.kube.createSecret(buildOwnedSecret(rr, secretName, data));
   } catch (err) {
     if (!isConflict(err)) throw err;
+    const refusal = secretRefusal(rr.metadata, secretName, (await deps.kube.readSecret(rr.metadata.namespace, secretName)).metadata ?? {}, 'owned');
+    if (refusal) throw new SecretProblem(refusal.reason, refusal.message);
     await deps.kube.patchSecretData(rr.metadata.namespace, secretName, data);
   }
   deps.passwords.forget(rr.metadata.namespace, secretName);
 }
 
 /** The value of a key, or undefined when the Secret or the key is missing. */
-export async function optionalKey(deps: Pick<Deps, 'passwords'>, namespace: string, secretName: string, key?: string): Promise<string | undefined> {
+export async function optionalKey(deps: Pick<Deps, 'passwords'>, rr: RedisReplication, secretName: string, use: SecretUse, key?: string): Promise<string | undefined> {
   try {
-    return await deps.passwords.get(namespace, secretName, key);
+    return await deps.passwords.get(rr.metadata, secretName, use, key);
   } catch (err) {
     if (err instanceof SecretMissing) return undefined;
     throw err;

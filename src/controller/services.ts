@@ -4,6 +4,7 @@ import { ignore, isConflict } from '../kube/client.js';
 import { semanticEqual } from '../kube/semantic.js';
 import { buildDisruptionBudgets, buildServices } from '../plan/specs.js';
 import type { Pass } from './pass.js';
+import { refuse } from './pods.js';
 
 /** The Services and budgets, all at once: they are independent, and a new resource's first pass
  * would otherwise wait for each API round trip in turn. */
@@ -17,7 +18,7 @@ async function ensureServices(pass: Pass): Promise<void> {
   await Promise.all(
     buildServices(rr, spec).map(async (service) => {
       const current = existing.get(service.metadata!.name);
-      if (!current) await ignore(isConflict, deps.kube.createService(service));
+      if (!current) await refuse(pass, 'service', service.metadata!.name!, deps.kube.createService(service));
       else if (!semanticEqual(current.spec?.selector, service.spec!.selector) || current.spec?.trafficDistribution !== service.spec!.trafficDistribution) {
         await deps.kube.patchServiceSpec(namespace, service.metadata!.name!, { selector: service.spec!.selector!, trafficDistribution: service.spec!.trafficDistribution ?? null });
       }

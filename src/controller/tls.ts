@@ -2,16 +2,18 @@
 // is, for auth), taken from the user's Secret or issued by the operator's own CA and renewed before
 // it expires. A renewal restarts nothing: the kubelet refreshes the Secret volume, and each pod is
 // told to re-read its files until the certificate it serves is the new one. A missing or unusable
-// Secret is reported, and the pods keep the certificate they have.
+// Secret, or one the resource may not use (plan/secrets.ts), is reported, and the pods keep the
+// certificate they have.
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ignore, isConflict } from '../kube/client.js';
 import { tlsCaKeySecretName, tlsCaSecretName, tlsSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
+import type { SecretIssue, SecretUse } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
 import { CA_LIFETIME_DAYS, CERT_LIFETIME_DAYS, caBundle, certificateReloadPath, needsRenewal, serverNames, TLS_KEYS } from '../plan/tls.js';
 import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate, type KeyPair } from '../tls/certificates.js';
 import { redisTarget, type Deps, type Pass, type TlsState } from './pass.js';
-import { optionalKey, SecretMissing, upsertSecret } from './secrets.js';
+import { optionalKey, SecretMissing, SecretProblem, upsertSecret } from './secrets.js';
 
 /** How often each pod's served certificate is compared with the wanted one: a TLS handshake per pod,
  * so not at every health poll; renewals leave weeks of validity, so this is no hurry. */
@@ -21,14 +23,18 @@ interface Material extends KeyPair {
   ca: string;
 }
 
-type Found = { material: Material; problem?: undefined } | { material?: undefined; problem: { reason: string; message: string } };
+type Found = { material: Material; problem?: undefined } | { material?: undefined; problem: SecretIssue };
 
 export async function resolveTls(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<TlsState | undefined> {
   if (!spec.tls?.enabled) return undefined;
   const { namespace, name } = rr.metadata;
-  let applied = (await readMaterial(deps, namespace, tlsSecretName(name))).material;
   const names = serverNames(name, namespace);
-  const wanted = spec.tls.secretName ? await fromSecret(deps, namespace, spec.tls.secretName) : await fromOwnCa(deps, rr, applied, names);
+  const copy = await readMaterial(deps, rr, tlsSecretName(name), 'owned');
+  // A `<name>-tls` the operator did not make is neither mounted nor overwritten.
+  if (copy.problem && copy.problem.reason !== 'SecretMissing') return tlsState(undefined, names, copy.problem);
+  let applied = copy.material;
+  const wanted = spec.tls.secretName ? await fromSecret(deps, rr, spec.tls.secretName) : await fromOwnCa(deps, rr, applied, names);
+  let problem = wanted.problem;
   if (wanted.material) {
     const next = { ...wanted.material, ca: caBundle(wanted.material.ca, applied?.ca) };
     if (next.cert !== applied?.cert || next.key !== applied.key || next.ca !== applied.ca) {
@@ -37,16 +43,16 @@ export async function resolveTls(deps: Deps, rr: RedisReplication, spec: RedisRe
       await deps.events.record(rr, 'Normal', applied ? 'CertificateRenewed' : 'CertificateIssued', `TLS certificate ${what}`);
       applied = next;
     }
-    if (!spec.tls.secretName) await publishCa(deps, rr, applied.ca);
+    if (!spec.tls.secretName) problem = await publishCa(deps, rr, applied.ca);
   }
-  const problem = wanted.problem && {
-    ...wanted.problem,
-    message: `${wanted.problem.message}; ${applied ? 'the pods keep the certificate they have' : 'no pod is created until it is fixed'}`,
-  };
+  return tlsState(applied, names, problem);
+}
+
+function tlsState(applied: Material | undefined, names: string[], problem: SecretIssue | undefined): TlsState {
   return {
     client: applied && { ca: applied.ca, serverNames: names },
     fingerprint: applied && describeCertificate(applied.cert)?.fingerprint,
-    problem,
+    problem: problem && { ...problem, message: `${problem.message}; ${applied ? 'the pods keep the certificate they have' : 'no pod is created until it is fixed'}` },
   };
 }
 
@@ -71,9 +77,9 @@ export async function reloadCertificates(pass: Pass, observed: ObservedPod[]): P
   }
 }
 
-/** The user's Secret, if it holds a certificate, its key and the CA that signed it. */
-async function fromSecret(deps: Deps, namespace: string, secretName: string): Promise<Found> {
-  const found = await readMaterial(deps, namespace, secretName);
+/** The user's Secret, if it may be used and holds a certificate, its key and the CA that signed it. */
+async function fromSecret(deps: Deps, rr: RedisReplication, secretName: string): Promise<Found> {
+  const found = await readMaterial(deps, rr, secretName, 'named');
   if (!found.material) return found;
   const unusable = checkKeyPair(found.material, found.material.ca);
   return unusable ? { problem: { reason: 'SecretInvalid', message: `Secret ${secretName}: ${unusable}` } } : found;
@@ -81,7 +87,13 @@ async function fromSecret(deps: Deps, namespace: string, secretName: string): Pr
 
 /** The applied certificate while it is fresh, else a new one from the operator's CA. */
 async function fromOwnCa(deps: Deps, rr: RedisReplication, applied: Material | undefined, names: string[]): Promise<Found> {
-  const ca = await ensureCa(deps, rr);
+  let ca: KeyPair;
+  try {
+    ca = await ensureCa(deps, rr);
+  } catch (err) {
+    if (err instanceof SecretProblem) return { problem: { reason: err.reason, message: err.message } };
+    throw err;
+  }
   const facts = applied && describeCertificate(applied.cert);
   const fresh =
     applied &&
@@ -94,11 +106,12 @@ async function fromOwnCa(deps: Deps, rr: RedisReplication, applied: Material | u
   return { material: { ...issued, ca: ca.cert } };
 }
 
-/** The operator's CA for the resource, created the first time; its key is in a Secret no pod mounts. */
+/** The operator's CA for the resource, created the first time; its key is in a Secret no pod mounts.
+ * Throws SecretProblem when a Secret of that name is not the operator's. */
 async function ensureCa(deps: Deps, rr: RedisReplication): Promise<KeyPair> {
   const { namespace, name } = rr.metadata;
   const secretName = tlsCaKeySecretName(name);
-  const read = async () => ({ cert: await deps.passwords.get(namespace, secretName, 'ca.crt'), key: await deps.passwords.get(namespace, secretName, 'ca.key') });
+  const read = async () => ({ cert: await deps.passwords.get(rr.metadata, secretName, 'owned', 'ca.crt'), key: await deps.passwords.get(rr.metadata, secretName, 'owned', 'ca.key') });
   try {
     return await read();
   } catch (err) {
@@ -111,19 +124,25 @@ async function ensureCa(deps: Deps, rr: RedisReplication): Promise<KeyPair> {
   return read();
 }
 
-/** `<name>-tls-ca`: the CAs clients should trust, without any key. */
-async function publishCa(deps: Deps, rr: RedisReplication, ca: string): Promise<void> {
+/** `<name>-tls-ca`: the CAs clients should trust, without any key; why it cannot be, if so. */
+async function publishCa(deps: Deps, rr: RedisReplication, ca: string): Promise<SecretIssue | undefined> {
   const secretName = tlsCaSecretName(rr.metadata.name);
-  const published = await optionalKey(deps, rr.metadata.namespace, secretName, TLS_KEYS.ca);
-  if (published !== ca) await upsertSecret(deps, rr, secretName, { [TLS_KEYS.ca]: ca });
+  try {
+    const published = await optionalKey(deps, rr, secretName, 'owned', TLS_KEYS.ca);
+    if (published !== ca) await upsertSecret(deps, rr, secretName, { [TLS_KEYS.ca]: ca });
+    return undefined;
+  } catch (err) {
+    if (err instanceof SecretProblem) return { reason: err.reason, message: err.message };
+    throw err;
+  }
 }
 
-async function readMaterial(deps: Deps, namespace: string, secretName: string): Promise<Found> {
+async function readMaterial(deps: Deps, rr: RedisReplication, secretName: string, use: SecretUse): Promise<Found> {
   try {
-    const get = (key: string) => deps.passwords.get(namespace, secretName, key);
+    const get = (key: string) => deps.passwords.get(rr.metadata, secretName, use, key);
     return { material: { cert: await get(TLS_KEYS.cert), key: await get(TLS_KEYS.key), ca: await get(TLS_KEYS.ca) } };
   } catch (err) {
-    if (err instanceof SecretMissing) return { problem: { reason: 'SecretMissing', message: err.message } };
+    if (err instanceof SecretProblem) return { problem: { reason: err.reason, message: err.message } };
     throw err;
   }
 }

@@ -14,6 +14,8 @@ export const LABEL = {
   tier: 'redis.replication.dev/tier',
   read: 'redis.replication.dev/read',
   pod: 'redis.replication.dev/pod',
+  /** On a Secret a spec names: the resource allowed to use it (see plan/secrets.ts). */
+  allow: 'redis.replication.dev/allow',
 } as const;
 
 export const ANNOTATION = {
@@ -56,6 +58,17 @@ export const tlsCaKeySecretName = (resource: string): string => `${resource}-tls
 /** PodDisruptionBudgets: the primary (never evicted before the role has moved) and the replicas. */
 export const primaryBudgetName = (resource: string): string => `${resource}-primary`;
 export const replicasBudgetName = (resource: string): string => `${resource}-replicas`;
+
+/** The longest a DNS-1035 label (a Service name) and a label value may be. */
+export const LABEL_MAX_LENGTH = 63;
+
+/** The names the operator derives from the resource's that must be DNS-1035 labels: its Services. */
+export const labelNamesOf = (resource: string): string[] => [primaryServiceName(resource), readServiceName(resource)];
+
+/** The longest resource name whose derived labels still fit: 63 less the longest suffix appended
+ * (`-primary`), i.e. 55. A pod name (`<name>-<n>`, also a label value: redis.replication.dev/pod)
+ * then fits for every pod number below 10,000,000. */
+export const MAX_RESOURCE_NAME_LENGTH = LABEL_MAX_LENGTH - Math.max(...labelNamesOf('').map((suffix) => suffix.length));
 
 export function baseLabels(resource: string): Record<string, string> {
   return { [LABEL.name]: 'redis', [LABEL.instance]: resource, [LABEL.managedBy]: MANAGED_BY };

@@ -3,6 +3,7 @@
 import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus } from '../api/schema.js';
 import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
+import type { SecretIssue } from './secrets.js';
 import { buildNodes, summarize } from './nodes.js';
 import { isWritableMaster, type ObservedPod } from './observation.js';
 import { decidePhase, type PrimaryState } from './phase.js';
@@ -44,16 +45,18 @@ export interface StatusInput {
   nodes: NodeStatus[];
   plan: Plan | undefined;
   primary: string | undefined;
-  /** The auth Secret cannot be read (missing, or no key "password"): said in a condition. */
-  authProblem?: string | undefined;
-  /** Secrets of spec.auth.users that cannot be read, said in the same condition. */
-  usersProblems?: string[] | undefined;
+  /** The auth Secret cannot be used (missing, no key "password", not allowed, the operator's copy
+   * not its own): said in a condition. */
+  authProblem?: SecretIssue | undefined;
+  /** Secrets of spec.auth.users that cannot be used, said in the same condition. */
+  usersProblems?: SecretIssue[] | undefined;
   /** With auth: the app users whose rules Redis refused (none: every user is applied). */
   usersRefused?: string[] | undefined;
-  /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit). */
-  tlsProblem?: { reason: string; message: string } | undefined;
-  /** The API server refused a pod (Pod Security admission, quota...): its reason. */
-  podRefusal?: string | undefined;
+  /** The TLS Secret cannot be used (missing, a key missing, a certificate that does not fit, not
+   * allowed, the operator's own not its own). */
+  tlsProblem?: SecretIssue | undefined;
+  /** What the API server refused this pass (a pod, a claim, a Service), with its reason. */
+  refusals?: Refusal[] | undefined;
   /** The revision pods should run, and the rolling update's state. */
   revision?: string | undefined;
   rollout?: RolloutState | undefined;
@@ -88,11 +91,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
   if (secretsCondition) conditions.push(secretsCondition);
   if (input.usersRefused) conditions.push(usersApplied(input.usersRefused));
   conditions.push(podsRunning(observed));
-  conditions.push(
-    input.podRefusal
-      ? { type: 'PodsAdmitted', status: 'False', reason: 'PodRefused', message: input.podRefusal }
-      : { type: 'PodsAdmitted', status: 'True', reason: 'Admitted', message: 'the API server admits the pods' },
-  );
+  conditions.push(...admitted(input.refusals ?? []));
   const now = new Date(input.nowMs).toISOString();
   const generation = rr.metadata.generation ?? 0;
   return {
@@ -119,6 +118,32 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
   };
 }
 
+/** An object the API server refused to create: Pod Security admission, a quota or a webhook (403),
+ * an invalid object (422: a name too long for a Service), one it cannot decode (400: a quantity it
+ * cannot parse). The operator reports it and retries at the next pass, as the user may fix the cause. */
+export interface Refusal {
+  kind: 'pod' | 'claim' | 'service';
+  message: string;
+}
+
+export const REFUSED_CODES: readonly number[] = [400, 403, 422];
+const REFUSAL_REASON = { pod: 'PodRefused', claim: 'ClaimRefused', service: 'ServiceRefused' } as const;
+
+/** The Event reason of a refusal, which its condition's reason repeats. */
+export const refusalReason = (refusal: Refusal): string => REFUSAL_REASON[refusal.kind];
+
+/** PodsAdmitted (pods and their claims) and ServicesAdmitted: False with the API server's reasons. */
+function admitted(refusals: Refusal[]): ConditionUpdate[] {
+  const condition = (type: string, of: Refusal[], admits: string): ConditionUpdate =>
+    of.length > 0
+      ? { type, status: 'False', reason: refusalReason(of[0]!), message: of.map((r) => r.message).join('; ') }
+      : { type, status: 'True', reason: 'Admitted', message: `the API server admits ${admits}` };
+  return [
+    condition('PodsAdmitted', refusals.filter((r) => r.kind !== 'service'), 'the pods and their claims'),
+    condition('ServicesAdmitted', refusals.filter((r) => r.kind === 'service'), 'the Services'),
+  ];
+}
+
 /** Whether every pod runs, or what Kubernetes says stops one (unschedulable, image, crash loop). */
 function podsRunning(observed: ObservedPod[]): ConditionUpdate {
   const stuck = observed.filter((p) => p.problem);
@@ -133,11 +158,7 @@ function podsRunning(observed: ObservedPod[]): ConditionUpdate {
 
 /** Whether the Secrets the spec names (the password, the TLS certificate) could be used. */
 function secretsAvailable(spec: RedisReplicationSpec, input: StatusInput): ConditionUpdate | undefined {
-  const problems = [
-    ...(input.authProblem ? [{ reason: 'SecretMissing', message: `${input.authProblem}; the pods keep the password they have` }] : []),
-    ...(input.usersProblems ?? []).map((message) => ({ reason: 'SecretMissing', message })),
-    ...(input.tlsProblem ? [input.tlsProblem] : []),
-  ];
+  const problems = [...(input.authProblem ? [input.authProblem] : []), ...(input.usersProblems ?? []), ...(input.tlsProblem ? [input.tlsProblem] : [])];
   if (problems.length > 0) return { type: 'SecretsAvailable', status: 'False', reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
   const read = [spec.auth?.secretName, spec.tls?.enabled ? spec.tls.secretName : undefined].filter((s): s is string => Boolean(s));
   if (read.length > 0) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${read.join(' and Secret ')} ${read.length > 1 ? 'are' : 'is'} read` };

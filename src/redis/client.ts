@@ -37,9 +37,53 @@ const IDLE_MS = 30_000;
 const newClient = RedisClient.factory({ RESP: 2 });
 type Client = ReturnType<typeof newClient>;
 
+/** The arguments of a command that are secrets: the passwords and password hashes of ACL SETUSER
+ * rules (`>`, `<`, `#`, `!`), the value of CONFIG SET masterauth / requirepass, and what AUTH and
+ * HELLO ... AUTH carry. */
+export function secretArguments(args: readonly string[]): string[] {
+  const [cmd, sub] = [args[0]?.toUpperCase(), args[1]?.toUpperCase()];
+  // AUTH [username] password; HELLO protover AUTH username password.
+  if (cmd === 'AUTH') return args.length > 1 ? args.slice(-1) : [];
+  if (cmd === 'HELLO') {
+    const at = args.findIndex((a, i) => i > 0 && a.toUpperCase() === 'AUTH');
+    return at < 0 || args[at + 2] === undefined ? [] : [args[at + 2]!];
+  }
+  if (cmd === 'ACL' && sub === 'SETUSER') return args.slice(3).filter((r) => /^[<>#!]./.test(r)).map((r) => r.slice(1));
+  if (cmd === 'CONFIG' && sub === 'SET') {
+    return args.slice(2).flatMap((a, i, pairs) => (i % 2 === 0 && ['masterauth', 'requirepass'].includes(a.toLowerCase()) && pairs[i + 1] !== undefined ? [pairs[i + 1]!] : []));
+  }
+  return [];
+}
+
+const REDACTED = '<redacted>';
+
+/** `err` (as an Error) with every secret taken out of its message and stack. Redis quotes some
+ * arguments in its error replies (ACL SETUSER names the modifier it refuses), with line breaks
+ * turned to spaces: both forms are taken out. */
+export function redact(err: unknown, secrets: readonly (string | undefined)[]): Error {
+  const forms = secrets.flatMap((s) => (s ? [s, s.replace(/[\r\n]/g, ' ')] : []));
+  // Longest first: a secret that contains another is taken out whole.
+  const clean = (text: string) => [...new Set(forms)].sort((a, b) => b.length - a.length).reduce((t, s) => t.split(s).join(REDACTED), text);
+  const error = err instanceof Error ? err : new Error(String(err));
+  error.message = clean(error.message);
+  if (error.stack) error.stack = clean(error.stack);
+  return error;
+}
+
 /** The commands the operator sends, over any way of sending one (the pool; the model in tests). */
 export abstract class RedisCommands {
-  abstract command(target: RedisTarget, args: string[]): Promise<string>;
+  /** Sends one command as it is; only command() calls it. */
+  protected abstract send(target: RedisTarget, args: string[]): Promise<string>;
+
+  /** One command. Its error never carries a secret, whichever command it is: not the password the
+   * connection authenticates with, nor one the command carries (see secretArguments). */
+  async command(target: RedisTarget, args: string[]): Promise<string> {
+    try {
+      return await this.send(target, args);
+    } catch (err) {
+      throw redact(err, [target.password, ...secretArguments(args)]);
+    }
+  }
 
   info(target: RedisTarget, section = 'replication'): Promise<string> {
     return this.command(target, ['INFO', section]);
@@ -74,7 +118,7 @@ export class RedisPool extends RedisCommands {
     this.sweeper.unref();
   }
 
-  override async command(target: RedisTarget, args: string[]): Promise<string> {
+  protected override async send(target: RedisTarget, args: string[]): Promise<string> {
     const client = await this.connect(target);
     try {
       const reply = await withTimeout(client.sendCommand(args), this.options.commandMs, `${args[0]} to ${target.host}`);

@@ -16,13 +16,13 @@ const replicasLinked = (world: World, rr: RedisReplication) =>
 
 async function withAuth(extra: Record<string, unknown> = {}, users?: unknown[]) {
   const { world, rr } = World.withResource({ replicas: 2, auth: { secretName: 'cache-auth', ...(users ? { users } : {}) }, ...extra });
-  world.kube.setSecret('ns', 'cache-auth', { password: 'default-pw' });
-  world.kube.setSecret('ns', 'app-user', { password: 'app-pw' });
+  world.allowedSecret('cache-auth', { password: 'default-pw' });
+  world.allowedSecret('app-user', { password: 'app-pw' });
   await world.settle(rr, () => replicasLinked(world, rr));
   return { world, rr };
 }
 
-const APP = { name: 'app', secretName: 'app-user', rules: '~app:* +@read +@write' };
+const APP = { name: 'app', secretName: 'app-user', rules: '~app:* +@read +@write -@dangerous' };
 
 describe('the operator and replication users', () => {
   it('every pod has them from auth.conf; the operator authenticates as its user, replicas as the replication user', async () => {
@@ -84,7 +84,7 @@ describe('app users from Secrets', () => {
     const { world } = await withAuth({}, [APP]);
     for (const s of world.servers()) expect(s.users.get('app')).toMatchObject({ on: true, hashes: new Set([sha256('app-pw')]), all: false });
     const conf = world.secretData('cache-applied-auth')['auth.conf']!;
-    expect(conf).toContain(`user app reset on #${sha256('app-pw')} ~app:* +@read +@write\n`);
+    expect(conf).toContain(`user app reset on #${sha256('app-pw')} ~app:* +@read +@write -@dangerous\n`);
     expect(conf).not.toContain('app-pw');
     expect(world.status(world.kube.resource('ns', 'cache'))!.conditions!.find((c) => c.type === 'UsersApplied')).toMatchObject({ status: 'True' });
   });
@@ -92,8 +92,8 @@ describe('app users from Secrets', () => {
   it('a change of rules, of password, a new user and a removed one reach running pods with no restart', async () => {
     const { world, rr } = await withAuth({}, [APP]);
     const before = ips(world);
-    world.kube.setSecret('ns', 'app-user', { password: 'app-pw-2' });
-    world.kube.setSecret('ns', 'other-user', { password: 'other-pw' });
+    world.allowedSecret('app-user', { password: 'app-pw-2' });
+    world.allowedSecret('other-user', { password: 'other-pw' });
     const cache = world.kube.resource('ns', 'cache');
     world.kube.apply({ ...cache, spec: { ...(cache.spec as object), auth: { secretName: 'cache-auth', users: [{ name: 'other', secretName: 'other-user', rules: '~o:* +get' }] } } });
     world.advance(31_000); // the Secret cache's lifetime
@@ -184,7 +184,7 @@ describe('a resource created before ACL users', () => {
     expect(ips(world)).toEqual(before);
     expect(world.redis.logins.slice(-6).every((l) => l.endsWith(' rro-operator'))).toBe(true);
     // A rotation afterwards drops the old password; replication does not use it any more.
-    world.kube.setSecret('ns', 'cache-auth', { password: 'new-pw' });
+    world.allowedSecret('cache-auth', { password: 'new-pw' });
     world.advance(31_000);
     await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && replicasLinked(world, rr));
     for (const s of world.servers()) s.linkUp = false;

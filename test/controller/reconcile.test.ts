@@ -167,6 +167,39 @@ describe('reconcile', () => {
     expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'True' });
   });
 
+  it('a Service the API server refuses (422) is reported in ServicesAdmitted and an Event; the rest of the pass goes on', async () => {
+    world = new World();
+    const reason = 'Service "cache-primary" is invalid: metadata.name: Invalid value: "cache-primary": must be no more than 63 characters';
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'create' && what === 'service/cache-primary') throw new ApiError(422, reason);
+    };
+    rr = apply({ replicas: 1 });
+    await world.reconcile(rr);
+    expect(status().conditions!.find((c) => c.type === 'ServicesAdmitted')).toMatchObject({ status: 'False', reason: 'ServiceRefused', message: `Service cache-primary refused: 422: ${reason}` });
+    expect(world.kube.events).toContainEqual({ type: 'Warning', reason: 'ServiceRefused', message: `Service cache-primary refused: 422: ${reason}` });
+    expect(world.kube.services.has('ns/cache-read')).toBe(true);
+    expect(world.kube.pods.size).toBeGreaterThan(0);
+    world.kube.beforeCall = () => {};
+    await world.settle(rr, () => world.ready(rr) && status().conditions!.find((c) => c.type === 'ServicesAdmitted')?.status === 'True');
+    expect(world.kube.services.has('ns/cache-primary')).toBe(true);
+  });
+
+  it('a claim the API server cannot decode (400, a quantity) is reported in PodsAdmitted and an Event; its pod waits for it', async () => {
+    world = new World();
+    const reason = 'PersistentVolumeClaim in version "v1" cannot be handled as a PersistentVolumeClaim: quantities must match the regular expression';
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'create' && what.startsWith('persistentvolumeclaim/')) throw new ApiError(400, reason);
+    };
+    rr = apply({ replicas: 0, persistence: { enabled: true } });
+    await world.reconcile(rr);
+    expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'False', reason: 'ClaimRefused', message: expect.stringMatching(/^claim data-cache-0 refused: 400: .*quantities/) });
+    expect(world.kube.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ClaimRefused' }));
+    expect(world.kube.pods.size).toBe(0);
+    world.kube.beforeCall = () => {};
+    await world.settle(rr, () => world.ready(rr));
+    expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'True' });
+  });
+
   it('a pod Kubernetes cannot run (a crash loop, an unbound claim) is reported with its reason, in a condition and one Event', async () => {
     const replica = status().nodes!.find((n) => n.role === 'replica')!.name;
     const pod = world.kube.pods.get(`ns/${replica}`)!;
@@ -194,5 +227,13 @@ describe('reconcile', () => {
     expect(world.kube.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'InvalidSpec' })]);
     await world.reconcile(rr);
     expect(world.kube.events).toHaveLength(1);
+  });
+
+  it('InvalidSpec: a name the CRD refuses (a resource stored before the rule) is reported, and no Service is attempted', async () => {
+    world = new World();
+    rr = world.kube.apply({ apiVersion: 'redis.replication.dev/v1alpha1', kind: 'RedisReplication', metadata: { name: 'my.cache', namespace: 'ns' }, spec: {} });
+    await world.reconcile(rr);
+    expect(status().conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: expect.stringMatching(/^metadata\.name: must be a DNS-1035 label/) });
+    expect(world.kube.writes.filter((w) => !w.startsWith('patch redisreplication/status'))).toEqual([]);
   });
 });

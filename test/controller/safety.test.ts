@@ -1,9 +1,11 @@
 // The data-safety paths of reconcile, each driven through the fake API and the Redis model: the
 // three ordinary situations that lost a whole dataset or locked the operator out, and the stale,
 // resumed and interrupted changes around them.
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
 import { ANNOTATION } from '../../src/plan/names.js';
+import { RedisUnavailable } from '../support/redis-model.js';
 import { World } from '../support/world.js';
 
 const setup = World.withResource;
@@ -87,12 +89,12 @@ describe('an empty replica is never promoted over one that holds the data', () =
 describe('rotating the auth Secret', () => {
   it('takes effect on every pod with no failover and no restart; the operator never loses its pods', async () => {
     const { world, rr } = setup({ replicas: 2, auth: { secretName: 'cache-auth' } });
-    world.kube.setSecret('ns', 'cache-auth', { password: 'old-password' });
+    world.allowedSecret('cache-auth', { password: 'old-password' });
     await world.settle(rr, () => world.ready(rr));
     const primary = world.status(rr)!.primary!;
     const ips = [...world.kube.pods.values()].map((p) => p.status!.podIP!);
     const acked = write(world, rr, 1, 20);
-    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.allowedSecret('cache-auth', { password: 'new-password' });
     world.advance(31_000); // the Secret cache's lifetime
     await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && world.ready(rr));
     for (const ip of ips) expect([...world.redis.servers.get(ip)!.passwords]).toEqual(['new-password']);
@@ -107,9 +109,9 @@ describe('rotating the auth Secret', () => {
 
   it('a container that restarts with the old password (its volume not refreshed yet) is brought onto the new one', async () => {
     const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
-    world.kube.setSecret('ns', 'cache-auth', { password: 'old-password' });
+    world.allowedSecret('cache-auth', { password: 'old-password' });
     await world.settle(rr, () => world.ready(rr));
-    world.kube.setSecret('ns', 'cache-auth', { password: 'new-password' });
+    world.allowedSecret('cache-auth', { password: 'new-password' });
     world.advance(31_000);
     await world.settle(rr, () => world.kube.events.some((e) => e.reason === 'PasswordRotated') && world.ready(rr));
     const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
@@ -120,9 +122,43 @@ describe('rotating the auth Secret', () => {
     expect([...world.kube.serverOf('ns', replica)!.passwords]).toEqual(['new-password']);
   });
 
+  it('dropping the old password stops part-way (a pod times out): later passes finish it, write status, and never show the old password', async () => {
+    const { world, rr } = setup({ replicas: 2, auth: { secretName: 'cache-auth' } });
+    const OLD = 'Old-Default-Password-123';
+    world.allowedSecret('cache-auth', { password: OLD });
+    await world.settle(rr, () => world.ready(rr));
+    const lines: string[] = [];
+    world.deps = { ...world.deps, log: pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }) };
+    // The second pod to lose the old password does not answer in time, once.
+    let drops = 0;
+    world.redis.beforeCommand = (ip, args) => {
+      if (args[0] === 'ACL' && args[2] === 'default' && !args.includes(`>${OLD}`) && args.some((a) => a === `<${OLD}` || a === 'resetpass') && ++drops === 2) {
+        throw new RedisUnavailable(`ACL to ${ip}: no answer within 1000 ms`);
+      }
+    };
+    world.allowedSecret('cache-auth', { password: 'new-password' });
+    world.advance(31_000);
+    const failures: string[] = [];
+    for (let i = 0; i < 10 && !world.kube.events.some((e) => e.reason === 'PasswordRotated'); i++) {
+      await world.reconcile(rr).catch((err: unknown) => failures.push(String(err)));
+      world.redis.replicate();
+      world.advance(1000);
+    }
+    expect(drops).toBeGreaterThanOrEqual(2);
+    // Every pass went through to its status write: a step that fails on one pod is retried, not thrown.
+    expect(failures).toEqual([]);
+    expect(world.kube.events.map((e) => e.reason)).toContain('PasswordRotated');
+    for (const s of world.servers()) expect([...s.passwords]).toEqual(['new-password']);
+    const shown = [...lines, ...failures, JSON.stringify(world.kube.events), JSON.stringify(world.status(rr))].join('\n');
+    expect(shown).not.toContain(OLD);
+    // Redis (and the model) quote the password a pod no longer has; the operator's commands never do.
+    const ip = world.servers()[0]!.ip;
+    await expect(world.redis.command({ host: ip, password: 'new-password' }, ['ACL', 'SETUSER', 'default', `<${OLD}`])).rejects.toThrow("modifier '<<redacted>'");
+  });
+
   it('a missing Secret is a condition and an Event; the pods keep their password and stay reachable', async () => {
     const { world, rr } = setup({ replicas: 1, auth: { secretName: 'cache-auth' } });
-    world.kube.setSecret('ns', 'cache-auth', { password: 'pw' });
+    world.allowedSecret('cache-auth', { password: 'pw' });
     await world.settle(rr, () => world.ready(rr));
     world.kube.secrets.delete('ns/cache-auth');
     world.advance(31_000);

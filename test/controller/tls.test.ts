@@ -98,7 +98,7 @@ describe('TLS from a user\'s Secret (cert-manager\'s shape)', () => {
     expect(condition).toMatchObject({ status: 'False', reason: 'SecretMissing', message: expect.stringMatching(/^Secret cache-cert does not exist; no pod is created/) });
     expect(world.kube.events).toContainEqual({ type: 'Warning', reason: 'SecretMissing', message: condition!.message });
     // Once it is there, the pods mount a copy of it.
-    world.kube.setSecret('ns', 'cache-cert', await userSecret(world));
+    world.allowedSecret('cache-cert', await userSecret(world));
     await world.settle(rr, () => world.ready(rr));
     expect(secretData(world, 'cache-tls')).toEqual(secretData(world, 'cache-cert'));
     expect(world.kube.secrets.has('ns/cache-tls-ca-key')).toBe(false);
@@ -107,11 +107,11 @@ describe('TLS from a user\'s Secret (cert-manager\'s shape)', () => {
   it('a Secret without a key, or whose certificate does not fit, is reported the same way', async () => {
     const { world, rr } = setup({ replicas: 1, tls: { enabled: true, secretName: 'cache-cert' } });
     const data = await userSecret(world);
-    world.kube.setSecret('ns', 'cache-cert', { 'tls.crt': data['tls.crt'], 'tls.key': data['tls.key'] });
+    world.allowedSecret('cache-cert', { 'tls.crt': data['tls.crt'], 'tls.key': data['tls.key'] });
     await passes(world, rr, 2);
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'SecretsAvailable')?.message).toMatch(/^Secret cache-cert has no key "ca.crt"/);
     const other = await createCertificateAuthority('other', world.nowMs, 1);
-    world.kube.setSecret('ns', 'cache-cert', { ...data, 'ca.crt': other.cert });
+    world.allowedSecret('cache-cert', { ...data, 'ca.crt': other.cert });
     world.advance(31_000);
     await passes(world, rr, 2);
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'SecretsAvailable')).toMatchObject({
@@ -123,7 +123,7 @@ describe('TLS from a user\'s Secret (cert-manager\'s shape)', () => {
 
   it('a Secret that goes missing later leaves the pods as they are, serving the certificate they have', async () => {
     const { world, rr } = setup({ replicas: 1, tls: { enabled: true, secretName: 'cache-cert' } });
-    world.kube.setSecret('ns', 'cache-cert', await userSecret(world));
+    world.allowedSecret('cache-cert', await userSecret(world));
     await world.settle(rr, () => world.ready(rr));
     const ips = [...world.kube.pods.values()].map((p) => p.status!.podIP!);
     world.kube.secrets.delete('ns/cache-cert');
@@ -137,10 +137,10 @@ describe('TLS from a user\'s Secret (cert-manager\'s shape)', () => {
   it('a new CA (cert-manager re-issued everything): the pods trust the old one too until all serve the new certificate', async () => {
     const { world, rr } = setup({ replicas: 2, tls: { enabled: true, secretName: 'cache-cert' } });
     const first = await userSecret(world);
-    world.kube.setSecret('ns', 'cache-cert', first);
+    world.allowedSecret('cache-cert', first);
     await world.settle(rr, () => world.ready(rr));
     const second = await userSecret(world);
-    world.kube.setSecret('ns', 'cache-cert', second);
+    world.allowedSecret('cache-cert', second);
     world.advance(31_000);
     await passes(world, rr, 1);
     expect(secretData(world, 'cache-tls')['ca.crt']).toBe(second['ca.crt'] + first['ca.crt']);

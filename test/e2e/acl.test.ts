@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { kubectl, waitFor } from './support/cluster.js';
 import { settle } from './support/invariants.js';
-import { api, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady, type RedisUser } from './support/operator.js';
+import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady, type RedisUser } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const PASSWORD = 'acl-e2e-default-password-93d2';
@@ -19,9 +19,9 @@ const attempt = (ip: string, args: string[], auth?: string | RedisUser) => redis
 describe('ACL users', () => {
   it.skipIf(!localCluster)('operator, replication and app users each run only what they need; replicas link as the replication user', async () => {
     const { ns, operator } = fixture;
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'acl-auth' }, stringData: { password: PASSWORD } } });
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'acl-app' }, stringData: { password: APP_PASSWORD } } });
-    const app = { name: 'app', secretName: 'acl-app', rules: '~app:* +@read +@write +ping' };
+    await createAllowedSecret(ns, 'acl-auth', 'acl', { password: PASSWORD });
+    await createAllowedSecret(ns, 'acl-app', 'acl', { password: APP_PASSWORD });
+    const app = { name: 'app', secretName: 'acl-app', rules: '~app:* +@read +@write +ping -@dangerous' };
     await createRR(ns, 'acl', { replicas: 2, auth: { secretName: 'acl-auth', users: [app] } });
     await waitReady(ns, 'acl');
     await settle(ns, 'acl', PASSWORD);
@@ -63,6 +63,9 @@ describe('ACL users', () => {
     expect(await attempt(primaryIP, ['SET', 'app:1', 'v1'], appUser)).toBe('OK');
     expect(await attempt(primaryIP, ['SET', 'other', 'v1'], appUser)).toMatch(/NOPERM/);
     expect(await attempt(primaryIP, ['CONFIG', 'GET', 'dir'], appUser)).toMatch(/NOPERM/);
+    // -@dangerous: @write holds FLUSHALL, @read holds KEYS.
+    expect(await attempt(primaryIP, ['FLUSHALL'], appUser)).toMatch(/NOPERM/);
+    expect(await attempt(primaryIP, ['KEYS', 'app:*'], appUser)).toMatch(/NOPERM/);
     const replicaIP = rr.status!.nodes!.find((n) => n.role === 'replica')!.podIP!;
     await waitFor(async () => (await attempt(replicaIP, ['GET', 'app:1'], appUser)) === 'v1', { what: 'app:1 on a replica' });
     // The default user keeps the password of the user's Secret.
@@ -93,11 +96,12 @@ describe('ACL users', () => {
     expect(after).toEqual(uids);
   });
 
-  it('refuses rules with a line break or a password, and user names the operator takes, at the API server', async () => {
+  it('refuses rules with a line break, a password or dangerous commands, and user names the operator takes, at the API server', async () => {
     const { ns } = fixture;
     const refused = (users: unknown[]) => createRR(ns, 'acl-bad', { auth: { secretName: 'acl-auth', users } }).then(() => 'created', (e: unknown) => String(e));
     expect(await refused([{ name: 'x', secretName: 's', rules: '+get\nuser evil on nopass +@all' }])).toMatch(/line break/);
     expect(await refused([{ name: 'x', secretName: 's', rules: '>secret +@all' }])).toMatch(/may not set passwords/);
     expect(await refused([{ name: 'rro-operator', secretName: 's', rules: '+get' }])).toMatch(/taken/);
+    expect(await refused([{ name: 'x', secretName: 's', rules: '~app:* +@read +@write' }])).toMatch(/spec\.auth\.users\[0\]\.rules.*@dangerous/);
   });
 });

@@ -3,6 +3,7 @@
 // can bind, an image the node cannot run), accepted and then reported in status and an Event while
 // nothing else is touched. The table is the list the security review asked for.
 import { describe, expect, it } from 'vitest';
+import { GROUP, PLURAL, VERSION } from '../../src/api/schema.js';
 import { kubectlRaw, waitFor } from './support/cluster.js';
 import { api, createRR, getRR, operatorNamespace } from './support/operator.js';
 import { localCluster } from './support/where.js';
@@ -54,6 +55,49 @@ const REFUSED: [string, Record<string, unknown>, RegExp][] = [
   ['tls.enabled as a string', { tls: { enabled: 'true' } }, /spec\.tls\.enabled.*boolean/],
   ['a nodeSelector value of 64 characters', { placement: { nodeSelector: { disk: 'x'.repeat(64) } } }, /spec\.placement\.nodeSelector/],
   ['33 tolerations', { placement: { tolerations: Array.from({ length: 33 }, (_, i) => ({ key: `k${i}`, operator: 'Exists' })) } }, /spec\.placement\.tolerations/],
+  // Issue 24: quantities, object names, dangerous directives and app-user rules (src/api/dangerous.ts).
+  ['persistence.size "10 GB"', { persistence: { size: '10 GB' } }, /spec\.persistence\.size.*quantity/],
+  ['persistence.size ""', { persistence: { size: '' } }, /spec\.persistence\.size.*quantity/],
+  ['persistence.size "lots"', { persistence: { size: 'lots' } }, /spec\.persistence\.size.*quantity/],
+  ['persistence.size "-1Gi"', { persistence: { size: '-1Gi' } }, /spec\.persistence\.size.*quantity/],
+  ['limits.cpu "lots"', { resources: { limits: { cpu: 'lots' } } }, /spec\.resources\.limits\[cpu\].*quantity/],
+  ['limits.cpu -1', { resources: { limits: { cpu: -1 } } }, /spec\.resources\.limits\[cpu\].*quantity/],
+  ['requests.memory "1 Gi"', { resources: { requests: { memory: '1 Gi' } } }, /spec\.resources\.requests\[memory\].*quantity/],
+  // int-or-string, as every CRD quantity: a fraction is written as a string ("0.5" or "500m").
+  ['limits.cpu as the number 0.5', { resources: { limits: { cpu: 0.5 } } }, /spec\.resources\.limits\.cpu.*integer,string/],
+  ['storageClassName Fast_SSD', { persistence: { enabled: true, storageClassName: 'Fast_SSD' } }, /spec\.persistence\.storageClassName.*storage class/],
+  ['auth.secretName Bad_Name', { auth: { secretName: 'Bad_Name' } }, /spec\.auth\.secretName.*Secret/],
+  ['tls.secretName with a space', { tls: { enabled: true, secretName: 'bad name' } }, /spec\.tls\.secretName.*Secret/],
+  ['an app user Secret in capitals', { auth: { secretName: 's', users: [{ name: 'app', secretName: 'App-Secret', rules: '+get' }] } }, /spec\.auth\.users\[0\]\.secretName.*Secret/],
+  ['priorityClassName High_Priority', { placement: { priorityClassName: 'High_Priority' } }, /spec\.placement\.priorityClassName.*priority class/],
+  ...['enable-debug-command', 'enable-protected-configs', 'enable-module-command', 'loadmodule', 'include', 'rename-command', 'unixsocket', 'unixsocketperm', 'logfile'].map(
+    (d): [string, Record<string, unknown>, RegExp] => [`config ${d}`, { config: { [d]: 'yes' } }, /spec\.config.*allowDangerousConfig/],
+  ),
+  ['config tls-protocols TLSv1', { config: { 'tls-protocols': 'TLSv1 TLSv1.2' } }, /spec\.config.*allowDangerousConfig/],
+  ['config tls-protocols TLSv1.1', { config: { 'tls-protocols': 'TLSv1.1' } }, /spec\.config.*allowDangerousConfig/],
+  ['config user', { config: { user: 'evil on nopass +@all' } }, /operator owns/],
+  ['config aclfile', { config: { aclfile: '/data/users.acl' } }, /operator owns/],
+  ['app user rules ~app:* +@read +@write (FLUSHALL, KEYS)', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '~app:* +@read +@write' }] } }, /spec\.auth\.users\[0\]\.rules.*@dangerous/],
+  ['app user rules +@all', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '+@all ~*' }] } }, /spec\.auth\.users\[0\]\.rules.*@dangerous/],
+  ['app user rules +flushall after -@dangerous', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '+@all -@dangerous +flushall' }] } }, /spec\.auth\.users\[0\]\.rules.*@dangerous/],
+];
+
+/** [name, what the refusal says]: names the API server takes for any object (DNS-1123 subdomains) that
+ * the CRD refuses: the resource's Services are named after it. */
+const BAD_NAMES: [string, RegExp][] = [
+  ['1cache', /metadata\.name must be a DNS-1035 label/],
+  ['my.cache', /metadata\.name must be a DNS-1035 label/],
+  ['a'.repeat(56), /metadata\.name may be at most 55 characters/],
+];
+
+/** Valid specs next to the refused ones, each with the name it is created under (a dry run). */
+const ACCEPTED: [string, string, Record<string, unknown>][] = [
+  ['a name of 55 characters', 'a'.repeat(55), { replicas: 0 }],
+  ['quantities as strings and integers', 'quantities', { persistence: { size: '1.5Gi', storageClassName: 'gp3.encrypted' }, resources: { limits: { cpu: '0.5', memory: '256Mi' }, requests: { cpu: 1 } } }],
+  ['tls-protocols TLSv1.2 TLSv1.3', 'tls12', { config: { 'tls-protocols': 'TLSv1.2 TLSv1.3' } }],
+  ['loadmodule with allowDangerousConfig', 'modules', { allowDangerousConfig: true, config: { loadmodule: '/opt/m.so', 'tls-protocols': 'TLSv1.1' } }],
+  ['rules ending with -@dangerous', 'rules', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '~app:* +@read +@write -@dangerous' }] } }],
+  ['+@all with allowDangerousCommands', 'admin', { auth: { secretName: 's', users: [{ name: 'admin', secretName: 's', rules: '+@all ~*', allowDangerousCommands: true }] } }],
 ];
 
 describe('bad specs the API server refuses', () => {
@@ -64,6 +108,26 @@ describe('bad specs the API server refuses', () => {
     );
     expect(refusal, `accepted: ${JSON.stringify(spec)}`).toBeDefined();
     expect(refusal).toMatch(message);
+  });
+
+  it.each(BAD_NAMES)('the resource name %s', async (name, message) => {
+    const refusal = await createRR(fixture.ns, name, { replicas: 0 }).then(
+      () => undefined,
+      (e: unknown) => String((e as { body?: unknown }).body ?? e),
+    );
+    expect(refusal, `accepted: ${name}`).toBeDefined();
+    expect(refusal).toMatch(message);
+  });
+
+  it.each(ACCEPTED)('accepts %s (dry run)', async (_what, name, spec) => {
+    await api().custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace: fixture.ns,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RedisReplication', metadata: { name }, spec },
+      dryRun: 'All',
+    });
   });
 
   it('a misspelt field is refused by kubectl (strict field validation), not silently dropped', async () => {
@@ -98,6 +162,16 @@ describe('bad specs only the cluster can tell: accepted, then reported', () => {
     const { condition, events } = await reported('nosecret', 'SecretsAvailable');
     expect(condition.message).toMatch(/Secret does-not-exist does not exist/);
     expect(events.map((e) => e.message).join('\n')).toMatch(/does-not-exist/);
+  });
+
+  it('a password Secret without the allow label: SecretsAvailable=False (SecretNotAllowed) and an Event name the label; no pod is created', async () => {
+    await api().core.createNamespacedSecret({ namespace: fixture.ns, body: { metadata: { name: 'not-for-you' }, stringData: { password: 'someone-elses' } } });
+    await createRR(fixture.ns, 'notallowed', { replicas: 1, auth: { secretName: 'not-for-you' } });
+    const { condition, events } = await reported('notallowed', 'SecretsAvailable');
+    expect(condition).toMatchObject({ reason: 'SecretNotAllowed' });
+    expect(condition.message).toMatch(/redis\.replication\.dev\/allow=notallowed/);
+    expect(events.some((e) => e.reason === 'SecretNotAllowed' && e.message?.includes('redis.replication.dev/allow=notallowed'))).toBe(true);
+    expect((await api().core.listNamespacedPod({ namespace: fixture.ns, labelSelector: 'app.kubernetes.io/instance=notallowed' })).items).toHaveLength(0);
   });
 
   it('a TLS Secret that does not exist: SecretsAvailable=False and an Event; no pod is created', async () => {

@@ -9,7 +9,7 @@ import { parseReplication } from '../../src/redis/info.js';
 import { ANNOTATION, LABEL } from '../../src/plan/names.js';
 import { repoRoot } from '../../hack/lib.js';
 import { createNamespace, kubectl, waitFor } from './support/cluster.js';
-import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
+import { api, createAllowedSecret, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
 import { localCluster, operatorInCluster } from './support/where.js';
 
 let operator: OperatorProcess | undefined;
@@ -176,7 +176,7 @@ describe('auth and persistence', () => {
 
   beforeAll(async () => {
     ns = namespaces.secure.name;
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'secure-auth' }, stringData: { password } } });
+    await createAllowedSecret(ns, 'secure-auth', name, { password });
     await createRR(ns, name, { replicas: 2, auth: { secretName: 'secure-auth' }, persistence: { enabled: true, size: '64Mi' } });
   });
 

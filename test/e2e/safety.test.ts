@@ -7,7 +7,7 @@ import { AUTH_CONF_KEY } from '../../src/plan/acl.js';
 import { appliedAuthSecretName } from '../../src/plan/names.js';
 import { freezePod, killContainer, kubectl, thawPod, waitFor } from './support/cluster.js';
 import { settle, writableMasters } from './support/invariants.js';
-import { api, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady } from './support/operator.js';
+import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, secretValue, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('safety');
@@ -127,7 +127,7 @@ describe.skipIf(!localCluster)('an empty replica is never promoted over one that
 describe.skipIf(!localCluster)('rotating the auth Secret', () => {
   it('a new password reaches every pod with no failover and no restart; the operator never loses them', async () => {
     const name = 'locked';
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'locked-pw' }, stringData: { password: 'first-password' } } });
+    await createAllowedSecret(ns, 'locked-pw', name, { password: 'first-password' });
     await createRR(ns, name, { replicas: 2, auth: { secretName: 'locked-pw' } });
     await waitReady(ns, name);
     await settle(ns, name, 'first-password');

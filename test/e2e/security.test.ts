@@ -8,7 +8,7 @@ import { clusterNodeKind } from '../../hack/local-cluster/common.js';
 import { containerPid, kubectl, kubectlRaw } from './support/cluster.js';
 import { clusterPaths } from './support/faults.js';
 import { settle } from './support/invariants.js';
-import { api, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const PASSWORD = 'restricted-e2e-password-6b1f';
@@ -30,7 +30,7 @@ describe.skipIf(!localCluster)('in a namespace that enforces the restricted Pod 
       .then(() => 'admitted', (e: unknown) => String(e));
     expect(refused).toMatch(/PodSecurity|forbidden/i);
 
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'sec-auth' }, stringData: { password: PASSWORD } } });
+    await createAllowedSecret(ns, 'sec-auth', 'sec', { password: PASSWORD });
     await createRR(ns, 'sec', { replicas: 2, auth: { secretName: 'sec-auth' }, persistence: { enabled: true, size: '64Mi' } });
     await waitReady(ns, 'sec');
     await settle(ns, 'sec', PASSWORD);

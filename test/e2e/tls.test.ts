@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { kubectl, kubectlRaw, waitFor } from './support/cluster.js';
 import { clusterNodeKind } from '../../hack/local-cluster/common.js';
 import { livePods, primaryServiceIP } from './support/invariants.js';
-import { api, createRR, operatorNamespace, redisCli, secretValue, waitReady } from './support/operator.js';
+import { api, createAllowedSecret, createRR, operatorNamespace, redisCli, secretValue, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const PASSWORD = 'tls-e2e-password-41c7';
@@ -34,7 +34,7 @@ function servedFingerprint(ip: string, ca: string): Promise<string> {
 describe.skipIf(!localCluster)('TLS with the operator\'s own CA, under the restricted Pod Security Standard', () => {
   it('reaches Ready; redis-cli --tls with only the published CA gets PONG, plain TCP does not; the replica is linked over TLS', async () => {
     const { ns } = fixture;
-    await api().core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'sec-auth' }, stringData: { password: PASSWORD } } });
+    await createAllowedSecret(ns, 'sec-auth', 'sec', { password: PASSWORD });
     await createRR(ns, 'sec', { replicas: 1, auth: { secretName: 'sec-auth' }, tls: { enabled: true } });
     const rr = await waitReady(ns, 'sec', 180_000);
     expect(rr.status!.conditions!.find((c) => c.type === 'PodsAdmitted')?.status).toBe('True');

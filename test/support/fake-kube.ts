@@ -93,8 +93,11 @@ export class FakeKube implements KubeApi {
     return rr;
   }
 
-  setSecret(namespace: string, name: string, stringData: Record<string, string>): void {
-    this.secrets.set(`${namespace}/${name}`, withData({ metadata: { name, namespace }, stringData }));
+  /** Creates or replaces a Secret's data, as a user would (`labels` only when it is created; an
+   * existing one keeps its labels and owners). */
+  setSecret(namespace: string, name: string, stringData: Record<string, string>, labels?: Record<string, string>): void {
+    const metadata = this.secrets.get(`${namespace}/${name}`)?.metadata ?? { name, namespace, ...(labels ? { labels } : {}) };
+    this.secrets.set(`${namespace}/${name}`, withData({ metadata, stringData }));
   }
 
   serverOf(namespace: string, pod: string): RedisServer | undefined {

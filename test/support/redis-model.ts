@@ -9,7 +9,8 @@
 //   write quorum;
 // - ACL users as auth.conf and ACL SETUSER/DELUSER make them: AUTH must name an enabled user and one
 //   of its passwords, and a command the user may not run is refused (NOPERM), as is a replica whose
-//   masteruser may not sync; an unknown command in a rule is refused (ERR) and changes nothing;
+//   masteruser may not sync; an unknown command in a rule is refused (ERR) and changes nothing; a
+//   refused modifier is quoted in the error as Redis 7.0.15 quotes it, password included;
 // - with tls-port, a server speaks TLS only (to clients and to its parent), serves the certificate
 //   its files held when it last loaded them, and reloads them only when CONFIG SET changes a tls-*
 //   value (the stricter of the behaviours Redis versions have).
@@ -281,7 +282,7 @@ export class RedisModel extends RedisCommands {
 
   // RedisApi: what the operator calls.
 
-  override async command(target: RedisTarget, args: string[]): Promise<string> {
+  protected override async send(target: RedisTarget, args: string[]): Promise<string> {
     this.beforeCommand(target.host, args);
     this.sent.push(`${target.host} ${args.join(' ')}`);
     const s = this.servers.get(target.host);
@@ -350,7 +351,8 @@ export class RedisModel extends RedisCommands {
           if (rule === 'resetpass') passwords.clear();
           else if (rule.startsWith('>')) passwords.add(rule.slice(1));
           else if (rule.startsWith('<')) {
-            if (!passwords.delete(rule.slice(1))) throw new Error(`ERR Error in ACL SETUSER modifier '<...>': The password you are trying to remove from the user does not exist`);
+            // As Redis 7.0.15 answers: the modifier, password included, quoted in the error.
+            if (!passwords.delete(rule.slice(1))) throw new Error(`ERR Error in ACL SETUSER modifier '${rule}': The password you are trying to remove from the user does not exist`);
           } else if (rule !== 'on') throw new Error(`the model does not know ACL SETUSER default ${rule}`);
         }
         s.passwords = passwords;

@@ -5,6 +5,7 @@ import type { RedisReplication } from '../../src/api/schema.js';
 import type { Deps } from '../../src/controller/pass.js';
 import { reconcile } from '../../src/controller/reconcile.js';
 import { passwordCache } from '../../src/controller/secrets.js';
+import { LABEL } from '../../src/plan/names.js';
 import { OperatorMetrics } from '../../src/metrics/metrics.js';
 import { FakeKube } from './fake-kube.js';
 import { RedisModel, type RedisServer } from './redis-model.js';
@@ -82,6 +83,12 @@ export class World {
       if (done()) return n;
     }
     throw new Error(`not settled after ${maxPasses} passes: ${JSON.stringify(this.kube.resource(rr.metadata.namespace, rr.metadata.name).status, null, 1)}`);
+  }
+
+  /** A Secret of namespace `ns` that allows resource `cache` to use it (the label the operator asks
+   * for, plan/secrets.ts), created or with new data. */
+  allowedSecret(name: string, stringData: Record<string, string>): void {
+    this.kube.setSecret('ns', name, stringData, { [LABEL.allow]: 'cache' });
   }
 
   /** The decoded keys of a Secret of namespace `ns`. */

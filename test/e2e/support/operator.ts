@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
+import { LABEL } from '../../../src/plan/names.js';
 import { makeClients } from '../../../src/kube/client.js';
 import { OPERATOR_NODE_FLAGS, repoRoot, run, type RunResult } from '../../../hack/lib.js';
 import { afterAll, beforeAll } from 'vitest';
@@ -128,6 +129,12 @@ export async function redisCli(host: string, args: string[], opts: { password?: 
   const tls = opts.cacert ? ['--tls', '--cacert', opts.cacert] : [];
   const auth = opts.password ? ['-a', opts.password, '--no-auth-warning'] : [];
   return run('redis-cli', [...tls, '-h', host, '-p', '6379', ...auth, ...args], { timeoutMs: 10_000 });
+}
+
+/** A Secret of `namespace` that allows `resource` to use it: the label the operator asks of a Secret a
+ * spec names (src/plan/secrets.ts). */
+export async function createAllowedSecret(namespace: string, name: string, resource: string, stringData: Record<string, string>): Promise<void> {
+  await api().core.createNamespacedSecret({ namespace, body: { metadata: { name, labels: { [LABEL.allow]: resource } }, stringData } });
 }
 
 /** The decoded value of a Secret's key, undefined when the key is missing. */

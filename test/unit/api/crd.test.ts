@@ -93,9 +93,38 @@ describe('buildCrd', () => {
     expect(rule!.rule).toBe('(has(self.tls) && self.tls.enabled) == (has(oldSelf.tls) && oldSelf.tls.enabled)');
   });
 
-  it('makes quantities int-or-string', () => {
+  it('makes quantities int-or-string, keeping their bound and the rule that checks them (isQuantity on strings)', () => {
     const limits = (root['properties'] as any).spec.properties.resources.properties.limits;
-    expect(limits.additionalProperties).toEqual({ 'x-kubernetes-int-or-string': true });
+    expect(limits.maxProperties).toBe(32);
+    expect(limits.additionalProperties).toMatchObject({ 'x-kubernetes-int-or-string': true, maxLength: 64 });
+    expect(limits.additionalProperties['x-kubernetes-validations'][0].rule).toBe("type(self) == int ? self >= 0 : isQuantity(self) && !self.startsWith('-')");
+  });
+
+  it('checks the resource name at the root (the one place CEL may read metadata.name): a DNS-1035 label of at most 55 characters', () => {
+    const rules = root['x-kubernetes-validations'] as { rule: string; message: string; fieldPath: string }[];
+    expect(rules.map((r) => r.rule)).toEqual(['self.metadata.name.size() <= 55', "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"]);
+    for (const r of rules) expect(r).toMatchObject({ fieldPath: '.metadata', message: expect.stringMatching(/^metadata\.name /) });
+  });
+
+  it('checks every quantity with isQuantity() and every Secret and class name as a DNS-1123 subdomain', () => {
+    const spec = (root['properties'] as any).spec.properties;
+    const rule = (node: Node) => (node['x-kubernetes-validations'] as { rule: string }[])[0]!.rule;
+    expect(rule(spec.persistence.properties.size)).toContain('isQuantity(self)');
+    for (const map of ['limits', 'requests']) expect(rule(spec.resources.properties[map].additionalProperties)).toContain('isQuantity(self)');
+    const names = [spec.auth.properties.secretName, spec.auth.properties.users.items.properties.secretName, spec.tls.properties.secretName, spec.persistence.properties.storageClassName, spec.placement.properties.priorityClassName];
+    for (const node of names) expect(rule(node)).toMatch(/self\.matches\('\^\[a-z0-9\]/);
+  });
+
+  it('refuses dangerous directives and app-user rules unless their flag says so, naming the field; the flags are documented', () => {
+    const spec = (root['properties'] as any).spec;
+    const config = spec['x-kubernetes-validations'].find((r: Node) => r['fieldPath'] === '.config');
+    expect(config.rule).toMatch(/^\(has\(self\.allowDangerousConfig\) && self\.allowDangerousConfig\) \|\| /);
+    expect(config.rule).toContain("'loadmodule': true");
+    expect(spec.properties.allowDangerousConfig).toMatchObject({ type: 'boolean', description: expect.stringContaining('enable-debug-command') });
+    const user = spec.properties.auth.properties.users.items;
+    const rules = user['x-kubernetes-validations'].find((r: Node) => r['fieldPath'] === '.rules');
+    expect(rules.rule).toMatch(/^\(has\(self\.allowDangerousCommands\) && self\.allowDangerousCommands\) \|\| /);
+    expect(user.properties.allowDangerousCommands.description).toContain('-@dangerous');
   });
 
   it('makes conditions a map keyed by type and nodes a map keyed by name', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DANGEROUS_COMMANDS, DANGEROUS_DIRECTIVES, dangerousGrant } from '../../../src/api/dangerous.js';
 import { MAX_PODS, OWNED_DIRECTIVES, parseSpec, totalPods } from '../../../src/api/schema.js';
 
 const refused = (raw: unknown): string => {
@@ -125,7 +126,7 @@ describe('auth.users validation', () => {
   const user = (rules: string, name = 'app') => ({ name, secretName: 'app-user', rules });
 
   it('accepts ACL rules separated by spaces, and defaults to no users', () => {
-    expect(parseSpec(users(user('~app:* %R~cache:* +@read +@write -flushall &events:*'))).ok).toBe(true);
+    expect(parseSpec(users(user('~app:* %R~cache:* +@read +@write -@dangerous &events:*'))).ok).toBe(true);
     const parsed = parseSpec({ auth: { secretName: 'auth' } });
     expect(parsed.ok && parsed.spec.auth?.users).toEqual([]);
   });
@@ -153,5 +154,98 @@ describe('auth.users validation', () => {
   it('refuses masteruser and aclfile in config: replication uses the operator\'s user, and an ACL file stops redis-server', () => {
     expect(refused({ config: { masteruser: 'x' } })).toMatch(/directive the operator owns/);
     expect(refused({ config: { AclFile: '/data/users.acl' } })).toMatch(/directive the operator owns/);
+  });
+});
+
+/** The bad specs of issue 24 and the security audit (§5), each refused naming its field, and the
+ * valid controls beside them. The e2e table (test/e2e/bad-specs.test.ts) sends the same to a real
+ * API server, which refuses them with the CRD's CEL rules. */
+describe('names, quantities, object names, dangerous directives and rules', () => {
+  const user = (rules: string, extra: Record<string, unknown> = {}) => ({ auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules, ...extra }] } });
+
+  it.each([
+    ['1cache', /^metadata\.name: must be a DNS-1035 label/],
+    ['my.cache', /^metadata\.name: must be a DNS-1035 label/],
+    ['Cache', /^metadata\.name: must be a DNS-1035 label/],
+    ['cache-', /^metadata\.name: must be a DNS-1035 label/],
+    ['a'.repeat(56), /^metadata\.name: may be at most 55 characters/],
+  ])('refuses the resource name %s', (name, message) => {
+    expect(parseSpec({}, name)).toEqual({ ok: false, message: expect.stringMatching(message) });
+  });
+
+  it('accepts names of 1 to 55 characters as DNS-1035 labels', () => {
+    for (const name of ['c', 'cache', 'cache-2', 'a'.repeat(55)]) expect(parseSpec({}, name).ok, name).toBe(true);
+  });
+
+  it.each([
+    [{ persistence: { size: '10 GB' } }, 'spec.persistence.size'],
+    [{ persistence: { size: '' } }, 'spec.persistence.size'],
+    [{ persistence: { size: 'lots' } }, 'spec.persistence.size'],
+    [{ persistence: { size: '-1Gi' } }, 'spec.persistence.size'],
+    [{ persistence: { size: '0' } }, 'spec.persistence.size'],
+    [{ resources: { limits: { cpu: 'lots' } } }, 'spec.resources.limits.cpu'],
+    [{ resources: { limits: { cpu: -1 } } }, 'spec.resources.limits.cpu'],
+    [{ resources: { requests: { memory: '1 Gi' } } }, 'spec.resources.requests.memory'],
+    [{ resources: { limits: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`example.com/r${i}`, 1])) } }, 'spec.resources.limits'],
+    [{ config: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`d${i}`, '1'])) }, 'spec.config'],
+    [{ persistence: { storageClassName: 'Fast_SSD' } }, 'spec.persistence.storageClassName'],
+    [{ auth: { secretName: 'Bad_Name' } }, 'spec.auth.secretName'],
+    [{ tls: { enabled: true, secretName: 'bad name' } }, 'spec.tls.secretName'],
+    [{ auth: { secretName: 's', users: [{ name: 'app', secretName: 'App-Secret', rules: '+get' }] } }, 'spec.auth.users.0.secretName'],
+    [{ placement: { priorityClassName: 'High_Priority' } }, 'spec.placement.priorityClassName'],
+  ])('refuses %j naming %s', (raw, field) => {
+    expect(refused(raw)).toMatch(new RegExp(`^${field.replace(/\./g, '\\.')}: `));
+  });
+
+  it('accepts quantities as Kubernetes writes them, numbers included, and object names as DNS-1123 subdomains', () => {
+    for (const size of ['10Gi', '500Mi', '1.5Gi', '1e9', '1G', '+2Gi']) expect(parseSpec({ persistence: { size } }).ok, size).toBe(true);
+    for (const cpu of [0.5, 1, 0, '500m', '0.25', '2']) expect(parseSpec({ resources: { limits: { cpu }, requests: { cpu } } }).ok, String(cpu)).toBe(true);
+    expect(parseSpec({ persistence: { storageClassName: 'gp3.encrypted' }, tls: { enabled: true, secretName: '' }, placement: { priorityClassName: '' } }).ok).toBe(true);
+  });
+
+  it.each([...Object.keys(DANGEROUS_DIRECTIVES), 'LoadModule'].map((d) => [d]))('refuses the directive %s unless allowDangerousConfig, naming it', (directive) => {
+    expect(refused({ config: { [directive]: 'yes' } })).toMatch(new RegExp(`^spec\\.config\\.${directive}: .*set spec\\.allowDangerousConfig: true to allow it$`));
+    expect(parseSpec({ allowDangerousConfig: true, config: { [directive]: 'yes' } }).ok).toBe(true);
+  });
+
+  it('refuses tls-protocols naming TLSv1 or TLSv1.1 unless allowDangerousConfig; TLSv1.2 and 1.3 are fine', () => {
+    for (const value of ['TLSv1', 'TLSv1.1 TLSv1.2', 'tlsv1.1']) expect(refused({ config: { 'tls-protocols': value } }), value).toMatch(/^spec\.config\.tls-protocols: TLSv1 and TLSv1\.1 are deprecated/);
+    expect(parseSpec({ config: { 'tls-protocols': 'TLSv1.2 TLSv1.3' } }).ok).toBe(true);
+    expect(parseSpec({ allowDangerousConfig: true, config: { 'tls-protocols': 'TLSv1' } }).ok).toBe(true);
+  });
+
+  it('refuses user and aclfile always: ACL users are auth.users', () => {
+    for (const d of ['user', 'aclfile']) expect(refused({ allowDangerousConfig: true, config: { [d]: 'x' } })).toMatch(/^spec\.config: may not set a directive the operator owns/);
+  });
+
+  it.each([
+    ['~app:* +@read +@write', '+@read'], // the README's old example: FLUSHALL and KEYS through @write and @read
+    ['+@all ~*', '+@all'],
+    ['allcommands ~*', 'allcommands'],
+    ['~* +@dangerous', '+@dangerous'],
+    ['~* +@admin -@dangerous +@slow', '+@slow'],
+    ['+get +FLUSHALL', '+flushall'],
+    ['+get +flushall|async', '+flushall|async'],
+    ['+@all -@dangerous +config|set', '+config|set'],
+    ['+@all -@dangerous +client', '+client'],
+    ['+get (+@all ~*)', '(+@all'],
+    ['+@all ~x-@dangerous', '+@all'],
+    ['+@search', '+@search'],
+  ])('refuses app-user rules %j (%s) unless allowDangerousCommands', (rules, grant) => {
+    expect(dangerousGrant(rules)).toBe(grant);
+    expect(refused(user(rules))).toMatch(/^spec\.auth\.users\.0\.rules: rules may not give the user commands of @dangerous/);
+    expect(parseSpec(user(rules, { allowDangerousCommands: true })).ok).toBe(true);
+  });
+
+  it('accepts rules that end with -@dangerous or grant only safe categories and commands', () => {
+    for (const rules of ['~app:* +@read +@write -@dangerous', '+@all -@DANGEROUS ~*', '~app:* +@hash +@string +get +client|setname +acl|whoami', '-@dangerous +@geo +@pubsub +@scripting']) {
+      expect(dangerousGrant(rules), rules).toBeUndefined();
+      expect(parseSpec(user(rules)).ok, rules).toBe(true);
+    }
+  });
+
+  it('knows the dangerous commands of Redis 7.0.15 (ACL CAT dangerous)', () => {
+    expect(DANGEROUS_COMMANDS).toHaveLength(75);
+    for (const c of ['flushall', 'flushdb', 'keys', 'debug', 'shutdown', 'config|set', 'acl|setuser', 'module|load', 'monitor']) expect(DANGEROUS_COMMANDS).toContain(c);
   });
 });

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisPool } from '../../../src/redis/client.js';
+import { RedisCommands, RedisPool, redact, secretArguments, type RedisTarget } from '../../../src/redis/client.js';
 import { createCertificateAuthority, describeCertificate, issueServerCertificate, type KeyPair } from '../../../src/tls/certificates.js';
 
 const NOW = Date.now();
@@ -55,5 +55,40 @@ describe('RedisPool over TLS', () => {
 
   it('gets no answer speaking plain TCP to it', async () => {
     await expect(pool.command(target(undefined), ['PING'])).rejects.toThrow();
+  });
+});
+
+describe('secrets in Redis errors', () => {
+  it('knows which arguments of a command are secrets', () => {
+    expect(secretArguments(['ACL', 'SETUSER', 'default', 'on', 'resetpass', '>new', '<old', `#${'a'.repeat(64)}`, '!hash', '~app:*', '+get'])).toEqual(['new', 'old', 'a'.repeat(64), 'hash']);
+    expect(secretArguments(['acl', 'setuser', '>odd-user-name', '+get'])).toEqual([]);
+    expect(secretArguments(['CONFIG', 'SET', 'masterauth', 'rp', 'maxmemory', '1mb', 'REQUIREPASS', 'dp'])).toEqual(['rp', 'dp']);
+    expect(secretArguments(['CONFIG', 'SET', 'maxmemory-policy', 'masterauth'])).toEqual([]);
+    expect(secretArguments(['AUTH', 'user', 'pw'])).toEqual(['pw']);
+    expect(secretArguments(['HELLO', '3', 'AUTH', 'user', 'pw', 'SETNAME', 'x'])).toEqual(['pw']);
+    expect(secretArguments(['INFO', 'replication'])).toEqual([]);
+  });
+
+  it('takes every secret out of an error, also as Redis prints it (line breaks as spaces), keeping its class', () => {
+    class Reply extends Error {}
+    const err = redact(new Reply("ERR Error in ACL SETUSER modifier '<line one line two': does not exist"), ['line one\nline two', undefined, '']);
+    expect(err).toBeInstanceOf(Reply);
+    expect(err.message).toBe("ERR Error in ACL SETUSER modifier '<<redacted>': does not exist");
+    expect(err.stack).not.toContain('line one');
+    expect(redact('pw-in-a-string pw', ['pw-in-a-string', 'pw']).message).toBe('<redacted> <redacted>');
+  });
+
+  it('command() redacts what the command carries and the connection password, whatever the sender threw', async () => {
+    class Echo extends RedisCommands {
+      protected override async send(target: RedisTarget, args: string[]): Promise<string> {
+        throw new Error(`ERR ${target.password} ${args.join(' ')}`);
+      }
+      override servedCertificate(): Promise<string> {
+        throw new Error('not used');
+      }
+    }
+    const echo = new Echo();
+    await expect(echo.command({ host: 'h', password: 'conn-pw' }, ['ACL', 'SETUSER', 'default', '<old-pw'])).rejects.toThrow('ERR <redacted> ACL SETUSER default <<redacted>');
+    await expect(echo.configSet({ host: 'h' }, 'masterauth', 'repl-pw')).rejects.toThrow('ERR undefined CONFIG SET masterauth <redacted>');
   });
 });
