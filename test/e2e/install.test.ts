@@ -86,7 +86,12 @@ describe('ServiceMonitor (metrics.serviceMonitor.enabled) against the Prometheus
     ns = await createNamespace('rro-smon');
     applied = true;
     await kubectl(['apply', '--server-side', '-f', file]);
-    await kubectl(['wait', '--for=condition=Established', `crd/${CRD}`, '--timeout=60s']);
+    // Polled rather than `kubectl wait`: right after the create the CRD has no conditions yet, and
+    // kubectl wait then fails at once ("status.conditions accessor error") instead of waiting.
+    await waitFor(async () => {
+      const crd = JSON.parse(await kubectl(['get', 'crd', CRD, '-o', 'json'])) as { status?: { conditions?: { type: string; status: string }[] } };
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+    }, { timeoutMs: 60_000, intervalMs: 250, what: `CRD ${CRD} Established` });
   });
   afterAll(async () => {
     if (applied) await kubectlRaw(['delete', 'crd', CRD, '--ignore-not-found', '--timeout=60s']);
