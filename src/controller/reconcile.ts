@@ -98,7 +98,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     primary: rollout?.change?.to ?? primary,
     authProblem: auth?.problem,
     usersProblems: users.problems,
-    usersRefused: spec.auth ? acl.refused : undefined,
+    usersRefused: spec.auth.enabled ? acl.refused : undefined,
     tlsProblem: tls?.problem,
     refusals: pass.refusals,
     revision: rollout?.revision,
