@@ -389,6 +389,20 @@ export const specSchema = z
           `true lets config set directives that weaken the server: ${DANGEROUS_CONFIG_LIST}. ` +
           'Refused otherwise; meant for a debugging session or a module you trust.',
       }),
+    /** Who may connect to port 6379 of the pods (src/plan/network.ts). */
+    networkPolicy: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** NetworkPolicyPeers (podSelector, namespaceSelector, ipBlock), passed through: the clients. */
+        from: z.array(k8sObject).max(32).default([]),
+      })
+      .strict()
+      .default({ enabled: true, from: [] })
+      .meta({
+        description:
+          'A NetworkPolicy <name>-redis, owned by the resource, lets only the resource\'s own pods, the operator\'s namespace and the peers of from ' +
+          '(core/v1 NetworkPolicyPeer objects: your clients) reach port 6379. enabled false: no policy (every pod that can route to them may connect).',
+      }),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({

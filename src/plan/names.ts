@@ -58,6 +58,8 @@ export const tlsSecretName = (resource: string): string => `${resource}-tls`;
 /** TLS, own CA: the CA certificate clients trust (a name the contract fixes), and the CA's key. */
 export const tlsCaSecretName = (resource: string): string => `${resource}-tls-ca`;
 export const tlsCaKeySecretName = (resource: string): string => `${resource}-tls-ca-key`;
+/** The NetworkPolicy of the pods (`-redis`: a policy of the user's named after the app is not taken). */
+export const networkPolicyName = (resource: string): string => `${resource}-redis`;
 /** PodDisruptionBudgets: the primary (never evicted before the role has moved) and the replicas. */
 export const primaryBudgetName = (resource: string): string => `${resource}-primary`;
 export const replicasBudgetName = (resource: string): string => `${resource}-replicas`;

@@ -104,5 +104,9 @@ describe.skipIf(!localCluster)('in a namespace that enforces the restricted Pod 
       expect(String(await redisCommand(node.podIP!, ['PING']).catch((e: unknown) => String(e))), node.name).toMatch(/NOAUTH/);
       expect(await redisCommand(node.podIP!, ['PING'], password), node.name).toBe('PONG');
     }
+    // Its NetworkPolicy exists and is owned by it (the local cluster's bridge CNI does not enforce it).
+    const policy = await api().networking.readNamespacedNetworkPolicy({ namespace: ns, name: 'gen-redis' });
+    expect(policy.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'RedisReplication', name: 'gen', uid: rr.metadata.uid })]);
+    expect(policy.spec?.ingress?.[0]?.ports).toEqual([{ protocol: 'TCP', port: 6379 }]);
   });
 });

@@ -22,6 +22,7 @@ describe('parseSpec', () => {
       failover: { enabled: true, primaryDownSeconds: 3 },
       placement: { zoneAware: false },
       updateStrategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },
+      networkPolicy: { enabled: true, from: [] },
     };
     expect(parseSpec({})).toEqual({ ok: true, spec: expected });
     expect(parseSpec(undefined)).toEqual({ ok: true, spec: expected });
