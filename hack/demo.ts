@@ -265,7 +265,8 @@ async function main(argv: string[]): Promise<number> {
         `  ${rel(KUBECTL)} ${kc} -n ${NAMESPACE} get rr   # or any kubectl with --kubeconfig .cluster/kubeconfig`,
         `  ${rel(KUBECTL)} ${kc} -n ${NAMESPACE} get pods -L redis.replication.dev/role,redis.replication.dev/tier,redis.replication.dev/read`,
         `  KUBECONFIG=${rel(KUBECONFIG)} npm run status -- ${NAME} -n ${NAMESPACE} --watch`,
-        `  redis-cli -h ${ip}                 # the primary (pod IPs are reachable from this host)`,
+        // The example leaves auth out: the password is the one the operator generated.
+        `  REDISCLI_AUTH="$(${rel(KUBECTL)} ${kc} -n ${NAMESPACE} get secret ${NAME}-auth -o jsonpath='{.data.password}' | base64 -d)" redis-cli -h ${ip}   # the primary (pod IPs are reachable from this host)`,
         `  ${rel(KUBECTL)} ${kc} -n ${NAMESPACE} delete pod ${rr?.status?.primary ?? '<primary>'}   # and watch a failover`,
         `  Operator log: ${rel(OPERATOR_LOG)}`,
         '',

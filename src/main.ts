@@ -1,6 +1,6 @@
 // `npm start`: the operator against the cluster of the current kubeconfig (KUBECONFIG, or in-cluster).
 import { KIND, GROUP, VERSION, type RedisReplication } from './api/schema.js';
-import { ConfigError, HELP_TEXT, isHelpRequested, loadConfig } from './config.js';
+import { ConfigError, currentHost, HELP_TEXT, isHelpRequested, loadConfig } from './config.js';
 import { startController, type Controller } from './controller/controller.js';
 import { startHttpServer } from './http/server.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       namespaces: config.namespaces,
       concurrency: config.concurrency,
       healthIntervalMs: config.healthIntervalMs,
+      operatorNamespace: currentHost().inClusterNamespace,
       events,
       metrics,
     });

@@ -258,10 +258,15 @@ export const specSchema = z
     image: z.string().min(1).max(512).default('redis:8.0'),
     replicas: z.number().int().min(0).max(MAX_TIER1_REPLICAS).default(1),
     cascade: z.array(cascadeTierSchema).max(MAX_CASCADE_TIERS).default([]),
+    // On by default: a Redis reachable over the pod network without a password is open to every pod
+    // of the cluster. Without secretName the operator generates the password (plan/secrets.ts).
     auth: z
       .object({
+        enabled: z.boolean().default(true).meta({ description: 'false: no password, anonymous commands are accepted (the explicit opt-out).' }),
         /** The default user's password (key `password`): requirepass, what existing clients use. */
-        secretName: namedSecret('the default user\'s password (key "password")', { empty: false }),
+        secretName: namedSecret('the default user\'s password (key "password"); absent: the operator generates one in <name>-auth', {
+          empty: false,
+        }).optional(),
         /** Application users, each with the password of its Secret (key `password`) and ACL rules. */
         users: z
           .array(appUserSchema)
@@ -271,8 +276,12 @@ export const specSchema = z
           .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
       })
       .strict()
-      .optional()
-      .meta({ description: `Password and ACL users. ${keptSecrets('<name>-applied-auth')}` }),
+      .default({ enabled: true, users: [] })
+      .meta({
+        description:
+          'Password and ACL users, on unless enabled is false. Without secretName the operator generates a password once, in Secret <name>-auth (key password), ' +
+          `and never changes it. ${keptSecrets('<name>-auth, <name>-applied-auth')}`,
+      }),
     /** TLS on port 6379 and on replication links; certificates from secretName, else from the
      * operator's own CA (published in `<name>-tls-ca`), renewed before they expire. */
     tls: z
@@ -379,6 +388,20 @@ export const specSchema = z
         description:
           `true lets config set directives that weaken the server: ${DANGEROUS_CONFIG_LIST}. ` +
           'Refused otherwise; meant for a debugging session or a module you trust.',
+      }),
+    /** Who may connect to port 6379 of the pods (src/plan/network.ts). */
+    networkPolicy: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** NetworkPolicyPeers (podSelector, namespaceSelector, ipBlock), passed through: the clients. */
+        from: z.array(k8sObject).max(32).default([]),
+      })
+      .strict()
+      .default({ enabled: true, from: [] })
+      .meta({
+        description:
+          'A NetworkPolicy <name>-redis, owned by the resource, lets only the resource\'s own pods, the operator\'s namespace and the peers of from ' +
+          '(core/v1 NetworkPolicyPeer objects: your clients) reach port 6379. enabled false: no policy (every pod that can route to them may connect).',
       }),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z

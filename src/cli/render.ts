@@ -1,6 +1,7 @@
 // Pure rendering of a RedisReplication for `npm run status` and `npm run demo`: a header and the
 // replication topology as a tree (primary at the root, each replica under its parent).
-import type { Condition, NodeStatus, RedisReplication } from '../api/schema.js';
+import { parseSpec, type Condition, type NodeStatus, type RedisReplication } from '../api/schema.js';
+import { passwordSecret } from '../plan/secrets.js';
 
 /** What the pods say beyond the status; optional extra facts for the view. */
 export interface PodFacts {
@@ -87,6 +88,15 @@ function specFacts(spec: unknown): { image?: string; maxLagSeconds: number } {
   const rs = (typeof s.readService === 'object' && s.readService !== null ? s.readService : {}) as Record<string, unknown>;
   const maxLagSeconds = typeof rs.maxLagSeconds === 'number' ? rs.maxLagSeconds : 5;
   return { image, maxLagSeconds };
+}
+
+/** Where clients find the password (the Secret, as the operator resolves it), or that there is none;
+ * nothing for a spec the operator would refuse. */
+function passwordLine(rr: RedisReplication): string | undefined {
+  const parsed = parseSpec(rr.spec, rr.metadata.name);
+  if (!parsed.ok) return undefined;
+  const source = passwordSecret(rr.metadata.name, parsed.spec);
+  return source ? `Secret ${source.secretName}, key password` : 'none (auth.enabled: false)';
 }
 
 interface Cell {
@@ -252,6 +262,8 @@ export function renderStatus(rr: RedisReplication, opts: RenderOptions): string 
   const genText = `${gen ?? '?'} (observed ${observed ?? 'none'})`;
   field('Generation', gen !== undefined && observed !== gen ? p('yellow')(`${genText}, not yet reconciled`) : genText);
   field('Read lag max', `${maxLagSeconds}s`);
+  const password = passwordLine(rr);
+  if (password) field('Password', password);
   if (st.lastFailover) {
     const f = st.lastFailover;
     const when = ago(f.time, opts.now);

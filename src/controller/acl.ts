@@ -25,7 +25,7 @@ export interface WantedUsers {
 export async function resolveUsers(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec, applied: AppliedAuth | undefined): Promise<WantedUsers> {
   const users: AclUser[] = [];
   const problems: SecretIssue[] = [];
-  for (const declared of spec.auth?.users ?? []) {
+  for (const declared of spec.auth.enabled ? spec.auth.users : []) {
     try {
       const password = await deps.passwords.get(rr.metadata, declared.secretName, 'named');
       users.push({ name: declared.name, hash: sha256(password), rules: splitRules(declared.rules) });

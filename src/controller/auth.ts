@@ -5,14 +5,15 @@
 // once every pod has it, the old one is dropped everywhere and the copy updated. Replicas
 // authenticate as the replication user, whose password never changes, so a rotation never touches
 // replication. A Secret that is missing or does not allow the resource (plan/secrets.ts), and a copy
-// the operator did not make, are reported, never mistaken for unreachable pods.
+// the operator did not make, are reported, never mistaken for unreachable pods. Without
+// auth.secretName the password is one the operator generates once, in `<name>-auth`.
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ignore, isConflict } from '../kube/client.js';
 import { AUTH_SECRET_KEYS, authSecretData, parseAuthSecret, type AppliedAuth, type StoredAuth } from '../plan/acl.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
-import type { SecretIssue } from '../plan/secrets.js';
+import { passwordSecret, type SecretIssue } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
 import { redisTarget, redisTargetAs, type Deps, type Pass } from './pass.js';
 import { optionalKey, SecretProblem } from './secrets.js';
@@ -27,11 +28,12 @@ export interface Auth {
 }
 
 export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<Auth | undefined> {
-  if (!spec.auth) return undefined;
+  const source = passwordSecret(rr.metadata.name, spec);
+  if (!source) return undefined;
   let wanted: string | undefined;
   let unusable: SecretProblem | undefined;
   try {
-    wanted = await deps.passwords.get(rr.metadata, spec.auth.secretName, 'named');
+    wanted = source.use === 'named' ? await deps.passwords.get(rr.metadata, source.secretName, 'named') : await generatedPassword(deps, rr, source.secretName);
   } catch (err) {
     if (!(err instanceof SecretProblem)) throw err;
     unusable = err;
@@ -45,6 +47,23 @@ export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisR
     if (!(err instanceof SecretProblem)) throw err;
     return { applied: undefined, wanted, problem: { reason: err.reason, message: `${err.message}; no pod is created until it is gone` } };
   }
+}
+
+/** The password of `<name>-auth`, which the operator creates when it is missing: with a new password
+ * for a resource whose pods have none yet; else with the one they have. The operator never changes
+ * that password: a Secret deleted by mistake (or a resource moving off auth.secretName) must not lock
+ * out the clients that use it. One it did not create is refused (SecretNotOwned). */
+async function generatedPassword(deps: Deps, rr: RedisReplication, secretName: string): Promise<string> {
+  const existing = await optionalKey(deps, rr, secretName, 'owned');
+  if (existing !== undefined) return existing;
+  const kept = (await readApplied(deps, rr))?.password;
+  // Another pass may have created it meanwhile: then its password is the one.
+  await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, secretName, { password: kept ?? newPassword() })));
+  deps.passwords.forget(rr.metadata.namespace, secretName);
+  if (kept !== undefined) {
+    await deps.events.record(rr, 'Warning', 'AuthSecretRestored', `Secret ${secretName} was missing: re-created with the password the pods have (to change it, edit its key password)`);
+  }
+  return deps.passwords.get(rr.metadata, secretName, 'owned');
 }
 
 /** What the pods have, from the applied-auth Secret; created with `wanted` the first time. */
@@ -93,7 +112,8 @@ export async function writeApplied(deps: Deps, rr: RedisReplication, applied: Ap
 /** Redis's form of a password in ACL rules (`#hash`): users' passwords are sent and stored so. */
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-/** 32 random bytes: the operator's and the replication user's passwords, which nobody types. */
+/** 32 random bytes, base64url: the operator's and the replication user's passwords, which nobody
+ * types, and the generated default password (shell- and URL-safe, so clients can paste it). */
 function newPassword(): string {
   return randomBytes(32).toString('base64url');
 }
@@ -125,7 +145,7 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersS
   if (!dropped) return;
   pass.auth = { ...auth, password: wanted, previous: auth.password };
   await writeApplied(deps, rr, pass.auth);
-  await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${pass.spec.auth?.secretName}`);
+  await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${passwordSecret(rr.metadata.name, pass.spec)?.secretName}`);
 }
 
 /** Sends a command to every pod at once; whether every one took it (a failure is logged). */

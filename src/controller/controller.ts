@@ -22,6 +22,8 @@ export interface ControllerOptions {
   namespaces: string[];
   concurrency: number;
   healthIntervalMs: number;
+  /** Where the operator runs; undefined outside a cluster (see plan/network.ts). */
+  operatorNamespace: string | undefined;
   events: Recorder;
   metrics: OperatorMetrics;
 }
@@ -131,6 +133,7 @@ export function startController(opts: ControllerOptions): Controller {
     healthIntervalMs: opts.healthIntervalMs,
     memory: new Map(),
     passwords: passwordCache(kube, Date.now),
+    operatorNamespace: opts.operatorNamespace,
     cache: {
       resource: (namespace, name) => {
         for (const i of resources) {

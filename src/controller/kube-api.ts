@@ -3,7 +3,7 @@ import { GROUP, PLURAL, VERSION } from '../api/schema.js';
 import { mergePatchOptions, type Clients } from '../kube/client.js';
 import type { KubeApi } from './pass.js';
 
-export function kubeApi({ core, custom, policy }: Pick<Clients, 'core' | 'custom' | 'policy'>): KubeApi {
+export function kubeApi({ core, custom, policy, networking }: Pick<Clients, 'core' | 'custom' | 'policy' | 'networking'>): KubeApi {
   const resource = (namespace: string, name: string) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
   return {
     createPod: async (pod) => void (await core.createNamespacedPod({ namespace: pod.metadata!.namespace!, body: pod })),
@@ -18,6 +18,11 @@ export function kubeApi({ core, custom, policy }: Pick<Clients, 'core' | 'custom
     createService: async (service) => void (await core.createNamespacedService({ namespace: service.metadata!.namespace!, body: service })),
     createDisruptionBudget: async (budget) =>
       void (await policy.createNamespacedPodDisruptionBudget({ namespace: budget.metadata!.namespace!, body: budget })),
+    createNetworkPolicy: async (np) => void (await networking.createNamespacedNetworkPolicy({ namespace: np.metadata!.namespace!, body: np })),
+    readNetworkPolicy: (namespace, name) => networking.readNamespacedNetworkPolicy({ namespace, name }),
+    replaceNetworkPolicy: async (np) =>
+      void (await networking.replaceNamespacedNetworkPolicy({ namespace: np.metadata!.namespace!, name: np.metadata!.name!, body: np })),
+    deleteNetworkPolicy: async (namespace, name) => void (await networking.deleteNamespacedNetworkPolicy({ namespace, name })),
     patchServiceSpec: async (namespace, name, spec) => void (await core.patchNamespacedService({ namespace, name, body: { spec } }, mergePatchOptions())),
     patchStatus: async (namespace, name, status, resourceVersion) => {
       const body = resourceVersion === undefined ? { status } : { metadata: { resourceVersion }, status };

@@ -1,7 +1,7 @@
 // What the effect layer needs from the outside world, as narrow interfaces so that unit tests can
 // drive reconcile through a fake (test/controller/fake.ts): the Kubernetes verbs the operator
 // calls, the Redis commands it sends, the cache of watched objects, and the per-pass context.
-import type { V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
@@ -23,6 +23,11 @@ export interface KubeApi {
   patchClaimAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<void>;
   createService(service: V1Service): Promise<void>;
   createDisruptionBudget(budget: V1PodDisruptionBudget): Promise<void>;
+  createNetworkPolicy(policy: V1NetworkPolicy): Promise<void>;
+  readNetworkPolicy(namespace: string, name: string): Promise<V1NetworkPolicy>;
+  /** Replaces the object (PUT, with its resourceVersion): typed, so client-node serializes `_from`. */
+  replaceNetworkPolicy(policy: V1NetworkPolicy): Promise<void>;
+  deleteNetworkPolicy(namespace: string, name: string): Promise<void>;
   /** Merge patch of the Service's selector and traffic distribution (`null` removes it). */
   patchServiceSpec(namespace: string, name: string, spec: { selector: Record<string, string>; trafficDistribution: string | null }): Promise<void>;
   /** JSON merge patch of /status; `null` values remove fields. With `resourceVersion`, the write
@@ -77,6 +82,8 @@ export interface Deps {
   /** Memory of one operator process: lost on restart, so nothing here may be needed for safety. */
   memory: Map<string, ResourceMemory>;
   passwords: PasswordSource;
+  /** Where the operator runs (its NetworkPolicy peer); undefined outside a cluster. */
+  operatorNamespace: string | undefined;
 }
 
 export interface ResourceMemory {
@@ -93,6 +100,8 @@ export interface ResourceMemory {
   servers?: Map<string, ServerInfo>;
   /** The disruption budgets were created by this process (they never change). */
   budgetsEnsured?: boolean;
+  /** The NetworkPolicy spec this process last made sure of (JSON; "none" when off). */
+  networkPolicy?: string;
   /** When the rolling update last took a step, and whether its stall was reported. */
   rollStepAtMs?: number;
   rollStallReported?: boolean;

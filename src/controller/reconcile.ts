@@ -16,6 +16,7 @@ import { syncUsers, resolveUsers } from './acl.js';
 import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
+import { ensureNetworkPolicy } from './network.js';
 import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
 import { refuseSpec, writeStatus } from './status.js';
@@ -57,7 +58,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     tls,
   };
 
-  await ensureServicesAndBudgets(pass);
+  await Promise.all([ensureServicesAndBudgets(pass), ensureNetworkPolicy(pass)]);
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
   let observed = await observePods(pass);
@@ -98,7 +99,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     primary: rollout?.change?.to ?? primary,
     authProblem: auth?.problem,
     usersProblems: users.problems,
-    usersRefused: spec.auth ? acl.refused : undefined,
+    usersRefused: spec.auth.enabled ? acl.refused : undefined,
     tlsProblem: tls?.problem,
     refusals: pass.refusals,
     revision: rollout?.revision,

@@ -2,6 +2,7 @@ import {
   ApiException,
   CoordinationV1Api,
   CoreV1Api,
+  NetworkingV1Api,
   PolicyV1Api,
   CustomObjectsApi,
   IsomorphicFetchHttpLibrary,
@@ -69,6 +70,7 @@ export function timeoutHttpLibrary(timeoutMs: number, inner: HttpLibrary = new I
 export interface Clients {
   core: CoreV1Api;
   policy: PolicyV1Api;
+  networking: NetworkingV1Api;
   custom: CustomObjectsApi;
   coordination: CoordinationV1Api;
 }
@@ -85,6 +87,7 @@ export function makeClients(kc: KubeConfig, timeoutMs = DEFAULT_TIMEOUT_MS): Cli
   return {
     core: new CoreV1Api(configuration),
     policy: new PolicyV1Api(configuration),
+    networking: new NetworkingV1Api(configuration),
     custom: new CustomObjectsApi(configuration),
     coordination: new CoordinationV1Api(configuration),
   };

@@ -49,12 +49,17 @@ export const primaryServiceName = (resource: string): string => `${resource}-pri
 /** The operator's own copy of the password every pod has: pods read it, and it changes only once a
  * rotation reached every pod (the user's Secret holds the password wanted). */
 export const appliedAuthSecretName = (resource: string): string => `${resource}-applied-auth`;
+/** Without auth.secretName: the password the operator generated for the resource (key `password`),
+ * where the user reads it (a name the contract fixes). */
+export const generatedAuthSecretName = (resource: string): string => `${resource}-auth`;
 export const readServiceName = (resource: string): string => `${resource}-read`;
 /** TLS: the certificate, key and trusted CAs every pod mounts (the operator's copy, as for auth). */
 export const tlsSecretName = (resource: string): string => `${resource}-tls`;
 /** TLS, own CA: the CA certificate clients trust (a name the contract fixes), and the CA's key. */
 export const tlsCaSecretName = (resource: string): string => `${resource}-tls-ca`;
 export const tlsCaKeySecretName = (resource: string): string => `${resource}-tls-ca-key`;
+/** The NetworkPolicy of the pods (`-redis`: a policy of the user's named after the app is not taken). */
+export const networkPolicyName = (resource: string): string => `${resource}-redis`;
 /** PodDisruptionBudgets: the primary (never evicted before the role has moved) and the replicas. */
 export const primaryBudgetName = (resource: string): string => `${resource}-primary`;
 export const replicasBudgetName = (resource: string): string => `${resource}-replicas`;

@@ -48,7 +48,7 @@ export function podRevision(spec: RedisReplicationSpec, restartedAt: string | un
     image: spec.image,
     resources: spec.resources,
     persistence: spec.persistence.enabled,
-    auth: spec.auth !== undefined,
+    auth: spec.auth.enabled,
     restartConfig,
     restartedAt: restartedAt ?? null,
     // Only when on, so that the revision of every pod that predates TLS stays what it was.

@@ -2,10 +2,12 @@
 // Secrets, yet the operator copies the password (or key pair) of the Secrets the spec names into a
 // Secret it mounts into pods running an image of the author's choice: a Secret is used only if its
 // owner said so, with a label naming the resource. The Secrets the operator keeps for a resource
-// (`<name>-applied-auth`, `<name>-tls`, `<name>-tls-ca`, `<name>-tls-ca-key`) are used only if the
-// operator made them for it: one made beforehand by someone else is neither read nor overwritten.
+// (`<name>-auth`, `<name>-applied-auth`, `<name>-tls`, `<name>-tls-ca`, `<name>-tls-ca-key`) are used
+// only if the operator made them for it: one made beforehand by someone else is neither read nor
+// overwritten.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
-import { LABEL } from './names.js';
+import type { RedisReplicationSpec } from '../api/schema.js';
+import { generatedAuthSecretName, LABEL } from './names.js';
 
 /** `named`: a Secret the spec names (auth.secretName, auth.users[].secretName, tls.secretName);
  * `owned`: one of the operator's own for the resource. */
@@ -44,4 +46,11 @@ export function secretRefusal(user: SecretUser, secretName: string, meta: Pick<V
     reason: 'SecretNotAllowed',
     message: `Secret ${secretName} does not allow RedisReplication ${user.name} to use it: add the label ${LABEL.allow}=${user.name} to it (kubectl label secret ${secretName} ${LABEL.allow}=${user.name})`,
   };
+}
+
+/** The Secret holding the default user's password (key `password`) and how it is read: the one
+ * auth.secretName names, else the one the operator generates (`<name>-auth`); none with auth off. */
+export function passwordSecret(resource: string, spec: Pick<RedisReplicationSpec, 'auth'>): { secretName: string; use: SecretUse } | undefined {
+  if (!spec.auth.enabled) return undefined;
+  return spec.auth.secretName ? { secretName: spec.auth.secretName, use: 'named' } : { secretName: generatedAuthSecretName(resource), use: 'owned' };
 }

@@ -69,7 +69,7 @@ export function redisArgs(spec: RedisReplicationSpec): string[] {
   args.push('--repl-diskless-sync-delay', '1');
   if (!spec.persistence.enabled) args.push('--save', '', '--appendonly', 'no');
   else args.push('--appendonly', 'yes');
-  if (spec.auth) args.push('--include', `${AUTH_DIR}/${AUTH_CONF_KEY}`);
+  if (spec.auth.enabled) args.push('--include', `${AUTH_DIR}/${AUTH_CONF_KEY}`);
   for (const [directive, value] of Object.entries(spec.config)) args.push(`--${directive}`, value);
   return args;
 }
@@ -145,7 +145,7 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
     ? [{ name: 'data', persistentVolumeClaim: { claimName: dataClaimName(placement.name) } }]
     : [{ name: 'data', emptyDir: {} }];
   const mounts: V1VolumeMount[] = [{ name: 'data', mountPath: DATA_DIR }];
-  if (spec.auth) {
+  if (spec.auth.enabled) {
     volumes.push({ name: 'auth', secret: { secretName: appliedAuthSecretName(rr.metadata.name), items: [{ key: AUTH_CONF_KEY, path: AUTH_CONF_KEY }], defaultMode: 0o440 } });
     mounts.push({ name: 'auth', mountPath: AUTH_DIR, readOnly: true });
   }

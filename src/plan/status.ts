@@ -3,7 +3,7 @@
 import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus } from '../api/schema.js';
 import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
-import type { SecretIssue } from './secrets.js';
+import { passwordSecret, type SecretIssue } from './secrets.js';
 import { buildNodes, summarize } from './nodes.js';
 import { isWritableMaster, type ObservedPod } from './observation.js';
 import { decidePhase, type PrimaryState } from './phase.js';
@@ -87,7 +87,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
       ? { ...c, reason: decision.kind === 'lost' ? decision.reason : c.reason, message: decision.message }
       : c,
   );
-  const secretsCondition = secretsAvailable(spec, input);
+  const secretsCondition = secretsAvailable(rr.metadata.name, spec, input);
   if (secretsCondition) conditions.push(secretsCondition);
   if (input.usersRefused) conditions.push(usersApplied(input.usersRefused));
   conditions.push(podsRunning(observed));
@@ -156,11 +156,11 @@ function podsRunning(observed: ObservedPod[]): ConditionUpdate {
   };
 }
 
-/** Whether the Secrets the spec names (the password, the TLS certificate) could be used. */
-function secretsAvailable(spec: RedisReplicationSpec, input: StatusInput): ConditionUpdate | undefined {
+/** Whether the Secrets of the password and the TLS certificate could be used. */
+function secretsAvailable(resource: string, spec: RedisReplicationSpec, input: StatusInput): ConditionUpdate | undefined {
   const problems = [...(input.authProblem ? [input.authProblem] : []), ...(input.usersProblems ?? []), ...(input.tlsProblem ? [input.tlsProblem] : [])];
   if (problems.length > 0) return { type: 'SecretsAvailable', status: 'False', reason: problems[0]!.reason, message: problems.map((p) => p.message).join('; ') };
-  const read = [spec.auth?.secretName, spec.tls?.enabled ? spec.tls.secretName : undefined].filter((s): s is string => Boolean(s));
+  const read = [passwordSecret(resource, spec)?.secretName, spec.tls?.enabled ? spec.tls.secretName : undefined].filter((s): s is string => Boolean(s));
   if (read.length > 0) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: `Secret ${read.join(' and Secret ')} ${read.length > 1 ? 'are' : 'is'} read` };
   if (spec.tls?.enabled) return { type: 'SecretsAvailable', status: 'True', reason: 'SecretsRead', message: "the TLS certificate is issued by the operator's CA" };
   return undefined;

@@ -71,8 +71,8 @@ describe('the operator and replication users', () => {
     expect(replica.linkUp).toBe(false);
   });
 
-  it('a resource without auth has no users and sends no ACL command', async () => {
-    const { world, rr } = World.withResource({ replicas: 1 });
+  it('a resource with auth off has no users and sends no ACL command', async () => {
+    const { world, rr } = World.withResource({ replicas: 1, auth: { enabled: false, users: [APP] } });
     await world.settle(rr, () => world.ready(rr));
     expect(world.redis.sent.filter((c) => c.includes(' ACL '))).toEqual([]);
     for (const s of world.servers()) expect(s.users.size).toBe(0);

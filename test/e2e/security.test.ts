@@ -1,9 +1,11 @@
 // Secure by construction: redis pods admitted under the restricted Pod Security Standard, redis-server
 // running as a non-root user on a read-only root with its data volume given to its group (fsGroup, by
-// the kubelet), and the password in no process's arguments and no log.
+// the kubelet), and the password in no process's arguments and no log; a resource created with no
+// auth at all refuses anonymous commands (the password the operator generated is in <name>-auth).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GROUP, PLURAL, VERSION } from '../../src/api/schema.js';
 import { clusterNodeKind } from '../../hack/local-cluster/common.js';
 import { containerPid, kubectl, kubectlRaw } from './support/cluster.js';
 import { clusterPaths } from './support/faults.js';
@@ -78,5 +80,33 @@ describe.skipIf(!localCluster)('in a namespace that enforces the restricted Pod 
     expect(logs.length).toBeGreaterThan(3);
     expect(logs.filter((f) => readFileSync(f, 'utf8').includes(PASSWORD))).toEqual([]);
     expect(operator!.output()).not.toContain(PASSWORD);
+  });
+
+  it('a resource created with no auth at all: a generated password in <name>-auth, owned by it; PING without it gets NOAUTH', async () => {
+    const { ns } = fixture;
+    // Not createRR, which turns auth off when the spec leaves it out: this is the API server's default.
+    await api().custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace: ns,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RedisReplication', metadata: { name: 'gen' }, spec: { replicas: 1 } },
+    });
+    const rr = await waitReady(ns, 'gen');
+    expect(rr.spec).toMatchObject({ auth: { enabled: true } });
+    const secret = await api().core.readNamespacedSecret({ namespace: ns, name: 'gen-auth' });
+    expect(secret.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'RedisReplication', name: 'gen', uid: rr.metadata.uid, controller: true })]);
+    const password = Buffer.from(secret.data?.['password'] ?? '', 'base64').toString('utf8');
+    // 32 random bytes, base64url.
+    expect(password).toMatch(/^[\w-]{43}$/);
+    expect(rr.status!.nodes).toHaveLength(2);
+    for (const node of rr.status!.nodes!) {
+      expect(String(await redisCommand(node.podIP!, ['PING']).catch((e: unknown) => String(e))), node.name).toMatch(/NOAUTH/);
+      expect(await redisCommand(node.podIP!, ['PING'], password), node.name).toBe('PONG');
+    }
+    // Its NetworkPolicy exists and is owned by it (the local cluster's bridge CNI does not enforce it).
+    const policy = await api().networking.readNamespacedNetworkPolicy({ namespace: ns, name: 'gen-redis' });
+    expect(policy.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'RedisReplication', name: 'gen', uid: rr.metadata.uid })]);
+    expect(policy.spec?.ingress?.[0]?.ports).toEqual([{ protocol: 'TCP', port: 6379 }]);
   });
 });

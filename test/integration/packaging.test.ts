@@ -110,6 +110,7 @@ function rulesFromCode(): { objects: string[]; nodes: string[]; leases: string[]
     Lease: 'coordination.k8s.io/leases',
     Node: '/nodes',
     PodDisruptionBudget: 'policy/poddisruptionbudgets',
+    NetworkPolicy: 'networking.k8s.io/networkpolicies',
     CustomObject: 'redis.replication.dev/redisreplications',
     CustomObjectStatus: 'redis.replication.dev/redisreplications/status',
   };
@@ -220,6 +221,7 @@ describe('helm lint', () => {
     ['defaults', []],
     ['replicaCount=2, watchNamespaces, serviceMonitor', ['--set', 'replicaCount=2', '--set', 'watchNamespaces={a,b}', '--set', 'metrics.serviceMonitor.enabled=true']],
     ['metrics off', ['--set', 'metrics.enabled=false']],
+    ['metrics NetworkPolicy', ['--set', 'metrics.networkPolicy.enabled=true']],
   ];
   for (const [name, args] of cases) {
     it(`passes --strict with ${name}`, () => {
@@ -356,6 +358,14 @@ describe('helm template', () => {
     expect(sm.spec.endpoints).toEqual([expect.objectContaining({ port: 'http-metrics', path: '/metrics' })]);
   });
 
+  it('a NetworkPolicy of the metrics port only when metrics.networkPolicy.enabled, from its peers', () => {
+    expect(ofKind(render(), 'NetworkPolicy')).toEqual([]);
+    const objs = render('--set', 'metrics.networkPolicy.enabled=true', '--set', 'metrics.port=9090', '--set', 'metrics.networkPolicy.from[0].namespaceSelector.matchLabels.team=monitoring');
+    const np = one(objs, 'NetworkPolicy');
+    expect(np.spec.podSelector.matchLabels).toEqual(one(objs, 'Deployment').spec.selector.matchLabels);
+    expect(np.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 9090 }], from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }] }]);
+  });
+
   it('ServiceMonitor without metrics is refused with a message', () => {
     const r = runHelm(
       ['template', 'rro', CHART_DIR, '--set', 'metrics.enabled=false', '--set', 'metrics.serviceMonitor.enabled=true'],
@@ -391,6 +401,7 @@ describe('RBAC is least privilege', () => {
       '/pods: create,delete,list,patch,watch',
       '/secrets: create,get,patch',
       '/services: create,list,patch,watch',
+      'networking.k8s.io/networkpolicies: create,delete,get,update',
       'policy/poddisruptionbudgets: create',
       'redis.replication.dev/redisreplications/finalizers: update',
       'redis.replication.dev/redisreplications/status: patch',

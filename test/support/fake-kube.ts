@@ -1,7 +1,7 @@
 // An in-memory Kubernetes for the controller tests and the fault simulation: the API verbs the
 // operator calls (KubeApi), the informer caches it reads (Caches), Events, and a node agent that
 // runs every pod's Redis in the Redis model. Errors carry the HTTP code the real API would send.
-import type { V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { RedisReplication } from '../../src/api/schema.js';
 import type { Caches, KubeApi, Recorder } from '../../src/controller/pass.js';
 import { LABEL } from '../../src/plan/names.js';
@@ -49,6 +49,7 @@ export class FakeKube implements KubeApi {
   readonly services = new Map<string, V1Service>();
   readonly secrets = new Map<string, V1Secret>();
   readonly budgets = new Map<string, V1PodDisruptionBudget>();
+  readonly networkPolicies = new Map<string, V1NetworkPolicy>();
   readonly nodes = new Map<string, V1Node>();
   /** What each claim's volume holds while no pod runs on it, and the server that wrote it last. */
   readonly disks = new Map<string, Disk>();
@@ -192,6 +193,30 @@ export class FakeKube implements KubeApi {
     const key = this.call('create', 'poddisruptionbudget', budget);
     if (this.budgets.has(key)) throw new ApiError(409, `poddisruptionbudgets "${budget.metadata!.name}" already exists`);
     this.budgets.set(key, clone(budget));
+  }
+
+  async createNetworkPolicy(policy: V1NetworkPolicy): Promise<void> {
+    const key = this.call('create', 'networkpolicy', policy);
+    if (this.networkPolicies.has(key)) throw new ApiError(409, `networkpolicies "${policy.metadata!.name}" already exists`);
+    this.networkPolicies.set(key, clone(policy));
+  }
+
+  async readNetworkPolicy(namespace: string, name: string): Promise<V1NetworkPolicy> {
+    this.beforeCall('get', `networkpolicy/${name}`);
+    const policy = this.networkPolicies.get(`${namespace}/${name}`);
+    if (!policy) throw new ApiError(404, `networkpolicies "${name}" not found`);
+    return clone(policy);
+  }
+
+  async replaceNetworkPolicy(policy: V1NetworkPolicy): Promise<void> {
+    const key = this.call('update', 'networkpolicy', policy);
+    if (!this.networkPolicies.has(key)) throw new ApiError(404, `networkpolicies "${policy.metadata!.name}" not found`);
+    this.networkPolicies.set(key, clone(policy));
+  }
+
+  async deleteNetworkPolicy(namespace: string, name: string): Promise<void> {
+    const key = this.call('delete', 'networkpolicy', { metadata: { namespace, name } });
+    if (!this.networkPolicies.delete(key)) throw new ApiError(404, `networkpolicies "${name}" not found`);
   }
 
   async patchServiceSpec(namespace: string, name: string, spec: { selector: Record<string, string>; trafficDistribution: string | null }): Promise<void> {

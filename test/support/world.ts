@@ -10,6 +10,9 @@ import { OperatorMetrics } from '../../src/metrics/metrics.js';
 import { FakeKube } from './fake-kube.js';
 import { RedisModel, type RedisServer } from './redis-model.js';
 
+/** The namespace the fake operator runs in. */
+export const OPERATOR_NAMESPACE = 'rro-system';
+
 export class World {
   nowMs = Date.UTC(2026, 11, 1);
   readonly redis = new RedisModel(() => this.nowMs);
@@ -38,6 +41,7 @@ export class World {
       healthIntervalMs: 1000,
       memory: new Map(),
       passwords: passwordCache(this.kube, () => this.nowMs),
+      operatorNamespace: OPERATOR_NAMESPACE,
     };
   }
 

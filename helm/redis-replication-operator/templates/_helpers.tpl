@@ -102,6 +102,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   - apiGroups: ["policy"]
     resources: ["poddisruptionbudgets"]
     verbs: ["create"]
+  - apiGroups: ["networking.k8s.io"]
+    resources: ["networkpolicies"]
+    # get, update: bring an owned one back to the spec; delete: networkPolicy.enabled false.
+    verbs: ["create", "get", "update", "delete"]
 {{- end }}
 
 {{/* Nodes are cluster-scoped: whether a pod's node is being drained (a ClusterRole in every case). */}}

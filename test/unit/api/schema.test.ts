@@ -14,6 +14,7 @@ describe('parseSpec', () => {
       image: 'redis:8.0',
       replicas: 1,
       cascade: [],
+      auth: { enabled: true, users: [] },
       persistence: { enabled: false, size: '1Gi', storageClassName: '' },
       resources: {},
       config: {},
@@ -21,6 +22,7 @@ describe('parseSpec', () => {
       failover: { enabled: true, primaryDownSeconds: 3 },
       placement: { zoneAware: false },
       updateStrategy: { type: 'RollingUpdate', primary: 'Unsupervised', progressDeadlineSeconds: 300 },
+      networkPolicy: { enabled: true, from: [] },
     };
     expect(parseSpec({})).toEqual({ ok: true, spec: expected });
     expect(parseSpec(undefined)).toEqual({ ok: true, spec: expected });
@@ -59,7 +61,8 @@ describe('parseSpec', () => {
     [{ readService: { maxLagSeconds: -1 } }, 'spec.readService.maxLagSeconds'],
     [{ failover: { primaryDownSeconds: 0 } }, 'spec.failover.primaryDownSeconds'],
     [{ image: '' }, 'spec.image'],
-    [{ auth: {} }, 'spec.auth.secretName'],
+    [{ auth: { secretName: '' } }, 'spec.auth.secretName'],
+    [{ auth: { enabled: 'no' } }, 'spec.auth.enabled'],
   ])('refuses %j naming %s', (raw, field) => {
     expect(refused(raw)).toMatch(new RegExp(`^${field.replace(/\./g, '\\.')}: `));
   });

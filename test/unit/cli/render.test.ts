@@ -20,6 +20,7 @@ describe('renderStatus', () => {
       'Image:         redis:8.0',
       'Generation:    3 (observed 3)',
       'Read lag max:  5s',
+      'Password:      Secret cache-auth, key password',
       'Last failover: cache-0 -> cache-2 (PrimaryUnreachable) at 2026-11-24T11:55:00Z, 5m ago',
       'Conditions:',
       '  Ready=False ReplicasNotReady: 3 of 6 replicas are not linked or lag more than 5s',
@@ -130,6 +131,13 @@ describe('status command helpers', () => {
     expect(useColor(false, {}, false)).toBe(false);
     expect(useColor(true, {}, true)).toBe(false);
     expect(useColor(false, { NO_COLOR: '1' }, true)).toBe(false);
+  });
+
+  it('says which Secret holds the password: the generated one, a named one, or none with auth off', () => {
+    const line = (spec: unknown) => renderStatus({ ...cascade(), spec } as RedisReplication, { color: false, now }).split('\n').find((l) => l.startsWith('Password:'));
+    expect(line({})).toBe('Password:      Secret cache-auth, key password');
+    expect(line({ auth: { secretName: 'team-password' } })).toBe('Password:      Secret team-password, key password');
+    expect(line({ auth: { enabled: false } })).toBe('Password:      none (auth.enabled: false)');
   });
 
   it('formats durations', () => {

@@ -10,25 +10,32 @@ const specOf = (input: RedisReplicationSpecInput = {}): RedisReplicationSpec => 
 };
 
 describe('podRevision', () => {
-  // A resource created before the default image changed keeps the image the API server stored then.
-  const base = podRevision(specOf({ image: 'redis:7.2' }), undefined);
+  // A resource created before the default image changed keeps the image the API server stored then;
+  // with auth off, as one created before auth was on by default.
+  const old = (input: RedisReplicationSpecInput = {}) => specOf({ image: 'redis:7.2', auth: { enabled: false }, ...input });
+  const base = podRevision(old(), undefined);
   it('changes with what a running pod cannot take on: image, resources, restart-only config, a restart request', () => {
     expect(podRevision(specOf({ image: 'redis:7.4' }), undefined)).not.toBe(base);
-    expect(podRevision(specOf({ image: 'redis:7.2', resources: { limits: { memory: '1Gi' } } }), undefined)).not.toBe(base);
-    expect(podRevision(specOf({ image: 'redis:7.2', config: { databases: '32' } }), undefined)).not.toBe(base);
-    expect(podRevision(specOf({ image: 'redis:7.2' }), '2026-12-01T00:00:00Z')).not.toBe(base);
-    expect(podRevision(specOf({ image: 'redis:7.2', tls: { enabled: true } }), undefined)).not.toBe(base);
+    expect(podRevision(old({ resources: { limits: { memory: '1Gi' } } }), undefined)).not.toBe(base);
+    expect(podRevision(old({ config: { databases: '32' } }), undefined)).not.toBe(base);
+    expect(podRevision(old(), '2026-12-01T00:00:00Z')).not.toBe(base);
+    expect(podRevision(old({ tls: { enabled: true } }), undefined)).not.toBe(base);
+    // The new default: a resource stored without auth rolls onto the generated password.
+    expect(podRevision(specOf({ image: 'redis:7.2' }), undefined)).not.toBe(base);
+  });
+  it('is the same with the generated password as with auth.secretName: the pods mount the operator\'s copy', () => {
+    expect(podRevision(specOf({}), undefined)).toBe(podRevision(specOf({ auth: { secretName: 'mine' } }), undefined));
   });
   it('is what it was before TLS existed when TLS is off: upgrading the operator rolls no pod', () => {
     expect(base).toBe('e53ce2af');
-    expect(podRevision(specOf({ image: 'redis:7.2', tls: { enabled: false } }), undefined)).toBe(base);
+    expect(podRevision(old({ tls: { enabled: false } }), undefined)).toBe(base);
   });
   it('does not change with the Secret the certificate comes from: the pods mount the operator\'s copy', () => {
     expect(podRevision(specOf({ tls: { enabled: true, secretName: 'a' } }), undefined)).toBe(podRevision(specOf({ tls: { enabled: true } }), undefined));
   });
   it('does not change with what is applied at run time or decided elsewhere', () => {
-    expect(podRevision(specOf({ image: 'redis:7.2', config: { 'maxmemory-policy': 'allkeys-lru' } }), undefined)).toBe(base);
-    expect(podRevision(specOf({ image: 'redis:7.2', replicas: 5, readService: { maxLagSeconds: 9 }, failover: { primaryDownSeconds: 7 } }), undefined)).toBe(base);
+    expect(podRevision(old({ config: { 'maxmemory-policy': 'allkeys-lru' } }), undefined)).toBe(base);
+    expect(podRevision(old({ replicas: 5, readService: { maxLagSeconds: 9 }, failover: { primaryDownSeconds: 7 } }), undefined)).toBe(base);
   });
 });
 

@@ -56,11 +56,13 @@ describe('buildPod', () => {
     const c = container(specOf({ image: 'valkey/valkey:8' }));
     expect(c).toMatchObject({ image: 'valkey/valkey:8', command: ['redis-server'], ports: [{ containerPort: 6379 }] });
     expect(argOf(c.args!, 'port')).toBe('6379');
-    expect(c.volumeMounts).toEqual([{ name: 'data', mountPath: argOf(c.args!, 'dir') }]);
+    expect(c.volumeMounts).toContainEqual({ name: 'data', mountPath: argOf(c.args!, 'dir') });
   });
 
-  it('keeps the password out of argv and env: redis-server includes auth.conf from a Secret volume', () => {
-    const pod = buildPod(rr, specOf({ auth: { secretName: 'cache-auth' } }), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+  it('keeps the password out of argv and env: redis-server includes auth.conf from a Secret volume, the generated password as a named one', () => {
+    const named = buildPod(rr, specOf({ auth: { secretName: 'cache-auth' } }), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    const pod = buildPod(rr, specOf(), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    expect(pod).toEqual(named);
     const c = pod.spec!.containers[0]!;
     expect(argOf(c.args!, 'include')).toBe('/etc/redis-auth/auth.conf');
     expect(c.args!.some((a) => a.includes('requirepass') || a.includes('masterauth') || a.includes('$('))).toBe(false);
@@ -117,12 +119,14 @@ describe('buildPod', () => {
     for (const spec of [specOf(), specOf({ tls: { enabled: false } })]) {
       const pod = buildPod(rr, spec, { name: 'cache-1', tier: 1, parent: 'cache-0' });
       expect(pod.spec!.containers[0]!.args!.filter((a) => a.startsWith('--tls'))).toEqual([]);
-      expect(pod.spec!.volumes!.map((v) => v.name)).toEqual(['data']);
+      expect(pod.spec!.volumes!.map((v) => v.name)).not.toContain('tls');
     }
   });
 
-  it('has no password arguments nor env without auth', () => {
-    const c = container(specOf());
+  it('has no password arguments, volume nor env with auth off', () => {
+    const pod = buildPod(rr, specOf({ auth: { enabled: false } }), { name: 'cache-1', tier: 1, parent: 'cache-0' });
+    const c = pod.spec!.containers[0]!;
+    expect(pod.spec!.volumes!.map((v) => v.name)).toEqual(['data']);
     expect(c.args).not.toContain('--requirepass');
     expect(c.args).not.toContain('--masterauth');
     expect(c.args).not.toContain('--include');
@@ -131,8 +135,8 @@ describe('buildPod', () => {
 
   it('uses a claim named data-<pod> with persistence, else an emptyDir', () => {
     const persisted = buildPod(rr, specOf({ persistence: { enabled: true } }), { name: 'cache-7', tier: 1, parent: 'cache-0' });
-    expect(persisted.spec?.volumes).toEqual([{ name: 'data', persistentVolumeClaim: { claimName: 'data-cache-7' } }]);
-    expect(buildPod(rr, specOf(), { name: 'cache-7', tier: 1, parent: 'cache-0' }).spec?.volumes).toEqual([{ name: 'data', emptyDir: {} }]);
+    expect(persisted.spec?.volumes?.[0]).toEqual({ name: 'data', persistentVolumeClaim: { claimName: 'data-cache-7' } });
+    expect(buildPod(rr, specOf(), { name: 'cache-7', tier: 1, parent: 'cache-0' }).spec?.volumes?.[0]).toEqual({ name: 'data', emptyDir: {} });
   });
 });
 
