@@ -45,7 +45,6 @@ const REFUSED: [string, Record<string, unknown>, RegExp][] = [
   ['a progress deadline of 5 s', { updateStrategy: { progressDeadlineSeconds: 5 } }, /spec\.updateStrategy\.progressDeadlineSeconds/],
   ['persistence.enabled as a string', { persistence: { enabled: 'yes' } }, /spec\.persistence\.enabled.*boolean/],
   ['auth with an empty secretName', { auth: { secretName: '' } }, /spec\.auth\.secretName/],
-  ['auth without secretName', { auth: {} }, /spec\.auth\.secretName.*Required/],
   ['an app user named default', { auth: { secretName: 's', users: [{ name: 'default', secretName: 's', rules: '+get' }] } }, /taken/],
   ['an app user named rro-admin', { auth: { secretName: 's', users: [{ name: 'rro-admin', secretName: 's', rules: '+get' }] } }, /taken/],
   ['rules with a line break', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '+get\nuser evil on nopass +@all' }] } }, /line break/],
