@@ -7,7 +7,7 @@ import { ANNOTATION } from '../plan/names.js';
 import { dataOffset, isBooting, observeClaim, type ObservedPod } from '../plan/observation.js';
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
 import { desiredMeta } from '../plan/specs.js';
-import { computeNodes, type RoleChange } from '../plan/status.js';
+import { computeNodes, finishedChange, type RoleChange } from '../plan/status.js';
 import type { ClaimRef } from '../plan/topology.js';
 import { recordNodeMetrics } from './metrics.js';
 import { observePods, reportStuckPods } from './observe.js';
@@ -18,7 +18,7 @@ import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
 import { failover, promote, switchover } from './roles.js';
 import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
-import { refuseSpec, writeStatus } from './status.js';
+import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
 
@@ -184,6 +184,11 @@ async function actOnPrimary(pass: Pass, decision: PrimaryDecision, observed: Obs
     case 'switchover':
       await clearRequest();
       return switchover(pass, observed, decision.from, decision.to);
+    case 'ok':
+      // An adopted primary (promoted by a pass that stopped before recording it) is recorded before
+      // its role label lets clients in, as a promotion is (roles.ts makePrimary).
+      if (decision.primary !== pass.rr.status?.primary) await recordPrimary(pass, decision.primary, finishedChange(pass.rr, decision.primary));
+      return 'none';
     case 'refuseSwitchover':
       await clearRequest();
       await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverRefused', decision.message);
