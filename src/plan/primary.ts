@@ -287,6 +287,8 @@ export function chooseSwitchover(pods: ObservedPod[], primary: string, wanted: s
     wanted === 'auto' ? chooseCandidate(pods.filter((p) => p.tier === 1 && p.parent === primary), primary) : pods.find((p) => p.name === wanted);
   if (!chosen) return { kind: 'refuse', message: wanted === 'auto' ? 'no replica to switch over to' : `switchover to ${wanted}: no such pod` };
   if (chosen.name === primary) return { kind: 'refuse', message: `switchover to ${wanted}: it is already the primary` };
+  // It is going away, and its volume with it when scaled down: the primary would be left on nothing.
+  if (chosen.deleting) return { kind: 'refuse', message: `switchover to ${wanted}: it is being deleted` };
   if (chosen.tier !== 1 || chosen.parent !== primary) return { kind: 'refuse', message: `switchover to ${wanted}: only a tier-1 replica of the primary can take over` };
   if (chosen.info?.role !== 'replica' || !chosen.info.linkUp) return { kind: 'refuse', message: `switchover to ${wanted}: its replication link is not up` };
   return { kind: 'switch', to: chosen };

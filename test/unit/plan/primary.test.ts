@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BOOT_PARENT } from '../../../src/plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from '../../../src/plan/observation.js';
-import { chooseCandidate, decidePrimary, nextCheckMs, type PrimaryInput } from '../../../src/plan/primary.js';
+import { chooseCandidate, chooseSwitchover, decidePrimary, nextCheckMs, type PrimaryInput } from '../../../src/plan/primary.js';
 import type { PrimaryInfo, ReplicaInfo, ReplicationInfo } from '../../../src/redis/info.js';
 
 const writable = (replOffset: number): PrimaryInfo => ({ role: 'master', replId: 'x', replOffset, connectedReplicas: 0, replicas: [] });
@@ -315,6 +315,21 @@ describe('decidePrimary', () => {
     it('adopts a writable master', () => {
       expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, writable(0))] })).toEqual({ kind: 'ok', primary: 'r-2' });
     });
+  });
+});
+
+describe('chooseSwitchover', () => {
+  const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, linked(ipOf(0), 90))];
+
+  it('goes to the named tier-1 replica, or for auto to the one with the most data', () => {
+    expect(chooseSwitchover(pods, 'r-0', 'r-2')).toMatchObject({ kind: 'switch', to: { name: 'r-2' } });
+    expect(chooseSwitchover(pods, 'r-0', 'auto')).toMatchObject({ kind: 'switch', to: { name: 'r-1' } });
+  });
+
+  it('refuses a pod being deleted: named, or for auto by passing it over', () => {
+    const deleting = [pods[0]!, { ...pods[1]!, deleting: true }, pods[2]!];
+    expect(chooseSwitchover(deleting, 'r-0', 'r-1')).toEqual({ kind: 'refuse', message: 'switchover to r-1: it is being deleted' });
+    expect(chooseSwitchover(deleting, 'r-0', 'auto')).toMatchObject({ kind: 'switch', to: { name: 'r-2' } });
   });
 });
 
