@@ -3,8 +3,8 @@
 // pass can be interrupted anywhere and the next one carries on.
 import { parseSpec, totalPods, type RedisReplication } from '../api/schema.js';
 import type { Requeue } from '../kube/workqueue.js';
-import { ANNOTATION } from '../plan/names.js';
-import { dataOffset, isBooting, observeClaim, type ObservedPod } from '../plan/observation.js';
+import { ANNOTATION, LABEL } from '../plan/names.js';
+import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod } from '../plan/observation.js';
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
 import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, finishedChange, type RoleChange } from '../plan/status.js';
@@ -76,8 +76,18 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const nodes = computeNodes(spec, observed, primary, plan);
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
+    // The primary role label lets clients write to a writable pod: it gets it only once a status
+    // write, conditional on the view this pass read, names it the primary (an adopted one, promoted
+    // by a pass that stopped before recording it, as a promotion is recorded in roles.ts). A stale
+    // view gets 409 and labels nothing.
+    const labelled = pods.some((p) => p.metadata?.name === primary && p.metadata?.labels?.[LABEL.role] === 'primary');
+    const writable = observed.some((p) => p.name === primary && isWritableMaster(p));
+    if (primary && writable && !labelled) await recordPrimary(pass, primary, finishedChange(rr, primary));
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
-    await wireReplicas(pass, observed, plan);
+    // Only under a writable primary: while the decision waits, a pod restarted from its volume keeps
+    // booting (pointed at a parent, it would look synced while its offset says nothing, and a view
+    // that lags the API would point it at a primary that is no longer the one).
+    if (decision.kind === 'ok' || change !== 'none') await wireReplicas(pass, observed, plan);
   }
   // One step of a rolling update, on a settled topology only.
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
@@ -184,11 +194,6 @@ async function actOnPrimary(pass: Pass, decision: PrimaryDecision, observed: Obs
     case 'switchover':
       await clearRequest();
       return switchover(pass, observed, decision.from, decision.to);
-    case 'ok':
-      // An adopted primary (promoted by a pass that stopped before recording it) is recorded before
-      // its role label lets clients in, as a promotion is (roles.ts makePrimary).
-      if (decision.primary !== pass.rr.status?.primary) await recordPrimary(pass, decision.primary, finishedChange(pass.rr, decision.primary));
-      return 'none';
     case 'refuseSwitchover':
       await clearRequest();
       await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverRefused', decision.message);

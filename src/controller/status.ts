@@ -6,11 +6,14 @@ import { intentStatus, nextStatus, primaryStatus, refusedStatus, statusPatch, st
 import type { Deps, Pass } from './pass.js';
 import type { RedisReplication } from '../api/schema.js';
 
+/** Conditional on the version this pass read (or wrote last): a pass that worked from a view the
+ * API has moved past since (an informer lagging behind) gets 409 and does not write back the
+ * primary it saw. */
 export async function writeStatus(pass: Pass, input: Omit<StatusInput, 'nowMs'>): Promise<void> {
   const { deps, rr, memory } = pass;
   const next = nextStatus(rr, pass.spec, { ...input, nowMs: deps.now() });
   if (!statusWriteNeeded(rr.status, next, deps.now() - (memory.lastStatusWriteMs ?? 0))) return;
-  await patch(deps, rr, statusPatch(rr.status, next));
+  pass.resourceVersion = await deps.kube.patchStatus(pass.namespace, pass.name, statusPatch(rr.status, next), pass.resourceVersion);
   memory.lastStatusWriteMs = deps.now();
 }
 
