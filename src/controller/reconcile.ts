@@ -72,7 +72,12 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   // or while it is still being deleted without a volume to come back on, or while there is no
   // certificate for a pod to start with.
   const noCertificate = tls !== undefined && tls.client === undefined;
-  const plan = keepsTopology(decision, observed, claims) || noCertificate ? undefined : await applyTopology(pass, observed, primary, claimRefs);
+  // Under a writable primary only (the decision is ok, or this pass made a role change): pods and
+  // claims are removed, replicas re-pointed. While the decision waits, a pod to remove may hold the
+  // newest data (the primary of a view that lags the API), and a pod restarted from its volume keeps
+  // booting (pointed at a parent, it would look synced while its offset says nothing).
+  const settled = decision.kind === 'ok' || change !== 'none';
+  const plan = keepsTopology(decision, observed, claims) || noCertificate ? undefined : await applyTopology(pass, observed, primary, claimRefs, settled);
   const nodes = computeNodes(spec, observed, primary, plan);
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
@@ -84,10 +89,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     const writable = observed.some((p) => p.name === primary && isWritableMaster(p));
     if (primary && writable && !labelled) await recordPrimary(pass, primary, finishedChange(rr, primary));
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
-    // Only under a writable primary: while the decision waits, a pod restarted from its volume keeps
-    // booting (pointed at a parent, it would look synced while its offset says nothing, and a view
-    // that lags the API would point it at a primary that is no longer the one).
-    if (decision.kind === 'ok' || change !== 'none') await wireReplicas(pass, observed, plan);
+    if (settled) await wireReplicas(pass, observed, plan);
   }
   // One step of a rolling update, on a settled topology only.
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
@@ -128,6 +130,7 @@ function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[]): { d
   const decision = decidePrimary({
     recorded,
     target,
+    targetCaughtUp: rr.status?.targetReason === 'Switchover',
     switchoverRequest: rr.metadata.annotations?.[ANNOTATION.switchover],
     pods: observed,
     claims,

@@ -39,6 +39,9 @@ export interface PrimaryInput {
   recorded: string | undefined;
   /** A role change written before it was made (survives an operator restart). */
   target: string | undefined;
+  /** That intent was written by a hand-over, once the target held all the old primary acknowledged
+   * (a switchover: the old primary was paused, then demoted). */
+  targetCaughtUp?: boolean;
   /** A switchover asked for by annotation: a pod name or `auto`. */
   switchoverRequest?: string | undefined;
   pods: ObservedPod[];
@@ -94,14 +97,20 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   const master = chooseCandidate(live.filter(isWritableMaster), input.recorded ?? '');
   if (master) return { kind: 'ok', primary: master.name };
 
-  // A failover whose intent was written before the operator stopped: finish it onto its target,
-  // unless the target has since restarted and lost what it held. Restarted from its volume, the
-  // target's offset says nothing of what it holds: it is promoted only if no other pod may hold
-  // more. Otherwise the change is decided again: the tail the failover gave up may be back (the old
-  // primary on its volume), and the target never acknowledged a write of its own (latestPrimary).
+  // A change whose intent was written before the operator stopped: finish it onto its target, unless
+  // another pod may hold more than the target. What the target need not hold: nothing of an old
+  // primary that a hand-over demoted (its intent is written once the target holds all the old
+  // primary acknowledged), and the tail of one the failover gave up, silent or gone.
+  const handedOver = input.targetCaughtUp ? input.recorded : undefined;
+  // Restarted from its volume, the target's offset says nothing of what it holds: it is promoted
+  // only if no other pod may hold more, the old primary back on its volume included (the target,
+  // never recorded, never acknowledged a write of its own: latestPrimary), or waited for while its
+  // pod is re-created on it. Otherwise the change is decided again.
   if (target?.info && isBooting(target) && claims.has(target.name)) {
-    const decision = promoteIfSafe(target, live, claims, input);
-    if (decision.kind === 'promote') return decision;
+    if (!input.recorded) return promoteIfSafe(target, live, claims, input);
+    const silent = recorded && !recorded.info ? input.recorded : undefined;
+    const doubts = mayHoldMore(target, live, claims, latestPrimary(input), handedOver ?? silent);
+    if (doubts.length === 0 || acceptsLoss(input)) return { kind: 'promote', primary: target.name };
   }
   if (target?.info && !isBooting(target)) {
     if (!input.recorded) return promoteIfSafe(target, live, claims, input);
@@ -111,7 +120,7 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     // old primary, the hand-over failed, or the old primary is back on its volume with the tail the
     // failover gave up while it was silent or gone), as a fresh decision would not; ties keep the
     // target.
-    const givenUp = recorded?.info ? undefined : input.recorded;
+    const givenUp = handedOver ?? (recorded?.info ? undefined : input.recorded);
     if (retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
       return { kind: 'failover', from: input.recorded, to: target.name, reason };
     }

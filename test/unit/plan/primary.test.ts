@@ -268,6 +268,15 @@ describe('decidePrimary', () => {
       expect(decide({ pods: [target], claims, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
     });
 
+    it('restarted from its volume after a hand-over demoted the old primary, is promoted: it held all the old primary acknowledged', () => {
+      // The switchover's target caught up, was promoted and the old primary made its replica; the
+      // operator stopped before recording it, and the target restarted from its volume.
+      const pods = [primaryPod(0, linked(ipOf(1), 43, { replOffset: 43, linkUp: false })), pod(1, booting())];
+      expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'promote', primary: 'r-1' });
+      // Not so for the target of a failover: the old primary answers with data it may lack.
+      expect(decide({ pods, claims, target: 'r-1' })).not.toEqual({ kind: 'promote', primary: 'r-1' });
+    });
+
     it('restarted from its volume, is promoted when no other pod may hold more', () => {
       const pods = [pod(1, booting()), pod(2, booting())];
       expect(decide({ pods, claims: new Set(['r-1', 'r-2']), target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-1' });
