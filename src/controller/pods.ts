@@ -13,8 +13,9 @@ import type { Pass } from './pass.js';
 
 const isAlreadyExists = isConflict;
 
-/** Creates, re-parents (by label) and deletes pods until the topology matches the spec. */
-export async function applyTopology(pass: Pass, observed: ObservedPod[], primary: string | undefined, claims: ClaimRef[]): Promise<Plan> {
+/** Creates, re-parents (by label) and, under a `settled` (writable) primary, deletes pods until the
+ * topology matches the spec. */
+export async function applyTopology(pass: Pass, observed: ObservedPod[], primary: string | undefined, claims: ClaimRef[], settled: boolean): Promise<Plan> {
   const { deps, rr, spec, name } = pass;
   const membership = { resource: name, persistent: spec.persistence.enabled, observed, claims, primary };
   const members = membersOf(membership);
@@ -43,7 +44,7 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
       await createPod(pass, { ...placement, parentZone }, image);
     }),
   ]);
-  for (const pod of deletableNow(plan, members)) {
+  for (const pod of settled ? deletableNow(plan, members) : []) {
     await deletePod(pass, pod, { withClaim: true });
     await deps.events.record(rr, 'Normal', 'ScaledDown', `removed pod ${pod}`);
   }

@@ -3,11 +3,11 @@
 // pass can be interrupted anywhere and the next one carries on.
 import { parseSpec, totalPods, type RedisReplication } from '../api/schema.js';
 import type { Requeue } from '../kube/workqueue.js';
-import { ANNOTATION } from '../plan/names.js';
-import { dataOffset, isBooting, observeClaim, type ObservedPod } from '../plan/observation.js';
+import { ANNOTATION, LABEL } from '../plan/names.js';
+import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod } from '../plan/observation.js';
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
 import { desiredMeta } from '../plan/specs.js';
-import { computeNodes, type RoleChange } from '../plan/status.js';
+import { computeNodes, finishedChange, type RoleChange } from '../plan/status.js';
 import type { ClaimRef } from '../plan/topology.js';
 import { recordNodeMetrics } from './metrics.js';
 import { observePods, reportStuckPods } from './observe.js';
@@ -19,7 +19,7 @@ import { failover, promote, switchover } from './roles.js';
 import { ensureNetworkPolicy } from './network.js';
 import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
-import { refuseSpec, writeStatus } from './status.js';
+import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
 
@@ -75,12 +75,24 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   // certificate or no password (an applied-auth Secret of the operator's) for a pod to start with.
   const noCertificate = tls !== undefined && tls.client === undefined;
   const noPassword = auth !== undefined && auth.applied === undefined;
-  const plan = keepsTopology(decision, observed, claims) || noCertificate || noPassword ? undefined : await applyTopology(pass, observed, primary, claimRefs);
+  // Under a writable primary only (the decision is ok, or this pass made a role change): pods and
+  // claims are removed, replicas re-pointed. While the decision waits, a pod to remove may hold the
+  // newest data (the primary of a view that lags the API), and a pod restarted from its volume keeps
+  // booting (pointed at a parent, it would look synced while its offset says nothing).
+  const settled = decision.kind === 'ok' || change !== 'none';
+  const plan = keepsTopology(decision, observed, claims) || noCertificate || noPassword ? undefined : await applyTopology(pass, observed, primary, claimRefs, settled);
   const nodes = computeNodes(spec, observed, primary, plan);
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
+    // The primary role label lets clients write to a writable pod: it gets it only once a status
+    // write, conditional on the view this pass read, names it the primary (an adopted one, promoted
+    // by a pass that stopped before recording it, as a promotion is recorded in roles.ts). A stale
+    // view gets 409 and labels nothing.
+    const labelled = pods.some((p) => p.metadata?.name === primary && p.metadata?.labels?.[LABEL.role] === 'primary');
+    const writable = observed.some((p) => p.name === primary && isWritableMaster(p));
+    if (primary && writable && !labelled) await recordPrimary(pass, primary, finishedChange(rr, primary));
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
-    await wireReplicas(pass, observed, plan);
+    if (settled) await wireReplicas(pass, observed, plan);
   }
   // One step of a rolling update, on a settled topology only.
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
@@ -119,6 +131,7 @@ function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[]): { d
   const decision = decidePrimary({
     recorded,
     target,
+    targetCaughtUp: rr.status?.targetReason === 'Switchover',
     switchoverRequest: rr.metadata.annotations?.[ANNOTATION.switchover],
     pods: observed,
     claims,

@@ -13,7 +13,7 @@ import { parseReplication } from '../redis/info.js';
 import type { RedisTarget } from '../redis/client.js';
 import { redisTarget, type Pass } from './pass.js';
 import { deletePod, patchPodMeta } from './pods.js';
-import { clearIntent, writeIntent } from './status.js';
+import { clearIntent, recordPrimary, writeIntent } from './status.js';
 import { applyWriteQuorum } from './wiring.js';
 
 // The pause outlasts the catch-up plus the promotion and the demotion (1 s command timeout each):
@@ -25,12 +25,15 @@ const CATCH_UP_TIMEOUT_MS = 5_000;
  * REPLICAOF NO ONE, then the write-quorum settings. */
 export async function promote(pass: Pass, observed: ObservedPod[], name: string): Promise<void> {
   await writeIntent(pass, name, 'Promotion');
-  await makePrimary(pass, targetOf(pass, observed, name));
+  await makePrimary(pass, observed, name);
   await pass.deps.events.record(pass.rr, 'Normal', 'Promoted', `pod ${name} is the primary`);
 }
 
-async function makePrimary(pass: Pass, target: RedisTarget): Promise<void> {
+/** REPLICAOF NO ONE, the record of the new primary, then the write-quorum settings. */
+async function makePrimary(pass: Pass, observed: ObservedPod[], name: string, change?: RoleChange): Promise<void> {
+  const target = targetOf(pass, observed, name);
   await pass.deps.redis.promote(target);
+  await recordPrimary(pass, name, change);
   await applyWriteQuorum(pass, target);
 }
 
@@ -46,7 +49,7 @@ export async function failover(pass: Pass, observed: ObservedPod[], decision: Ex
   } else {
     await writeIntent(pass, to, reason);
     if (retire === 'fence') await deletePod(pass, from, { fence: true });
-    await makePrimary(pass, targetOf(pass, observed, to));
+    await makePrimary(pass, observed, to, { from, to, reason });
   }
   await moveRoleLabels(pass, from, to);
   deps.metrics.countFailover(pass.namespace, pass.name, reason);
@@ -86,6 +89,7 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     await writeIntent(pass, to, reason);
     await redis.promote(next);
     await redis.replicaOf(old, next.host);
+    await recordPrimary(pass, to, { from, to, reason });
   } finally {
     await redis.command(old, ['CLIENT', 'UNPAUSE']).catch(() => undefined);
   }

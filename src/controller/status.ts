@@ -2,15 +2,18 @@
 // role change before the change is made.
 import type { RedisReplicationStatus } from '../api/schema.js';
 import { statusChanged } from '../plan/conditions.js';
-import { intentStatus, nextStatus, refusedStatus, statusPatch, statusWriteNeeded, type StatusInput } from '../plan/status.js';
+import { intentStatus, nextStatus, primaryStatus, refusedStatus, statusPatch, statusWriteNeeded, type RoleChange, type StatusInput } from '../plan/status.js';
 import type { Deps, Pass } from './pass.js';
 import type { RedisReplication } from '../api/schema.js';
 
+/** Conditional on the version this pass read (or wrote last): a pass that worked from a view the
+ * API has moved past since (an informer lagging behind) gets 409 and does not write back the
+ * primary it saw. */
 export async function writeStatus(pass: Pass, input: Omit<StatusInput, 'nowMs'>): Promise<void> {
   const { deps, rr, memory } = pass;
   const next = nextStatus(rr, pass.spec, { ...input, nowMs: deps.now() });
   if (!statusWriteNeeded(rr.status, next, deps.now() - (memory.lastStatusWriteMs ?? 0))) return;
-  await patch(deps, rr, statusPatch(rr.status, next));
+  pass.resourceVersion = await deps.kube.patchStatus(pass.namespace, pass.name, statusPatch(rr.status, next), pass.resourceVersion);
   memory.lastStatusWriteMs = deps.now();
 }
 
@@ -19,6 +22,16 @@ export async function writeStatus(pass: Pass, input: Omit<StatusInput, 'nowMs'>)
 export async function writeIntent(pass: Pass, target: string, reason: string): Promise<void> {
   const { deps, namespace, name } = pass;
   pass.resourceVersion = await deps.kube.patchStatus(namespace, name, intentStatus(target, reason), pass.resourceVersion);
+}
+
+/** Records the new primary (and the change, if any) as soon as it is writable, before clients can
+ * reach it through its role label: from then on it may hold writes no other pod has, and a pass
+ * that stops before its status write must not leave the old primary recorded, since pods
+ * re-created on their volumes keep no label and restarted ones no offset (plan/primary.ts
+ * latestPrimary). */
+export async function recordPrimary(pass: Pass, primary: string, change?: RoleChange): Promise<void> {
+  const { deps, namespace, name } = pass;
+  pass.resourceVersion = await deps.kube.patchStatus(namespace, name, primaryStatus(primary, change, deps.now()), pass.resourceVersion);
 }
 
 export async function clearIntent(pass: Pass): Promise<void> {

@@ -39,6 +39,9 @@ export interface PrimaryInput {
   recorded: string | undefined;
   /** A role change written before it was made (survives an operator restart). */
   target: string | undefined;
+  /** That intent was written by a hand-over, once the target held all the old primary acknowledged
+   * (a switchover: the old primary was paused, then demoted). */
+  targetCaughtUp?: boolean;
   /** A switchover asked for by annotation: a pod name or `auto`. */
   switchoverRequest?: string | undefined;
   pods: ObservedPod[];
@@ -94,18 +97,33 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   const master = chooseCandidate(live.filter(isWritableMaster), input.recorded ?? '');
   if (master) return { kind: 'ok', primary: master.name };
 
-  // A failover whose intent was written before the operator stopped: finish it onto its target,
-  // unless the target has since restarted and lost what it held. Restarted from its volume, the
-  // target is the latest primary (the intent is written once it holds all the old primary
-  // acknowledged, or once the old primary's tail is given up).
-  if (target?.info && isBooting(target) && claims.has(target.name)) return promoteIfSafe(target, live, claims, input);
+  // A change whose intent was written before the operator stopped: finish it onto its target, unless
+  // another pod may hold more than the target. What the target need not hold: nothing of an old
+  // primary that a hand-over demoted (its intent is written once the target holds all the old
+  // primary acknowledged), and the tail of one the failover gave up, silent or gone.
+  const handedOver = input.targetCaughtUp ? input.recorded : undefined;
+  // Restarted from its volume, the target's offset says nothing of what it holds: it is promoted
+  // only if no other pod may hold more, the old primary back on its volume included (the target,
+  // never recorded, never acknowledged a write of its own: latestPrimary), or waited for while its
+  // pod is re-created on it. Otherwise the change is decided again.
+  if (target?.info && isBooting(target) && claims.has(target.name)) {
+    if (!input.recorded) return promoteIfSafe(target, live, claims, input);
+    const silent = recorded && !recorded.info ? input.recorded : undefined;
+    const doubts = mayHoldMore(target, live, claims, latestPrimary(input), handedOver ?? silent);
+    if (doubts.length === 0 || acceptsLoss(input)) return { kind: 'promote', primary: target.name };
+  }
   if (target?.info && !isBooting(target)) {
     if (!input.recorded) return promoteIfSafe(target, live, claims, input);
     const reason: LossReason = !recorded ? 'PrimaryDeleted' : recorded.deleting ? 'PrimaryDeleted' : isBooting(recorded) || recorded.containerDown ? 'PrimaryRestarted' : 'PrimaryUnreachable';
     // Finished by a hand-over, the target first catches up with the old primary. Otherwise it is
-    // promoted with what it holds: not if another pod answered with more since (it kept syncing from
-    // the old primary, or the hand-over failed), as a fresh decision would not; ties keep the target.
-    if (retireOldPrimary(recorded, reason) === 'handOver' || !othersHoldData(target, live)) return { kind: 'failover', from: input.recorded, to: target.name, reason };
+    // promoted with what it holds: not if another pod may hold more since (it kept syncing from the
+    // old primary, the hand-over failed, or the old primary is back on its volume with the tail the
+    // failover gave up while it was silent or gone), as a fresh decision would not; ties keep the
+    // target.
+    const givenUp = handedOver ?? (recorded?.info ? undefined : input.recorded);
+    if (retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
+      return { kind: 'failover', from: input.recorded, to: target.name, reason };
+    }
   }
 
   if (!recorded) {
@@ -161,16 +179,19 @@ function startOrWait(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySet<
 }
 
 /** Pods other than `pod` (and `exclude`) that may hold data `pod` lacks: they did not answer
- * (running, or to be re-created on a volume), restarted from a volume (their offset says nothing),
- * or hold more. `restartedPrimary`: `pod` is the latest primary, restarted from its own volume: it
- * holds everything its replicas were sent, whatever their offsets say (Redis reports offset 0
- * after loading an append-only file). */
-function mayHoldMore(pod: ObservedPod, others: ObservedPod[], claims: ReadonlySet<string>, restartedPrimary: boolean, exclude?: string): string[] {
+ * (running, or to be re-created on a volume), restarted from a volume (their offset says nothing:
+ * Redis reports offset 0 after loading an append-only file), or hold more. Of two pods restarted
+ * from their volumes, the latest primary (`latest`) holds everything the other was sent, whatever
+ * their offsets or labels say (a pod re-created on its volume has the labels of its new place);
+ * else the lower tier is the nearer to the primary's stream. */
+function mayHoldMore(pod: ObservedPod, others: ObservedPod[], claims: ReadonlySet<string>, latest: string | undefined, exclude?: string): string[] {
+  const fromVolume = (p: ObservedPod) => isBooting(p) && claims.has(p.name);
+  const restartedPrimary = pod.name === latest && fromVolume(pod);
   const doubts = others.filter((p) => {
     if (p.name === pod.name || p.name === exclude) return false;
     if (!p.info) return Boolean(p.podIP) || claims.has(p.name);
     if (restartedPrimary) return false;
-    if (isBooting(p) && claims.has(p.name)) return !isBooting(pod) || !claims.has(pod.name) || p.tier < pod.tier;
+    if (fromVolume(p)) return !fromVolume(pod) || p.name === latest || (pod.name !== latest && p.tier < pod.tier);
     return dataOffset(p) > dataOffset(pod) && dataOffset(p) > 0;
   });
   // Volumes whose pod is gone (it is re-created on them) hold data nobody can see yet.
@@ -181,15 +202,17 @@ function mayHoldMore(pod: ObservedPod, others: ObservedPod[], claims: ReadonlySe
 /** Promotes `pod` only when no other pod may hold more data; otherwise waits, or after the opt-in
  * delay promotes anyway. */
 function promoteIfSafe(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySet<string>, input: PrimaryInput): PrimaryDecision {
-  const restartedPrimary = pod.name === latestPrimary(input) && isBooting(pod) && claims.has(pod.name);
-  const doubts = mayHoldMore(pod, live, claims, restartedPrimary);
+  const doubts = mayHoldMore(pod, live, claims, latestPrimary(input));
   if (doubts.length === 0 || acceptsLoss(input)) return { kind: 'promote', primary: pod.name };
   return { kind: 'wait', primary: pod.name, message: `waiting for ${doubts.join(', ')} to answer before promoting ${pod.name}` };
 }
 
-/** The pod that was the primary last: the target of a recorded change, else the recorded primary. */
+/** The pod that may have taken client writes last: the recorded primary, else the target of the
+ * first promotion. A promoted pod is recorded as soon as it is writable, before clients can reach
+ * it (controller/roles.ts), so a target that differs from the recorded primary never acknowledged
+ * a write: it holds only what the recorded primary sent it. */
 function latestPrimary(input: PrimaryInput): string | undefined {
-  return input.target ?? input.recorded;
+  return input.recorded ?? input.target;
 }
 
 function acceptsLoss(input: PrimaryInput): boolean {
@@ -237,7 +260,7 @@ function lost(input: PrimaryInput, primary: string, reason: LossReason, message:
   // append-only file held: its offset (0 after loading it) and its replication ID say nothing of
   // that, as while it was booting.
   const unsynced = others.filter((p) => p !== candidate && claims.has(p.name) && p.info && !isBooting(p) && !followers.includes(p) && dataOffset(p) === 0);
-  const doubts = [...mayHoldMore(candidate, others, claims, false, primary), ...unsynced.map((p) => p.name)];
+  const doubts = [...mayHoldMore(candidate, others, claims, latestPrimary(input), primary), ...unsynced.map((p) => p.name)];
   if (doubts.length > 0 && !acceptsLoss(input)) return waiting(`waiting for ${doubts.join(', ')} to answer before promoting ${candidate.name}`);
   return { kind: 'failover', from: primary, to: candidate.name, reason };
 }
@@ -273,6 +296,8 @@ export function chooseSwitchover(pods: ObservedPod[], primary: string, wanted: s
     wanted === 'auto' ? chooseCandidate(pods.filter((p) => p.tier === 1 && p.parent === primary), primary) : pods.find((p) => p.name === wanted);
   if (!chosen) return { kind: 'refuse', message: wanted === 'auto' ? 'no replica to switch over to' : `switchover to ${wanted}: no such pod` };
   if (chosen.name === primary) return { kind: 'refuse', message: `switchover to ${wanted}: it is already the primary` };
+  // It is going away, and its volume with it when scaled down: the primary would be left on nothing.
+  if (chosen.deleting) return { kind: 'refuse', message: `switchover to ${wanted}: it is being deleted` };
   if (chosen.tier !== 1 || chosen.parent !== primary) return { kind: 'refuse', message: `switchover to ${wanted}: only a tier-1 replica of the primary can take over` };
   if (chosen.info?.role !== 'replica' || !chosen.info.linkUp) return { kind: 'refuse', message: `switchover to ${wanted}: its replication link is not up` };
   return { kind: 'switch', to: chosen };

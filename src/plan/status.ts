@@ -99,8 +99,10 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     observedGeneration: generation,
     phase: verdict.phase,
     primary,
-    // The intent of a change stays until the change is made or the primary is settled again.
-    ...(input.change || decision.kind === 'ok' ? { targetPrimary: undefined, targetReason: undefined } : {}),
+    // The intent of a change stays until the change is made or the primary is settled again. A
+    // promotion is made in its pass, over its own intent: the one this pass started from is stale
+    // (left, it would send the next pass into a change nobody decided).
+    ...(input.change || decision.kind === 'ok' || decision.kind === 'promote' ? { targetPrimary: undefined, targetReason: undefined } : {}),
     nextPodIndex: plan?.nextIndex ?? rr.status?.nextPodIndex,
     replicas: summary.replicas,
     readyReplicas: summary.readyReplicas,
@@ -113,7 +115,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     primaryReplIds: primaryPod?.info && isWritableMaster(primaryPod) ? replIds(primaryPod.info) : rr.status?.primaryReplIds,
     maxLagSeconds: summary.maxLagSeconds,
     nodes,
-    lastFailover: input.change ? { time: now, ...input.change } : (finishedChange(rr, primary, now) ?? rr.status?.lastFailover),
+    lastFailover: recordOf(input.change ?? finishedChange(rr, primary), now) ?? rr.status?.lastFailover,
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
   };
 }
@@ -173,10 +175,10 @@ function usersApplied(refused: string[]): ConditionUpdate {
 }
 
 /** A recorded change that an earlier operator made but could not record: its target is the primary now. */
-function finishedChange(rr: RedisReplication, primary: string | undefined, now: string): RedisReplicationStatus['lastFailover'] {
+export function finishedChange(rr: RedisReplication, primary: string | undefined): RoleChange | undefined {
   const { primary: recorded, targetPrimary, targetReason } = rr.status ?? {};
   if (!primary || !recorded || targetPrimary !== primary || recorded === primary) return undefined;
-  return { time: now, from: recorded, to: primary, reason: targetReason ?? 'Unknown' };
+  return { from: recorded, to: primary, reason: targetReason ?? 'Unknown' };
 }
 
 /** The status of a resource whose spec the operator refuses: Ready and Progressing say why; what was
@@ -206,6 +208,14 @@ export function refusedStatus(rr: RedisReplication, message: string, nowMs: numb
 export function intentStatus(target: string, reason: string): Partial<RedisReplicationStatus> {
   return { targetPrimary: target, targetReason: reason, phase: 'FailingOver' };
 }
+
+/** The primary recorded the moment it is writable, with the change that made it so. */
+export function primaryStatus(primary: string, change: RoleChange | undefined, nowMs: number): Partial<RedisReplicationStatus> {
+  const lastFailover = recordOf(change, new Date(nowMs).toISOString());
+  return { primary, ...(lastFailover ? { lastFailover } : {}) };
+}
+
+const recordOf = (change: RoleChange | undefined, time: string): RedisReplicationStatus['lastFailover'] => change && { time, ...change };
 
 const replIds = (info: ReplicationInfo): string[] => (info.replId2 ? [info.replId, info.replId2] : [info.replId]);
 

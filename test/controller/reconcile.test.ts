@@ -120,6 +120,25 @@ describe('reconcile', () => {
     expect(world.kube.resource('ns', 'cache').metadata.annotations?.[ANNOTATION.switchover]).toBeUndefined();
   });
 
+  it('switchover to a pod being deleted (scaled down, its claim gone) is refused: the primary and its data stay', async () => {
+    world = new World();
+    rr = apply({ replicas: 1, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = status().primary!;
+    const replica = status().nodes!.find((n) => n.role === 'replica')!.name;
+    const acked = writeSome(1, 20);
+    rr = apply({ replicas: 0, persistence: { enabled: true } });
+    await world.reconcile(rr);
+    expect(world.kube.pods.get(`ns/${replica}`)!.metadata!.deletionTimestamp).toBeDefined();
+    rr = apply(rr.spec as Record<string, unknown>, { [ANNOTATION.switchover]: replica });
+    await world.reconcile(rr);
+    expect(world.kube.events.at(-1)).toMatchObject({ reason: 'SwitchoverRefused', message: `switchover to ${replica}: it is being deleted` });
+    world.kube.finishDeletions();
+    await world.settle(rr, () => world.ready(rr));
+    expect(status().primary).toBe(old);
+    expect(primaryServer().log).toEqual(expect.arrayContaining(acked));
+  });
+
   it('scale-down removes the newest replicas and their claims', async () => {
     world = new World();
     rr = apply({ replicas: 3, persistence: { enabled: true } });

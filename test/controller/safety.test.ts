@@ -4,7 +4,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
-import { ANNOTATION } from '../../src/plan/names.js';
+import { ANNOTATION, LABEL } from '../../src/plan/names.js';
+import { ApiError } from '../support/fake-kube.js';
 import { RedisUnavailable } from '../support/redis-model.js';
 import { World } from '../support/world.js';
 
@@ -274,6 +275,76 @@ describe('intent, staleness and interrupted changes', () => {
     await world.settle(rr, () => world.ready(rr));
     expect(world.status(rr)!.primary).toBe(old);
     expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  /** Persistence, one replica: the primary's pod goes with a tail no replica has, the failover to
+   * the replica writes its intent and the operator dies before the promotion. */
+  async function failoverInterruptedBeforePromotion() {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const acked = write(world, rr, 1, 30);
+    // Acknowledged, not replicated: the old primary's tail, on its volume only.
+    if (world.redis.write(primaryOf(world, rr).ip, 31)) acked.push(31);
+    await world.kube.deletePod('ns', old, 0);
+    world.redis.beforeCommand = (_ip, args) => {
+      if (args[0] === 'REPLICAOF' && args[1] === 'NO') throw new Error('operator killed');
+    };
+    await expect(world.reconcile(rr)).rejects.toThrow('operator killed');
+    world.redis.beforeCommand = () => {};
+    expect(world.status(rr)!.targetPrimary).toBe(replica);
+    world.restartOperator();
+    return { world, rr, old, replica, acked };
+  }
+
+  it('a failover target that restarted from its volume before its promotion is not promoted over the old primary, back on its volume with more', async () => {
+    const { world, rr, old, replica, acked } = await failoverInterruptedBeforePromotion();
+    // The target restarts from its volume (its offset says nothing now) and the old primary is
+    // re-created on its own: it holds the tail the target lacks.
+    world.kube.restartContainer('ns', replica);
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+    expect(world.kube.serverOf('ns', replica)!.log).toEqual(acked);
+  });
+
+  it('a failover target that never took the role is not promoted over the old primary once it is back on its volume with more', async () => {
+    const { world, rr, old, replica, acked } = await failoverInterruptedBeforePromotion();
+    // The target is silent for a pass: the old primary is re-created on its volume meanwhile.
+    world.kube.serverOf('ns', replica)!.unreachable = true;
+    await passes(world, rr, 1);
+    expect(world.kube.pods.has(`ns/${old}`)).toBe(true);
+    world.kube.serverOf('ns', replica)!.unreachable = false;
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('a promoted pod is recorded before its role label lets clients in, even when its first record fails: pods restarted from their volumes keep its writes', async () => {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const acked = write(world, rr, 1, 30);
+    // Every status write after the intent fails for a while: the promotion is made, not recorded.
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'patch' && what === 'redisreplication/status/cache' && world.kube.resource('ns', 'cache').status?.targetPrimary) throw new ApiError(500, 'injected');
+    };
+    await world.kube.deletePod('ns', old, 0);
+    for (let i = 0; i < 3; i++) await world.reconcile(rr).catch(() => undefined);
+    expect(world.kube.serverOf('ns', replica)!.role).toBe('master');
+    // Clients write to whatever pod the primary Service selects.
+    for (const pod of world.kube.pods.values()) {
+      if (pod.metadata!.labels![LABEL.role] !== 'primary') continue;
+      for (let id = 100; id < 110; id++) if (world.redis.write(pod.status!.podIP!, id)) acked.push(id);
+    }
+    world.kube.beforeCall = () => {};
+    world.kube.restartContainer('ns', replica);
+    if (world.kube.serverOf('ns', old)) world.kube.restartContainer('ns', old);
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    for (const id of acked) expect(primaryOf(world, rr).log).toContain(id);
   });
 
   it('an ordinary switchover by annotation still works, annotation removed', async () => {

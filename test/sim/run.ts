@@ -1,22 +1,32 @@
-// npm run sim -- [--seed N] [--schedules N] [--steps N]: runs the fault simulation; a failing seed is
-// printed with its trace and replays exactly with --seed.
+// npm run sim -- --seed N: replays one schedule (--trace prints it even when it passes).
+// npm run sim -- --from N --schedules M [--steps S]: runs seeds N..N+M-1. A failing seed is printed
+// with its trace; the last line reads `M schedules, F failed, ...`, and the exit code is 1 when F > 0.
 import { parseArgs } from 'node:util';
-import { simulate } from './simulation.js';
+import { describeFailure, simulateRange, summarize } from './simulation.js';
 
 const { values } = parseArgs({
-  options: { seed: { type: 'string' }, schedules: { type: 'string', default: '2000' }, steps: { type: 'string', default: '40' }, trace: { type: 'boolean', default: false } },
+  options: {
+    seed: { type: 'string' },
+    from: { type: 'string', default: '1' },
+    schedules: { type: 'string', default: '2000' },
+    steps: { type: 'string', default: '40' },
+    trace: { type: 'boolean', default: false },
+  },
 });
-const steps = Number(values.steps);
-const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ length: Number(values.schedules) }, (_, i) => i + 1);
+const integer = (name: string, text: string) => {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name}: not a whole number: ${text}`);
+  return n;
+};
+const single = values.seed !== undefined;
+const from = integer(single ? 'seed' : 'from', values.seed ?? values.from);
 const started = performance.now();
-let failed = 0;
-for (const seed of seeds) {
-  const result = await simulate(seed, steps);
-  if (result.violation || values.trace) console.log(result.trace.map((l) => `  ${l}`).join('\n'));
-  if (result.violation) {
-    failed++;
-    console.log(`seed ${seed}: ${result.violation}\n  replay: npm run sim -- --seed ${seed}`);
-  }
-}
-console.log(`${seeds.length} schedules, ${failed} failed, ${((performance.now() - started) / 1000).toFixed(1)} s`);
-process.exitCode = failed > 0 ? 1 : 0;
+const range = await simulateRange(from, single ? 1 : integer('schedules', values.schedules), {
+  steps: integer('steps', values.steps),
+  onResult: (r) => {
+    if (r.violation) console.log(describeFailure(r));
+    else if (values.trace) console.log(r.trace.map((l) => `  ${l}`).join('\n'));
+  },
+});
+console.log(summarize(range, (performance.now() - started) / 1000));
+process.exitCode = range.failures.length > 0 ? 1 : 0;

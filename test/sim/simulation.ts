@@ -1,14 +1,23 @@
 // The fault simulation: a deterministic, seeded schedule of client writes, replication steps, time,
-// faults (freeze, restart, graceful and forced pod deletion, API errors, operator crashes at any
-// await point, stale caches) and reconcile passes of the real controller code, run against the
-// fake API and the Redis model. Invariants are checked after every step and inside every pass:
+// faults (freeze, network cut that some clients still reach, container restart, container killed
+// and not restarted yet, graceful and forced pod deletion, API errors, operator crashes at any
+// await point, informer caches lagging behind the API, scaling) and reconcile passes of the real
+// controller code, run against the fake API and the Redis model. Every acknowledged write is in a
+// ledger. Invariants are checked after every step and before every call inside a pass:
 // - a pod is promoted only if it holds every write that another pod (or a claim's volume) that may
-//   come back holds; the one exception is the unreplicated tail of a primary lost to a failover;
-// - no claim whose volume holds writes the primary lacks is deleted;
+//   come back holds, except the one loss a failover accepts (README, Failover behaviour): the
+//   unreplicated tail of the lost primary (silent, cut off, gone or going), i.e. what it holds past
+//   the end of the promoted pod's copy of its stream. Those writes, and those a cut-off primary
+//   acknowledges after another pod took over, are the only ones given up (`abandoned`, each with
+//   its reason);
+// - no claim is deleted, and no replica's dataset is replaced by a full sync, while it holds the
+//   only copy of an acknowledged write that was not given up;
 // - at most one pod that the primary Service selects accepts writes;
-// - once the faults heal, the resource becomes Ready with a writable primary (no lock-out).
+// - once the faults heal, the resource becomes Ready with a writable primary (no lock-out), and
+//   every acknowledged write that was not given up is in that primary's dataset.
+import type { V1Pod } from '@kubernetes/client-node';
 import type { RedisReplication } from '../../src/api/schema.js';
-import { LABEL } from '../../src/plan/names.js';
+import { ANNOTATION, LABEL } from '../../src/plan/names.js';
 import { ApiError } from '../support/fake-kube.js';
 import type { RedisServer } from '../support/redis-model.js';
 import { World } from '../support/world.js';
@@ -32,8 +41,15 @@ export interface SimResult {
   seed: number;
   violation?: string;
   trace: string[];
+  /** Writes acknowledged to clients, and how many of them were given up, by kind (see the header). */
   writes: number;
+  givenUp: Record<GivenUp, number>;
 }
+
+/** Why an acknowledged write may be missing at the end: the unreplicated tail of a primary lost to a
+ * failover, data a fault destroyed (a pod or container without a volume gone while it held the only
+ * copy), or a write a cut-off primary acknowledged after another pod took over. */
+export type GivenUp = 'tail' | 'destroyed' | 'cutOff';
 
 export async function simulate(seed: number, steps = 40): Promise<SimResult> {
   const random = prng(seed);
@@ -44,39 +60,58 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
   const log = (line: string) => trace.push(`${(world.nowMs - Date.UTC(2026, 11, 1)) / 1000}s ${line}`);
 
   const persistent = chance(0.4);
-  const replicas = persistent ? pick([0, 1, 2]) : pick([1, 2, 3]);
-  const spec = {
+  const cascade = chance(0.2);
+  const replicaChoices = persistent && !cascade ? [0, 1, 2] : [1, 2, 3];
+  const specOf = (replicas: number) => ({
     replicas,
-    ...(chance(0.2) && replicas > 0 ? { cascade: [{ replicasPerParent: 1 }] } : {}),
+    ...(cascade ? { cascade: [{ replicasPerParent: 1 }] } : {}),
     persistence: { enabled: persistent },
-    failover: { primaryDownSeconds: pick([1, 2, 3]) },
-  };
-  log(`spec ${JSON.stringify(spec)}`);
-  const rr: RedisReplication = world.kube.apply({
-    apiVersion: 'redis.replication.dev/v1alpha1',
-    kind: 'RedisReplication',
-    metadata: { name: 'sim', namespace: 'ns' },
-    spec: spec as unknown as RedisReplication['spec'],
+    failover: { primaryDownSeconds },
   });
+  const primaryDownSeconds = pick([1, 2, 3]);
+  let spec = specOf(pick(replicaChoices));
+  log(`spec ${JSON.stringify(spec)}`);
+  const resource = (annotations?: Record<string, string>): RedisReplication =>
+    world.kube.apply({
+      apiVersion: 'redis.replication.dev/v1alpha1',
+      kind: 'RedisReplication',
+      metadata: { name: 'sim', namespace: 'ns', ...(annotations ? { annotations } : {}) },
+      spec: spec as unknown as RedisReplication['spec'],
+    });
+  const rr = resource();
 
   // Faults that strike inside a pass: at the n-th API call or Redis command from now.
   let crashAt: number | undefined;
+  let crashed: Crash | undefined;
+  // The first violation, kept: a catch in the operator (one that treats a failed command as no
+  // answer) must not hide it.
+  let violation: Violation | undefined;
+  const violated = (message: string) => (violation ??= new Violation(message));
   let apiErrorAt: number | undefined;
   let calls = 0;
   let inPass = false;
+  // Faults strike between bring-up and the heal only.
+  let faulty = false;
   const masters = new Map<string, number>();
   const onCall = (what: string) => {
     calls++;
     if (!inPass) return;
     checkInvariants(`during a pass, before ${what}`);
+    const claim = /^delete persistentvolumeclaim\/(.*)$/.exec(what)?.[1];
+    if (claim) checkNotOnlyCopy(`deleting claim ${claim}`, dataOfClaim(claim), (o) => o.claim === claim);
+    // A crashed operator makes no further call, whatever catches the first throw.
+    if (crashed) throw crashed;
     if (crashAt !== undefined && calls >= crashAt) {
       crashAt = undefined;
-      throw new Crash(`operator crashed before ${what}`);
+      throw (crashed = new Crash(`operator crashed before ${what}`));
     }
     if (apiErrorAt !== undefined && calls >= apiErrorAt && !what.startsWith('redis')) {
       apiErrorAt = undefined;
       throw new ApiError(500, `injected API error on ${what}`);
     }
+    // The informers may fall behind at any point, the operator's own writes included: the next
+    // pass may not read what this one wrote.
+    if (faulty && chance(0.03)) world.kube.lagCache();
     // Clients keep writing and replicas keep syncing while the operator works.
     if (chance(0.2)) clientWrites(1 + Math.floor(random() * 3));
     if (chance(0.2)) world.redis.replicate(Math.floor(random() * 3));
@@ -84,19 +119,85 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
   };
   world.kube.beforeCall = (verb, what) => onCall(`${verb} ${what}`);
   world.redis.beforeCommand = (ip, args) => onCall(`redis ${ip} ${args.join(' ')}`);
+  // Data that a fault destroys (a pod without a volume that goes, a container without one that
+  // restarts): the writes only it held are lost with it. On a primary, that is its unreplicated
+  // tail; on a replica, a second fault (the primary lost them already).
+  // Inside a pass, the operator removes a pod at once only to fence a primary it lost (one that did
+  // not answer): nothing else it removes may take the only copy of a write with it.
+  world.kube.beforeRemove = (server) => {
+    if (inPass && !(server.role === 'master' && downSince.has(server))) checkNotOnlyCopy(`the operator removing ${serverName(server)}`, server.options.persistent ? [] : server.log, (c) => c.server === server);
+    destroyed(server, 'its pod went away');
+  };
+  function destroyed(server: RedisServer, cause: string): void {
+    if (server.options.persistent || !server.running) return;
+    const others = copies().filter((c) => c.server !== server);
+    for (const id of owed(server.log)) if (!others.some((c) => c.log.includes(id))) giveUp(id, 'destroyed', `only on ${serverName(server)} (${server.role}) when ${cause}`);
+  }
+  // A pod being deleted without a volume is going with its data: a full sync there takes nothing
+  // that could have been kept.
+  world.redis.beforeSync = (replica, parent, full) => {
+    // From now on it follows another pod's stream: it holds nothing that pod will not have.
+    heads.delete(replica.options.pod);
+    if (!full) return;
+    const what = `full sync of ${serverName(replica)} from ${serverName(parent)}`;
+    if (goingAway(replica)) destroyed(replica, `${what} while its pod was being deleted`);
+    else checkNotOnlyCopy(what, replica.log.filter((id) => !parent.log.includes(id)), (o) => o.server === replica);
+  };
 
   // Every server that answered as a master, and the data each promotion must hold.
   const serverName = (s: RedisServer) =>
     [...world.kube.pods.values()].find((p) => p.status?.podIP === s.ip)?.metadata?.name ?? `gone(${s.ip})`;
+  const podOf = (server: RedisServer) => [...world.kube.pods.values()].find((p) => p.status?.podIP === server.ip);
+  const claimOf = (pod: V1Pod | undefined) => pod?.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
 
-  // A pod being deleted without a volume: its data goes with it, nothing can keep it.
+  // A pod being deleted without a volume (none, or its claim deleted): its data goes with it, nothing
+  // can keep it.
   const goingAway = (server: RedisServer) => {
-    const pod = [...world.kube.pods.values()].find((p) => p.status?.podIP === server.ip);
-    return Boolean(pod?.metadata?.deletionTimestamp) && !server.options.persistent;
+    const pod = podOf(server);
+    return Boolean(pod?.metadata?.deletionTimestamp) && !world.kube.claims.has(`ns/${claimOf(pod)}`);
   };
 
+  /** Every copy of data that may come back: running servers (a stopped container restarts with its
+   * volume) and the volumes of claims whose pod is gone. */
+  type Copy = { name: string; log: number[]; server?: RedisServer; claim?: string };
+  function copies(): Copy[] {
+    const servers = [...world.redis.servers.values()].filter((o) => (o.running || o.options.persistent) && !goingAway(o));
+    const volumes = [...world.kube.disks].map(([key, d]) => ({ name: `claim ${key}`, log: d.log, claim: key.split('/')[1]! }));
+    return [...servers.map((o) => ({ name: serverName(o), log: o.log, server: o, claim: claimOf(podOf(o)) })), ...volumes];
+  }
+
+  /** Acknowledged writes that were not given up. */
+  const owed = (ids: number[]) => ids.filter((id) => acked.has(id) && !abandoned.has(id));
+
+  function dataOfClaim(claim: string): number[] {
+    return world.kube.disks.get(`ns/${claim}`)?.log ?? [...world.redis.servers.values()].find((o) => claimOf(podOf(o)) === claim)?.log ?? [];
+  }
+
+  /** `ids` are about to go from one copy (`self`): no other copy may be left without them. */
+  function checkNotOnlyCopy(what: string, ids: number[], self: (c: Copy) => boolean): void {
+    const others = copies().filter((c) => !self(c));
+    const only = owed(ids).filter((id) => !others.some((c) => c.log.includes(id)));
+    if (only.length > 0) throw violated(`${what} loses the only copy of ${only.length} acknowledged writes (${only.slice(0, 5).join(', ')}…)`);
+  }
+
+  /** Gives up what `lost` holds past the end of `promoted`'s copy of its stream: its unreplicated tail. */
+  function abandonTail(lost: { name: string; log: number[] }, promoted: RedisServer): void {
+    let k = 0;
+    while (k < lost.log.length && k < promoted.log.length && lost.log[k] === promoted.log[k]) k++;
+    const holds = new Set(promoted.log);
+    for (const id of lost.log.slice(k)) if (!holds.has(id) && !abandoned.has(id)) giveUp(id, 'tail', `tail of ${lost.name}, lost to ${serverName(promoted)}`);
+  }
+
+  // Since when each server has not answered, as the operator may have seen it: from the first step
+  // it was down after the last pass that could see it up.
+  const downSince = new Map<RedisServer, number>();
+  // Pods whose data ends with a stream they served as primary (they have not synced from another
+  // pod since): a lost one's data past a promoted pod's copy is its unreplicated tail, even when it
+  // restarted or its pod went since.
+  const heads = new Set<string>();
   function checkInvariants(when: string): void {
     const servers = [...world.redis.servers.values()];
+    for (const o of servers) if (!o.running || o.unreachable) downSince.set(o, downSince.get(o) ?? world.nowMs);
     for (const s of servers) {
       const wasMaster = masters.get(s.ip);
       if (s.role !== 'master' || !s.running) {
@@ -105,22 +206,34 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
       }
       if (wasMaster !== undefined) continue;
       masters.set(s.ip, world.nowMs);
-      // A new promotion: it must hold what every other pod or volume that may come back holds. The one
-      // exception is a failover to a replica that followed a lost primary's stream (the primary is
-      // unreachable, or its pod is gone): its unreplicated tail is the price of the failover, given up
+      heads.add(s.options.pod);
+      newest = s;
+      // A new promotion: it must hold what every other pod or volume that may come back holds, but
+      // the tail of the primary whose stream it continues (it synced from it last, or holds a prefix
+      // of a primary's data: demoted in a hand-over before it synced), when that one is lost
+      // (silent, cut off, its container down, going or gone): the price of the failover, given up
       // once and for all.
+      const prefixOf = (log: number[]) => s.log.length <= log.length && s.log.every((id, i) => log[i] === id);
+      const lostTail = (pod: string, log: number[]) => s.origin === pod || (heads.has(pod) && prefixOf(log));
+      // Nor before its time: a primary that still runs in its pod (silent or cut off, or with a
+      // volume and its container down) is given primaryDownSeconds to come back before a write only
+      // it holds is given up.
       const holds = new Set(s.log);
-      const lostTail = (pod: string) => s.origin === pod;
-      const others = servers.filter((o) => o !== s && o.running && !goingAway(o));
-      const volumes = [...world.kube.disks];
-      for (const o of others) if (o.unreachable && lostTail(o.options.pod)) for (const id of o.log) if (!holds.has(id)) abandoned.add(id);
-      for (const [, d] of volumes) if (lostTail(d.pod)) for (const id of d.log) if (!holds.has(id)) abandoned.add(id);
-      const lacks = (log: number[]) => log.filter((id) => !holds.has(id) && !abandoned.has(id)).length;
-      for (const o of others) {
-        if (lacks(o.log) > 0) throw new Violation(`${when}: promoted ${serverName(s)} (${s.log.length} writes) while ${serverName(o)} holds ${lacks(o.log)} writes it lacks`);
+      for (const o of servers) {
+        const pod = podOf(o);
+        const waits = pod && !pod.metadata?.deletionTimestamp && (o.running || o.options.persistent);
+        const downMs = world.nowMs - (downSince.get(o) ?? world.nowMs);
+        const givesUp = owed(o.log).some((id) => !holds.has(id));
+        if (o !== s && waits && givesUp && lostTail(o.options.pod, o.log) && downSince.has(o) && downMs < primaryDownSeconds * 1000) {
+          throw violated(`${when}: promoted ${serverName(s)} ${downMs} ms after ${serverName(o)} stopped answering (primaryDownSeconds: ${primaryDownSeconds})`);
+        }
       }
-      for (const [claim, d] of volumes) {
-        if (lacks(d.log) > 0) throw new Violation(`${when}: promoted ${serverName(s)} (${s.log.length} writes) while claim ${claim} holds ${lacks(d.log)} writes it lacks`);
+      for (const o of servers) if (o !== s && (o.unreachable || !o.running || goingAway(o)) && lostTail(o.options.pod, o.log)) abandonTail({ name: serverName(o), log: o.log }, s);
+      for (const [claim, d] of world.kube.disks) if (lostTail(d.pod, d.log)) abandonTail({ name: `claim ${claim}`, log: d.log }, s);
+      for (const o of copies()) {
+        if (o.server === s) continue;
+        const lacks = owed(o.log).filter((id) => !holds.has(id));
+        if (lacks.length > 0) throw violated(`${when}: promoted ${serverName(s)} (${s.log.length} writes) while ${o.name} holds ${lacks.length} acknowledged writes it lacks`);
       }
       log(`promoted ${serverName(s)} with ${s.log.length} writes`);
     }
@@ -129,39 +242,71 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
       const s = world.redis.servers.get(p.status?.podIP ?? '');
       return s && s.running && !s.unreachable && s.role === 'master' && s.pausedUntilMs <= world.nowMs;
     });
-    if (writable.length > 1) throw new Violation(`${when}: two writable primaries behind the Service: ${writable.map((p) => p.metadata!.name).join(', ')}`);
+    if (writable.length > 1) throw violated(`${when}: two writable primaries behind the Service: ${writable.map((p) => p.metadata!.name).join(', ')}`);
   }
 
-
-  // Writes given up with a lost primary's tail in a failover.
-  const abandoned = new Set<number>();
+  // The ledger: every acknowledged write and the pod that acknowledged it; the writes given up, and why.
+  const acked = new Map<number, string>();
+  const abandoned = new Map<number, { kind: GivenUp; why: string }>();
+  const giveUp = (id: number, kind: GivenUp, why: string) => abandoned.set(id, { kind, why });
+  const givenUp = () => {
+    const counts: Record<GivenUp, number> = { tail: 0, destroyed: 0, cutOff: 0 };
+    for (const { kind } of abandoned.values()) counts[kind]++;
+    return counts;
+  };
+  let newest: RedisServer | undefined;
   let nextId = 1;
-  let acked = 0;
+  // Where each client last wrote: a client keeps its connection while the server takes its writes
+  // (a primary cut off from the operator and its replicas, or an old primary that was not demoted),
+  // and goes through the Service again once refused. A pod being deleted got SIGTERM: Redis shuts
+  // down, unless the node is cut off and never heard of the deletion.
+  const connections: string[] = [];
   function clientWrites(n: number): void {
     // Clients reach the primary through `<name>-primary`: every pod labelled primary and not deleting.
-    const targets = [...world.kube.pods.values()].filter((p) => p.metadata?.labels?.[LABEL.role] === 'primary' && !p.metadata.deletionTimestamp);
+    const targets = [...world.kube.pods.values()].filter((p) => p.metadata?.labels?.[LABEL.role] === 'primary' && !p.metadata.deletionTimestamp).map((p) => p.status!.podIP!);
     for (let i = 0; i < n; i++) {
-      const pod = targets.length > 0 ? pick(targets) : undefined;
-      if (pod && world.redis.write(pod.status!.podIP!, nextId)) acked++;
-      nextId++;
+      const client = Math.floor(random() * 4);
+      const id = nextId++;
+      const kept = world.redis.servers.get(connections[client] ?? '');
+      const reached = kept && (kept.clientsReach || !podOf(kept)?.metadata?.deletionTimestamp) && world.redis.write(kept.ip, id) ? kept : undefined;
+      const ip = reached?.ip ?? (targets.length > 0 ? pick(targets) : undefined);
+      if (!ip || (!reached && !world.redis.write(ip, id))) continue;
+      connections[client] = ip;
+      const server = world.redis.servers.get(ip)!;
+      acked.set(id, serverName(server));
+      // A cut-off primary that another pod took over from: what it acknowledges now is lost with it.
+      if (server.unreachable && newest !== server) giveUp(id, 'cutOff', `acknowledged by ${serverName(server)}, cut off, after ${newest ? serverName(newest) : 'another pod'} took over`);
     }
   }
 
   async function pass(): Promise<void> {
+    for (const o of world.redis.servers.values()) if (o.running && !o.unreachable) downSince.delete(o);
     inPass = true;
     try {
       await world.reconcile(rr);
     } catch (err) {
-      if (err instanceof Violation) throw err;
-      if (err instanceof Crash) {
-        log(err.message);
-        world.restartOperator();
-      } else log(`pass failed: ${(err as Error).message}`);
-    } finally {
-      inPass = false;
-      crashAt = undefined;
-      apiErrorAt = undefined;
+      if (!violation && !crashed) log(`pass failed: ${(err as Error).message}`);
     }
+    inPass = false;
+    if (violation) throw violation;
+    if (crashed) {
+      log(crashed.message);
+      world.restartOperator();
+    }
+    crashed = crashAt = apiErrorAt = undefined;
+  }
+
+  function heal(): void {
+    for (const s of world.redis.servers.values()) {
+      s.unreachable = false;
+      s.clientsReach = false;
+    }
+    for (const p of [...world.kube.pods.values()]) {
+      const s = world.redis.servers.get(p.status?.podIP ?? '');
+      if (s && !s.running) world.kube.startContainer('ns', p.metadata!.name!);
+    }
+    world.kube.catchUpCache();
+    world.kube.finishDeletions();
   }
 
   try {
@@ -171,11 +316,14 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
       world.advance(500);
       checkInvariants('bring-up');
     }
-    if (world.status(rr)?.phase !== 'Ready') throw new Violation('never became Ready');
+    if (world.status(rr)?.phase !== 'Ready') throw violated('never became Ready');
     log('Ready');
+    faulty = true;
 
     for (let step = 0; step < steps; step++) {
       const pods = [...world.kube.pods.values()].map((p) => p.metadata!.name!);
+      // A lagging cache catches up after a few steps, as a watch that fell behind does.
+      if (world.kube.cacheLags && chance(0.3)) world.kube.catchUpCache();
       const r = random();
       if (r < 0.35) {
         if (chance(0.15)) crashAt = calls + 1 + Math.floor(random() * 12);
@@ -190,17 +338,25 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
       } else if (pods.length > 0) {
         const pod = pick(pods);
         const server = world.kube.serverOf('ns', pod);
-        const fault = pick(['freeze', 'thaw', 'restart', 'delete', 'force-delete', 'finish-deletions', 'operator-restart'] as const);
+        const fault = pick(['freeze', 'cut', 'thaw', 'restart', 'kill', 'delete', 'force-delete', 'finish-deletions', 'operator-restart', 'lag-cache', 'scale', 'switchover'] as const);
         log(`${fault} ${pod}`);
         switch (fault) {
           case 'freeze':
             if (server) server.unreachable = true;
             break;
+          case 'cut':
+            if (server) Object.assign(server, { unreachable: true, clientsReach: true });
+            break;
           case 'thaw':
-            for (const s of world.redis.servers.values()) s.unreachable = false;
+            for (const s of world.redis.servers.values()) Object.assign(s, { unreachable: false, clientsReach: false });
             break;
           case 'restart':
-            world.kube.restartContainer('ns', pod);
+            if (server) destroyed(server, 'its container restarted');
+            if (server) world.kube.restartContainer('ns', pod);
+            break;
+          case 'kill':
+            if (server) destroyed(server, 'its container was killed');
+            if (server?.running) world.kube.killContainer('ns', pod);
             break;
           case 'delete':
             await world.kube.deletePod('ns', pod);
@@ -214,6 +370,18 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
           case 'operator-restart':
             world.restartOperator();
             break;
+          case 'lag-cache':
+            world.kube.lagCache();
+            break;
+          case 'scale':
+            spec = specOf(pick(replicaChoices));
+            log(`scale to ${spec.replicas} replicas`);
+            resource();
+            break;
+          case 'switchover':
+            // To `pod` (refused when it cannot take over), or to the best replica.
+            resource({ [ANNOTATION.switchover]: chance(0.5) ? 'auto' : pod });
+            break;
         }
       }
       checkInvariants(`after step ${step}`);
@@ -221,26 +389,62 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
 
     // Heal every fault, then the operator must bring the resource back to Ready.
     log('heal');
-    for (const s of world.redis.servers.values()) s.unreachable = false;
-    world.kube.finishDeletions();
-    for (let n = 0; n < 80 && !(world.status(rr)?.phase === 'Ready'); n++) {
+    faulty = false;
+    heal();
+    // At least one pass: the status says what the last pass saw, before the heal.
+    for (let n = 0; n < 80 && (n === 0 || world.status(rr)?.phase !== 'Ready'); n++) {
       await pass();
       world.redis.replicate();
       world.advance(1000);
       world.kube.finishDeletions();
       checkInvariants('healing');
     }
-    if (world.status(rr)?.phase !== 'Ready') throw new Violation(`not Ready 80 s after every fault healed: ${world.status(rr)?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')}`);
-    return { seed, trace, writes: acked };
+    if (world.status(rr)?.phase !== 'Ready') throw violated(`not Ready 80 s after every fault healed: ${world.status(rr)?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')}`);
+    // Every acknowledged write that was not given up is on the primary.
+    const primary = world.kube.serverOf('ns', world.status(rr)!.primary!)!;
+    const holds = new Set(primary.log);
+    const missing = [...acked.keys()].filter((id) => !holds.has(id) && !abandoned.has(id));
+    if (missing.length > 0) throw violated(`the final primary ${serverName(primary)} lacks ${missing.length} acknowledged writes: ${missing.slice(0, 5).map((id) => `${id} (by ${acked.get(id)})`).join(', ')}`);
+    const reasons = [...abandoned.values()].map((a) => a.why);
+    if (reasons.length > 0) log(`given up: ${[...new Set(reasons)].map((why) => `${reasons.filter((w) => w === why).length} ${why}`).join('; ')}`);
+    return { seed, trace, writes: acked.size, givenUp: givenUp() };
   } catch (err) {
     if (!(err instanceof Violation)) throw err;
     // The state the violation left, to read with the trace.
     for (const p of world.kube.pods.values()) {
       const s = world.redis.servers.get(p.status?.podIP ?? '');
-      const server = s ? `${s.role}${s.role === 'replica' ? ` of ${s.masterHost}` : ''} link=${s.linkUp} offset=${s.offset} replid=${s.replId} writes=${s.log.length}${s.unreachable ? ' unreachable' : ''}` : 'no server';
+      const server = s ? `${s.running ? '' : 'down '}${s.role}${s.role === 'replica' ? ` of ${s.masterHost}` : ''} link=${s.linkUp} offset=${s.offset} replid=${s.replId} writes=${s.log.length}${s.unreachable ? ' unreachable' : ''}` : 'no server';
       log(`pod ${p.metadata!.name} ${p.status?.podIP} ${JSON.stringify(p.metadata!.labels?.[LABEL.role])}${p.metadata!.deletionTimestamp ? ' deleting' : ''}: ${server}`);
     }
     for (const [claim, disk] of world.kube.disks) log(`volume ${claim} (no pod): writes=${disk.log.length}`);
-    return { seed, violation: err.message, trace, writes: acked };
+    return { seed, violation: err.message, trace, writes: acked.size, givenUp: givenUp() };
   }
 }
+
+export interface RangeResult {
+  schedules: number;
+  failures: SimResult[];
+  writes: number;
+  givenUp: Record<GivenUp, number>;
+}
+
+/** Seeds `from`..`from + count - 1`, stopping after `maxFailures` failures; `onResult` sees each. */
+export async function simulateRange(from: number, count: number, opts: { steps?: number; maxFailures?: number; onResult?: (r: SimResult) => void } = {}): Promise<RangeResult> {
+  const range: RangeResult = { schedules: 0, failures: [], writes: 0, givenUp: { tail: 0, destroyed: 0, cutOff: 0 } };
+  for (let seed = from; seed < from + count && range.failures.length < (opts.maxFailures ?? Number.POSITIVE_INFINITY); seed++) {
+    const result = await simulate(seed, opts.steps);
+    range.schedules++;
+    range.writes += result.writes;
+    for (const kind of Object.keys(range.givenUp) as GivenUp[]) range.givenUp[kind] += result.givenUp[kind];
+    if (result.violation) range.failures.push(result);
+    opts.onResult?.(result);
+  }
+  return range;
+}
+
+/** How a failure reads, with the command that replays it. */
+export const describeFailure = (r: SimResult) => `seed ${r.seed}: ${r.violation}\n${r.trace.map((l) => `  ${l}`).join('\n')}\n  replay: npm run sim -- --seed ${r.seed}`;
+
+/** The summary line: schedules, failures, writes acknowledged and given up. */
+export const summarize = (r: RangeResult, seconds: number) =>
+  `${r.schedules} schedules, ${r.failures.length} failed, ${r.writes} writes acknowledged, given up: ${r.givenUp.tail} as a lost primary's tail, ${r.givenUp.destroyed} destroyed by faults, ${r.givenUp.cutOff} by cut-off primaries; ${seconds.toFixed(1)} s`;

@@ -1,7 +1,7 @@
 // An in-memory Kubernetes for the controller tests and the fault simulation: the API verbs the
 // operator calls (KubeApi), the informer caches it reads (Caches), Events, and a node agent that
 // runs every pod's Redis in the Redis model. Errors carry the HTTP code the real API would send.
-import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
+import type { V1ContainerState, V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { RedisReplication } from '../../src/api/schema.js';
 import type { Caches, KubeApi, Recorder } from '../../src/controller/pass.js';
 import { LABEL } from '../../src/plan/names.js';
@@ -58,6 +58,8 @@ export class FakeKube implements KubeApi {
   readonly writes: string[] = [];
   /** Called before each API call: the simulation may throw here (API errors, operator crashes). */
   beforeCall: (verb: string, what: string) => void = () => {};
+  /** Called when a pod goes away, before its Redis stops. */
+  beforeRemove: (server: RedisServer) => void = () => {};
   private nextIP = 1;
 
   /** A scheduler: the schedulable node with the fewest pods ("local" when the test defines none). */
@@ -113,9 +115,32 @@ export class FakeKube implements KubeApi {
 
   /** The container of a pod crashes and restarts (restartPolicy Always). */
   restartContainer(namespace: string, pod: string): void {
+    this.killContainer(namespace, pod);
+    this.startContainer(namespace, pod);
+  }
+
+  /** The container of a pod is killed (SIGKILL, OOM) and not restarted yet: its Redis is gone, the
+   * pod's status says its container is not running. */
+  killContainer(namespace: string, pod: string): void {
     const server = this.serverOf(namespace, pod);
-    if (!server) throw new Error(`pod ${namespace}/${pod} has no running server to restart`);
+    if (!server) throw new Error(`pod ${namespace}/${pod} has no server to kill`);
+    server.running = false;
+    this.setContainerState(namespace, pod, { terminated: { exitCode: 137, reason: 'Error' } });
+  }
+
+  /** The kubelet restarts a container that is down. */
+  startContainer(namespace: string, pod: string): void {
+    const server = this.serverOf(namespace, pod);
+    if (!server) throw new Error(`pod ${namespace}/${pod} has no server to start`);
     server.restart();
+    this.setContainerState(namespace, pod, { running: {} });
+  }
+
+  private setContainerState(namespace: string, pod: string, state: V1ContainerState): void {
+    const object = this.pods.get(`${namespace}/${pod}`)!;
+    const [status] = object.status!.containerStatuses!;
+    object.status!.containerStatuses = [{ ...status!, state, ready: Boolean(state.running), restartCount: status!.restartCount + (state.running ? 1 : 0) }];
+    object.metadata!.resourceVersion = String(this.resourceVersion++);
   }
 
   // KubeApi
@@ -267,13 +292,30 @@ export class FakeKube implements KubeApi {
     return clone(secret);
   }
 
-  // What the informers would show.
+  // What the informers would show: the objects as they are, or while `lagCache` holds, as they
+  // were then (a watch that fell behind: reads lag writes, and a write conditional on a version
+  // read there gets 409 Conflict).
+
+  private lagging: Pick<FakeKube, 'resources' | 'pods' | 'claims' | 'services'> | undefined;
+
+  /** The informers stop seeing changes until `catchUpCache`. */
+  lagCache(): void {
+    this.lagging ??= { resources: clone(this.resources), pods: clone(this.pods), claims: clone(this.claims), services: clone(this.services) };
+  }
+
+  catchUpCache(): void {
+    this.lagging = undefined;
+  }
+
+  get cacheLags(): boolean {
+    return this.lagging !== undefined;
+  }
 
   readonly cache: Caches = {
-    resource: (namespace, name) => clone(this.resources.get(`${namespace}/${name}`)),
-    pods: (namespace, instance) => this.owned(this.pods, namespace, instance),
-    claims: (namespace, instance) => this.owned(this.claims, namespace, instance),
-    services: (namespace, instance) => this.owned(this.services, namespace, instance),
+    resource: (namespace, name) => clone((this.lagging ?? this).resources.get(`${namespace}/${name}`)),
+    pods: (namespace, instance) => this.owned((this.lagging ?? this).pods, namespace, instance),
+    claims: (namespace, instance) => this.owned((this.lagging ?? this).claims, namespace, instance),
+    services: (namespace, instance) => this.owned((this.lagging ?? this).services, namespace, instance),
     node: (name) => clone(this.nodes.get(name)),
   };
 
@@ -300,6 +342,7 @@ export class FakeKube implements KubeApi {
     this.pods.delete(key);
     const server = this.redis.servers.get(pod.status?.podIP ?? '');
     if (server) {
+      this.beforeRemove(server);
       server.running = false;
       this.redis.servers.delete(server.ip);
       const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;

@@ -48,6 +48,9 @@ export class RedisServer {
   running = true;
   /** Frozen (SIGSTOP) or cut off from the network: it neither answers nor replicates. */
   unreachable = false;
+  /** Cut off from the operator and its replicas, not from every client: those still connected to it
+   * keep writing (the writes a failover loses unless `writeQuorum` stops them). */
+  clientsReach = false;
   pausedUntilMs = 0;
   /** Passwords the default user accepts (none: no auth). */
   passwords = new Set<string>();
@@ -186,6 +189,9 @@ export class RedisModel extends RedisCommands {
   readonly logins: string[] = [];
   /** Called before each command: the simulation may throw here to crash the operator mid-pass. */
   beforeCommand: (ip: string, args: string[]) => void = () => {};
+  /** Called before each replication step of a linked replica (`full`: its dataset is replaced by
+   * its parent's). */
+  beforeSync: (replica: RedisServer, parent: RedisServer, full: boolean) => void = () => {};
 
   constructor(private readonly now: () => number) {
     super();
@@ -201,7 +207,7 @@ export class RedisModel extends RedisCommands {
   /** A client write to `ip`: acknowledged (returns its id) or refused. */
   write(ip: string, id: number): boolean {
     const s = this.servers.get(ip);
-    if (!s || !s.running || s.unreachable || s.role !== 'master' || s.pausedUntilMs > this.now()) return false;
+    if (!s || !s.running || (s.unreachable && !s.clientsReach) || s.role !== 'master' || s.pausedUntilMs > this.now()) return false;
     const minReplicas = Number(s.config['min-replicas-to-write'] ?? 0);
     if (minReplicas > 0) {
       const maxLagMs = Number(s.config['min-replicas-max-lag'] ?? 10) * 1000;
@@ -233,7 +239,9 @@ export class RedisModel extends RedisCommands {
         continue;
       }
       const prefix = s.log.length <= parent.log.length && s.log.every((id, i) => parent.log[i] === id);
-      if (!prefix || s.replId !== parent.replId || !s.linkUp) {
+      const full = !prefix || s.replId !== parent.replId || !s.linkUp;
+      this.beforeSync(s, parent, full);
+      if (full) {
         // Full sync: the replica's dataset is replaced by all of its parent's, at once.
         s.log = [...parent.log];
       } else {

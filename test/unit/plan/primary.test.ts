@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BOOT_PARENT } from '../../../src/plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from '../../../src/plan/observation.js';
-import { chooseCandidate, decidePrimary, nextCheckMs, type PrimaryInput } from '../../../src/plan/primary.js';
+import { chooseCandidate, chooseSwitchover, decidePrimary, nextCheckMs, type PrimaryInput } from '../../../src/plan/primary.js';
 import type { PrimaryInfo, ReplicaInfo, ReplicationInfo } from '../../../src/redis/info.js';
 
 const writable = (replOffset: number): PrimaryInfo => ({ role: 'master', replId: 'x', replOffset, connectedReplicas: 0, replicas: [] });
@@ -236,6 +236,53 @@ describe('decidePrimary', () => {
     expect(decide({ pods, target: 'r-1', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
   });
 
+  describe('a failover target that did not take the role, and the old primary back on its volume', () => {
+    const claims = new Set(['r-0', 'r-1']);
+
+    it('restarted from its volume (its offset says nothing), is not promoted over the old primary back on its own: the old primary is', () => {
+      // The intent was written, the operator died before the promotion, both pods restarted.
+      const pods = [primaryPod(0, booting()), pod(1, booting())];
+      expect(decide({ pods, claims, target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-0' });
+      // Its pod not re-created yet: the old primary's volume is waited for.
+      expect(decide({ pods: [pod(1, booting())], claims, target: 'r-1' })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+      // Nor while another replica answers with data, or a running pod does not answer.
+      const withReplica = [pod(1, booting()), pod(2, linked(ipOf(0), 500, { replOffset: 500, linkUp: false }))];
+      expect(decide({ pods: withReplica, claims, target: 'r-1' })).not.toEqual({ kind: 'promote', primary: 'r-1' });
+      expect(decide({ pods: [pod(1, booting()), pod(2, undefined)], claims: new Set(['r-1']), target: 'r-1' })).toMatchObject({ message: expect.stringMatching(/waiting for r-2/) });
+    });
+
+    it('the recorded primary (recorded the moment it was writable) restarted from its volume is promoted over an old target and its replicas', () => {
+      // r-1 took over and was recorded; the intent of an older change to r-0 was never finished.
+      const pods = [pod(0, booting()), primaryPod(1, booting()), pod(2, linked(ipOf(1), 500, { replOffset: 500, linkUp: false }))];
+      expect(decide({ pods, claims, recorded: 'r-1', target: 'r-0' })).toEqual({ kind: 'promote', primary: 'r-1' });
+      // Re-created on their volumes, the pods keep no role label: the record alone says which.
+      const recreated = [primaryPod(0, booting()), pod(1, booting())];
+      expect(decide({ pods: recreated, claims, recorded: 'r-1', target: 'r-0' })).toEqual({ kind: 'promote', primary: 'r-1' });
+    });
+
+    it('answering as a replica, is not promoted over the old primary back on its volume; it still is over one that is silent or gone', () => {
+      const target = pod(1, linked(ipOf(0), 500, { replOffset: 500, linkUp: false }));
+      expect(decide({ pods: [primaryPod(0, booting()), target], claims, target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-0' });
+      // The failover gave up the silent or gone primary's tail: that stands.
+      expect(decide({ pods: [primaryPod(0, undefined), target], claims, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryUnreachable' });
+      expect(decide({ pods: [target], claims, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+    });
+
+    it('restarted from its volume after a hand-over demoted the old primary, is promoted: it held all the old primary acknowledged', () => {
+      // The switchover's target caught up, was promoted and the old primary made its replica; the
+      // operator stopped before recording it, and the target restarted from its volume.
+      const pods = [primaryPod(0, linked(ipOf(1), 43, { replOffset: 43, linkUp: false })), pod(1, booting())];
+      expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'promote', primary: 'r-1' });
+      // Not so for the target of a failover: the old primary answers with data it may lack.
+      expect(decide({ pods, claims, target: 'r-1' })).not.toEqual({ kind: 'promote', primary: 'r-1' });
+    });
+
+    it('restarted from its volume, is promoted when no other pod may hold more', () => {
+      const pods = [pod(1, booting()), pod(2, booting())];
+      expect(decide({ pods, claims: new Set(['r-1', 'r-2']), target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-1' });
+    });
+  });
+
   it('promotes a target when no primary is recorded, instead of failing over from it to itself', () => {
     const pods = [pod(1, linked(ipOf(0), 500, { replOffset: 500 })), pod(2, linked(ipOf(0), 400, { replOffset: 400 }))];
     expect(decide({ recorded: undefined, pods, target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-1' });
@@ -277,6 +324,21 @@ describe('decidePrimary', () => {
     it('adopts a writable master', () => {
       expect(decide({ recorded: undefined, pods: [pod(1, booting()), pod(2, writable(0))] })).toEqual({ kind: 'ok', primary: 'r-2' });
     });
+  });
+});
+
+describe('chooseSwitchover', () => {
+  const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, linked(ipOf(0), 90))];
+
+  it('goes to the named tier-1 replica, or for auto to the one with the most data', () => {
+    expect(chooseSwitchover(pods, 'r-0', 'r-2')).toMatchObject({ kind: 'switch', to: { name: 'r-2' } });
+    expect(chooseSwitchover(pods, 'r-0', 'auto')).toMatchObject({ kind: 'switch', to: { name: 'r-1' } });
+  });
+
+  it('refuses a pod being deleted: named, or for auto by passing it over', () => {
+    const deleting = [pods[0]!, { ...pods[1]!, deleting: true }, pods[2]!];
+    expect(chooseSwitchover(deleting, 'r-0', 'r-1')).toEqual({ kind: 'refuse', message: 'switchover to r-1: it is being deleted' });
+    expect(chooseSwitchover(deleting, 'r-0', 'auto')).toMatchObject({ kind: 'switch', to: { name: 'r-2' } });
   });
 });
 
@@ -357,6 +419,28 @@ describe('decidePrimary properties', () => {
           expect(input.pods.filter((p) => p.name !== d.primary && !p.deleting && isWritableMaster(p))).toEqual([]);
           expect(input.pods.filter((p) => p.name !== d.primary && !p.deleting && p.podIP && !p.info)).toEqual([]);
         }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('decidePrimary properties with volumes', () => {
+  // Pods restarted from their volumes (booting, offset 0: their data is in doubt) or answering, each
+  // with a claim or not.
+  const podArb = (index: number): fc.Arbitrary<ObservedPod> =>
+    fc.record({ tier: fc.nat(2), info: fc.oneof(fc.constant(booting()), fc.nat(1000).map((o) => linked(ipOf(0), o, { replOffset: o, linkUp: false }))) }).map(({ tier, info }) => pod(index, info, { tier }));
+  const inputArb = fc
+    .tuple(fc.subarray([0, 1, 2, 3]), fc.subarray(['r-0', 'r-1', 'r-2', 'r-3']), fc.constantFrom('r-1', 'r-2', 'r-3'))
+    .chain(([indexes, claimed, target]) => fc.tuple(fc.tuple(...indexes.map(podArb)), fc.constant(new Set(claimed)), fc.constant(target)));
+
+  it('a target that did not take the role is never promoted while the recorded primary, labelled primary, is back on its volume', () => {
+    fc.assert(
+      fc.property(inputArb, ([others, claims, target]) => {
+        const old = primaryPod(0, booting());
+        const pods = [old, ...others.filter((p) => p.index !== 0 && p.tier > 0)];
+        const d = decidePrimary({ recorded: 'r-0', target, pods, claims: new Set([...claims, 'r-0']), failoverEnabled: true, primaryDownSeconds: 3, unreachableSinceMs: undefined, nowMs: NOW });
+        expect(d.kind === 'promote' ? d.primary : d.kind === 'failover' ? d.to : 'r-0').toBe('r-0');
       }),
       { numRuns: 2000 },
     );
