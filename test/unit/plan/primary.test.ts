@@ -271,7 +271,8 @@ describe('decidePrimary', () => {
     it('restarted from its volume after a hand-over demoted the old primary, is promoted: it held all the old primary acknowledged', () => {
       // The switchover's target caught up, was promoted and the old primary made its replica; the
       // operator stopped before recording it, and the target restarted from its volume.
-      const pods = [primaryPod(0, linked(ipOf(1), 43, { replOffset: 43, linkUp: false })), pod(1, booting())];
+      // Nor does a replica that answers with an offset hold more: its data came from the same stream.
+      const pods = [primaryPod(0, linked(ipOf(1), 43, { replOffset: 43, linkUp: false })), pod(1, booting()), pod(2, linked(ipOf(1), 43, { replOffset: 43, linkUp: false }), { tier: 2 })];
       expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'promote', primary: 'r-1' });
       // Not so for the target of a failover: the old primary answers with data it may lack.
       expect(decide({ pods, claims, target: 'r-1' })).not.toEqual({ kind: 'promote', primary: 'r-1' });
