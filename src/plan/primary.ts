@@ -76,6 +76,10 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
 
   // A writable primary: nothing to decide, but a requested switchover or an interrupted role change.
   if (recorded && !recorded.deleting && isWritableMaster(recorded)) {
+    // A hand-over that promoted its target and stopped before demoting the old primary (paused since
+    // the target caught up): the target holds everything, and clients that still reach it may have
+    // written to it since. It is the primary; the old one is demoted under it.
+    if (input.targetCaughtUp && target && isWritableMaster(target)) return { kind: 'ok', primary: target.name };
     if (target && isLinkedTo(target, recorded)) return { kind: 'switchover', from: recorded.name, to: target.name };
     if (input.switchoverRequest) {
       const choice = chooseSwitchover(pods, recorded.name, input.switchoverRequest);

@@ -294,6 +294,11 @@ describe('decidePrimary', () => {
     expect(decide({ pods, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
   });
 
+  it('takes a hand-over target that was promoted before the old primary was demoted as the primary', () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, writable(107))];
+    expect(decide({ pods, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'ok', primary: 'r-1' });
+  });
+
   it('ignores a target that is the recorded primary, or that does not answer', () => {
     const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
     expect(decide({ pods, target: 'r-0' })).toEqual({ kind: 'ok', primary: 'r-0' });
