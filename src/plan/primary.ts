@@ -120,9 +120,10 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     // promoted with what it holds: not if another pod may hold more since (it kept syncing from the
     // old primary, the hand-over failed, or the old primary is back on its volume with the tail the
     // failover gave up while it was silent or gone), as a fresh decision would not; ties keep the
-    // target. The old primary a hand-over demoted holds nothing the target lacks.
-    const givenUp = input.targetCaughtUp || !recorded?.info ? input.recorded : undefined;
-    if (retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
+    // target. After a hand-over no pod holds more than its target: every one's data comes from the
+    // stream the target caught up with (the old primary is no longer writable here).
+    const givenUp = recorded?.info ? undefined : input.recorded;
+    if (input.targetCaughtUp || retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
       return { kind: 'failover', from: input.recorded, to: target.name, reason };
     }
   }

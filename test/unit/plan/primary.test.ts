@@ -299,6 +299,13 @@ describe('decidePrimary', () => {
     expect(decide({ pods, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'ok', primary: 'r-1' });
   });
 
+  it('finishes a hand-over onto its target whatever else answers: every pod holds data of the stream it caught up with', () => {
+    // The old primary restarted from its volume, another pod too; the target answers as a replica.
+    const claims = new Set(['r-0', 'r-1', 'r-2']);
+    const pods = [primaryPod(0, booting()), pod(1, linked(ipOf(0), 13, { replOffset: 13, linkUp: false })), pod(2, booting())];
+    expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+  });
+
   it('ignores a target that is the recorded primary, or that does not answer', () => {
     const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
     expect(decide({ pods, target: 'r-0' })).toEqual({ kind: 'ok', primary: 'r-0' });
