@@ -76,6 +76,10 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
 
   // A writable primary: nothing to decide, but a requested switchover or an interrupted role change.
   if (recorded && !recorded.deleting && isWritableMaster(recorded)) {
+    // A hand-over that promoted its target and stopped before demoting the old primary (paused since
+    // the target caught up): the target holds everything, and clients that still reach it may have
+    // written to it since. It is the primary; the old one is demoted under it.
+    if (input.targetCaughtUp && target && isWritableMaster(target)) return { kind: 'ok', primary: target.name };
     if (target && isLinkedTo(target, recorded)) return { kind: 'switchover', from: recorded.name, to: target.name };
     if (input.switchoverRequest) {
       const choice = chooseSwitchover(pods, recorded.name, input.switchoverRequest);
@@ -98,18 +102,15 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   if (master) return { kind: 'ok', primary: master.name };
 
   // A change whose intent was written before the operator stopped: finish it onto its target, unless
-  // another pod may hold more than the target. What the target need not hold: nothing of an old
-  // primary that a hand-over demoted (its intent is written once the target holds all the old
-  // primary acknowledged), and the tail of one the failover gave up, silent or gone.
-  const handedOver = input.targetCaughtUp ? input.recorded : undefined;
-  // Restarted from its volume, the target's offset says nothing of what it holds: it is promoted
-  // only if no other pod may hold more, the old primary back on its volume included (the target,
-  // never recorded, never acknowledged a write of its own: latestPrimary), or waited for while its
-  // pod is re-created on it. Otherwise the change is decided again.
+  // another pod may hold more than the target. Restarted from its volume, the target's offset says
+  // nothing of what it holds: it is promoted only if no other pod may hold more, the old primary
+  // back on its volume included (the target of a failover, never recorded, never acknowledged a
+  // write of its own: latestPrimary), or waited for while its pod is re-created on it; the tail of
+  // an old primary that is silent was given up. Otherwise the change is decided again.
   if (target?.info && isBooting(target) && claims.has(target.name)) {
     if (!input.recorded) return promoteIfSafe(target, live, claims, input);
     const silent = recorded && !recorded.info ? input.recorded : undefined;
-    const doubts = mayHoldMore(target, live, claims, latestPrimary(input), handedOver ?? silent);
+    const doubts = mayHoldMore(target, live, claims, latestPrimary(input), silent);
     if (doubts.length === 0 || acceptsLoss(input)) return { kind: 'promote', primary: target.name };
   }
   if (target?.info && !isBooting(target)) {
@@ -119,9 +120,10 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     // promoted with what it holds: not if another pod may hold more since (it kept syncing from the
     // old primary, the hand-over failed, or the old primary is back on its volume with the tail the
     // failover gave up while it was silent or gone), as a fresh decision would not; ties keep the
-    // target.
-    const givenUp = handedOver ?? (recorded?.info ? undefined : input.recorded);
-    if (retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
+    // target. After a hand-over no pod holds more than its target: every one's data comes from the
+    // stream the target caught up with (the old primary is no longer writable here).
+    const givenUp = recorded?.info ? undefined : input.recorded;
+    if (input.targetCaughtUp || retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
       return { kind: 'failover', from: input.recorded, to: target.name, reason };
     }
   }
@@ -207,12 +209,13 @@ function promoteIfSafe(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySe
   return { kind: 'wait', primary: pod.name, message: `waiting for ${doubts.join(', ')} to answer before promoting ${pod.name}` };
 }
 
-/** The pod that may have taken client writes last: the recorded primary, else the target of the
- * first promotion. A promoted pod is recorded as soon as it is writable, before clients can reach
- * it (controller/roles.ts), so a target that differs from the recorded primary never acknowledged
- * a write: it holds only what the recorded primary sent it. */
+/** The pod that holds everything any other pod was sent: the target of a hand-over (it caught up
+ * with the old primary, paused, before its intent was written), else the recorded primary, else the
+ * target of the first promotion. A promoted pod is recorded as soon as it is writable, before
+ * clients can reach it (controller/roles.ts), so the target of a failover that differs from the
+ * recorded primary never acknowledged a write: it holds only what the recorded primary sent it. */
 function latestPrimary(input: PrimaryInput): string | undefined {
-  return input.recorded ?? input.target;
+  return input.targetCaughtUp && input.target ? input.target : (input.recorded ?? input.target);
 }
 
 function acceptsLoss(input: PrimaryInput): boolean {

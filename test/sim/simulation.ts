@@ -92,7 +92,8 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
   let inPass = false;
   // Faults strike between bring-up and the heal only.
   let faulty = false;
-  const masters = new Map<string, number>();
+  // Every server seen as a master: one that appears is a promotion, checked once.
+  const masters = new Set<string>();
   const onCall = (what: string) => {
     calls++;
     if (!inPass) return;
@@ -119,15 +120,15 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
   };
   world.kube.beforeCall = (verb, what) => onCall(`${verb} ${what}`);
   world.redis.beforeCommand = (ip, args) => onCall(`redis ${ip} ${args.join(' ')}`);
-  // Data that a fault destroys (a pod without a volume that goes, a container without one that
-  // restarts): the writes only it held are lost with it. On a primary, that is its unreplicated
-  // tail; on a replica, a second fault (the primary lost them already).
   // Inside a pass, the operator removes a pod at once only to fence a primary it lost (one that did
   // not answer): nothing else it removes may take the only copy of a write with it.
   world.kube.beforeRemove = (server) => {
     if (inPass && !(server.role === 'master' && downSince.has(server))) checkNotOnlyCopy(`the operator removing ${serverName(server)}`, server.options.persistent ? [] : server.log, (c) => c.server === server);
     destroyed(server, 'its pod went away');
   };
+  // Data that a fault destroys (a pod without a volume that goes, a container without one that
+  // restarts): the writes only it held are lost with it. On a primary, that is its unreplicated
+  // tail; on a replica, a second fault (the primary lost them already).
   function destroyed(server: RedisServer, cause: string): void {
     if (server.options.persistent || !server.running) return;
     const others = copies().filter((c) => c.server !== server);
@@ -144,7 +145,6 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
     else checkNotOnlyCopy(what, replica.log.filter((id) => !parent.log.includes(id)), (o) => o.server === replica);
   };
 
-  // Every server that answered as a master, and the data each promotion must hold.
   const serverName = (s: RedisServer) =>
     [...world.kube.pods.values()].find((p) => p.status?.podIP === s.ip)?.metadata?.name ?? `gone(${s.ip})`;
   const podOf = (server: RedisServer) => [...world.kube.pods.values()].find((p) => p.status?.podIP === server.ip);
@@ -199,13 +199,12 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
     const servers = [...world.redis.servers.values()];
     for (const o of servers) if (!o.running || o.unreachable) downSince.set(o, downSince.get(o) ?? world.nowMs);
     for (const s of servers) {
-      const wasMaster = masters.get(s.ip);
       if (s.role !== 'master' || !s.running) {
         masters.delete(s.ip);
         continue;
       }
-      if (wasMaster !== undefined) continue;
-      masters.set(s.ip, world.nowMs);
+      if (masters.has(s.ip)) continue;
+      masters.add(s.ip);
       heads.add(s.options.pod);
       newest = s;
       // A new promotion: it must hold what every other pod or volume that may come back holds, but
@@ -411,6 +410,8 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
   } catch (err) {
     if (!(err instanceof Violation)) throw err;
     // The state the violation left, to read with the trace.
+    const status = world.status(rr);
+    log(`status: primary ${status?.primary}, target ${status?.targetPrimary} (${status?.targetReason})`);
     for (const p of world.kube.pods.values()) {
       const s = world.redis.servers.get(p.status?.podIP ?? '');
       const server = s ? `${s.running ? '' : 'down '}${s.role}${s.role === 'replica' ? ` of ${s.masterHost}` : ''} link=${s.linkUp} offset=${s.offset} replid=${s.replId} writes=${s.log.length}${s.unreachable ? ' unreachable' : ''}` : 'no server';

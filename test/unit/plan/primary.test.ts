@@ -271,7 +271,8 @@ describe('decidePrimary', () => {
     it('restarted from its volume after a hand-over demoted the old primary, is promoted: it held all the old primary acknowledged', () => {
       // The switchover's target caught up, was promoted and the old primary made its replica; the
       // operator stopped before recording it, and the target restarted from its volume.
-      const pods = [primaryPod(0, linked(ipOf(1), 43, { replOffset: 43, linkUp: false })), pod(1, booting())];
+      // Nor does a replica that answers with an offset hold more: its data came from the same stream.
+      const pods = [primaryPod(0, linked(ipOf(1), 43, { replOffset: 43, linkUp: false })), pod(1, booting()), pod(2, linked(ipOf(1), 43, { replOffset: 43, linkUp: false }), { tier: 2 })];
       expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'promote', primary: 'r-1' });
       // Not so for the target of a failover: the old primary answers with data it may lack.
       expect(decide({ pods, claims, target: 'r-1' })).not.toEqual({ kind: 'promote', primary: 'r-1' });
@@ -291,6 +292,18 @@ describe('decidePrimary', () => {
   it('keeps the reason PrimaryRestarted when finishing a failover from a restarted primary', () => {
     const pods = [primaryPod(0, booting()), pod(1, linked(ipOf(0), 500, { replOffset: 500 }))];
     expect(decide({ pods, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
+  });
+
+  it('takes a hand-over target that was promoted before the old primary was demoted as the primary', () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, writable(107))];
+    expect(decide({ pods, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'ok', primary: 'r-1' });
+  });
+
+  it('finishes a hand-over onto its target whatever else answers: every pod holds data of the stream it caught up with', () => {
+    // The old primary restarted from its volume, another pod too; the target answers as a replica.
+    const claims = new Set(['r-0', 'r-1', 'r-2']);
+    const pods = [primaryPod(0, booting()), pod(1, linked(ipOf(0), 13, { replOffset: 13, linkUp: false })), pod(2, booting())];
+    expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
   });
 
   it('ignores a target that is the recorded primary, or that does not answer', () => {
