@@ -26,8 +26,9 @@ export function kubeApi({ core, custom, policy }: Pick<Clients, 'core' | 'custom
       };
       return updated.metadata?.resourceVersion;
     },
-    patchAnnotations: async (namespace, name, annotations) => {
-      const updated = (await custom.patchNamespacedCustomObject({ ...resource(namespace, name), body: { metadata: { annotations } } }, mergePatchOptions())) as {
+    patchAnnotations: async (namespace, name, annotations, resourceVersion) => {
+      const metadata = resourceVersion === undefined ? { annotations } : { annotations, resourceVersion };
+      const updated = (await custom.patchNamespacedCustomObject({ ...resource(namespace, name), body: { metadata } }, mergePatchOptions())) as {
         metadata?: { resourceVersion?: string };
       };
       return updated.metadata?.resourceVersion;
