@@ -31,8 +31,9 @@ export function kubeApi({ core, custom, policy, networking }: Pick<Clients, 'cor
       };
       return updated.metadata?.resourceVersion;
     },
-    patchAnnotations: async (namespace, name, annotations) => {
-      const updated = (await custom.patchNamespacedCustomObject({ ...resource(namespace, name), body: { metadata: { annotations } } }, mergePatchOptions())) as {
+    patchAnnotations: async (namespace, name, annotations, resourceVersion) => {
+      const metadata = resourceVersion === undefined ? { annotations } : { annotations, resourceVersion };
+      const updated = (await custom.patchNamespacedCustomObject({ ...resource(namespace, name), body: { metadata } }, mergePatchOptions())) as {
         metadata?: { resourceVersion?: string };
       };
       return updated.metadata?.resourceVersion;

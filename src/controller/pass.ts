@@ -33,8 +33,9 @@ export interface KubeApi {
   /** JSON merge patch of /status; `null` values remove fields. With `resourceVersion`, the write
    * fails with 409 Conflict if the resource changed since that version. Returns the new version. */
   patchStatus(namespace: string, name: string, status: Record<string, unknown>, resourceVersion?: string): Promise<string | undefined>;
-  /** JSON merge patch of metadata.annotations of the resource; `null` removes a key. Returns the new version. */
-  patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<string | undefined>;
+  /** JSON merge patch of metadata.annotations of the resource; `null` removes a key. With
+   * `resourceVersion`, conditional as patchStatus is. Returns the new version. */
+  patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>, resourceVersion?: string): Promise<string | undefined>;
   readSecret(namespace: string, name: string): Promise<V1Secret>;
   createSecret(secret: V1Secret): Promise<void>;
   /** Merge patch of stringData. */

@@ -187,7 +187,9 @@ function keepsTopology(decision: PrimaryDecision, observed: ObservedPod[], claim
 async function actOnPrimary(pass: Pass, decision: PrimaryDecision, observed: ObservedPod[]): Promise<RoleChange | 'acted' | 'none'> {
   const requested = pass.rr.metadata.annotations?.[ANNOTATION.switchover] !== undefined;
   const clearRequest = async () => {
-    if (requested) pass.resourceVersion = await pass.deps.kube.patchAnnotations(pass.namespace, pass.name, { [ANNOTATION.switchover]: null });
+    // Conditional, as the intent that follows it: the version it returns must not vouch for a view
+    // that lagged behind the API (a switchover to a pod this operator already deleted).
+    if (requested) pass.resourceVersion = await pass.deps.kube.patchAnnotations(pass.namespace, pass.name, { [ANNOTATION.switchover]: null }, pass.resourceVersion);
   };
   switch (decision.kind) {
     case 'promote':

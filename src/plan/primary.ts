@@ -101,6 +101,12 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   const master = chooseCandidate(live.filter(isWritableMaster), input.recorded ?? '');
   if (master) return { kind: 'ok', primary: master.name };
 
+  // A hand-over's target holds everything (latestPrimary): gone with its volume, it is re-created on
+  // it, as a lost primary would be.
+  if (input.targetCaughtUp && input.target && !pods.some((p) => p.name === input.target) && claims.has(input.target)) {
+    return { kind: 'wait', primary: input.target, message: `re-creating ${input.target}, the target of a switchover, on its volume` };
+  }
+
   // A change whose intent was written before the operator stopped: finish it onto its target, unless
   // another pod may hold more than the target. Restarted from its volume, the target's offset says
   // nothing of what it holds: it is promoted only if no other pod may hold more, the old primary

@@ -124,7 +124,7 @@ export class FakeKube implements KubeApi {
   killContainer(namespace: string, pod: string): void {
     const server = this.serverOf(namespace, pod);
     if (!server) throw new Error(`pod ${namespace}/${pod} has no server to kill`);
-    server.running = false;
+    this.stop(server);
     this.setContainerState(namespace, pod, { terminated: { exitCode: 137, reason: 'Error' } });
   }
 
@@ -134,6 +134,13 @@ export class FakeKube implements KubeApi {
     if (!server) throw new Error(`pod ${namespace}/${pod} has no server to start`);
     server.restart();
     this.setContainerState(namespace, pod, { running: {} });
+  }
+
+  /** A Redis process stops: its replicas' links drop at once (the connection closes), as INFO says
+   * on their side. */
+  private stop(server: RedisServer): void {
+    server.running = false;
+    for (const r of this.redis.servers.values()) if (r.role === 'replica' && r.masterHost === server.ip) r.linkUp = false;
   }
 
   private setContainerState(namespace: string, pod: string, state: V1ContainerState): void {
@@ -255,21 +262,27 @@ export class FakeKube implements KubeApi {
     const key = this.call('patch', 'redisreplication/status', { metadata: { namespace, name } });
     const rr = this.resources.get(key);
     if (!rr) throw new ApiError(404, `redisreplications "${name}" not found`);
-    if (resourceVersion !== undefined && resourceVersion !== rr.metadata.resourceVersion) {
-      throw new ApiError(409, `the object has been modified; please apply your changes to the latest version`);
-    }
+    this.checkVersion(rr, resourceVersion);
     rr.status = mergePatch(rr.status, status) as RedisReplication['status'];
     rr.metadata.resourceVersion = String(this.resourceVersion++);
     return rr.metadata.resourceVersion;
   }
 
-  async patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<string | undefined> {
+  async patchAnnotations(namespace: string, name: string, annotations: Record<string, string | null>, resourceVersion?: string): Promise<string | undefined> {
     const key = this.call('patch', 'redisreplication', { metadata: { namespace, name } });
     const rr = this.resources.get(key);
     if (!rr) throw new ApiError(404, `redisreplications "${name}" not found`);
+    this.checkVersion(rr, resourceVersion);
     rr.metadata = mergePatch(rr.metadata, { annotations }) as RedisReplication['metadata'];
     rr.metadata.resourceVersion = String(this.resourceVersion++);
     return rr.metadata.resourceVersion;
+  }
+
+  /** A write conditional on `resourceVersion` fails once the object has moved past it. */
+  private checkVersion(rr: RedisReplication, resourceVersion: string | undefined): void {
+    if (resourceVersion !== undefined && resourceVersion !== rr.metadata.resourceVersion) {
+      throw new ApiError(409, `the object has been modified; please apply your changes to the latest version`);
+    }
   }
 
   async createSecret(secret: V1Secret): Promise<void> {
@@ -343,7 +356,7 @@ export class FakeKube implements KubeApi {
     const server = this.redis.servers.get(pod.status?.podIP ?? '');
     if (server) {
       this.beforeRemove(server);
-      server.running = false;
+      this.stop(server);
       this.redis.servers.delete(server.ip);
       const claim = pod.spec?.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
       const claimKey = `${pod.metadata!.namespace}/${claim}`;

@@ -306,6 +306,11 @@ describe('decidePrimary', () => {
     expect(decide({ pods, claims, target: 'r-1', targetCaughtUp: true })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' });
   });
 
+  it('re-creates a hand-over target gone with its volume, rather than wait for it', () => {
+    const pods = [primaryPod(0, linked(ipOf(1), 16, { replOffset: 16, linkUp: false })), pod(2, booting())];
+    expect(decide({ pods, claims: new Set(['r-0', 'r-1', 'r-2']), target: 'r-1', targetCaughtUp: true })).toMatchObject({ kind: 'wait', primary: 'r-1' });
+  });
+
   it('ignores a target that is the recorded primary, or that does not answer', () => {
     const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
     expect(decide({ pods, target: 'r-0' })).toEqual({ kind: 'ok', primary: 'r-0' });
