@@ -7,7 +7,7 @@ import { ANNOTATION, LABEL } from '../plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod } from '../plan/observation.js';
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
 import { desiredMeta } from '../plan/specs.js';
-import { computeNodes, finishedChange, type RoleChange } from '../plan/status.js';
+import { computeNodes, finishedChange, replIds, type RoleChange } from '../plan/status.js';
 import type { ClaimRef } from '../plan/topology.js';
 import { recordNodeMetrics } from './metrics.js';
 import { observePods, reportStuckPods } from './observe.js';
@@ -89,8 +89,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     // by a pass that stopped before recording it, as a promotion is recorded in roles.ts). A stale
     // view gets 409 and labels nothing.
     const labelled = pods.some((p) => p.metadata?.name === primary && p.metadata?.labels?.[LABEL.role] === 'primary');
-    const writable = observed.some((p) => p.name === primary && isWritableMaster(p));
-    if (primary && writable && !labelled) await recordPrimary(pass, primary, finishedChange(rr, primary));
+    const writablePod = observed.find((p) => p.name === primary && isWritableMaster(p));
+    if (primary && writablePod?.info && !labelled) await recordPrimary(pass, primary, finishedChange(rr, primary), replIds(writablePod.info));
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
     if (settled) await wireReplicas(pass, observed, plan);
   }

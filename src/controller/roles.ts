@@ -10,6 +10,7 @@ import { dataOffset, type ObservedPod } from '../plan/observation.js';
 import { retireOldPrimary, type PrimaryDecision } from '../plan/primary.js';
 import type { RoleChange } from '../plan/status.js';
 import { parseReplication } from '../redis/info.js';
+import { replIds } from '../plan/status.js';
 import type { RedisTarget } from '../redis/client.js';
 import { redisTarget, type Pass } from './pass.js';
 import { deletePod, patchPodMeta } from './pods.js';
@@ -33,7 +34,7 @@ export async function promote(pass: Pass, observed: ObservedPod[], name: string)
 async function makePrimary(pass: Pass, observed: ObservedPod[], name: string, change?: RoleChange): Promise<void> {
   const target = targetOf(pass, observed, name);
   await pass.deps.redis.promote(target);
-  await recordPrimary(pass, name, change);
+  await recordPrimary(pass, name, change, await newReplIds(pass, target));
   await applyWriteQuorum(pass, target);
 }
 
@@ -89,7 +90,7 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     await writeIntent(pass, to, reason);
     await redis.promote(next);
     await redis.replicaOf(old, next.host);
-    await recordPrimary(pass, to, { from, to, reason });
+    await recordPrimary(pass, to, { from, to, reason }, await newReplIds(pass, next));
   } finally {
     await redis.command(old, ['CLIENT', 'UNPAUSE']).catch(() => undefined);
   }
@@ -122,6 +123,15 @@ async function pauseAndCatchUp(pass: Pass, primary: RedisTarget, replica: RedisT
 async function moveRoleLabels(pass: Pass, from: string, to: string): Promise<void> {
   await patchPodMeta(pass, from, { [LABEL.role]: 'replica', [LABEL.read]: 'false', [LABEL.tier]: '1' }, {});
   await patchPodMeta(pass, to, { [LABEL.role]: 'primary', [LABEL.tier]: '0' }, { [ANNOTATION.parent]: null });
+}
+
+/** The replication IDs a pod took when it was promoted, recorded with it: its followers from now on
+ * carry the new one, and a later failover that read the old primary's IDs from status would not
+ * count them as followers (it would wait for ever on a pod that restarted empty). Unknown when the
+ * pod stops answering right after the promotion: the IDs recorded before stay. */
+async function newReplIds(pass: Pass, target: RedisTarget): Promise<string[] | undefined> {
+  const info = await pass.deps.redis.info(target).then(parseReplication, () => undefined);
+  return info?.role === 'master' ? replIds(info) : undefined;
 }
 
 function targetOf(pass: Pass, observed: ObservedPod[], name: string): RedisTarget {

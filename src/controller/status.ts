@@ -29,9 +29,9 @@ export async function writeIntent(pass: Pass, target: string, reason: string): P
  * that stops before its status write must not leave the old primary recorded, since pods
  * re-created on their volumes keep no label and restarted ones no offset (plan/primary.ts
  * latestPrimary). */
-export async function recordPrimary(pass: Pass, primary: string, change?: RoleChange): Promise<void> {
+export async function recordPrimary(pass: Pass, primary: string, change?: RoleChange, replIds?: readonly string[]): Promise<void> {
   const { deps, namespace, name } = pass;
-  pass.resourceVersion = await deps.kube.patchStatus(namespace, name, primaryStatus(primary, change, deps.now()), pass.resourceVersion);
+  pass.resourceVersion = await deps.kube.patchStatus(namespace, name, primaryStatus(primary, change, deps.now(), replIds), pass.resourceVersion);
 }
 
 export async function clearIntent(pass: Pass): Promise<void> {

@@ -210,14 +210,14 @@ export function intentStatus(target: string, reason: string): Partial<RedisRepli
 }
 
 /** The primary recorded the moment it is writable, with the change that made it so. */
-export function primaryStatus(primary: string, change: RoleChange | undefined, nowMs: number): Partial<RedisReplicationStatus> {
+export function primaryStatus(primary: string, change: RoleChange | undefined, nowMs: number, primaryReplIds?: readonly string[]): Partial<RedisReplicationStatus> {
   const lastFailover = recordOf(change, new Date(nowMs).toISOString());
-  return { primary, ...(lastFailover ? { lastFailover } : {}) };
+  return { primary, ...(lastFailover ? { lastFailover } : {}), ...(primaryReplIds ? { primaryReplIds: [...primaryReplIds] } : {}) };
 }
 
 const recordOf = (change: RoleChange | undefined, time: string): RedisReplicationStatus['lastFailover'] => change && { time, ...change };
 
-const replIds = (info: ReplicationInfo): string[] => (info.replId2 ? [info.replId, info.replId2] : [info.replId]);
+export const replIds = (info: ReplicationInfo): string[] => (info.replId2 ? [info.replId, info.replId2] : [info.replId]);
 
 function primaryState(pod: ObservedPod | undefined): PrimaryState {
   if (!pod) return 'missing';

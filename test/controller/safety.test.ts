@@ -347,6 +347,38 @@ describe('intent, staleness and interrupted changes', () => {
     for (const id of acked) expect(primaryOf(world, rr).log).toContain(id);
   });
 
+  it('a promoted pod restarted empty before the pass recorded its stream: its own replica, ahead of every other, takes over (no lock-out, no loss)', async () => {
+    // Seed 27797 of the simulation: the new primary was recorded, the operator died before the
+    // status write that records its replication IDs, and the new primary restarted empty. Its own
+    // replica carries its new ID, not the old primary's: read by the stale IDs, it is no follower.
+    const { world, rr } = setup({ replicas: 2, cascade: [{ replicasPerParent: 1 }], failover: { primaryDownSeconds: 2 } });
+    await world.settle(rr, () => world.ready(rr));
+    const acked = write(world, rr, 1, 30);
+    const old = world.status(rr)!.primary!;
+    world.kube.beforeCall = (verb, what) => {
+      const status = world.kube.resource('ns', 'cache').status;
+      // Dies at the first status write after the new primary's record.
+      if (verb === 'patch' && what === 'redisreplication/status/cache' && status?.primary !== old) throw new Error('operator killed');
+    };
+    await world.kube.deletePod('ns', old, 0);
+    await expect(world.reconcile(rr)).rejects.toThrow('operator killed');
+    const promoted = world.status(rr)!.primary!;
+    expect(promoted).not.toBe(old);
+    world.kube.beforeCall = () => {};
+    // Clients write to whatever pod the primary Service selects; its replica gets them.
+    for (const pod of world.kube.pods.values()) {
+      if (pod.metadata!.labels![LABEL.role] !== 'primary') continue;
+      for (let id = 100; id < 140; id++) if (world.redis.write(pod.status!.podIP!, id)) acked.push(id);
+    }
+    world.redis.replicate();
+    expect(acked.length).toBeGreaterThan(30);
+    world.kube.restartContainer('ns', promoted);
+    world.restartOperator();
+    world.kube.finishDeletions();
+    await world.settle(rr, () => world.ready(rr) && world.status(rr)!.primary !== promoted);
+    for (const id of acked) expect(primaryOf(world, rr).log).toContain(id);
+  });
+
   it('an ordinary switchover by annotation still works, annotation removed', async () => {
     const { world, rr } = setup({ replicas: 1 });
     await world.settle(rr, () => world.ready(rr));
