@@ -72,13 +72,18 @@ describe('backlog and sync series', () => {
     m.countSync('ns', 'cache', 'cache-2', 'partial');
     m.setBacklog('ns', 'other', 16384, Number.POSITIVE_INFINITY);
     let text = await m.registry.metrics();
-    expect(text).toContain('rro_replication_backlog_bytes{namespace="ns",name="cache"} 1048576');
-    expect(text).toContain('rro_backlog_coverage_seconds{namespace="ns",name="cache"} 10.5');
-    expect(text).toContain('rro_backlog_coverage_seconds{namespace="ns",name="other"} +Inf');
-    expect(text).toContain('rro_full_resync_loop{namespace="ns",name="cache",pod="cache-1"} 1');
-    expect(text).toContain('rro_full_resync_loop{namespace="ns",name="cache",pod="cache-2"} 0');
-    expect(text).toContain('rro_replica_syncs_total{namespace="ns",name="cache",pod="cache-1",type="full"} 2');
-    expect(text).toContain('rro_replica_syncs_total{namespace="ns",name="cache",pod="cache-2",type="partial"} 1');
+    const lines = text.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'rro_replication_backlog_bytes{namespace="ns",name="cache"} 1048576',
+        'rro_backlog_coverage_seconds{namespace="ns",name="cache"} 10.5',
+        'rro_backlog_coverage_seconds{namespace="ns",name="other"} +Inf',
+        'rro_full_resync_loop{namespace="ns",name="cache",pod="cache-1"} 1',
+        'rro_full_resync_loop{namespace="ns",name="cache",pod="cache-2"} 0',
+        'rro_replica_syncs_total{namespace="ns",name="cache",pod="cache-1",type="full"} 2',
+        'rro_replica_syncs_total{namespace="ns",name="cache",pod="cache-2",type="partial"} 1',
+      ]),
+    );
     // The rate not known (yet): no coverage series.
     m.setBacklog('ns', 'other', 16384, undefined);
     expect(await m.registry.metrics()).not.toContain('rro_backlog_coverage_seconds{namespace="ns",name="other"}');
