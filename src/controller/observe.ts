@@ -1,4 +1,4 @@
-// Observe phase: the resource's pods from the cache, and INFO replication of each, in parallel.
+// Observe phase: the resource's pods from the cache, and the INFO (replication and sync counters) of each, in parallel.
 import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
