@@ -115,6 +115,16 @@ describe('reconcile', () => {
     expect(status().lastFailover).toMatchObject({ from: old, to: target, reason: 'Switchover' });
   });
 
+  it('fencing: a replica that accepts writes is made a replica of its parent again, with a Warning Event', async () => {
+    const rogue = status().nodes!.find((n) => n.role === 'replica')!.name;
+    world.kube.serverOf('ns', rogue)!.role = 'master';
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.kube.serverOf('ns', rogue)!.masterHost).toBe(primaryServer().ip);
+    expect(world.kube.events.filter((e) => e.reason === 'Fenced')).toEqual([
+      { type: 'Warning', reason: 'Fenced', message: `pod ${rogue} accepted writes but is not the primary: made it a replica of ${status().primary}` },
+    ]);
+  });
+
   it('switchover to a pod that cannot take over is refused with an Event', async () => {
     const old = status().primary!;
     rr = apply(rr.spec as Record<string, unknown>, { [ANNOTATION.switchover]: 'cache-99' });
