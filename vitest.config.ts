@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-const NODE_FAULTS = ['test/e2e/nodes.test.ts', 'test/e2e/node-loss.test.ts'];
+// Drains, cordons and node-down faults move every pod on a node, whichever file it belongs to.
+const NODE_FAULTS = ['test/e2e/nodes.test.ts', 'test/e2e/node-loss.test.ts', 'test/e2e/day2.test.ts'];
 const E2E = { testTimeout: 180_000, hookTimeout: 300_000, globalSetup: ['test/e2e/global-setup.ts'] };
 
 export default defineConfig({
@@ -12,7 +13,7 @@ export default defineConfig({
       { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } },
       // Needs the binaries of hack/local-cluster/build-binaries.sh (helm, kubectl), no cluster.
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 30_000 } },
-      // One cluster for every e2e file. The files that take whole nodes down run first, one after
+      // One cluster for every e2e file. The files that drain or take down whole nodes run first, one after
       // another; then the rest, two at a time: each works in namespaces of its own with an operator
       // that watches only those (support/operator.ts), so they share the nodes, not the resources.
       {
@@ -20,7 +21,8 @@ export default defineConfig({
           name: 'e2e-nodes',
           include: NODE_FAULTS,
           fileParallelism: false,
-          sequence: { groupOrder: 0 },
+          // groupOrder 0 with one worker would put them in vitest's last group.
+          sequence: { groupOrder: 1 },
           ...E2E,
         },
       },
@@ -30,7 +32,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           exclude: NODE_FAULTS,
           maxWorkers: 2,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           ...E2E,
         },
       },
