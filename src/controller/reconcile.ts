@@ -81,7 +81,9 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   // booting (pointed at a parent, it would look synced while its offset says nothing).
   const settled = decision.kind === 'ok' || change !== 'none';
   const plan = keepsTopology(decision, observed, claims) || noCertificate || noPassword ? undefined : await applyTopology(pass, observed, primary, claimRefs, settled);
-  const nodes = computeNodes(spec, observed, primary, plan);
+  // Which replicas' full sync is proven (plan/sync.ts) needs the marks of the last pass.
+  const { nodes, marks } = computeNodes(spec, observed, primary, plan, pass.memory.syncMarks);
+  pass.memory.syncMarks = marks;
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
     // The primary role label lets clients write to a writable pod: it gets it only once a status

@@ -71,7 +71,7 @@ function primaryCondition(o: Observation): ConditionUpdate {
 
 function syncedCondition(f: ReturnType<typeof facts>): ConditionUpdate {
   if (f.down.length > 0) return condition('ReplicasSynced', false, 'LinkDown', `link down: ${names(f.down)}`);
-  if (f.syncing.length > 0) return condition('ReplicasSynced', false, 'FullSync', `full sync in progress: ${names(f.syncing)}`);
+  if (f.syncing.length > 0) return condition('ReplicasSynced', false, 'FullSync', `full sync in progress or not yet acknowledged: ${names(f.syncing)}`);
   return condition('ReplicasSynced', true, 'Synced', 'every replica link is up');
 }
 

@@ -1,0 +1,53 @@
+// When a replica's full sync has really completed: the one place that decides whether a replica
+// counts as synced (its link in status.nodes, hence Ready, ReplicasSynced and the read Service).
+//
+// With diskless sync (Redis 7's default) a parent puts a replica online once the RDB is sent, but
+// starts streaming to it only after the replica's first REPLCONF ACK, up to a second later. Writes
+// acknowledged in that window exist on the parent alone, although the replica's link is up and the
+// parent lists it `state=online`. Nothing in one INFO tells the window from a streaming replica, so
+// a pass remembers, per replica, the parent's master_repl_offset the first time it saw the replica
+// online (the mark): an acknowledged offset past the mark proves the replica received the stream
+// beyond what it had when it went online, so the stream flows and covers every write the parent
+// had acknowledged then. Until then the replica is still syncing.
+//
+// The mark lives in the operator's memory. Lost (an operator restart, a new parent, a pass that
+// did not see the replica online, an acknowledged offset that went back: a new connection), it
+// is taken again and the replica is not synced until proven anew. An idle parent moves its offset
+// with its pings (repl-ping-replica-period, 10 s by default), so proof then takes up to that long.
+import type { NodeStatus } from '../api/schema.js';
+import type { ObservedPod } from './observation.js';
+
+type SyncPod = Pick<ObservedPod, 'podIP' | 'info'>;
+
+export interface SyncMark {
+  /** The parent it was taken on, and the parent's replication ID then. */
+  parentIP: string;
+  replId: string;
+  /** The parent's master_repl_offset when the replica was first seen online. */
+  mark: number;
+  /** The offset the parent last said the replica acknowledged. */
+  acked: number;
+}
+
+export interface ReplicaSync {
+  link: NonNullable<NodeStatus['link']>;
+  /** What to remember for the next pass (undefined: nothing, the replica is not online). */
+  mark: SyncMark | undefined;
+}
+
+/** The link of `pod`, a replica whose parent is `parent`, and the mark to keep: 'up' only once the
+ * offset it acknowledged to its parent passed the mark (`previous`, from the last pass). */
+export function replicaSync(pod: SyncPod, parent: SyncPod | undefined, previous: SyncMark | undefined): ReplicaSync {
+  const info = pod.info;
+  // Linked to another pod than its assigned parent (a re-point is pending): not linked as planned.
+  if (info?.role !== 'replica' || parent?.podIP === undefined || info.masterHost !== parent.podIP) return { link: 'down', mark: undefined };
+  if (info.syncInProgress) return { link: 'syncing', mark: undefined };
+  if (!info.linkUp) return { link: 'down', mark: undefined };
+  const entry = pod.podIP === undefined ? undefined : parent.info?.replicas.find((r) => r.ip === pod.podIP);
+  // Its link is up but the parent does not say it streams to it (yet): loading, or waiting for the
+  // parent's view to catch up.
+  if (!parent.info || entry?.state !== 'online') return { link: 'syncing', mark: undefined };
+  const same = previous && previous.parentIP === parent.podIP && previous.replId === parent.info.replId && entry.offset >= previous.acked;
+  if (!same) return { link: 'syncing', mark: { parentIP: parent.podIP, replId: parent.info.replId, mark: parent.info.replOffset, acked: entry.offset } };
+  return { link: entry.offset > previous.mark ? 'up' : 'syncing', mark: { ...previous, acked: entry.offset } };
+}
