@@ -16,12 +16,13 @@ import {
   thawPod,
   waitFor,
 } from './support/cluster.js';
-import { checkInvariants, primaryServiceIP, settle, writableMasters } from './support/invariants.js';
+import { checkInvariants, failoverBoundMs, newPrimary, primaryServiceIP, settle, writableMasters } from './support/invariants.js';
 import { missingWrites, startWriteLoad } from './support/load.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, waitReady, type OperatorProcess } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const name = 'ha';
+const PRIMARY_DOWN_SECONDS = 3;
 let ns: string;
 let cleanup: () => Promise<void>;
 let operator: OperatorProcess;
@@ -34,7 +35,7 @@ beforeAll(async () => {
     replicas: 2,
     cascade: [{ replicasPerParent: 1 }],
     readService: { maxLagSeconds: 2 },
-    failover: { enabled: true, primaryDownSeconds: 3 },
+    failover: { enabled: true, primaryDownSeconds: PRIMARY_DOWN_SECONDS },
   });
   await waitReady(ns, name);
 });
@@ -47,6 +48,8 @@ afterAll(async () => {
 interface Outcome {
   from: string;
   to: string;
+  /** From the fault to a new primary in status (undefined when none was expected). */
+  failoverMs: number | undefined;
   recoveryMs: number;
   acked: number;
   lost: number;
@@ -60,7 +63,8 @@ async function underLoad(label: string, fault: (primary: string) => Promise<void
   const load = startWriteLoad({ host: await primaryServiceIP(ns, name), prefix });
   await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
   const t0 = Date.now();
-  await fault(from);
+  // Watched from the fault on, alongside it: some faults wait for the failover themselves.
+  const [, moved] = await Promise.all([fault(from), opts.expectNewPrimary ? newPrimary(ns, name, from, t0) : undefined]);
   await waitFor(() => load.recoveredAt(t0) !== undefined || (!opts.expectNewPrimary && load.ackedCount() > 0), {
     timeoutMs: 60_000,
     intervalMs: 50,
@@ -73,9 +77,10 @@ async function underLoad(label: string, fault: (primary: string) => Promise<void
   const to = rr.status!.primary!;
   const primaryIP = rr.status!.nodes!.find((n) => n.name === to)!.podIP!;
   const lost = (await missingWrites(primaryIP, undefined, prefix, result.acked)).length;
-  const outcome = { from, to, recoveryMs: recoveredAt - t0, acked: result.acked.length, lost };
+  const outcome = { from, to, failoverMs: moved?.ms, recoveryMs: recoveredAt - t0, acked: result.acked.length, lost };
   console.log(`[failover] ${label}: ${JSON.stringify(outcome)}`);
   if (opts.expectNewPrimary) {
+    expect(moved!.ms).toBeLessThanOrEqual(failoverBoundMs(PRIMARY_DOWN_SECONDS));
     expect(to).not.toBe(from);
     expect(rr.status!.lastFailover?.from).toBe(from);
     expect(rr.status!.lastFailover?.to).toBe(to);
@@ -321,12 +326,20 @@ describe.skipIf(!localCluster)('bounded loss: writeQuorum', () => {
 });
 
 describe.skipIf(!localCluster)('a randomized fault run', () => {
-  it('keeps the invariants after each of a seeded sequence of faults', async () => {
+  it('keeps the invariants after each of a seeded sequence of faults, fails over within the bound, and loses no acknowledged write', async () => {
     const seed = Number(process.env['RRO_FAULT_SEED'] ?? 20261124);
     let state = seed;
     const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const faults = ['kill-primary', 'delete-primary', 'kill-replica', 'delete-replica', 'freeze-replica'] as const;
     const log: string[] = [];
+    await settle(ns, name);
+    const prefix = `random:${seed}:${Date.now()}`;
+    // Under a write load through <name>-primary all along: every fault of the list keeps what was
+    // acknowledged (a killed primary's acknowledged writes are already in its replication sockets, a
+    // deleted one hands over, a replica's faults do not touch the primary).
+    const load = startWriteLoad({ host: await primaryServiceIP(ns, name), prefix, maxDurationMs: 600_000 });
+    await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 20_000, intervalMs: 50, what: 'write load running' });
+    const context = () => `seed ${seed}, after ${log.join('; ')}`;
     for (let step = 0; step < 6; step++) {
       await settle(ns, name);
       const rr = await getRR(ns, name);
@@ -335,6 +348,7 @@ describe.skipIf(!localCluster)('a randomized fault run', () => {
       const replica = replicas[Math.floor(random() * replicas.length)]!.name;
       const primary = rr.status!.primary!;
       log.push(`${step}: ${fault} (${fault.endsWith('primary') ? primary : replica})`);
+      const t0 = Date.now();
       switch (fault) {
         case 'kill-primary':
           await killContainer(ns, primary);
@@ -354,10 +368,21 @@ describe.skipIf(!localCluster)('a randomized fault run', () => {
           await thawPod(ns, replica);
           break;
       }
+      if (fault.endsWith('primary')) {
+        const moved = await newPrimary(ns, name, primary, t0);
+        log.push(`failover in ${moved.ms} ms`);
+        expect(moved.ms, context()).toBeLessThanOrEqual(failoverBoundMs(PRIMARY_DOWN_SECONDS));
+      }
       await settle(ns, name).catch((e: unknown) => {
-        throw new Error(`seed ${seed}, after ${log.join('; ')}: ${String(e)}`);
+        throw new Error(`${context()}: ${String(e)}`);
       });
     }
-    console.log(`[failover] random run, seed ${seed}: ${log.join('; ')}`);
+    const result = await load.stop();
+    const rr = await getRR(ns, name);
+    const primaryIP = rr.status!.nodes!.find((n) => n.name === rr.status!.primary)!.podIP!;
+    const lost = await missingWrites(primaryIP, undefined, prefix, result.acked);
+    console.log(`[failover] random run, seed ${seed}: ${log.join('; ')}; acked ${result.acked.length}, lost ${lost.length}`);
+    expect(result.acked.length).toBeGreaterThan(200);
+    expect(lost, context()).toEqual([]);
   });
 });
