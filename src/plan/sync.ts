@@ -10,9 +10,11 @@
 // beyond what it had when it went online, so the stream flows and covers every write the parent
 // had acknowledged then. Until then the replica is still syncing.
 //
-// The mark lives in the operator's memory. Lost (an operator restart, a new parent, a pass that
-// did not see the replica online, an acknowledged offset that went back: a new connection), it
-// is taken again and the replica is not synced until proven anew. An idle parent moves its offset
+// The mark lives in the operator's memory. Lost (an operator restart, a new parent, a pass that saw
+// the replica's link down or its parent not listing it online, an acknowledged offset that went
+// back: a new connection), it is taken again and the replica is not synced until proven anew. A
+// full resync that starts and ends between two passes, and whose first acknowledgement reached the
+// parent before it saw the transfer end (so it reports an offset, not 0), is the one case missed. An idle parent moves its offset
 // with its pings (repl-ping-replica-period, 10 s by default), so proof then takes up to that long.
 import type { NodeStatus } from '../api/schema.js';
 import type { ObservedPod } from './observation.js';
@@ -39,15 +41,21 @@ export interface ReplicaSync {
  * offset it acknowledged to its parent passed the mark (`previous`, from the last pass). */
 export function replicaSync(pod: SyncPod, parent: SyncPod | undefined, previous: SyncMark | undefined): ReplicaSync {
   const info = pod.info;
+  const entry = pod.podIP === undefined || parent?.podIP === undefined ? undefined : parent.info?.replicas.find((r) => r.ip === pod.podIP);
+  // The parent streams to it on the connection the mark was taken on (its acknowledged offset did not
+  // go back: a new connection starts from 0).
+  const online = entry?.state === 'online' && parent?.info !== undefined ? { parentIP: parent.podIP!, replId: parent.info.replId, acked: entry.offset } : undefined;
+  const same = online && previous && previous.parentIP === online.parentIP && previous.replId === online.replId && online.acked >= previous.acked;
+  // It does not answer (frozen, a timeout): down, but what it proved holds while its parent still
+  // streams to it on the same connection.
+  if (!info) return { link: 'down', mark: same ? { ...previous, acked: online.acked } : undefined };
   // Linked to another pod than its assigned parent (a re-point is pending): not linked as planned.
-  if (info?.role !== 'replica' || parent?.podIP === undefined || info.masterHost !== parent.podIP) return { link: 'down', mark: undefined };
+  if (info.role !== 'replica' || parent?.podIP === undefined || info.masterHost !== parent.podIP) return { link: 'down', mark: undefined };
   if (info.syncInProgress) return { link: 'syncing', mark: undefined };
   if (!info.linkUp) return { link: 'down', mark: undefined };
-  const entry = pod.podIP === undefined ? undefined : parent.info?.replicas.find((r) => r.ip === pod.podIP);
   // Its link is up but the parent does not say it streams to it (yet): loading, or waiting for the
   // parent's view to catch up.
-  if (!parent.info || entry?.state !== 'online') return { link: 'syncing', mark: undefined };
-  const same = previous && previous.parentIP === parent.podIP && previous.replId === parent.info.replId && entry.offset >= previous.acked;
-  if (!same) return { link: 'syncing', mark: { parentIP: parent.podIP, replId: parent.info.replId, mark: parent.info.replOffset, acked: entry.offset } };
-  return { link: entry.offset > previous.mark ? 'up' : 'syncing', mark: { ...previous, acked: entry.offset } };
+  if (!online) return { link: 'syncing', mark: undefined };
+  if (!same) return { link: 'syncing', mark: { ...online, mark: parent.info!.replOffset } };
+  return { link: online.acked > previous.mark ? 'up' : 'syncing', mark: { ...previous, acked: online.acked } };
 }

@@ -37,11 +37,19 @@ const replica = (over: Partial<ReplicaInfo> = {}) => ({
 const mark = (over: Partial<SyncMark> = {}): SyncMark => ({ parentIP: PARENT_IP, replId: 'r1', mark: 100, acked: 0, ...over });
 
 describe('replicaSync: a replica is synced once it acknowledged past the mark taken when it went online', () => {
-  it('is down, remembering nothing, when linked elsewhere, with its link down, or not answering', () => {
+  it('is down, remembering nothing, when linked elsewhere or with its link down', () => {
     expect(replicaSync(replica({ masterHost: '10.0.0.9' }), parent(100, { offset: 100 }), mark())).toEqual({ link: 'down', mark: undefined });
     expect(replicaSync(replica({ linkUp: false }), parent(100, { offset: 100 }), mark())).toEqual({ link: 'down', mark: undefined });
-    expect(replicaSync({ podIP: REPLICA_IP, info: undefined }, parent(100, { offset: 100 }), mark())).toEqual({ link: 'down', mark: undefined });
     expect(replicaSync(replica(), undefined, mark())).toEqual({ link: 'down', mark: undefined });
+  });
+
+  it('not answering, is down, and keeps its mark only while its parent streams to it on the same connection', () => {
+    const silent = { podIP: REPLICA_IP, info: undefined };
+    expect(replicaSync(silent, parent(150, { offset: 120 }), mark({ acked: 110 }))).toEqual({ link: 'down', mark: mark({ acked: 120 }) });
+    expect(replicaSync(silent, parent(150, { offset: 0 }), mark({ acked: 110 }))).toEqual({ link: 'down', mark: undefined });
+    expect(replicaSync(silent, parent(150, undefined), mark({ acked: 110 }))).toEqual({ link: 'down', mark: undefined });
+    expect(replicaSync(silent, parent(150, { state: 'wait_bgsave', offset: 120 }), mark({ acked: 110 }))).toEqual({ link: 'down', mark: undefined });
+    expect(replicaSync(silent, parent(150, { offset: 120 }), undefined)).toEqual({ link: 'down', mark: undefined });
   });
 
   it('is syncing during the transfer, and while its parent does not list it online', () => {
@@ -80,14 +88,14 @@ type Event =
   | { kind: 'write'; bytes: number }
   | { kind: 'ack' }
   | { kind: 'resync'; early: boolean; seen: boolean }
-  | { kind: 'pass' };
+  | { kind: 'pass'; answers: boolean };
 
 const events = fc.array(
   fc.oneof(
     fc.record({ kind: fc.constant('write' as const), bytes: fc.integer({ min: 1, max: 50 }) }),
     fc.constant({ kind: 'ack' as const }),
     fc.record({ kind: fc.constant('resync' as const), early: fc.boolean(), seen: fc.boolean() }),
-    fc.constant({ kind: 'pass' as const }),
+    fc.record({ kind: fc.constant('pass' as const), answers: fc.boolean() }),
   ),
   { maxLength: 60 },
 );
@@ -100,10 +108,12 @@ function run(list: Event[], check: (synced: boolean, streaming: boolean, replica
   let acked = 0;
   let startOnAck = true;
   let marks: SyncMark | undefined;
-  const observe = (linkUp: boolean) => {
+  /** A pass; the replica may not answer it (frozen, a timeout). */
+  const observe = (linkUp: boolean, answers = true) => {
     const result = replicaSync(
-      replica({ linkUp, replicaOffset, replOffset: replicaOffset }),
-      parent(parentOffset, { offset: acked }),
+      answers ? replica({ linkUp, replicaOffset, replOffset: replicaOffset }) : { podIP: REPLICA_IP, info: undefined },
+      // The parent lists it while its link is up.
+      parent(parentOffset, linkUp ? { offset: acked } : undefined),
       marks,
     );
     marks = result.mark;
@@ -130,7 +140,7 @@ function run(list: Event[], check: (synced: boolean, streaming: boolean, replica
       // new, and the rule cannot tell: see plan/sync.ts).
       acked = e.early && e.seen ? replicaOffset : 0;
       startOnAck = !(e.early && e.seen);
-    } else observe(true);
+    } else observe(true, e.answers);
   }
 }
 
@@ -150,7 +160,7 @@ describe('replicaSync over runs of a parent and a replica (property)', () => {
     fc.assert(
       fc.property(events, fc.integer({ min: 1, max: 50 }), (list, bytes) => {
         const seen: boolean[] = [];
-        run([...list, { kind: 'ack' }, { kind: 'ack' }, { kind: 'pass' }, { kind: 'write', bytes }, { kind: 'ack' }, { kind: 'pass' }], (synced) => seen.push(synced));
+        run([...list, { kind: 'ack' }, { kind: 'ack' }, { kind: 'pass', answers: true }, { kind: 'write', bytes }, { kind: 'ack' }, { kind: 'pass', answers: true }], (synced) => seen.push(synced));
         expect(seen.at(-1)).toBe(true);
       }),
       { numRuns: 2000 },
