@@ -2,6 +2,7 @@
 import { REDIS_PORT } from '../plan/names.js';
 import { isBooting, type ObservedPod } from '../plan/observation.js';
 import { RESTART_DIRECTIVES } from '../plan/rollout.js';
+import { LIVE_DEFAULTS } from '../plan/sync.js';
 import type { Plan } from '../plan/topology.js';
 import type { RedisTarget } from '../redis/client.js';
 import { redisTarget, type Pass } from './pass.js';
@@ -63,7 +64,7 @@ async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
           else answered = false;
         });
       // Directives Redis cannot change at run time are rolled instead (src/plan/rollout.ts).
-      for (const [directive, value] of Object.entries(spec.config)) if (!RESTART_DIRECTIVES.has(directive.toLowerCase())) await set(directive, value);
+      for (const [directive, value] of Object.entries({ ...LIVE_DEFAULTS, ...spec.config })) if (!RESTART_DIRECTIVES.has(directive.toLowerCase())) await set(directive, value);
       await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
       if (answered) configured.set(pod.podIP!, generation);
     }),

@@ -14,12 +14,17 @@
 // the replica's link down or its parent not listing it online, an acknowledged offset that went
 // back: a new connection), it is taken again and the replica is not synced until proven anew. A
 // full resync that starts and ends between two passes, and whose first acknowledgement reached the
-// parent before it saw the transfer end (so it reports an offset, not 0), is the one case missed. An idle parent moves its offset
-// with its pings (repl-ping-replica-period, 10 s by default), so proof then takes up to that long.
+// parent before it saw the transfer end (so it reports an offset, not 0), is the one case missed.
+// An idle parent moves its offset only with its pings (LIVE_DEFAULTS).
 import type { NodeStatus } from '../api/schema.js';
 import type { ObservedPod } from './observation.js';
 
 type SyncPod = Pick<ObservedPod, 'podIP' | 'info'>;
+
+/** Set at run time on every pod unless the spec's `config` sets it: a parent pings its replicas
+ * every second (Redis's default is 10 s), so an idle primary's offset moves and a replica proves its
+ * sync within a second or two instead of up to ten. A ping is a few bytes of the stream. */
+export const LIVE_DEFAULTS: Readonly<Record<string, string>> = { 'repl-ping-replica-period': '1' };
 
 export interface SyncMark {
   /** The parent it was taken on, and the parent's replication ID then. */
