@@ -47,8 +47,17 @@ describe('Ready means safe: writes acknowledged right after Ready survive the lo
     await world.passes(rr, 1);
     expect(synced(world, rr)).toMatchObject({ status: 'False', reason: 'FullSync' });
     expect(world.status(rr)!.nodes!.find((n) => n.role === 'replica')).toMatchObject({ link: 'syncing', read: false });
-    // Proven again by the next acknowledgement past the primary's offset (a write, or its ping).
-    await world.settle(rr, () => world.ready(rr), 15);
+    // Proven again by the next acknowledgement past the primary's offset: idle, its ping, once a second.
+    await world.settle(rr, () => world.ready(rr), 4);
     expect(synced(world, rr)).toMatchObject({ status: 'True' });
+  });
+
+  it('every pod pings its replicas once a second (set at run time), unless config says otherwise', async () => {
+    const { world, rr } = World.withResource({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.servers().map((s) => s.config['repl-ping-replica-period'])).toEqual(['1', '1', '1']);
+    const other = World.withResource({ replicas: 1, config: { 'repl-ping-replica-period': '5' } });
+    await other.world.settle(other.rr, () => other.world.ready(other.rr));
+    expect(other.world.servers().map((s) => s.config['repl-ping-replica-period'])).toEqual(['5', '5']);
   });
 });
