@@ -1,36 +1,48 @@
 // The failover matrix: each fault (SIGKILL, freeze, partition, node-down) of the master, for this
-// operator and for Redis Sentinel, at equal detection thresholds. Both run the same pods through the
-// same node agent (so a killed container restarts the same way for both), under the same write load
-// until the system has settled again plus the same window, with the client each would really have:
-// ours writes through the `<name>-primary` Service, Sentinel's asks the sentinels as a Sentinel client
-// does (ioredis with its failover detector).
+// operator and for Redis Sentinel, at equal detection thresholds, without and with an append-only
+// file on both sides. Both run the same image with the same arguments where they can (persistence,
+// diskless-sync delay), on the same kubelets (a killed container restarts with the kubelet's real
+// back-off for both), under the same write load through the same client library (ioredis, the same
+// timeouts and retries) until the system has settled again plus the same window: ours writes through
+// the `<name>-primary` Service, Sentinel's asks the sentinels as a Sentinel client does.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { waitFor } from '../hack/lib.js';
 import { freezePod, healPod, killContainer, nodeDown, nodeUp, partitionPod, thawPod } from '../test/e2e/support/faults.js';
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { missingWrites, startWriteLoad, type Writer } from '../test/e2e/support/load.js';
 import { api, createRR, getRR, redisCommand } from '../test/e2e/support/operator.js';
-import { PLAIN_IMAGE, createPlainPods, deletePods, replicaLinkUp, waitPlainRunning } from './plain.js';
+import { unlessGone } from './lib.js';
+import { PLAIN_IMAGE, createPlainPods, deletePods, replicaLinkUp, waitPlainRunning, type Persistence } from './plain.js';
 import { SENTINEL_PORTS, sentinelEvents, startSentinels, type Sentinels } from './sentinel.js';
 
 export const FAULTS = ['kill', 'freeze', 'partition', 'node-down'] as const;
 export type Fault = (typeof FAULTS)[number];
 
-/** Equal detection thresholds: the operator's primaryDownSeconds against Sentinel's down-after-milliseconds. */
-export const THRESHOLDS = [
-  { key: 'fast', primaryDownSeconds: 1, downAfterMs: 1000 },
-  { key: 'default', primaryDownSeconds: 3, downAfterMs: 5000 },
-] as const;
+/** Equal detection thresholds in every row: the operator's primaryDownSeconds, and Sentinel's
+ * down-after-milliseconds set to the same time. `default` is the operator's default (3 s). */
+const threshold = <K extends string>(key: K, seconds: number) => ({ key, primaryDownSeconds: seconds, downAfterMs: seconds * 1000 });
+export const THRESHOLDS = [threshold('fast', 1), threshold('default', 3)] as const;
 export type Threshold = (typeof THRESHOLDS)[number];
+
+/** Without persistence, and with an append-only file on a volume that survives the container. */
+export const PERSISTENCE: readonly Persistence[] = ['none', 'aof'];
 
 /** Writes go on this long after the system has settled, for both systems alike. */
 const WINDOW_AFTER_SETTLE_MS = 1000;
+/** A trial whose writes are not back within this long never recovered: a failure of the system. */
+const RECOVERY_LIMIT_MS = 60_000;
 
 export interface TrialResult {
   fault: Fault;
-  /** From the fault to the first write acknowledged after the last failure (NaN: never within 60 s). */
-  seconds: number;
+  persistence: Persistence;
+  /** Writes came back within RECOVERY_LIMIT_MS. */
+  recovered: boolean;
+  /** From the fault to the first write acknowledged after the last failure (null: never recovered). */
+  seconds: number | null;
+  /** The master writes came back to had lost the first acknowledged write of the trial: it was
+   * wiped (an empty master), so `seconds` is not a recovery but the time to lose the data. */
+  wiped: boolean;
   lost: number;
   acked: number;
   longestGapMs: number;
@@ -61,7 +73,10 @@ async function podOf(ns: string, name: string): Promise<Master> {
 
 /** The same pod (not a replacement under its name) still exists: healing it is still meaningful. */
 async function stillThere(ns: string, m: Master): Promise<boolean> {
-  const pod = await api().core.readNamespacedPod({ namespace: ns, name: m.pod }).catch(() => undefined);
+  const pod = await api().core.readNamespacedPod({ namespace: ns, name: m.pod }).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  });
   return pod?.metadata?.uid === m.uid && !pod.metadata?.deletionTimestamp;
 }
 
@@ -80,26 +95,33 @@ async function heal(fault: Fault, ns: string, m: Master): Promise<void> {
   return healPod(ns, m.pod);
 }
 
-/** One trial: fault the master under load, heal once writes are back (or after 60 s), settle, count. */
-async function trial(ns: string, system: System, fault: Fault, prefix: string): Promise<TrialResult> {
+/** One trial: fault the master under load, heal once writes are back (or after RECOVERY_LIMIT_MS),
+ * settle, count. */
+async function trial(ns: string, system: System, fault: Fault, persistence: Persistence, prefix: string): Promise<TrialResult> {
   await system.settled(180_000);
   const before = await system.master();
   const load = startWriteLoad({ host: system.writer(), prefix, maxDurationMs: 300_000, maxWrites: 2_000_000 });
   await waitFor(() => load.ackedCount() >= 200, { timeoutMs: 30_000, intervalMs: 20, what: 'write load running' });
   const t0 = Date.now();
   await INJECT[fault](ns, before);
-  const recovered = await waitFor(() => load.recoveredAt(t0), { timeoutMs: 60_000, intervalMs: 20, what: 'writes accepted again' }).catch(() => undefined);
+  // Polled until the limit: a trial that does not get there is recorded as never recovered.
+  let recoveredAt: number | undefined;
+  for (const deadline = t0 + RECOVERY_LIMIT_MS; recoveredAt === undefined && Date.now() < deadline; await sleep(20)) recoveredAt = load.recoveredAt(t0);
   await heal(fault, ns, before);
   const countOn = await system.settled(240_000);
   await sleep(WINDOW_AFTER_SETTLE_MS);
   const result = await load.stop();
-  // Routes to a new master can lag behind the settle by a moment (kube-proxy, conntrack): a few tries.
-  const lost = (await waitFor(() => missingWrites(countOn, undefined, prefix, result.acked).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 1000, what: `counting writes on ${countOn}` })).length;
+  // Routes to a new master can lag behind the settle by a moment (kube-proxy, conntrack): a few tries
+  // (the last failure is in the error if none succeeds).
+  const missing = await waitFor(() => missingWrites(countOn, undefined, prefix, result.acked), { timeoutMs: 30_000, intervalMs: 1000, what: `counting writes on ${countOn}` });
   const after = await system.master();
   return {
     fault,
-    seconds: recovered === undefined ? NaN : (recovered - t0) / 1000,
-    lost,
+    persistence,
+    recovered: recoveredAt !== undefined,
+    seconds: recoveredAt === undefined ? null : (recoveredAt - t0) / 1000,
+    wiped: result.acked.length > 0 && missing.includes(result.acked[0]!),
+    lost: missing.length,
     acked: result.acked.length,
     longestGapMs: result.longestGapMs,
     masterMoved: after.pod !== before.pod || after.uid !== before.uid,
@@ -109,13 +131,25 @@ async function trial(ns: string, system: System, fault: Fault, prefix: string): 
 
 export type TrialsPerFault = Record<Fault, number>;
 
-/** Every fault, `trials[fault]` times, against one system; `report` is called after each trial, and
- * `failed` for a trial that could not be carried out (the matrix goes on with the next). */
-async function runFaults(ns: string, system: System, label: string, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
+/** One system at one threshold and persistence: the trials of each fault, what to report them to. */
+export interface MatrixRun {
+  ns: string;
+  threshold: Threshold;
+  persistence: Persistence;
+  trials: TrialsPerFault;
+  /** Called after each trial. */
+  report: (r: TrialResult) => void;
+  /** Called for a trial that could not be carried out (the matrix goes on with the next). */
+  failed: (what: string) => void;
+}
+
+/** Every fault, `trials[fault]` times, against one system. */
+async function runFaults(run: MatrixRun, system: System, label: string): Promise<void> {
+  const { ns, persistence, trials, report, failed } = run;
   for (const fault of FAULTS) {
     for (let t = 0; t < trials[fault]; t++) {
       try {
-        report(await trial(ns, system, fault, `${label}-${fault}-${t}`));
+        report(await trial(ns, system, fault, persistence, `${label}-${fault}-${t}`));
       } catch (err) {
         failed(`${label} ${fault} trial ${t + 1}: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -123,28 +157,59 @@ async function runFaults(ns: string, system: System, label: string, trials: Tria
   }
 }
 
+// ------------------------------------------------------------------ the client
+
+/** The one client library both systems are measured with (ioredis, the same timeouts and retries).
+ * A write that fails on an open connection drops it, and the client connects anew, to the Service's
+ * address or to the master the sentinels name then. Connection errors are not logged: the load counts each
+ * failed write. */
+function ioredisWriter(options: RedisOptions): Writer {
+  const client = new Redis({ enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 500, commandTimeout: 1000, retryStrategy: () => 50, ...options });
+  client.on('error', () => undefined);
+  return {
+    async set(key, value) {
+      try {
+        return await client.set(key, value);
+      } catch (err) {
+        // Failed on an open connection: drop it and connect anew. One still being made is left to
+        // finish (the write failed because it is not ready yet).
+        if (client.status === 'ready') client.disconnect(true);
+        throw err;
+      }
+    },
+    host: () => client.stream?.remoteAddress,
+    close: () => client.disconnect(),
+  };
+}
+
 // ------------------------------------------------------------------ this operator
 
-export async function operatorMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
-  const name = `fo-${threshold.key}`;
-  await createRR(ns, name, { image: PLAIN_IMAGE, replicas: 2, failover: { enabled: true, primaryDownSeconds: threshold.primaryDownSeconds } });
-  const service = await waitFor(() => primaryServiceIP(ns, name).catch(() => undefined), { timeoutMs: 60_000, what: `${name}-primary` });
+export async function operatorMatrix(run: MatrixRun): Promise<void> {
+  const { ns, threshold, persistence } = run;
+  const name = `fo-${threshold.key}-${persistence}`;
+  await createRR(ns, name, {
+    image: PLAIN_IMAGE,
+    replicas: 2,
+    persistence: persistence === 'aof' ? { enabled: true, size: '64Mi' } : { enabled: false },
+    failover: { enabled: true, primaryDownSeconds: threshold.primaryDownSeconds },
+  });
+  const service = await waitFor(() => primaryServiceIP(ns, name), { timeoutMs: 60_000, what: `${name}-primary` });
   const system: System = {
     master: async () => podOf(ns, (await getRR(ns, name)).status!.primary!),
-    writer: () => service,
+    writer: () => ioredisWriter({ host: service, port: 6379 }),
     settled: async (timeoutMs) => {
       await waitFor(async () => {
         const rr = await getRR(ns, name);
         const ready = rr.status?.phase === 'Ready' && rr.status.observedGeneration === rr.metadata.generation && !(rr.status as { targetPrimary?: unknown }).targetPrimary;
-        return ready && rr.status!.nodes!.length === 3 && (await redisCommand(service, ['ROLE']).then((r) => (r as string[])[0] === 'master', () => false));
+        return ready && rr.status!.nodes!.length === 3 && ((await redisCommand(service, ['ROLE'])) as string[])[0] === 'master';
       }, { timeoutMs, intervalMs: 100, what: `${name} Ready` });
       return service;
     },
   };
   try {
-    await runFaults(ns, system, name, trials, report, failed);
+    await runFaults(run, system, name);
   } finally {
-    await api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).catch(() => undefined);
+    await api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).catch(unlessGone(`deleting ${ns}/${name}`));
   }
 }
 
@@ -152,45 +217,32 @@ export async function operatorMatrix(ns: string, threshold: Threshold, trials: T
 
 /** A client as Sentinel users run it: it asks the sentinels for the master, checks the role on
  * connect, and follows +switch-master (ioredis' failover detector). */
-function sentinelWriter(): Writer {
-  const client = new Redis({
-    sentinels: SENTINEL_PORTS.map((port) => ({ host: '127.0.0.1', port })),
-    name: 'm',
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 500,
-    commandTimeout: 1000,
-    retryStrategy: () => 50,
-    sentinelRetryStrategy: () => 50,
-    failoverDetector: true,
-  });
-  client.on('error', () => undefined);
-  return {
-    set: (key, value) => client.set(key, value),
-    host: () => client.stream?.remoteAddress,
-    close: () => client.disconnect(),
-  };
-}
+const sentinelWriter = () => ioredisWriter({ sentinels: SENTINEL_PORTS.map((port) => ({ host: '127.0.0.1', port })), name: 'm', sentinelRetryStrategy: () => 50, failoverDetector: true });
 
-/** What the sentinels say the master is (undefined: they disagree or do not answer). */
+/** What the sentinels say the master is (undefined: they disagree). */
 async function agreedMaster(): Promise<string | undefined> {
-  const views = await Promise.all(
-    SENTINEL_PORTS.map((port) => redisCommand('127.0.0.1', ['SENTINEL', 'get-master-addr-by-name', 'm'], undefined, port).then((r) => (r as string[] | null)?.[0], () => undefined)),
-  );
+  const views = await Promise.all(SENTINEL_PORTS.map(async (port) => ((await redisCommand('127.0.0.1', ['SENTINEL', 'get-master-addr-by-name', 'm'], undefined, port)) as string[] | null)?.[0]));
   return views[0] && views.every((v) => v === views[0]) ? views[0] : undefined;
 }
 
-export async function sentinelMatrix(ns: string, threshold: Threshold, trials: TrialsPerFault, report: (r: TrialResult) => void, failed: (what: string) => void): Promise<void> {
-  const names = ['sen-0', 'sen-1', 'sen-2'].map((n) => `${n}-${threshold.key}`);
-  // Spread over the nodes as the operator's pods are, restarted by the same node agent.
-  await createPlainPods(ns, names, `sentinel-${threshold.key}`, [], { spread: true });
+/** The pods as a Sentinel deployment runs them: the same image, persistence and diskless-sync delay
+ * as the operator's pods (src/plan/specs.ts), spread one per node; the master first, then the
+ * replicas, which boot as replicas of it (`replicaof` in their arguments). */
+export async function sentinelMatrix(run: MatrixRun): Promise<void> {
+  const { ns, threshold, persistence } = run;
+  const group = `sentinel-${threshold.key}-${persistence}`;
+  const names = [0, 1, 2].map((i) => `sen-${i}-${threshold.key}-${persistence}`);
+  const args = ['--repl-diskless-sync-delay', '1'];
+  const opts = { spread: true, persistence };
   let sentinels: Sentinels | undefined;
   try {
+    await createPlainPods(ns, names.slice(0, 1), group, args, opts);
+    const masterIP = (await waitPlainRunning(ns, names.slice(0, 1))).get(names[0]!)!;
+    await createPlainPods(ns, names.slice(1), group, [...args, '--replicaof', masterIP, '6379'], opts);
     const ips = await waitPlainRunning(ns, names);
     const ipOf = (name: string) => ips.get(name)!;
-    for (const n of names.slice(1)) await redisCommand(ipOf(n), ['REPLICAOF', ipOf(names[0]!), '6379']);
-    await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ipOf(n)).catch(() => false)))).every(Boolean), { timeoutMs: 60_000, what: 'plain replicas linked' });
-    sentinels = await startSentinels(ipOf(names[0]!), threshold.downAfterMs, 10_000);
+    await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ipOf(n))))).every(Boolean), { timeoutMs: 60_000, what: 'plain replicas linked' });
+    sentinels = await startSentinels(masterIP, threshold.downAfterMs, 10_000);
     let mark = sentinels.logMark();
     const s = sentinels;
     const system: System = {
@@ -207,14 +259,14 @@ export async function sentinelMatrix(ns: string, threshold: Threshold, trials: T
       settled: (timeoutMs) =>
         waitFor(async () => {
           const master = await agreedMaster();
-          if (!master || !/role:master/.test(String(await redisCommand(master, ['INFO', 'replication']).catch(() => '')))) return undefined;
+          if (!master || !/role:master/.test(String(await redisCommand(master, ['INFO', 'replication'])))) return undefined;
           const others = names.map(ipOf).filter((ip) => ip !== master);
-          return (await Promise.all(others.map((ip) => replicaLinkUp(ip).catch(() => false)))).every(Boolean) ? master : undefined;
+          return (await Promise.all(others.map((ip) => replicaLinkUp(ip)))).every(Boolean) ? master : undefined;
         }, { timeoutMs, intervalMs: 100, what: 'the sentinels agree and every replica is linked' }),
       events: () => sentinelEvents(s.logSince(mark)),
     };
     await system.settled(60_000);
-    await runFaults(ns, system, `sentinel-${threshold.key}`, trials, report, failed);
+    await runFaults(run, system, group);
   } finally {
     await sentinels?.stop();
     await deletePods(ns, names);

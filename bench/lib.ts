@@ -87,3 +87,23 @@ export function memAvailableMiB(): number {
   const m = /MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'));
   return Math.round(Number(m?.[1] ?? 0) / 1024);
 }
+
+/** What the helpers met and went on past (a cleanup that failed, a pod that would not go): run.ts
+ * reports each with the run's errors, so the run exits non-zero. */
+export const problems: string[] = [];
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A rejection handler that records what failed, and lets the run go on. */
+export function noted(what: string): (err: unknown) => undefined {
+  return (err) => {
+    problems.push(`${what}: ${message(err)}`);
+    return undefined;
+  };
+}
+
+/** A rejection handler for a read or delete of an object that may be gone already: a 404 is that
+ * answer; anything else is noted. */
+export function unlessGone(what: string): (err: unknown) => undefined {
+  return (err) => ((err as { code?: number }).code === 404 ? undefined : noted(what)(err));
+}

@@ -1,21 +1,32 @@
 // Plain redis pods with no operator: the lower bound of time-to-Ready, and the Sentinel baseline.
 import { waitFor } from '../hack/lib.js';
 import { api, redisCommand } from '../test/e2e/support/operator.js';
+import { noted, unlessGone } from './lib.js';
 
 export const PLAIN_ARGS = ['--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
+/** As the operator's pods with `persistence.enabled` (src/plan/specs.ts): an append-only file (and
+ * Redis's default snapshots) in /data, a volume that outlives the container. */
+const AOF_ARGS = ['--port', '6379', '--protected-mode', 'no', '--dir', '/data', '--appendonly', 'yes'];
 /** The image of the plain pods, and of the operator's resources they are compared with. */
 export const PLAIN_IMAGE = 'redis:7.0';
 
-/** Plain redis pods; `spread`: one per node (as the operator spreads its pods), required. */
-export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = [], opts: { spread?: boolean } = {}): Promise<void> {
+export type Persistence = 'none' | 'aof';
+
+/** Plain redis pods; `spread`: one per node (as the operator spreads its pods), required; `aof`: with
+ * an append-only file on a volume of the pod (it survives a container restart, as the operator's
+ * claim does). */
+export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = [], opts: { spread?: boolean; persistence?: Persistence } = {}): Promise<void> {
   const core = api().core;
   const labels = { 'bench.rro/group': group };
   const spread = opts.spread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } }] } : {};
+  const aof = opts.persistence === 'aof';
+  const volume = aof ? { volumes: [{ name: 'data', emptyDir: {} }] } : {};
+  const mount = aof ? { volumeMounts: [{ name: 'data', mountPath: '/data' }] } : {};
   await Promise.all(names.map((name) => core.createNamespacedPod({
     namespace: ns,
     body: {
       metadata: { name, labels },
-      spec: { terminationGracePeriodSeconds: 1, ...spread, containers: [{ name: 'redis', image: PLAIN_IMAGE, args: [...PLAIN_ARGS, ...extraArgs] }] },
+      spec: { terminationGracePeriodSeconds: 1, ...spread, ...volume, containers: [{ name: 'redis', image: PLAIN_IMAGE, args: [...(aof ? AOF_ARGS : PLAIN_ARGS), ...extraArgs], ...mount }] },
     },
   })));
 }
@@ -39,9 +50,9 @@ export async function replicaLinkUp(ip: string): Promise<boolean> {
 
 export async function deletePods(ns: string, names: string[]): Promise<void> {
   const core = api().core;
-  await Promise.all(names.map((name) => core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 }).catch(() => undefined)));
+  await Promise.all(names.map((name) => core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 }).catch(unlessGone(`deleting pod ${ns}/${name}`))));
   await waitFor(async () => {
     const list = await core.listNamespacedPod({ namespace: ns });
     return !list.items.some((p) => names.includes(p.metadata!.name!));
-  }, { timeoutMs: 90_000, intervalMs: 500, what: 'plain pods gone' }).catch(() => undefined);
+  }, { timeoutMs: 90_000, intervalMs: 500, what: 'plain pods gone' }).catch(noted(`deleting plain pods ${names.join(', ')}`));
 }

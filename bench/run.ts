@@ -12,9 +12,9 @@ import { parseProm, waitFor, type Sample } from '../hack/lib.js';
 import { createNamespace, freezePod, thawPod } from '../test/e2e/support/cluster.js';
 import { api, createRR, getRR, installCrd, redisCommand, startOperator, type OperatorProcess } from '../test/e2e/support/operator.js';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
-import { buckets, byLabel, figure, histQuantile, memAvailableMiB, procSample, sumOf, type Figure } from './lib.js';
+import { buckets, byLabel, figure, histQuantile, memAvailableMiB, noted, problems, procSample, sumOf, unlessGone, type Figure } from './lib.js';
 import { up } from '../hack/local-cluster/lifecycle.js';
-import { FAULTS, THRESHOLDS, operatorMatrix, sentinelMatrix, type TrialResult, type TrialsPerFault } from './failover.js';
+import { FAULTS, PERSISTENCE, THRESHOLDS, operatorMatrix, sentinelMatrix, type TrialResult, type TrialsPerFault } from './failover.js';
 import { createPlainPods, deletePods, replicaLinkUp, waitPlainRunning } from './plain.js';
 import { readScaling, type ReadResult } from './reads.js';
 import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.js';
@@ -22,7 +22,7 @@ import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.j
 const SECTIONS = ['failover', 'upgrade', 'reads', 'ready', 'fresh', 'scale'];
 const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...] [--scale-steps=N,...] [--out=FILE]]
 
-  --quick            one trial of each and smaller steps (about 15 min instead of 45)
+  --quick            one trial of each and smaller steps (about 25 min instead of 60)
   --only=LIST        some sections only, comma-separated: ${SECTIONS.join(', ')}
   --scale-steps=LIST resource counts the scale section grows to (default 100,200,500; quick 20)
   --out=FILE         where the results go (default bench/results/latest.json, the committed run)
@@ -91,17 +91,17 @@ let cleaning = false;
 async function cleanupAll() {
   if (cleaning) return;
   cleaning = true;
-  for (const c of cleanups.reverse()) await c().catch((e) => log('cleanup:', String(e)));
+  for (const c of cleanups.reverse()) await c().catch(noted('cleanup'));
 }
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => { log(`${sig}: cleaning up`); void cleanupAll().then(() => process.exit(130)); });
 
 const custom = () => api().custom;
 async function deleteRR(ns: string, name: string) {
-  await custom().deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name }).catch(() => undefined);
+  await custom().deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name }).catch(unlessGone(`deleting ${ns}/${name}`));
 }
 async function waitNoPods(ns: string, selector: string, timeoutMs = 120_000) {
   await waitFor(async () => (await api().core.listNamespacedPod({ namespace: ns, labelSelector: selector })).items.length === 0,
-    { timeoutMs, intervalMs: 500, what: `pods ${selector} gone` }).catch((e) => log(String(e)));
+    { timeoutMs, intervalMs: 500, what: `pods ${selector} gone` }).catch(noted(`waiting for pods ${ns} ${selector} to go`));
 }
 async function rrReady(ns: string, name: string): Promise<boolean> {
   const rr = await getRR(ns, name);
@@ -118,26 +118,40 @@ async function scrape(port: number): Promise<Sample[]> {
 }
 
 // ---------------------------------------------------------------- 1. failover matrix
-/** Trials per fault; node-down trials take about a minute each. */
-const TRIALS: TrialsPerFault = QUICK ? { kill: 1, freeze: 1, partition: 1, 'node-down': 1 } : { kill: 4, freeze: 2, partition: 2, 'node-down': 2 };
+/** Trials per fault, without and with an append-only file (the same for both); node-down trials take
+ * about a minute each. A kill varies the most (what restarts, and when, decides it): it has the most
+ * trials; freeze, partition and node-down varied by a few tenths of a second in earlier runs. */
+const TRIALS: TrialsPerFault = QUICK ? { kill: 1, freeze: 1, partition: 1, 'node-down': 1 } : { kill: 3, freeze: 1, partition: 1, 'node-down': 1 };
 
 async function failoverMatrix(nsOp: string, nsPlain: string) {
   for (const threshold of THRESHOLDS) {
-    for (const [system, runMatrix, ns] of [['operator', operatorMatrix, nsOp], ['sentinel', sentinelMatrix, nsPlain]] as const) {
-      const rows: TrialResult[] = [];
-      await runMatrix(ns, threshold, TRIALS, (r) => {
-        rows.push(r);
-        log(`failover ${system} ${threshold.key} ${r.fault}: writes back after ${r.seconds}s, lost ${r.lost} of ${r.acked}, longest gap ${r.longestGapMs} ms, master moved ${r.masterMoved}${r.events ? `, events ${JSON.stringify(r.events)}` : ''}`);
-        const of = rows.filter((x) => x.fault === r.fault);
-        const key = `failover.${r.fault}.${threshold.key}.${system}`;
-        put(`${key}.seconds`, of.map((x) => x.seconds), 's');
-        put(`${key}.lostWrites`, of.map((x) => x.lost), 'writes');
-        results.failover.push({ system, threshold: threshold.key, ...(system === 'operator' ? { primaryDownSeconds: threshold.primaryDownSeconds } : { downAfterMs: threshold.downAfterMs }), ...r });
-        save();
-      }, (what) => {
-        log(`failover ${system} ${threshold.key}: ${what}`);
-        results.errors.push(`failover ${system} ${threshold.key}: ${what}`);
-      });
+    for (const persistence of PERSISTENCE) {
+      for (const [system, runMatrix, ns] of [['operator', operatorMatrix, nsOp], ['sentinel', sentinelMatrix, nsPlain]] as const) {
+        const rows: TrialResult[] = [];
+        const label = `failover ${system} ${threshold.key} ${persistence}`;
+        await runMatrix({
+          ns, threshold, persistence, trials: TRIALS,
+          report: (r) => {
+            rows.push(r);
+            log(`${label} ${r.fault}: ${r.recovered ? `writes back after ${r.seconds}s` : `writes NOT back within the limit`}${r.wiped ? ' onto a WIPED master' : ''}, lost ${r.lost} of ${r.acked}, longest gap ${r.longestGapMs} ms, master moved ${r.masterMoved}${r.events ? `, events ${JSON.stringify(r.events)}` : ''}`);
+            // A trial that never recovered is a failure of the system under test: the run says so and exits 1.
+            if (!r.recovered) results.errors.push(`${label} ${r.fault}: writes not accepted again within the limit`);
+            const of = rows.filter((x) => x.fault === r.fault);
+            const key = `failover.${r.fault}.${threshold.key}.${persistence}.${system}`;
+            // Seconds of real recoveries only: a recovery onto a wiped master is data loss, counted apart.
+            put(`${key}.seconds`, of.flatMap((x) => (x.recovered && !x.wiped && x.seconds !== null ? [x.seconds] : [])), 's');
+            put(`${key}.lostWrites`, of.map((x) => x.lost), 'writes');
+            put(`${key}.wipedTrials`, [of.filter((x) => x.wiped).length], 'trials');
+            put(`${key}.neverRecoveredTrials`, [of.filter((x) => !x.recovered).length], 'trials');
+            results.failover.push({ system, threshold: threshold.key, ...(system === 'operator' ? { primaryDownSeconds: threshold.primaryDownSeconds } : { downAfterMs: threshold.downAfterMs }), ...r });
+            save();
+          },
+          failed: (what) => {
+            log(`${label}: ${what}`);
+            results.errors.push(`${label}: ${what}`);
+          },
+        });
+      }
     }
   }
 }
@@ -206,7 +220,7 @@ async function timeToReady(nsOp: string, nsPlain: string) {
       await createPlainPods(nsPlain, names, 'lowerbound', ['--repl-diskless-sync-delay', '1']);
       const ips = await waitPlainRunning(nsPlain, names, 240_000);
       await Promise.all(parents.map((p, i) => (p < 0 ? undefined : redisCommand(ips.get(names[i]!)!, ['REPLICAOF', ips.get(names[p]!)!, '6379']))));
-      await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ips.get(n)!).catch(() => false)))).every(Boolean),
+      await waitFor(async () => (await Promise.all(names.slice(1).map((n) => replicaLinkUp(ips.get(n)!)))).every(Boolean),
         { timeoutMs: 120_000, intervalMs: 50, what: 'lower bound linked' });
       const dPlain = (Date.now() - t1) / 1000;
       await deletePods(nsPlain, names);
@@ -361,14 +375,19 @@ function printTable() {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   const out = [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)];
-  out.push('', 'failover matrix (median seconds until writes are accepted again; lost = acknowledged writes lost, summed over trials)');
+  out.push('', 'failover matrix (median seconds until writes are accepted again, over real recoveries; lost = acknowledged writes lost, summed over trials;',
+    '  wiped = trials whose writes came back onto an empty master (data loss, not a recovery); never = trials whose writes never came back)');
   for (const threshold of THRESHOLDS) {
-    for (const fault of FAULTS) {
-      const ours = f[`failover.${fault}.${threshold.key}.operator.seconds`];
-      const sentinel = f[`failover.${fault}.${threshold.key}.sentinel.seconds`];
-      const lost = (system: string) => f[`failover.${fault}.${threshold.key}.${system}.lostWrites`]?.values.reduce((a, b) => a + b, 0) ?? '-';
-      const ratio = ours?.median && sentinel?.median ? fmt(ours.median / sentinel.median) : '-';
-      out.push(`  ${threshold.key.padEnd(8)} ${fault.padEnd(10)} operator ${fmt(ours?.median).padStart(6)} s (lost ${lost('operator')})   sentinel ${fmt(sentinel?.median).padStart(6)} s (lost ${lost('sentinel')})   ratio ${ratio}`);
+    for (const persistence of PERSISTENCE) {
+      for (const fault of FAULTS) {
+        const key = (system: string) => `failover.${fault}.${threshold.key}.${persistence}.${system}`;
+        const sum = (k: string) => f[k]?.values.reduce((a, b) => a + b, 0) ?? '-';
+        const cell = (system: string) => `${fmt(f[`${key(system)}.seconds`]?.median).padStart(6)} s (lost ${sum(`${key(system)}.lostWrites`)}, wiped ${sum(`${key(system)}.wipedTrials`)}, never ${sum(`${key(system)}.neverRecoveredTrials`)})`;
+        const ours = f[`${key('operator')}.seconds`];
+        const sentinel = f[`${key('sentinel')}.seconds`];
+        const ratio = ours?.median && sentinel?.median ? fmt(ours.median / sentinel.median) : '-';
+        out.push(`  ${threshold.key.padEnd(8)} ${persistence.padEnd(5)} ${fault.padEnd(10)} operator ${cell('operator')}   sentinel ${cell('sentinel')}   ratio ${ratio}`);
+      }
     }
   }
   for (const [k, v] of Object.entries(results.upgrade)) out.push(`upgrade ${k}: ${JSON.stringify(v)}`);
@@ -441,6 +460,8 @@ try {
 } finally {
   log('cleaning up');
   await cleanupAll();
+  // What the helpers went on past is reported with the errors.
+  results.errors.push(...problems);
   results.finishedAt = new Date().toISOString();
   save();
   printTable();

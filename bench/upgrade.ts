@@ -11,6 +11,7 @@ import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { changeUnderLoad, missingWrites } from '../test/e2e/support/load.js';
 import { api, createRR, getRR, redisCommand } from '../test/e2e/support/operator.js';
 import { replicaLinkUp } from './plain.js';
+import { noted, unlessGone } from './lib.js';
 
 export interface UpgradeResult {
   /** From the image change to every pod updated, Ready and linked. */
@@ -86,7 +87,7 @@ export async function upgradeInPlace(ns: string): Promise<UpgradeResult> {
       },
     },
   });
-  const ipOf = async (ordinal: number) => (await api().core.readNamespacedPod({ namespace: ns, name: `${name}-${ordinal}` }).catch(() => undefined))?.status?.podIP;
+  const ipOf = async (ordinal: number) => (await api().core.readNamespacedPod({ namespace: ns, name: `${name}-${ordinal}` }).catch(unlessGone(`reading pod ${name}-${ordinal}`)))?.status?.podIP;
   // What a StatefulSet-based operator does in its loop: point every other pod at pod 0.
   let wiring = true;
   const wire = (async () => {
@@ -95,15 +96,16 @@ export async function upgradeInPlace(ns: string): Promise<UpgradeResult> {
       for (const ordinal of [1, 2]) {
         const ip = await ipOf(ordinal);
         if (!primary || !ip) continue;
+        // A pod that is restarting does not answer: nothing to wire yet (the loop comes back to it).
         const info = String(await redisCommand(ip, ['INFO', 'replication']).catch(() => ''));
-        if (info && !info.includes(`master_host:${primary}`)) await redisCommand(ip, ['REPLICAOF', primary, '6379']).catch(() => undefined);
+        if (info && !info.includes(`master_host:${primary}`)) await redisCommand(ip, ['REPLICAOF', primary, '6379']).catch(noted(`REPLICAOF ${primary} on ${ip}`));
       }
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
   const linked = async () => {
     const ips = await Promise.all([1, 2].map(ipOf));
-    return ips.every(Boolean) && (await Promise.all(ips.map((ip) => replicaLinkUp(ip!).catch(() => false)))).every(Boolean);
+    return ips.every(Boolean) && (await Promise.all(ips.map((ip) => replicaLinkUp(ip!)))).every(Boolean);
   };
   try {
     const rolled = async () => {
@@ -130,6 +132,6 @@ export async function upgradeInPlace(ns: string): Promise<UpgradeResult> {
   } finally {
     wiring = false;
     await wire;
-    await apps.deleteNamespacedStatefulSet({ namespace: ns, name }).catch(() => undefined);
+    await apps.deleteNamespacedStatefulSet({ namespace: ns, name }).catch(unlessGone(`deleting statefulset ${ns}/${name}`));
   }
 }

@@ -11,6 +11,7 @@ import { OPERATOR_USER, type AclUser, type AppliedAuth } from '../plan/acl.js';
 import type { FullSync, OffsetSample, SyncWatch } from '../plan/backlog.js';
 import type { SecretUse, SecretUser } from '../plan/secrets.js';
 import type { Refusal } from '../plan/status.js';
+import type { SyncMark } from '../plan/sync.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -93,6 +94,9 @@ export interface ResourceMemory {
   /** Since when the primary has not been a writable master (for failover.acceptDataLossAfterSeconds). */
   inDoubtSinceMs?: number;
   lastStatusWriteMs?: number;
+  /** Per replica, the parent's offset when it was first seen online after its last full sync
+   * (plan/sync.ts). Lost on restart: every replica is then unsynced until it proves it again. */
+  syncMarks?: Map<string, SyncMark>;
   /** Pods that had metric series, to drop the series of pods that went away. */
   pods?: Set<string>;
   /** The spec generation whose config each pod (by IP) has had applied at run time. */

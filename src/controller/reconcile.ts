@@ -8,6 +8,7 @@ import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
 import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, finishedChange, replIds, type RoleChange } from '../plan/status.js';
+import { marksFromStatus } from '../plan/sync.js';
 import type { ClaimRef } from '../plan/topology.js';
 import { tendBacklog } from './backlog.js';
 import { recordNodeMetrics } from './metrics.js';
@@ -82,7 +83,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   // booting (pointed at a parent, it would look synced while its offset says nothing).
   const settled = decision.kind === 'ok' || change !== 'none';
   const plan = keepsTopology(decision, observed, claims) || noCertificate || noPassword ? undefined : await applyTopology(pass, observed, primary, claimRefs, settled);
-  const nodes = computeNodes(spec, observed, primary, plan);
+  // Which replicas' full sync is proven (plan/sync.ts) needs the marks of the last pass (a new
+  // operator starts from what the last status showed).
+  const { nodes, marks } = computeNodes(spec, observed, primary, plan, pass.memory.syncMarks ?? marksFromStatus(rr.status?.nodes, observed));
+  pass.memory.syncMarks = marks;
   if (plan) {
     const readable = new Set(nodes.filter((n) => n.read).map((n) => n.name));
     // The primary role label lets clients write to a writable pod: it gets it only once a status

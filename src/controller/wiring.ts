@@ -3,6 +3,7 @@ import { backlogManaged } from '../plan/backlog.js';
 import { REDIS_PORT } from '../plan/names.js';
 import { isBooting, type ObservedPod } from '../plan/observation.js';
 import { RESTART_DIRECTIVES } from '../plan/rollout.js';
+import { LIVE_DEFAULTS } from '../plan/sync.js';
 import type { Plan } from '../plan/topology.js';
 import type { RedisTarget } from '../redis/client.js';
 import { redisTarget, type Pass } from './pass.js';
@@ -66,7 +67,8 @@ async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
         });
       // Directives Redis cannot change at run time are rolled instead (src/plan/rollout.ts); with auto
       // sizing, the backlog phase sets repl-backlog-size (never below spec.config's).
-      for (const [directive, value] of Object.entries(spec.config)) if (!RESTART_DIRECTIVES.has(directive.toLowerCase()) && !(managed && directive.toLowerCase() === 'repl-backlog-size')) await set(directive, value);
+      const live = Object.entries({ ...LIVE_DEFAULTS, ...spec.config }).filter(([d]) => !RESTART_DIRECTIVES.has(d.toLowerCase()) && !(managed && d.toLowerCase() === 'repl-backlog-size'));
+      for (const [directive, value] of live) await set(directive, value);
       await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
       if (answered) configured.set(pod.podIP!, generation);
     }),

@@ -1,7 +1,7 @@
 // status.nodes from what was observed: the placement of each pod and its INFO replication.
 import { totalPods, type NodeStatus, type RedisReplicationSpec } from '../api/schema.js';
-import type { ReplicationInfo } from '../redis/info.js';
 import type { ObservedPod } from './observation.js';
+import { replicaSync, type ReplicaSync, type SyncMark } from './sync.js';
 
 /** A pod as status shows it: its place in the topology (as planned) and what its Redis said. */
 export type NodePod = Pick<ObservedPod, 'name' | 'index' | 'tier' | 'parent' | 'podIP' | 'info'> & Partial<Pick<ObservedPod, 'node' | 'zone' | 'server'>>;
@@ -17,12 +17,16 @@ export interface NodesInput {
   primary: string;
   pods: NodePod[];
   readService: RedisReplicationSpec['readService'];
+  /** Each replica's sync mark from the last pass (plan/sync.ts): none, and no replica is synced yet. */
+  marks?: ReadonlyMap<string, SyncMark> | undefined;
 }
 
-function link(info: ReplicationInfo | undefined): NonNullable<NodeStatus['link']> {
-  if (info?.role !== 'replica') return 'down';
-  if (info.syncInProgress) return 'syncing';
-  return info.linkUp ? 'up' : 'down';
+const parentOf = (pod: NodePod, byName: Map<string, NodePod>) => (pod.parent === undefined ? undefined : byName.get(pod.parent));
+
+/** The link of every replica, and the marks to keep for the next pass. */
+export function replicaLinks(input: NodesInput): Map<string, ReplicaSync> {
+  const byName = new Map(input.pods.map((p) => [p.name, p]));
+  return new Map(input.pods.filter((p) => p.name !== input.primary).map((p) => [p.name, replicaSync(p, parentOf(p, byName), input.marks?.get(p.name))]));
 }
 
 /** Seconds since the parent last heard from the replica, as the parent reports it, else since the replica last heard from its parent.
@@ -46,10 +50,7 @@ function primaryNode(pod: NodePod, includePrimary: boolean): NodeStatus {
   };
 }
 
-function replicaNode(pod: NodePod, parent: NodePod | undefined, maxLagSeconds: number): NodeStatus {
-  // Linked to another pod than its assigned parent (a re-point is pending): not linked as the status says.
-  const pointed = pod.info?.role === 'replica' && parent?.podIP !== undefined && pod.info.masterHost === parent.podIP;
-  const state = pointed ? link(pod.info) : 'down';
+function replicaNode(pod: NodePod, parent: NodePod | undefined, state: NonNullable<NodeStatus['link']>, maxLagSeconds: number): NodeStatus {
   const offset = pod.info?.role === 'replica' ? pod.info.replicaOffset : undefined;
   const parentOffset = parent?.info?.replOffset;
   const lag = lagSeconds(pod, parent);
@@ -62,7 +63,7 @@ function replicaNode(pod: NodePod, parent: NodePod | undefined, maxLagSeconds: n
     ...where(pod),
     link: state,
     offset,
-    // A replica in a full sync has no meaningful offset yet.
+    // A replica in a full sync (or not yet streaming after it) has no meaningful offset yet.
     lagBytes: offset === undefined || parentOffset === undefined || state === 'syncing' ? undefined : Math.max(0, parentOffset - offset),
     lagSeconds: lag,
     read: state === 'up' && lag !== undefined && lag <= maxLagSeconds,
@@ -72,12 +73,13 @@ function replicaNode(pod: NodePod, parent: NodePod | undefined, maxLagSeconds: n
 /** One entry per pod: the primary first, then by tier, then by the index in the pod name. */
 export function buildNodes(input: NodesInput): NodeStatus[] {
   const byName = new Map(input.pods.map((p) => [p.name, p]));
+  const links = replicaLinks(input);
   return [...input.pods]
     .sort((a, b) => Number(b.name === input.primary) - Number(a.name === input.primary) || a.tier - b.tier || a.index - b.index)
     .map((pod) =>
       pod.name === input.primary
         ? primaryNode(pod, input.readService.includePrimary)
-        : replicaNode(pod, pod.parent === undefined ? undefined : byName.get(pod.parent), input.readService.maxLagSeconds),
+        : replicaNode(pod, parentOf(pod, byName), links.get(pod.name)!.link, input.readService.maxLagSeconds),
     );
 }
 

@@ -80,7 +80,7 @@ function syncedCondition(o: Observation, f: ReturnType<typeof facts>): Condition
     return condition('ReplicasSynced', false, 'FullResyncLoop', `full-resync loop: ${which}; the replication backlog covers less than these disconnects`);
   }
   if (f.down.length > 0) return condition('ReplicasSynced', false, 'LinkDown', `link down: ${names(f.down)}`);
-  if (f.syncing.length > 0) return condition('ReplicasSynced', false, 'FullSync', `full sync in progress: ${names(f.syncing)}`);
+  if (f.syncing.length > 0) return condition('ReplicasSynced', false, 'FullSync', `full sync in progress or not yet acknowledged: ${names(f.syncing)}`);
   return condition('ReplicasSynced', true, 'Synced', 'every replica link is up');
 }
 

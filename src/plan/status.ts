@@ -5,7 +5,8 @@ import type { ResyncLoop } from './backlog.js';
 import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
 import { passwordSecret, type SecretIssue } from './secrets.js';
-import { buildNodes, summarize } from './nodes.js';
+import { buildNodes, replicaLinks, summarize } from './nodes.js';
+import type { SyncMark } from './sync.js';
 import { isWritableMaster, type ObservedPod } from './observation.js';
 import { decidePhase, type PrimaryState } from './phase.js';
 import type { PrimaryDecision } from './primary.js';
@@ -26,7 +27,13 @@ export interface RoleChange {
 export const MEASUREMENT_REFRESH_MS = 5 * 60_000;
 
 /** status.nodes: every live pod where the plan puts it (tier, parent), with what its Redis said. */
-export function computeNodes(spec: RedisReplicationSpec, observed: ObservedPod[], primary: string | undefined, plan: Plan | undefined): NodeStatus[] {
+export function computeNodes(
+  spec: RedisReplicationSpec,
+  observed: ObservedPod[],
+  primary: string | undefined,
+  plan: Plan | undefined,
+  marks: ReadonlyMap<string, SyncMark> | undefined,
+): { nodes: NodeStatus[]; marks: Map<string, SyncMark> } {
   const placement = new Map(plan?.layout.map((p) => [p.name, p]));
   const pods = observed
     .filter((p) => !p.deleting)
@@ -36,7 +43,9 @@ export function computeNodes(spec: RedisReplicationSpec, observed: ObservedPod[]
         ? { ...p, tier: 0, parent: undefined }
         : { ...p, tier: placed?.tier ?? Math.max(1, p.tier), parent: placed?.parent ?? p.parent };
     });
-  return buildNodes({ primary: primary ?? '', pods, readService: spec.readService });
+  const input = { primary: primary ?? '', pods, readService: spec.readService, marks };
+  const kept = [...replicaLinks(input)].flatMap(([name, sync]) => (sync.mark ? [[name, sync.mark] as const] : []));
+  return { nodes: buildNodes(input), marks: new Map(kept) };
 }
 
 export interface StatusInput {

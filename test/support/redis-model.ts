@@ -3,6 +3,11 @@
 // - each server holds a log of writes (its dataset) and a replication offset;
 // - a replica copies its parent's log: a partial sync when its log is a prefix of the parent's,
 //   else a full sync that replaces its dataset (how an empty primary wipes its replicas);
+// - after a full sync the parent lists the replica online but streams to it only from the replica's
+//   first acknowledgement (REPLCONF ACK) a second later, as a diskless sync does: until then the
+//   parent reports the offset the replica acknowledged on its connection (0 before any), and writes
+//   reach the parent alone; a parent with replicas pings them every repl-ping-replica-period (10 s),
+//   which moves its offset but not its dataset;
 // - a restart loses the dataset without persistence; with AOF it keeps the data but reports
 //   offset 0 (Redis restores the replication offset only from an RDB);
 // - frozen or partitioned servers do not answer; writes are refused while paused or below the
@@ -61,6 +66,13 @@ export class RedisServer {
   masterauth: string | undefined;
   config: Record<string, string>;
   lastIoMs = 0;
+  /** As its parent sees it: the offset it last acknowledged on this connection, and when its full
+   * sync ended; it streams once it acknowledged after that. */
+  acked = 0;
+  syncedAtMs = 0;
+  streaming = false;
+  /** When it last pinged its replicas. */
+  pingedAtMs = 0;
   /** The pod whose write stream this dataset comes from (its last master up the chain). */
   origin: string | undefined;
   /** INFO stats: the syncs it served (reset by a restart). */
@@ -241,6 +253,12 @@ export class RedisModel extends RedisCommands {
       const parent = this.servers.get(s.masterHost);
       return parent ? 1 + depth(parent, seen + 1) : 1;
     };
+    for (const s of this.servers.values()) {
+      const period = Number(s.config['repl-ping-replica-period'] ?? 10) * 1000;
+      if (s.role !== 'master' || !s.running || s.unreachable || this.replicasOf(s).length === 0 || this.now() - s.pingedAtMs < period) continue;
+      s.offset += 1;
+      s.pingedAtMs = this.now();
+    }
     for (const s of [...this.servers.values()].sort((a, b) => depth(a) - depth(b))) {
       if (s.role !== 'replica' || !s.running || s.unreachable) continue;
       const parent = this.servers.get(s.masterHost);
@@ -257,12 +275,28 @@ export class RedisModel extends RedisCommands {
       // parent's backlog still holds the offset after its own; else the parent sends a full sync.
       const resumes = prefix && s.replId === parent.replId && s.offset + 1 >= parent.backlogFirstByte;
       const full = s.linkUp ? !prefix || s.replId !== parent.replId : !resumes;
+      if (s.linkUp && !full && !s.streaming) {
+        // Online after a full sync, not streamed to yet: its first acknowledgement, a second after
+        // the sync, starts the stream; nothing reaches it before.
+        if (this.now() - s.syncedAtMs > 1000) {
+          s.acked = s.offset;
+          s.streaming = true;
+        }
+        s.lastIoMs = this.now();
+        continue;
+      }
       if (!s.linkUp) parent.syncs[full ? 'full' : 'partialOk']++;
       this.beforeSync(s, parent, full);
       if (full || !s.linkUp) {
         // Full sync: the replica's dataset is replaced by all of its parent's, at once; a resumed link
         // gets what it missed from the backlog at once too (the same dataset: its own is a prefix).
         s.log = [...parent.log];
+        // A resumed link streams at once; a full sync waits for the replica's first acknowledgement.
+        if (full) {
+          s.acked = 0;
+          s.syncedAtMs = this.now();
+          s.streaming = false;
+        }
       } else {
         // Partial sync: the stream it missed, as far as `limit` gets it this step.
         s.log.push(...parent.log.slice(s.log.length, s.log.length + limit));
@@ -271,6 +305,7 @@ export class RedisModel extends RedisCommands {
       s.replId2 = parent.replId2;
       s.origin = parent.role === 'master' ? parent.options.pod : parent.origin;
       s.offset = Math.max(0, parent.offset - (parent.log.length - s.log.length));
+      if (s.streaming) s.acked = s.offset;
       s.linkUp = true;
       s.lastIoMs = this.now();
     }
@@ -424,7 +459,7 @@ export class RedisModel extends RedisCommands {
       );
     }
     lines.push(`connected_slaves:${children.length}`);
-    children.forEach((c, i) => lines.push(`slave${i}:ip=${c.ip},port=${REDIS_PORT},state=online,offset=${c.offset},lag=${Math.floor((this.now() - c.lastIoMs) / 1000)}`));
+    children.forEach((c, i) => lines.push(`slave${i}:ip=${c.ip},port=${REDIS_PORT},state=online,offset=${c.acked},lag=${Math.floor((this.now() - c.lastIoMs) / 1000)}`));
     lines.push(`master_replid:${s.replId}`, `master_replid2:${s.replId2 ?? '0'.repeat(40)}`, `master_repl_offset:${s.offset}`);
     lines.push(`repl_backlog_size:${s.backlogSize}`, `repl_backlog_first_byte_offset:${s.backlogFirstByte}`);
     lines.push('# Stats', `sync_full:${s.syncs.full}`, `sync_partial_ok:${s.syncs.partialOk}`, 'sync_partial_err:0');

@@ -92,6 +92,7 @@ export const SKIPPED_ELSEWHERE: Skipped[] = [
     when: 'in-cluster',
   },
   { file: 'node-loss.test.ts', tests: 'every test', why: [WHY.faults, WHY.podIPs], when: 'elsewhere' },
+  { file: 'ready.test.ts', tests: 'every test', why: [WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'nodes.test.ts', tests: 'every test', why: [WHY.internals, WHY.faults, WHY.podIPs], when: 'elsewhere' },
   {
     file: 'operator.test.ts',

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseReplication, type ReplicaInfo, type ReplicationInfo } from '../../../src/redis/info.js';
-import { buildNodes, summarize, type NodePod } from '../../../src/plan/nodes.js';
+import { buildNodes as build, summarize, type NodePod, type NodesInput } from '../../../src/plan/nodes.js';
+import type { SyncMark } from '../../../src/plan/sync.js';
 
 const readService = { maxLagSeconds: 5, includePrimary: false, preferClose: true };
 const master = (replOffset: number, replicas: { ip: string; lag: number }[] = []): ReplicationInfo => ({
@@ -34,6 +35,15 @@ const pod = (name: string, tier: number, parent: string | undefined, podIP: stri
   podIP,
   info,
 });
+
+/** Every replica's full sync proven on its assigned parent (a mark below any acknowledged offset):
+ * these tests are about the rest of a node; plan/sync.ts has its own. */
+const proven = (pods: NodePod[]): Map<string, SyncMark> =>
+  new Map(pods.flatMap((p) => {
+    const parent = pods.find((q) => q.name === p.parent);
+    return parent?.podIP && parent.info ? [[p.name, { parentIP: parent.podIP, replId: parent.info.replId, mark: -1, acked: 0 }] as const] : [];
+  }));
+const buildNodes = (input: NodesInput) => build({ marks: proven(input.pods), ...input });
 
 describe('buildNodes', () => {
   const pods = [
@@ -71,8 +81,8 @@ describe('buildNodes', () => {
     expect(nodes[4]).toMatchObject({ link: 'up', offset: 90, lagBytes: 5, lagSeconds: 0, read: true });
   });
 
-  it('falls back to master_last_io_seconds_ago when the parent does not list the replica', () => {
-    const [, n] = buildNodes({ primary: 'c-0', pods: [pod('c-0', 0, undefined, '10.0.0.1', master(10)), pod('c-1', 1, 'c-0', 'b', replica({ replicaOffset: 20, lastIoSecondsAgo: 3 }))], readService });
+  it('falls back to master_last_io_seconds_ago when the parent does not know the lag', () => {
+    const [, n] = buildNodes({ primary: 'c-0', pods: [pod('c-0', 0, undefined, '10.0.0.1', master(10, [{ ip: 'b', lag: -1 }])), pod('c-1', 1, 'c-0', 'b', replica({ replicaOffset: 20, lastIoSecondsAgo: 3 }))], readService });
     expect(n).toMatchObject({ link: 'up', lagSeconds: 2, lagBytes: 0, read: true });
   });
 
@@ -98,7 +108,7 @@ describe('lagSeconds: the 1-second acknowledgement period is not lag', () => {
   const lagOf = (parentLag: number | undefined, lastIoSecondsAgo: number, maxLagSeconds = 5) =>
     buildNodes({
       primary: 'c-0',
-      pods: [primary(parentLag === undefined ? [] : [{ ip: '10.0.0.2', lag: parentLag }]), pod('c-1', 1, 'c-0', '10.0.0.2', replica({ lastIoSecondsAgo }))],
+      pods: [primary([{ ip: '10.0.0.2', lag: parentLag ?? -1 }]), pod('c-1', 1, 'c-0', '10.0.0.2', replica({ lastIoSecondsAgo }))],
       readService: { maxLagSeconds, includePrimary: false, preferClose: true },
     })[1];
 
@@ -128,7 +138,7 @@ describe('lagSeconds: the 1-second acknowledgement period is not lag', () => {
   it('leaves an idle resource at a maximum lag of 0', () => {
     const nodes = buildNodes({
       primary: 'c-0',
-      pods: [primary([{ ip: '10.0.0.2', lag: 1 }]), pod('c-1', 1, 'c-0', '10.0.0.2', replica()), pod('c-2', 1, 'c-0', '10.0.0.3', replica({ lastIoSecondsAgo: 1 }))],
+      pods: [primary([{ ip: '10.0.0.2', lag: 1 }, { ip: '10.0.0.3', lag: -1 }]), pod('c-1', 1, 'c-0', '10.0.0.2', replica()), pod('c-2', 1, 'c-0', '10.0.0.3', replica({ lastIoSecondsAgo: 1 }))],
       readService,
     });
     expect(summarize(nodes, { replicas: 2, cascade: [] })).toMatchObject({ maxLagSeconds: 0, readyReplicas: 2 });
@@ -136,7 +146,7 @@ describe('lagSeconds: the 1-second acknowledgement period is not lag', () => {
 });
 
 describe('link: a replica linked elsewhere than its assigned parent is down (a re-point is pending)', () => {
-  const parentPods = [pod('c-0', 0, undefined, '10.0.0.1', master(100)), pod('c-1', 1, 'c-0', '10.0.0.2', replica())];
+  const parentPods = [pod('c-0', 0, undefined, '10.0.0.1', master(100)), pod('c-1', 1, 'c-0', '10.0.0.2', replica({ replicas: [{ ip: '10.0.0.4', port: 6379, state: 'online', offset: 0, lag: 0 }] }))];
   const node = (child: NodePod, pods: NodePod[] = parentPods) => buildNodes({ primary: 'c-0', pods: [...pods, child], readService }).find((n) => n.name === child.name);
 
   it('is up when master_host is the podIP of the assigned parent', () => {
@@ -176,7 +186,7 @@ describe('summarize', () => {
     const nodes = buildNodes({
       primary: 'c-0',
       pods: [
-        pod('c-0', 0, undefined, '10.0.0.1', master(10)),
+        pod('c-0', 0, undefined, '10.0.0.1', master(10, [{ ip: 'b', lag: -1 }, { ip: 'c', lag: -1 }])),
         pod('c-1', 1, 'c-0', 'b', replica({ lastIoSecondsAgo: 2 })),
         pod('c-2', 1, 'c-0', 'c', replica({ lastIoSecondsAgo: 8 })),
         pod('c-3', 2, 'c-1', 'd', undefined),
