@@ -215,6 +215,8 @@ describe('helm install: one replica, watching one namespace', () => {
     expect(await canI(sa, 'get', 'secrets', r.app)).toBe(true);
     expect(await canI(sa, 'update', 'leases.coordination.k8s.io', sysNs)).toBe(true);
     // What it must not do.
+    expect(await canI(sa, 'create', 'pods', sysNs)).toBe(false);
+    expect(await canI(sa, 'get', 'secrets', sysNs)).toBe(false);
     expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
     expect(await canI(sa, 'list', 'secrets')).toBe(false);
     expect(await canI(sa, 'list', 'secrets', r.app)).toBe(false);
@@ -275,25 +277,15 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
   let app: { name: string; cleanup: () => Promise<void> };
   let applied = false;
 
-  /** The manifests with WATCH_NAMESPACES narrowed and the image this run built (a "kustomized" copy):
-   * never watches all namespaces, not even for a moment. */
-  function narrowed(watch: string): string {
+  /** The manifests with the image this run built (a "kustomized" copy); they watch their own namespace only. */
+  function withImage(): string {
     const docs = parseAllDocuments(readFileSync(manifestFile, 'utf8'));
-    let patched = 0;
     for (const doc of docs) {
       const obj = doc.toJS() as { kind?: string } | null;
       if (obj?.kind !== 'Deployment') continue;
-      const env = doc.getIn(['spec', 'template', 'spec', 'containers', 0, 'env']) as { items: { get(k: string): unknown; set(k: string, v: unknown): void }[] };
-      for (const e of env.items) {
-        if (e.get('name') === 'WATCH_NAMESPACES') {
-          e.set('value', watch);
-          patched++;
-        }
-      }
       doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'image'], `redis-replication-operator:${IMAGE_TAG}`);
       doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'imagePullPolicy'], 'Never');
     }
-    if (patched !== 1) throw new Error(`expected one WATCH_NAMESPACES in ${manifestFile}, patched ${patched}`);
     return docs.map((d) => d.toString()).join('---\n');
   }
 
@@ -303,7 +295,7 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
     app = await createNamespace('rro-app');
   });
   afterAll(async () => {
-    if (applied) await kubectlRaw(['delete', '-f', '-', '--ignore-not-found', '--wait=false'], { input: narrowed(app.name) });
+    if (applied) await kubectlRaw(['delete', '-f', '-', '--ignore-not-found', '--wait=false'], { input: withImage() });
     if (applied) await deleteNamespace(NS);
     await app?.cleanup();
   });
@@ -312,25 +304,35 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
     await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(repoRoot, 'crds')]);
     applied = true;
     const started = Date.now();
-    await kubectl(['apply', '-f', '-'], narrowed(app.name));
+    await kubectl(['apply', '-f', '-'], withImage());
     // The unmodified manifests are accepted as they are, too (server-side dry run, now that the namespace exists).
     const dry = await kubectl(['apply', '--dry-run=server', '-f', resolve(repoRoot, 'crds'), '-f', resolve(repoRoot, 'manifests')]);
     expect(dry).toContain('deployment.apps/redis-replication-operator');
     const pods = await waitDeploymentReady(NS, NAME, 1, 120_000);
     figures['kubectl apply manifests -> operator Ready (ms)'] = String(Date.now() - started);
     expect(pods[0]!.spec!.serviceAccountName).toBe(NAME);
-    expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(app.name);
+    expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(NS);
 
+    // Its own namespace only: nothing of another namespace (issue 24: no cluster-wide Secret write by default).
     const sa = { namespace: NS, name: NAME };
-    expect(await canI(sa, 'create', 'pods', app.name)).toBe(true);
+    expect(await canI(sa, 'create', 'pods', NS)).toBe(true);
+    expect(await canI(sa, 'patch', 'secrets', NS)).toBe(true);
+    expect(await canI(sa, 'create', 'pods', app.name)).toBe(false);
+    expect(await canI(sa, 'get', 'secrets', app.name)).toBe(false);
+    expect(await canI(sa, 'create', 'secrets', app.name)).toBe(false);
+    expect(await canI(sa, 'list', 'nodes', null)).toBe(true);
     expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
     expect(await canI(sa, 'list', 'secrets')).toBe(false);
-    expect(await canI(sa, 'delete', 'deployments', app.name)).toBe(false);
+    expect(await canI(sa, 'delete', 'deployments', NS)).toBe(false);
 
-    await createRR(app.name, 'plain', { replicas: 1 });
-    await waitReady(app.name, 'plain', 120_000).catch(async (err: Error) => {
+    // A resource in its namespace is reconciled; one in another namespace is not touched.
+    await createRR(app.name, 'elsewhere', { replicas: 1 });
+    await createRR(NS, 'plain', { replicas: 1 });
+    await waitReady(NS, 'plain', 120_000).catch(async (err: Error) => {
       throw new Error(`${err.message}\n${await diagnose(NS)}`);
     });
+    expect((await getRR(app.name, 'elsewhere')).status?.phase).toBeUndefined();
+    expect((await kubectl(['get', 'pods', '-n', app.name, '-o', 'name'])).trim()).toBe('');
 
     // Delete what manifests/ created (not the CRD: other tests on the cluster use it).
     await kubectl(['delete', '-f', resolve(repoRoot, 'manifests'), '--wait=false']);
