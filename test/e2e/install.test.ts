@@ -53,9 +53,12 @@ describe('helm template', () => {
   afterAll(async () => ns?.cleanup());
 
   it('renders objects the API server accepts (kubectl apply --dry-run=server)', async () => {
-    const rendered = await helm(['template', releaseName(), CHART, '-n', ns.name, '--include-crds', ...installSets([ns.name], { replicaCount: 2 })]);
+    const rendered = await helm(['template', releaseName(), CHART, '-n', ns.name, '--include-crds', ...installSets([ns.name], { replicaCount: 2, imageAllowList: '{redis:8.0,valkey/valkey:*}' })]);
     const kinds = parseAllDocuments(rendered).map((d) => d.toJS() as { kind?: string } | null).filter((d) => d?.kind).map((d) => d!.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment']));
+    expect(kinds).toEqual(expect.arrayContaining([
+      'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    ]));
     const out = await kubectl(['apply', '--dry-run=server', '-n', ns.name, '-f', '-'], rendered);
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(kinds.length);
@@ -145,7 +148,7 @@ describe('helm install: one replica, watching one namespace', () => {
 
   it('installs; the operator pod becomes Ready under its own ServiceAccount', async () => {
     const started = Date.now();
-    const notes = await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app])]);
+    const notes = await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app], { imageAllowList: '{redis:8.0,valkey/valkey:*}' })]);
     // NOTES: the example goes to the watched namespace, and the metrics Service is named as rendered.
     expect(notes).toContain(`kubectl apply --namespace ${r.app} -f -`);
     expect(notes).toContain(`service ${full}-metrics`);
@@ -166,6 +169,26 @@ describe('helm install: one replica, watching one namespace', () => {
     await createRR(r.app, 'cache', { replicas: 1 });
     const rr = await waitReady(r.app, 'cache', 120_000);
     expect(rr.status!.nodes!.map((n) => n.role).sort()).toEqual(['primary', 'replica']);
+  });
+
+  it('imageAllowList: the API server refuses a RedisReplication with an image outside the list, in the watched namespace only', async () => {
+    const create = (namespace: string, image: string) =>
+      kubectlRaw(['create', '--dry-run=server', '-n', namespace, '-f', '-'], {
+        input: JSON.stringify({ apiVersion: `${GROUP}/v1alpha1`, kind: 'RedisReplication', metadata: { name: 'img' }, spec: { image, auth: { enabled: false } } }),
+      });
+    // The API server loads a new policy asynchronously: polled until it refuses.
+    const refused = await waitFor(async () => {
+      const res = await create(r.app, 'redis:7.0');
+      return res.code !== 0 ? res : false;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the image allow-list policy in force' });
+    expect(refused.stderr).toContain('spec.image redis:7.0 is not in the image allow-list');
+    for (const allowed of ['redis:8.0', 'valkey/valkey:8.1']) {
+      const ok = await create(r.app, allowed);
+      expect(ok.code, ok.stderr).toBe(0);
+    }
+    // Outside the watched namespaces the policy does not apply.
+    const outside = await create(sysNs, 'redis:7.0');
+    expect(outside.code, outside.stderr).toBe(0);
   });
 
   it.skipIf(!localCluster)('/metrics of the in-cluster operator (pod IP, port 8080) shows replication lag for the replicas', async () => {

@@ -256,6 +256,35 @@ describe('helm template', () => {
     expect(np.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 9090 }], from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }] }]);
   });
 
+  it('imageAllowList: no policy when empty; else a ValidatingAdmissionPolicy on RedisReplications with the list, bound to the watched namespaces', () => {
+    const admission = (objs: Obj[]) => objs.filter((o) => o.apiVersion === 'admissionregistration.k8s.io/v1');
+    expect(admission(render())).toEqual([]);
+    const objs = render('--set', 'imageAllowList={redis:8.0,registry.example.com/redis/*}', '--set', 'watchNamespaces={a,b}');
+    const policy = one(objs, 'ValidatingAdmissionPolicy');
+    const binding = one(objs, 'ValidatingAdmissionPolicyBinding');
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([
+      { apiGroups: ['redis.replication.dev'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['redisreplications'] },
+    ]);
+    const variables = new Map((policy.spec.variables as Obj[]).map((v) => [v.name as string, v.expression as string]));
+    // The list is a CEL list literal of the values, as JSON writes it.
+    expect(JSON.parse(variables.get('allowed')!)).toEqual(['redis:8.0', 'registry.example.com/redis/*']);
+    expect(variables.get('image')).toContain('object.spec.image');
+    const rule = (policy.spec.validations as Obj[])[0]!;
+    expect(rule.expression).toContain('variables.allowed.exists(');
+    expect(rule.messageExpression).toContain('imageAllowList');
+    expect(binding.spec).toEqual({
+      policyName: policy.metadata.name,
+      validationActions: ['Deny'],
+      matchResources: { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['a', 'b'] }] } },
+    });
+    // Every namespace: no selector. By default: the release namespace.
+    expect(one(render('--set', 'imageAllowList={redis:8.0}', '--set-json', 'watchNamespaces=[]'), 'ValidatingAdmissionPolicyBinding').spec.matchResources).toBeUndefined();
+    expect(one(render('--set', 'imageAllowList={redis:8.0}'), 'ValidatingAdmissionPolicyBinding').spec.matchResources.namespaceSelector.matchExpressions[0].values).toEqual([NAMESPACE]);
+    // Cluster-scoped: named after the release and its namespace.
+    expect(policy.metadata.name).toContain(NAMESPACE);
+  });
+
   it('ServiceMonitor without metrics is refused with a message', () => {
     const r = runHelm(
       ['template', 'rro', CHART_DIR, '--set', 'metrics.enabled=false', '--set', 'metrics.serviceMonitor.enabled=true'],
@@ -274,6 +303,8 @@ describe('helm template', () => {
       [['--set', 'image.pullPolicy=Sometimes'], /pullPolicy/],
       [['--set-json', 'watchNamespaces=["Not_A_Namespace"]'], /watchNamespaces/],
       [['--set', 'metrics.enabled=yes'], /enabled/],
+      [['--set-json', 'imageAllowList=["redis 8"]'], /imageAllowList/],
+      [['--set-json', 'imageAllowList=["redis:*:x*"]'], /imageAllowList/],
     ];
     for (const [args, message] of bad) {
       const r = runHelm(['template', 'rro', CHART_DIR, ...args], helm());
