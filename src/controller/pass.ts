@@ -124,6 +124,10 @@ export interface ResourceMemory {
   offsetSamples?: OffsetSample[];
   syncWatch?: SyncWatch;
   fullSyncs?: Record<string, FullSync[]>;
+  /** The fingerprint every pod served at the last such check, if they all served the same. */
+  tlsServedEverywhere?: string;
+  /** The name constraints of the operator's CA (reading them takes milliseconds: once per CA). */
+  caPermitted?: { cert: string; names: string[] | undefined };
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */
@@ -133,6 +137,8 @@ export interface TlsState {
   client: RedisTls | undefined;
   /** The SHA-256 fingerprint of the certificate every pod should serve. */
   fingerprint: string | undefined;
+  /** The operator's CA is being renewed: every pod re-reads its files (the CAs it trusts) at each check. */
+  caRenewal: boolean;
   /** Why the certificate wanted cannot be applied (a missing or unusable Secret). */
   problem: { reason: string; message: string } | undefined;
 }

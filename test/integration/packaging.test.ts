@@ -361,8 +361,15 @@ describe('Dockerfile and kind runner', () => {
     const df = read('Dockerfile');
     expect(df.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     // Pinned to a release of an even (LTS) major from 22 on, not a floating tag.
-    const [, major] = /NODE_IMAGE=node:(\d+)\.\d+\.\d+-bookworm-slim/.exec(df) ?? [];
-    expect(Number(major) % 2 === 0 && Number(major) >= 22).toBe(true);
+    const [, base, major] = /^ARG NODE_IMAGE=(node:(\d+)\.\d+\.\d+-bookworm-slim)@sha256:[0-9a-f]{64}$/m.exec(df) ?? [];
+    expect(Number(major) % 2 === 0 && Number(major) >= 24).toBe(true);
+    // By digest; the local build (no registry) passes the same name without it, the image build-images.sh makes.
+    const version = /^NODE_VERSION=(\S+)$/m.exec(read('hack/local-cluster/build-images.sh'))?.[1];
+    expect(base).toBe(`node:${version}-bookworm-slim`);
+    const script = read('hack/image-build.sh');
+    const derive = /^base=\$\((.*)\)$/m.exec(script)?.[1] ?? 'false';
+    expect(spawnSync('bash', ['-c', derive], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim()).toBe(base);
+    expect(script).toContain('--build-arg NODE_IMAGE="$base"');
     for (const label of ['title', 'description', 'version', 'licenses']) expect(df).toContain(`org.opencontainers.image.${label}=`);
     expect(df).toMatch(/npm ci --omit=dev/);
     expect(df).toMatch(/npm run build/);
