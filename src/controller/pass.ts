@@ -44,7 +44,7 @@ export interface KubeApi {
 }
 
 /** The Redis commands of the operator (RedisPool in production). */
-export type RedisApi = RedisCommands;
+type RedisApi = RedisCommands;
 
 /** Watched objects, from the informers' caches. */
 export interface Caches {
@@ -176,7 +176,7 @@ export interface Credentials {
 
 /** With auth, the operator is its own ACL user (its password is in the applied-auth Secret only);
  * without, it sends no password. */
-export function ownCredentials(pass: Pick<Pass, 'auth'>): Credentials {
+function ownCredentials(pass: Pick<Pass, 'auth'>): Credentials {
   return pass.auth ? { username: OPERATOR_USER, password: pass.auth.operatorPassword } : { password: undefined };
 }
 

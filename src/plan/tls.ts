@@ -35,7 +35,7 @@ export interface Validity {
 }
 
 /** The operator's CA of a resource, as its Secret holds it. */
-export interface CaFacts extends Validity {
+interface CaFacts extends Validity {
   /** The DNS names its name constraints permit; undefined without name constraints. */
   permitted: string[] | undefined;
 }
