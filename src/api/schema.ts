@@ -507,7 +507,7 @@ const failoverRecordSchema = z.object({
   reason: z.string(),
 });
 
-export const replicationBacklogStatusSchema = z.object({
+const replicationBacklogStatusSchema = z.object({
   /** repl-backlog-size in bytes: with auto sizing, the size the operator keeps on every pod; else the primary's. */
   size: z.number().int(),
   /** The longest disconnect (seconds) the primary's backlog covers at the current write rate; absent

@@ -27,7 +27,7 @@ interface ReplicationCommon {
 }
 
 /** INFO stats counters of the syncs a server served: full, and partial accepted or refused. */
-export interface SyncStats {
+interface SyncStats {
   full: number;
   partialOk: number;
   partialErr: number;
