@@ -4,8 +4,10 @@
 # Runs as uid 1000 with only dist/ and the production dependencies; fits the chart's
 # readOnlyRootFilesystem (the chart mounts an emptyDir at /tmp).
 
-# A supported Node.js LTS line, pinned to a release (Node.js 20 reached its end of life in April 2026).
-ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+# A supported Node.js LTS line, pinned to a release and to the digest of its image: a tag can be moved,
+# a digest cannot (Node.js 20 reached its end of life in April 2026). Not the newest 24.x patch: see
+# docs/security.md (accepted risks). hack/image-build.sh overrides it with the same name, no digest.
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim@sha256:48abc13a19400ca3985071e287bd405a1d99306770eb81d61202fb6b65cf0b57
 ARG VERSION=0.1.0
 
 # --- build: compile TypeScript (dev dependencies included) ---

@@ -26,7 +26,12 @@ if [ -n "$cafile" ] && [ "$cafile" != null ] && [ "$cafile" != undefined ] && [ 
   echo "cafile=/etc/npm-build-ca.crt" >> "$npmrc"
   mounts+=(--volume "$cafile:/etc/npm-build-ca.crt:ro")
 fi
-buildah bud --quiet --isolation chroot --network host --pull=never --layers=false "${mounts[@]}" -f Dockerfile -t "$IMAGE" . >&2
+# No registry is reachable here: the Dockerfile's base is the image build-images.sh made under the
+# Dockerfile's name for it, which has no digest of its own (a digest names the registry's image).
+base=$(sed -n 's/^ARG NODE_IMAGE=\([^@]*\)@sha256:[0-9a-f]*$/\1/p' Dockerfile)
+[ -n "$base" ] || { log "Dockerfile: no ARG NODE_IMAGE=<name>@sha256:<digest>"; exit 1; }
+buildah bud --quiet --isolation chroot --network host --pull=never --layers=false "${mounts[@]}" \
+  --build-arg NODE_IMAGE="$base" -f Dockerfile -t "$IMAGE" . >&2
 mkdir -p "$(dirname "$OUT")"
 rm -f "$OUT.part"
 buildah push --quiet "$IMAGE" "docker-archive:$OUT.part:$IMAGE" >&2

@@ -75,7 +75,8 @@ const HEADER = [
   '# Install (the CRD first, then the namespace, RBAC and the operator):',
   '#   kubectl apply -f crds/ -f manifests/',
   '# Image: redis-replication-operator:<appVersion>, built from the Dockerfile at the repository root.',
-  '# The operator watches all namespaces; to narrow it, set WATCH_NAMESPACES on the Deployment.',
+  '# The operator watches its own namespace only, where a Role lets it act (docs/security.md#rbac); for',
+  '# other namespaces install the chart with watchNamespaces (WATCH_NAMESPACES alone grants nothing there).',
 ].join('\n');
 
 const NAMESPACE_DOC = stringify({

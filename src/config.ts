@@ -17,7 +17,7 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-export const configSchema = z.object({
+const configSchema = z.object({
   namespaces: z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))

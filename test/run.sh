@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm test: unit tests, the fault simulation, integration tests (helm, kubectl; no cluster), then end-to-end tests on the local cluster,
+# npm test: unit tests, dead code (knip), the fault simulation, integration tests (helm, kubectl; no cluster), then end-to-end tests on the local cluster,
 # which is torn down (and checked clean) at the end.
 # Extra arguments go to the e2e vitest run (e.g. a test file).
 set -euo pipefail
@@ -9,6 +9,9 @@ bash hack/bootstrap.sh
 
 echo "[test] unit and controller tests" >&2
 npx vitest run --project unit
+
+echo "[test] dead code (knip: unused files, dependencies, exports)" >&2
+npx knip
 
 echo "[test] fault simulation" >&2
 npx vitest run --project sim

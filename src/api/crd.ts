@@ -47,13 +47,13 @@ function listMap(list: unknown, key: string): JsonSchema {
   return { ...(list as JsonSchema), 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [key] };
 }
 
-export function specJsonSchema(): JsonSchema {
+function specJsonSchema(): JsonSchema {
   // A resource without a spec gets the fully defaulted one. Not `{}`: the API server checks the
   // spec's CEL rules on the default as written, and they read self.replicas.
   return { ...structural(z.toJSONSchema(specSchema, { target: 'openapi-3.0', io: 'input' })), default: specSchema.parse({}) };
 }
 
-export function statusJsonSchema(): JsonSchema {
+function statusJsonSchema(): JsonSchema {
   const status = structural(z.toJSONSchema(statusSchema, { target: 'openapi-3.0', io: 'output' }));
   const props = status['properties'] as JsonSchema;
   return {
@@ -108,7 +108,7 @@ export function buildCrd(): object {
   };
 }
 
-export const CRD_HEADER = '# Generated from src/api/schema.ts by `npm run crd:generate`: do not edit.\n';
+const CRD_HEADER = '# Generated from src/api/schema.ts by `npm run crd:generate`: do not edit.\n';
 
 /** The text of crds/redisreplications.yaml. */
 export function renderCrd(): string {

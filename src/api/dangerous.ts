@@ -33,7 +33,7 @@ export const DANGEROUS_CONFIG_LIST = `${Object.keys(DANGEROUS_DIRECTIVES).join('
 export const DANGEROUS_CONFIG_HINT = 'set spec.allowDangerousConfig: true to allow it';
 
 /** Command categories of Redis 7.0.15 (ACL CAT) that hold no command of @dangerous. */
-export const SAFE_CATEGORIES = ['hash', 'string', 'bitmap', 'geo', 'stream', 'pubsub', 'blocking', 'transaction', 'scripting'] as const;
+const SAFE_CATEGORIES = ['hash', 'string', 'bitmap', 'geo', 'stream', 'pubsub', 'blocking', 'transaction', 'scripting'] as const;
 
 /** ACL CAT dangerous of Redis 7.0.15: commands, and subcommands as `command|subcommand`. */
 export const DANGEROUS_COMMANDS = `
@@ -85,7 +85,7 @@ export const SELECTOR = /(^| )[(]/;
 /** The rules after the last -@dangerous (all of them without one), padded with spaces and lower
  * case: Redis applies rules left to right and -@dangerous takes away every dangerous command granted
  * before it. CEL computes the same with the same functions (schema.ts). */
-export function rulesAfterLastDrop(rules: string): string {
+function rulesAfterLastDrop(rules: string): string {
   const padded = ` ${rules.toLowerCase()} `;
   return padded.substring(padded.lastIndexOf(` ${DROP_DANGEROUS} `) + 1);
 }

@@ -51,9 +51,9 @@ export const OWNED_DIRECTIVES = [
   'tls-auth-clients',
 ] as const;
 
-export const MAX_TIER1_REPLICAS = 100;
-export const MAX_CASCADE_TIERS = 3;
-export const MAX_REPLICAS_PER_PARENT = 10;
+const MAX_TIER1_REPLICAS = 100;
+const MAX_CASCADE_TIERS = 3;
+const MAX_REPLICAS_PER_PARENT = 10;
 /** Upper bound on the pods of one resource, primary included. */
 export const MAX_PODS = 250;
 
@@ -124,14 +124,14 @@ const namedSecret = (holds: string, opts: { empty: boolean }) =>
       'reason SecretNotAllowed, with the label to add.',
   });
 
-export const resourcesSchema = z
+const resourcesSchema = z
   .object({
     limits: quantityMap.optional(),
     requests: quantityMap.optional(),
   })
   .strict();
 
-export const cascadeTierSchema = z
+const cascadeTierSchema = z
   .object({
     replicasPerParent: z.number().int().min(1).max(MAX_REPLICAS_PER_PARENT),
   })
@@ -149,7 +149,7 @@ const nameMessage = {
   length: `may be at most ${MAX_RESOURCE_NAME_LENGTH} characters: the Service <name>-primary must fit in 63`,
   form: "must be a DNS-1035 label (it names the resource's Services): lowercase letters, digits and '-', starting with a letter and ending with a letter or a digit",
 };
-export const resourceNameSchema = z.string().max(MAX_RESOURCE_NAME_LENGTH, nameMessage.length).regex(DNS_LABEL, nameMessage.form);
+const resourceNameSchema = z.string().max(MAX_RESOURCE_NAME_LENGTH, nameMessage.length).regex(DNS_LABEL, nameMessage.form);
 /** The same, as CEL rules of the CRD's root (the one place a rule may read metadata.name). */
 export const resourceNameValidations = [
   { rule: `self.metadata.name.size() <= ${MAX_RESOURCE_NAME_LENGTH}`, message: `metadata.name ${nameMessage.length}`, reason: 'FieldValueInvalid', fieldPath: '.metadata' },
@@ -159,7 +159,7 @@ export const resourceNameValidations = [
 const ownedList = OWNED_DIRECTIVES.map((d) => `'${d}'`).join(', ');
 const DIRECTIVE_NAME = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 
-export const MAX_APP_USERS = 32;
+const MAX_APP_USERS = 32;
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Taken by the operator (its own user, the replication user) and by Redis. */
 const RESERVED_USER = /^(default$|rro-)/;
@@ -466,11 +466,11 @@ export const specSchema = z
 export type RedisReplicationSpec = z.output<typeof specSchema>;
 export type RedisReplicationSpecInput = z.input<typeof specSchema>;
 
-export const ROLES = ['primary', 'replica'] as const;
-export const LINKS = ['up', 'down', 'syncing'] as const;
+const ROLES = ['primary', 'replica'] as const;
+const LINKS = ['up', 'down', 'syncing'] as const;
 export const PHASES = ['Pending', 'Provisioning', 'Ready', 'Degraded', 'FailingOver', 'Failed'] as const;
 
-export const nodeStatusSchema = z.object({
+const nodeStatusSchema = z.object({
   name: z.string(),
   role: z.enum(ROLES),
   tier: z.number().int(),
@@ -490,7 +490,7 @@ export const nodeStatusSchema = z.object({
 });
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 
-export const conditionSchema = z.object({
+const conditionSchema = z.object({
   type: z.string(),
   status: z.enum(['True', 'False', 'Unknown']),
   reason: z.string(),
@@ -500,15 +500,14 @@ export const conditionSchema = z.object({
 });
 export type Condition = z.infer<typeof conditionSchema>;
 
-export const failoverRecordSchema = z.object({
+const failoverRecordSchema = z.object({
   time: z.string(),
   from: z.string(),
   to: z.string(),
   reason: z.string(),
 });
-export type FailoverRecord = z.infer<typeof failoverRecordSchema>;
 
-export const replicationBacklogStatusSchema = z.object({
+const replicationBacklogStatusSchema = z.object({
   /** repl-backlog-size in bytes: with auto sizing, the size the operator keeps on every pod; else the primary's. */
   size: z.number().int(),
   /** The longest disconnect (seconds) the primary's backlog covers at the current write rate; absent

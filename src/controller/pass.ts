@@ -45,7 +45,7 @@ export interface KubeApi {
 }
 
 /** The Redis commands of the operator (RedisPool in production). */
-export type RedisApi = RedisCommands;
+type RedisApi = RedisCommands;
 
 /** Watched objects, from the informers' caches. */
 export interface Caches {
@@ -128,6 +128,10 @@ export interface ResourceMemory {
   offsetSamples?: OffsetSample[];
   syncWatch?: SyncWatch;
   fullSyncs?: Record<string, FullSync[]>;
+  /** The fingerprint every pod served at the last such check, if they all served the same. */
+  tlsServedEverywhere?: string;
+  /** The name constraints of the operator's CA (reading them takes milliseconds: once per CA). */
+  caPermitted?: { cert: string; names: string[] | undefined };
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */
@@ -137,6 +141,8 @@ export interface TlsState {
   client: RedisTls | undefined;
   /** The SHA-256 fingerprint of the certificate every pod should serve. */
   fingerprint: string | undefined;
+  /** The operator's CA is being renewed: every pod re-reads its files (the CAs it trusts) at each check. */
+  caRenewal: boolean;
   /** Why the certificate wanted cannot be applied (a missing or unusable Secret). */
   problem: { reason: string; message: string } | undefined;
 }
@@ -174,7 +180,7 @@ export interface Credentials {
 
 /** With auth, the operator is its own ACL user (its password is in the applied-auth Secret only);
  * without, it sends no password. */
-export function ownCredentials(pass: Pick<Pass, 'auth'>): Credentials {
+function ownCredentials(pass: Pick<Pass, 'auth'>): Credentials {
   return pass.auth ? { username: OPERATOR_USER, password: pass.auth.operatorPassword } : { password: undefined };
 }
 

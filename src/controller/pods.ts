@@ -60,7 +60,7 @@ export async function markClaimsHoldingData(pass: Pass, observed: ObservedPod[],
 }
 
 /** Creates a pod (and its claim first). One the API server refuses is reported (see refuse). */
-export async function createPod(pass: Pass, placement: PodPlacement, image: string): Promise<void> {
+async function createPod(pass: Pass, placement: PodPlacement, image: string): Promise<void> {
   const { deps, rr } = pass;
   const spec = { ...pass.spec, image };
   if (spec.persistence.enabled) {

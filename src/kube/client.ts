@@ -19,7 +19,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** KUBECONFIG, else ~/.kube/config, else the in-cluster service account (client-node's loadFromDefault order). */
 export function loadKubeConfig(): KubeConfig {
@@ -49,7 +49,7 @@ export function resetApiRequestCounts(): void {
  * (combined with one the caller set) and count it. Done at the HTTP library, not in middleware,
  * because per-call options may replace the middleware list.
  */
-export function timeoutHttpLibrary(timeoutMs: number, inner: HttpLibrary = new IsomorphicFetchHttpLibrary()): HttpLibrary {
+function timeoutHttpLibrary(timeoutMs: number, inner: HttpLibrary = new IsomorphicFetchHttpLibrary()): HttpLibrary {
   return wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
       const method = request.getHttpMethod().toString();

@@ -2,7 +2,7 @@ import type { CoreV1Event, V1ObjectReference } from '@kubernetes/client-node';
 import { isNotFound, mergePatchOptions } from './client.js';
 
 /** The calls the recorder makes; CoreV1Api has them. */
-export interface EventApi {
+interface EventApi {
   createNamespacedEvent(p: { namespace: string; body: CoreV1Event }): Promise<CoreV1Event>;
   patchNamespacedEvent(
     p: { name: string; namespace: string; body: object },

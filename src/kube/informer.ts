@@ -10,9 +10,9 @@ import {
 } from '@kubernetes/client-node';
 import { countApiRequest } from './client.js';
 
-export type InformerEventType = 'add' | 'update' | 'delete';
+type InformerEventType = 'add' | 'update' | 'delete';
 
-export interface InformerTiming {
+interface InformerTiming {
   /** First restart delay after an error; doubles per consecutive error. */
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -24,7 +24,7 @@ export interface InformerTiming {
   relistMs: number;
 }
 
-export const DEFAULT_TIMING: InformerTiming = {
+const DEFAULT_TIMING: InformerTiming = {
   backoffMinMs: 1_000,
   backoffMaxMs: 30_000,
   watchTimeoutSeconds: 300,
@@ -35,7 +35,7 @@ export const DEFAULT_TIMING: InformerTiming = {
 /** The part of client-node's ListWatch this wrapper drives. */
 export type InformerSource<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
-export interface SourceHandle<T extends KubernetesObject> {
+interface SourceHandle<T extends KubernetesObject> {
   source: InformerSource<T>;
   /** Ends the current watch as if the server had answered 410 Gone, so the source relists. */
   relist(): void;
@@ -122,7 +122,7 @@ class TappedWatch extends Watch {
   }
 }
 
-export function listWatchFactory<T extends KubernetesObject>(
+function listWatchFactory<T extends KubernetesObject>(
   kc: KubeConfig,
   path: string,
   selectors: { labelSelector?: string | undefined; fieldSelector?: string | undefined },

@@ -61,7 +61,7 @@ export class TokenBucketRateLimiter implements RateLimiter {
 }
 
 /** The longest delay of several limiters (client-go's MaxOfRateLimiter). */
-export class MaxOfRateLimiter implements RateLimiter {
+class MaxOfRateLimiter implements RateLimiter {
   private readonly limiters: RateLimiter[];
   constructor(...limiters: RateLimiter[]) {
     this.limiters = limiters;

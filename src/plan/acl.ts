@@ -2,10 +2,9 @@
 // the application users of spec.auth.users; the rules each has, and the auth.conf every pod includes.
 // Passwords reach redis-server only through that file (and ACL SETUSER at run time), never argv.
 
-/** Names the operator gives its own users; spec.auth.users may not take them (nor the prefix). */
+/** Names the operator gives its own users; spec.auth.users may not take them (nor their prefix, api/schema.ts). */
 export const OPERATOR_USER = 'rro-operator';
 export const REPLICATION_USER = 'rro-replication';
-export const RESERVED_USER_PREFIX = 'rro-';
 
 /**
  * The operator's user: exactly the commands src/controller and src/redis send, no key, no channel.

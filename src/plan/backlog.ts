@@ -13,7 +13,7 @@ import { isBooting, type ObservedPod } from './observation.js';
 /** Redis's default repl-backlog-size (1mb). */
 export const DEFAULT_BACKLOG_BYTES = 1024 * 1024;
 /** A replica that full-syncs this many times within the window is in a full-resync loop. */
-export const LOOP_FULL_SYNCS = 2;
+const LOOP_FULL_SYNCS = 2;
 export const LOOP_WINDOW_MS = 10 * 60_000;
 /** The write rate is the primary's offset growth over this long, and none is given before it has
  * been watched for MIN_RATE_SPAN_MS (a rate from two close samples jitters with every write). */
@@ -23,9 +23,9 @@ export const MIN_RATE_SPAN_MS = 10_000;
  * has doubled. */
 export const HEADROOM = 2;
 /** The backlog may take at most this fraction of the container's memory limit. */
-export const MEMORY_LIMIT_FRACTION = 0.25;
+const MEMORY_LIMIT_FRACTION = 0.25;
 /** Sizes are whole multiples of Redis's smallest backlog (16kb). */
-export const SIZE_STEP = 16 * 1024;
+const SIZE_STEP = 16 * 1024;
 
 // ---- sizes
 
@@ -136,7 +136,7 @@ export function decideBacklogSize(input: SizingInput): number {
 // ---- syncs of the resource's own replicas
 
 /** What the operator last saw of one replica's link. */
-export interface LinkRecord {
+interface LinkRecord {
   ip: string;
   /** When its link was last seen up: its parent's IP and replication ID, the parent's sync counters,
    * its own slave_repl_offset, and the time. */

@@ -4,7 +4,7 @@ import type { ResyncLoop } from './backlog.js';
 import type { ConditionUpdate } from './conditions.js';
 import type { RolloutState } from './rollout.js';
 
-export type Phase = (typeof PHASES)[number];
+type Phase = (typeof PHASES)[number];
 
 /**
  * missing: no primary pod; starting: its pod exists but redis has not answered yet;

@@ -37,7 +37,7 @@ import type { Plan } from './topology.js';
 
 const DATA_DIR = '/data';
 /** Where the applied-auth Secret is mounted; redis-server includes its `auth.conf`. */
-export const AUTH_DIR = '/etc/redis-auth';
+const AUTH_DIR = '/etc/redis-auth';
 /** The redis user of the official Redis and Valkey images. */
 const REDIS_UID = 999;
 
@@ -101,12 +101,12 @@ export interface PodPlacement {
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const LOST_NODE_TOLERATION_SECONDS = 30;
-export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 
 /** Where a pod may run: the user's placement, else a spread of the resource's pods across nodes,
  * then zones (a preference: a small cluster still schedules them); with zoneAware, tier-1 replicas
  * spread across zones and a cascade replica is required in its parent's zone. */
-export function podScheduling(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): Partial<V1PodSpec> {
+function podScheduling(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): Partial<V1PodSpec> {
   const p = spec.placement;
   const instance = { [LABEL.name]: 'redis', [LABEL.instance]: rr.metadata.name };
   const spread = (topologyKey: string, matchLabels: Record<string, string>): V1TopologySpreadConstraint => ({

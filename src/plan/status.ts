@@ -24,7 +24,7 @@ export interface RoleChange {
 /** Offsets move with every write and the primary's pings, and lag jitters with load: measurements
  * alone refresh status at most this often. What they imply (read eligibility, conditions, phase)
  * is written at once. */
-export const MEASUREMENT_REFRESH_MS = 5 * 60_000;
+const MEASUREMENT_REFRESH_MS = 5 * 60_000;
 
 /** status.nodes: every live pod where the plan puts it (tier, parent), with what its Redis said. */
 export function computeNodes(

@@ -5,7 +5,7 @@
 // such a change is refused before any pod is touched.
 import type { ObservedPod } from './observation.js';
 
-export type ServerFamily = 'redis' | 'valkey';
+type ServerFamily = 'redis' | 'valkey';
 
 export interface ServerVersion {
   server: ServerFamily;

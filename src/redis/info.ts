@@ -1,7 +1,7 @@
 // Parses the text of `INFO` into typed replication facts. Redis answers with CRLF lines, `# Section`
 // headers and `key:value` fields; replica lines (`slaveN:`) carry comma-separated `k=v` pairs.
 
-export interface ReplicaEntry {
+interface ReplicaEntry {
   ip: string;
   port: number;
   state: string;
@@ -27,7 +27,7 @@ interface ReplicationCommon {
 }
 
 /** INFO stats counters of the syncs a server served: full, and partial accepted or refused. */
-export interface SyncStats {
+interface SyncStats {
   full: number;
   partialOk: number;
   partialErr: number;

@@ -3,11 +3,14 @@
 // WebCrypto. ECDSA P-256 keys, PEM files (what Redis reads). Key generation draws randomness, so this
 // lives outside src/plan; the decisions about certificates are in src/plan/tls.ts.
 import 'reflect-metadata';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName, GeneralSubtree, GeneralSubtrees, id_ce_nameConstraints, NameConstraints } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
-import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { pemBlocks, type Validity } from '../plan/tls.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// Node's WebCrypto, typed as the DOM's (the global object is the same one).
+x509.cryptoProvider.set(crypto);
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const DAY_MS = 86_400_000;
@@ -19,7 +22,10 @@ export interface KeyPair {
   key: string;
 }
 
-export async function createCertificateAuthority(commonName: string, nowMs: number, lifetimeDays: number): Promise<KeyPair> {
+/** A CA that may sign certificates for `permittedNames` only (DNS names, each with its subdomains,
+ * RFC 5280 name constraints, critical) and for no IP address: its key, were it to leak, could not
+ * impersonate anything else to a client that checks the chain (OpenSSL, hence Redis and Node, do). */
+export async function createCertificateAuthority(commonName: string, nowMs: number, lifetimeDays: number, permittedNames: string[]): Promise<KeyPair> {
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     ...validity(nowMs, lifetimeDays),
@@ -29,6 +35,7 @@ export async function createCertificateAuthority(commonName: string, nowMs: numb
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.Extension(id_ce_nameConstraints, true, nameConstraints(permittedNames)),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -40,7 +47,7 @@ export async function createCertificateAuthority(commonName: string, nowMs: numb
 export async function issueServerCertificate(ca: KeyPair, names: string[], nowMs: number, lifetimeDays: number): Promise<KeyPair> {
   const keys = await newKeys();
   const caCert = new x509.X509Certificate(ca.cert);
-  const caKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(ca.key).export({ type: 'pkcs8', format: 'der' }), ALGORITHM, false, ['sign']);
+  const caKey = await crypto.subtle.importKey('pkcs8', createPrivateKey(ca.key).export({ type: 'pkcs8', format: 'der' }), ALGORITHM, false, ['sign']);
   const cert = await x509.X509CertificateGenerator.create({
     ...validity(nowMs, lifetimeDays),
     subject: [{ CN: [names[0] ?? 'redis'] }],
@@ -57,6 +64,25 @@ export async function issueServerCertificate(ca: KeyPair, names: string[], nowMs
     ],
   });
   return { cert: cert.toString('pem') + '\n', key: await pemKey(keys.privateKey) };
+}
+
+function nameConstraints(permitted: string[]): ArrayBuffer {
+  const subtrees = (names: GeneralName[]) => new GeneralSubtrees(names.map((base) => new GeneralSubtree({ base })));
+  return AsnConvert.serialize(
+    new NameConstraints({
+      permittedSubtrees: subtrees(permitted.map((dNSName) => new GeneralName({ dNSName }))),
+      // Every IPv4 and IPv6 address (a prefix of length 0).
+      excludedSubtrees: subtrees(['0.0.0.0/0', '::/0'].map((iPAddress) => new GeneralName({ iPAddress }))),
+    }),
+  );
+}
+
+/** The DNS names a CA certificate may sign for (its permitted name constraints); undefined when it has none. */
+export function permittedNames(pem: string): string[] | undefined {
+  const extension = new x509.X509Certificate(pem).getExtension(id_ce_nameConstraints);
+  if (!extension) return undefined;
+  const parsed = AsnConvert.parse(extension.value, NameConstraints);
+  return (parsed.permittedSubtrees ?? []).flatMap((s) => (s.base.dNSName === undefined ? [] : [s.base.dNSName]));
 }
 
 export interface CertificateFacts extends Validity {
@@ -107,11 +133,11 @@ export function checkKeyPair(pair: KeyPair, caBundle: string): string | undefine
 }
 
 async function newKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return (await crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
 }
 
 async function pemKey(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY') + '\n';
+  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY') + '\n';
 }
 
 function validity(nowMs: number, lifetimeDays: number) {

@@ -4,7 +4,9 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
 import { TLS_CHECK_INTERVAL_MS } from '../../src/controller/tls.js';
-import { createCertificateAuthority, describeCertificate, issueServerCertificate } from '../../src/tls/certificates.js';
+import { buildOwnedSecret } from '../../src/plan/specs.js';
+import { CA_LIFETIME_DAYS, CA_OVERLAP_MS, pemBlocks, serverNames } from '../../src/plan/tls.js';
+import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate, permittedNames } from '../../src/tls/certificates.js';
 import { World } from '../support/world.js';
 
 const DAY = 86_400_000;
@@ -83,9 +85,79 @@ describe('TLS with the operator\'s own CA', () => {
   });
 });
 
+describe('the operator\'s CA: name constraints and renewal with an overlap', () => {
+  /** Every pod serves a certificate that the CAs of `bundle` (a client's copy of <name>-tls-ca) accept. */
+  const trustedBy = (world: World, bundle: string) => servers(world).every((s) => s.certificate !== undefined && checkKeyPair(s.certificate, bundle) === undefined);
+  const published = (world: World) => secretData(world, 'cache-tls-ca')['ca.crt']!;
+
+  it('the CA may sign the resource\'s Service names only', async () => {
+    const { world, rr } = setup({ replicas: 1, tls: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    expect(permittedNames(published(world))).toEqual(serverNames('cache', 'ns'));
+  });
+
+  it('is renewed in its last third: trusted first, issuing an overlap later, the old one dropped once every pod serves the new; no restart, no failover, every client copy keeps working', async () => {
+    const { world, rr } = setup({ replicas: 2, tls: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary;
+    const ips = [...world.kube.pods.values()].map((p) => p.status!.podIP!).sort();
+    const oldCa = published(world);
+    const checks = (world: World) => world.advance(TLS_CHECK_INTERVAL_MS);
+
+    // Begin: the new CA is published beside the old one; the pods still serve a certificate of the old.
+    world.advance(Math.ceil((CA_LIFETIME_DAYS * 2) / 3 + 1) * DAY);
+    await world.settle(rr, () => pemBlocks(published(world)).length === 2 && trustedBy(world, oldCa), 200);
+    const both = published(world);
+    expect(pemBlocks(both)[0]).toBe(oldCa);
+    const newCa = pemBlocks(both)[1]!;
+    expect(permittedNames(newCa)).toEqual(serverNames('cache', 'ns'));
+    expect(world.kube.events.map((e) => e.reason)).toContain('CARenewal');
+    // The pods are told to re-read their files (the CAs they trust) though their certificate did not change.
+    const reloads = () => world.redis.sent.filter((c) => c.includes('CONFIG SET tls-cert-file')).length;
+    const before = reloads();
+    checks(world);
+    await passes(world, rr, 2);
+    expect(reloads()).toBeGreaterThan(before);
+
+    // Switch, an overlap later: every pod serves a certificate of the new CA, which a client that
+    // fetched the bundle during the overlap trusts, while the old CA stays trusted.
+    world.advance(CA_OVERLAP_MS);
+    await world.settle(rr, () => trustedBy(world, newCa), 200);
+    expect(trustedBy(world, oldCa)).toBe(false);
+    expect(trustedBy(world, both)).toBe(true);
+    expect(pemBlocks(published(world))).toEqual([newCa, oldCa]);
+
+    // Drop, an overlap after every pod serves the new certificate.
+    world.advance(CA_OVERLAP_MS);
+    await world.settle(rr, () => published(world) === newCa, 200);
+    expect(pemBlocks(secretData(world, 'cache-tls')['ca.crt']!)).toEqual([newCa]);
+    expect(secretData(world, 'cache-tls-ca-key')['ca.crt']).toBe(newCa);
+
+    expect([...world.kube.pods.values()].map((p) => p.status!.podIP!).sort()).toEqual(ips);
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(world.status(rr)!.lastFailover).toBeUndefined();
+    expect(world.ready(rr)).toBe(true);
+  });
+
+  it('a CA made before name constraints (an upgraded operator) is replaced the same way', async () => {
+    const { world, rr } = setup({ replicas: 1, tls: { enabled: true } });
+    // What an earlier operator left: its CA, without name constraints (one for other names stands in for it).
+    const unconstrained = await createCertificateAuthority('old', world.nowMs, CA_LIFETIME_DAYS, ['placeholder']);
+    await world.kube.createSecret(buildOwnedSecret(rr, 'cache-tls-ca-key', { 'ca.crt': unconstrained.cert, 'ca.key': unconstrained.key }));
+    await world.settle(rr, () => pemBlocks(published(world)).length === 2, 200);
+    expect(pemBlocks(published(world))[0]).toBe(unconstrained.cert);
+    world.advance(CA_OVERLAP_MS);
+    await world.settle(rr, () => pemBlocks(published(world)).length === 2 && pemBlocks(published(world))[1] === unconstrained.cert, 200);
+    world.advance(CA_OVERLAP_MS);
+    await world.settle(rr, () => pemBlocks(published(world)).length === 1, 200);
+    expect(permittedNames(published(world))).toEqual(serverNames('cache', 'ns'));
+    expect(world.ready(rr)).toBe(true);
+  });
+});
+
 describe('TLS from a user\'s Secret (cert-manager\'s shape)', () => {
   async function userSecret(world: World) {
-    const ca = await createCertificateAuthority('user CA', world.nowMs, 365);
+    const ca = await createCertificateAuthority('user CA', world.nowMs, 365, ['cache-primary.ns.svc', 'cache-read.ns.svc']);
     const cert = await issueServerCertificate(ca, ['cache-primary.ns.svc', 'cache-read.ns.svc'], world.nowMs, 90);
     return { 'tls.crt': cert.cert, 'tls.key': cert.key, 'ca.crt': ca.cert };
   }
@@ -110,7 +182,7 @@ describe('TLS from a user\'s Secret (cert-manager\'s shape)', () => {
     world.allowedSecret('cache-cert', { 'tls.crt': data['tls.crt'], 'tls.key': data['tls.key'] });
     await passes(world, rr, 2);
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'SecretsAvailable')?.message).toMatch(/^Secret cache-cert has no key "ca.crt"/);
-    const other = await createCertificateAuthority('other', world.nowMs, 1);
+    const other = await createCertificateAuthority('other', world.nowMs, 1, ['other']);
     world.allowedSecret('cache-cert', { ...data, 'ca.crt': other.cert });
     world.advance(31_000);
     await passes(world, rr, 2);

@@ -53,9 +53,12 @@ describe('helm template', () => {
   afterAll(async () => ns?.cleanup());
 
   it('renders objects the API server accepts (kubectl apply --dry-run=server)', async () => {
-    const rendered = await helm(['template', releaseName(), CHART, '-n', ns.name, '--include-crds', ...installSets([ns.name], { replicaCount: 2 })]);
+    const rendered = await helm(['template', releaseName(), CHART, '-n', ns.name, '--include-crds', ...installSets([ns.name], { replicaCount: 2, imageAllowList: '{redis:8.0,valkey/valkey:*}' })]);
     const kinds = parseAllDocuments(rendered).map((d) => d.toJS() as { kind?: string } | null).filter((d) => d?.kind).map((d) => d!.kind);
-    expect(kinds).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment']));
+    expect(kinds).toEqual(expect.arrayContaining([
+      'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+    ]));
     const out = await kubectl(['apply', '--dry-run=server', '-n', ns.name, '-f', '-'], rendered);
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(kinds.length);
@@ -145,7 +148,7 @@ describe('helm install: one replica, watching one namespace', () => {
 
   it('installs; the operator pod becomes Ready under its own ServiceAccount', async () => {
     const started = Date.now();
-    const notes = await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app])]);
+    const notes = await helm(['install', release, CHART, '-n', sysNs, '--create-namespace', ...installSets([r.app], { imageAllowList: '{redis:8.0,valkey/valkey:*}' })]);
     // NOTES: the example goes to the watched namespace, and the metrics Service is named as rendered.
     expect(notes).toContain(`kubectl apply --namespace ${r.app} -f -`);
     expect(notes).toContain(`service ${full}-metrics`);
@@ -166,6 +169,26 @@ describe('helm install: one replica, watching one namespace', () => {
     await createRR(r.app, 'cache', { replicas: 1 });
     const rr = await waitReady(r.app, 'cache', 120_000);
     expect(rr.status!.nodes!.map((n) => n.role).sort()).toEqual(['primary', 'replica']);
+  });
+
+  it('imageAllowList: the API server refuses a RedisReplication with an image outside the list, in the watched namespace only', async () => {
+    const create = (namespace: string, image: string) =>
+      kubectlRaw(['create', '--dry-run=server', '-n', namespace, '-f', '-'], {
+        input: JSON.stringify({ apiVersion: `${GROUP}/v1alpha1`, kind: 'RedisReplication', metadata: { name: 'img' }, spec: { image, auth: { enabled: false } } }),
+      });
+    // The API server loads a new policy asynchronously: polled until it refuses.
+    const refused = await waitFor(async () => {
+      const res = await create(r.app, 'redis:7.0');
+      return res.code !== 0 ? res : false;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: 'the image allow-list policy in force' });
+    expect(refused.stderr).toContain('spec.image redis:7.0 is not in the image allow-list');
+    for (const allowed of ['redis:8.0', 'valkey/valkey:8.1']) {
+      const ok = await create(r.app, allowed);
+      expect(ok.code, ok.stderr).toBe(0);
+    }
+    // Outside the watched namespaces the policy does not apply.
+    const outside = await create(sysNs, 'redis:7.0');
+    expect(outside.code, outside.stderr).toBe(0);
   });
 
   it.skipIf(!localCluster)('/metrics of the in-cluster operator (pod IP, port 8080) shows replication lag for the replicas', async () => {
@@ -215,6 +238,8 @@ describe('helm install: one replica, watching one namespace', () => {
     expect(await canI(sa, 'get', 'secrets', r.app)).toBe(true);
     expect(await canI(sa, 'update', 'leases.coordination.k8s.io', sysNs)).toBe(true);
     // What it must not do.
+    expect(await canI(sa, 'create', 'pods', sysNs)).toBe(false);
+    expect(await canI(sa, 'get', 'secrets', sysNs)).toBe(false);
     expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
     expect(await canI(sa, 'list', 'secrets')).toBe(false);
     expect(await canI(sa, 'list', 'secrets', r.app)).toBe(false);
@@ -275,25 +300,15 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
   let app: { name: string; cleanup: () => Promise<void> };
   let applied = false;
 
-  /** The manifests with WATCH_NAMESPACES narrowed and the image this run built (a "kustomized" copy):
-   * never watches all namespaces, not even for a moment. */
-  function narrowed(watch: string): string {
+  /** The manifests with the image this run built (a "kustomized" copy); they watch their own namespace only. */
+  function withImage(): string {
     const docs = parseAllDocuments(readFileSync(manifestFile, 'utf8'));
-    let patched = 0;
     for (const doc of docs) {
       const obj = doc.toJS() as { kind?: string } | null;
       if (obj?.kind !== 'Deployment') continue;
-      const env = doc.getIn(['spec', 'template', 'spec', 'containers', 0, 'env']) as { items: { get(k: string): unknown; set(k: string, v: unknown): void }[] };
-      for (const e of env.items) {
-        if (e.get('name') === 'WATCH_NAMESPACES') {
-          e.set('value', watch);
-          patched++;
-        }
-      }
       doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'image'], `redis-replication-operator:${IMAGE_TAG}`);
       doc.setIn(['spec', 'template', 'spec', 'containers', 0, 'imagePullPolicy'], 'Never');
     }
-    if (patched !== 1) throw new Error(`expected one WATCH_NAMESPACES in ${manifestFile}, patched ${patched}`);
     return docs.map((d) => d.toString()).join('---\n');
   }
 
@@ -303,7 +318,7 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
     app = await createNamespace('rro-app');
   });
   afterAll(async () => {
-    if (applied) await kubectlRaw(['delete', '-f', '-', '--ignore-not-found', '--wait=false'], { input: narrowed(app.name) });
+    if (applied) await kubectlRaw(['delete', '-f', '-', '--ignore-not-found', '--wait=false'], { input: withImage() });
     if (applied) await deleteNamespace(NS);
     await app?.cleanup();
   });
@@ -312,25 +327,35 @@ describe('plain manifests: kubectl apply -f crds/ -f manifests/', () => {
     await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(repoRoot, 'crds')]);
     applied = true;
     const started = Date.now();
-    await kubectl(['apply', '-f', '-'], narrowed(app.name));
+    await kubectl(['apply', '-f', '-'], withImage());
     // The unmodified manifests are accepted as they are, too (server-side dry run, now that the namespace exists).
     const dry = await kubectl(['apply', '--dry-run=server', '-f', resolve(repoRoot, 'crds'), '-f', resolve(repoRoot, 'manifests')]);
     expect(dry).toContain('deployment.apps/redis-replication-operator');
     const pods = await waitDeploymentReady(NS, NAME, 1, 120_000);
     figures['kubectl apply manifests -> operator Ready (ms)'] = String(Date.now() - started);
     expect(pods[0]!.spec!.serviceAccountName).toBe(NAME);
-    expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(app.name);
+    expect(envOf(pods[0]!, 'WATCH_NAMESPACES')).toBe(NS);
 
+    // Its own namespace only: nothing of another namespace (issue 24: no cluster-wide Secret write by default).
     const sa = { namespace: NS, name: NAME };
-    expect(await canI(sa, 'create', 'pods', app.name)).toBe(true);
+    expect(await canI(sa, 'create', 'pods', NS)).toBe(true);
+    expect(await canI(sa, 'patch', 'secrets', NS)).toBe(true);
+    expect(await canI(sa, 'create', 'pods', app.name)).toBe(false);
+    expect(await canI(sa, 'get', 'secrets', app.name)).toBe(false);
+    expect(await canI(sa, 'create', 'secrets', app.name)).toBe(false);
+    expect(await canI(sa, 'list', 'nodes', null)).toBe(true);
     expect(await canI(sa, 'delete', 'nodes', null)).toBe(false);
     expect(await canI(sa, 'list', 'secrets')).toBe(false);
-    expect(await canI(sa, 'delete', 'deployments', app.name)).toBe(false);
+    expect(await canI(sa, 'delete', 'deployments', NS)).toBe(false);
 
-    await createRR(app.name, 'plain', { replicas: 1 });
-    await waitReady(app.name, 'plain', 120_000).catch(async (err: Error) => {
+    // A resource in its namespace is reconciled; one in another namespace is not touched.
+    await createRR(app.name, 'elsewhere', { replicas: 1 });
+    await createRR(NS, 'plain', { replicas: 1 });
+    await waitReady(NS, 'plain', 120_000).catch(async (err: Error) => {
       throw new Error(`${err.message}\n${await diagnose(NS)}`);
     });
+    expect((await getRR(app.name, 'elsewhere')).status?.phase).toBeUndefined();
+    expect((await kubectl(['get', 'pods', '-n', app.name, '-o', 'name'])).trim()).toBe('');
 
     // Delete what manifests/ created (not the CRD: other tests on the cluster use it).
     await kubectl(['delete', '-f', resolve(repoRoot, 'manifests'), '--wait=false']);

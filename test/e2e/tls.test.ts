@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { serverNames } from '../../src/plan/tls.js';
+import { permittedNames } from '../../src/tls/certificates.js';
 import { kubectl, kubectlRaw, waitFor } from './support/cluster.js';
 import { clusterNodeKind } from '../../hack/local-cluster/common.js';
 import { livePods, primaryServiceIP } from './support/invariants.js';
@@ -45,6 +47,8 @@ describe.skipIf(!localCluster)('TLS with the operator\'s own CA, under the restr
     expect(Object.keys(published.data ?? {})).toEqual(['ca.crt']);
     const ca = (await secretValue(ns, 'sec-tls-ca', 'ca.crt'))!;
     expect(new X509Certificate(ca).ca).toBe(true);
+    // Name constraints: the CA may sign the resource's Service names only (redis-cli and Redis check the chain with them).
+    expect(permittedNames(ca)).toEqual(serverNames('sec', ns));
     const caFile = join(mkdtempSync(join(tmpdir(), 'rro-tls-')), 'ca.crt');
     writeFileSync(caFile, ca);
 

@@ -72,7 +72,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "rro.suffixed" (list . .Release.Namespace) }}
 {{- end }}
 
-{{/* The operator's permissions on the objects it manages (rbac.yaml: a ClusterRole, or a Role per watched namespace). */}}
+{{/*
+The namespaces the operator watches, comma-separated (WATCH_NAMESPACES): watchNamespaces unset (null,
+the default) is the release namespace alone; an empty list is every namespace, and gives "".
+*/}}
+{{- define "rro.watchNamespaces" -}}
+{{- if kindIs "invalid" .Values.watchNamespaces }}{{ .Release.Namespace }}{{ else }}{{ join "," .Values.watchNamespaces }}{{ end }}
+{{- end }}
+
+{{/* The operator's permissions on the objects it manages (rbac.yaml: a Role per watched namespace, or a ClusterRole for all). */}}
 {{- define "rro.rules" }}
   - apiGroups: ["redis.replication.dev"]
     resources: ["redisreplications"]

@@ -96,6 +96,7 @@ log "installing the chart (release $release, namespace $namespace)"
   --set image.repository="${image%:*}" \
   --set image.tag="${image##*:}" \
   --set image.pullPolicy=Never \
+  --set-json 'watchNamespaces=[]' \
   --wait --timeout 5m
 # The CRD ships in the chart's crds/ (installed once, never upgraded by helm): apply the current one.
 kubectl apply -f "$root/crds/"

@@ -15,8 +15,8 @@ let port: number;
 const pool = new RedisPool({ connectMs: 500, commandMs: 500 });
 
 beforeAll(async () => {
-  ca = await createCertificateAuthority('test CA', NOW, 1);
-  otherCa = await createCertificateAuthority('other CA', NOW, 1);
+  ca = await createCertificateAuthority('test CA', NOW, 1, ['cache-primary', 'cache-primary.ns.svc']);
+  otherCa = await createCertificateAuthority('other CA', NOW, 1, ['cache-primary', 'cache-primary.ns.svc']);
   server = await issueServerCertificate(ca, ['cache-primary', 'cache-primary.ns.svc'], NOW, 1);
   tlsServer = createServer({ cert: server.cert, key: server.key }, (socket) => {
     socket.on('data', (chunk) => socket.write('+OK\r\n'.repeat(chunk.toString().match(/^\*\d+\r$/gm)?.length ?? 0)));

@@ -1,13 +1,35 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { connect, createServer } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate } from '../../../src/tls/certificates.js';
+import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate, permittedNames, type KeyPair } from '../../../src/tls/certificates.js';
 
 const NOW = Date.UTC(2026, 11, 1);
 const DAY = 86_400_000;
+const NAMES = ['cache-primary', 'cache-primary.ns.svc'];
+
+/** A TLS handshake on loopback with OpenSSL's chain check (name constraints included); its error message, or 'ok'. */
+async function handshake(ca: string, server: KeyPair, servername: string): Promise<string> {
+  const tlsServer = createServer({ cert: server.cert, key: server.key }, (socket) => socket.end());
+  tlsServer.listen(0, '127.0.0.1');
+  await once(tlsServer, 'listening');
+  try {
+    const socket = connect({ host: '127.0.0.1', port: (tlsServer.address() as AddressInfo).port, ca, servername });
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once('secureConnect', () => resolve('ok'));
+      socket.once('error', (err: Error) => resolve(err.message));
+    });
+    socket.destroy();
+    return outcome;
+  } finally {
+    tlsServer.close();
+  }
+}
 
 describe('the operator CA', () => {
   it('is a self-signed CA certificate with its PEM private key', async () => {
-    const ca = await createCertificateAuthority('cache CA', NOW, 3650);
+    const ca = await createCertificateAuthority('cache CA', NOW, 3650, NAMES);
     const cert = new X509Certificate(ca.cert);
     expect(cert.ca).toBe(true);
     expect(cert.subject).toBe('CN=cache CA');
@@ -17,7 +39,7 @@ describe('the operator CA', () => {
   });
 
   it('issues server certificates for the names given, signed by it, usable by a server and a client', async () => {
-    const ca = await createCertificateAuthority('cache CA', NOW, 3650);
+    const ca = await createCertificateAuthority('cache CA', NOW, 3650, NAMES);
     const server = await issueServerCertificate(ca, ['cache-primary', 'cache-primary.ns.svc'], NOW, 90);
     const cert = new X509Certificate(server.cert);
     expect(cert.ca).toBe(false);
@@ -33,10 +55,27 @@ describe('the operator CA', () => {
   });
 });
 
+describe('name constraints of the operator CA', () => {
+  it('permits exactly the names given, and a TLS client refuses a certificate of that CA for any other name', async () => {
+    const ca = await createCertificateAuthority('cache CA', NOW, 3650, NAMES);
+    expect(permittedNames(ca.cert)).toEqual(NAMES);
+    const inside = await issueServerCertificate(ca, ['cache-primary.ns.svc'], Date.now(), 1);
+    expect(await handshake(ca.cert, inside, 'cache-primary.ns.svc')).toBe('ok');
+    // The CA's key signs for another name (as a leaked key would): the chain check fails, not only the name check.
+    const outside = await issueServerCertificate(ca, ['kubernetes.default.svc'], Date.now(), 1);
+    expect(await handshake(ca.cert, outside, 'kubernetes.default.svc')).toBe('permitted subtree violation');
+  });
+
+  it('a certificate without name constraints has none', async () => {
+    const ca = await createCertificateAuthority('cache CA', NOW, 3650, NAMES);
+    expect(permittedNames((await issueServerCertificate(ca, ['x'], NOW, 1)).cert)).toBeUndefined();
+  });
+});
+
 describe('checkKeyPair', () => {
   it('names what is wrong: not a certificate, a foreign key, a foreign CA, no CA', async () => {
-    const ca = await createCertificateAuthority('a', NOW, 10);
-    const other = await createCertificateAuthority('b', NOW, 10);
+    const ca = await createCertificateAuthority('a', NOW, 10, ['x']);
+    const other = await createCertificateAuthority('b', NOW, 10, ['x']);
     const server = await issueServerCertificate(ca, ['x'], NOW, 1);
     expect(checkKeyPair({ cert: 'junk', key: server.key }, ca.cert)).toBe('tls.crt holds no PEM certificate');
     expect(checkKeyPair({ cert: server.cert, key: other.key }, ca.cert)).toBe('tls.key is not the key of tls.crt');
