@@ -65,6 +65,53 @@ describe('WorkQueue', () => {
     await workers;
   });
 
+  it('hands out an urgent key before the routine keys queued earlier', async () => {
+    const q = new WorkQueue();
+    q.add('ns/a');
+    q.add('ns/b');
+    q.addUrgent('ns/lost');
+    q.add('ns/c');
+    expect(q.len()).toBe(4);
+    expect(await q.get()).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+  });
+
+  it('moves a key waiting in the routine lane up when it becomes urgent, and keeps it once', async () => {
+    const q = new WorkQueue();
+    q.add('ns/a');
+    q.add('ns/lost');
+    q.addUrgent('ns/lost');
+    q.addUrgent('ns/lost');
+    q.add('ns/lost');
+    expect(q.len()).toBe(2);
+    expect(await q.get()).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+    expect(q.len()).toBe(0);
+  });
+
+  it('never hands out an urgent key while it is processed; once done, it goes first', async () => {
+    const q = new WorkQueue();
+    q.add('ns/lost');
+    expect(await q.get()).toBe('ns/lost');
+    q.add('ns/a');
+    q.addUrgent('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+    q.add('ns/b');
+    q.done('ns/lost');
+    expect(await q.get()).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/b');
+  });
+
+  it('an urgent key handed out is routine again when added next', async () => {
+    const q = new WorkQueue();
+    q.addUrgent('ns/lost');
+    expect(await q.get()).toBe('ns/lost');
+    q.done('ns/lost');
+    q.add('ns/a');
+    q.add('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+  });
+
   it('delays addAfter and keeps the earliest due time', async () => {
     const q = new WorkQueue();
     q.addAfter('ns/a', 100);
