@@ -72,6 +72,17 @@ export interface ProberOptions {
   log: Logger;
 }
 
+/** Each interval is cut in this many slices, each probing the resources that hash to it: the
+ * INFO commands of a round are spread over the interval instead of all leaving at once (thousands
+ * of replies at once queue behind each other and can outlast the command timeout). */
+export const SLICES = 10;
+
+const sliceOf = (key: string): number => {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return Math.abs(h) % SLICES;
+};
+
 export class Prober {
   private readonly memory = new Map<string, ProbeMemory>();
   /** Parsed specs by resource, with the generation they were parsed at. */
@@ -80,12 +91,13 @@ export class Prober {
    * the next round skips them rather than waiting or piling up. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private tick = 0;
 
   constructor(private readonly options: ProberOptions) {}
 
   start(): void {
     // round() never rejects: a probe that fails for an unforeseen reason is reported and enqueues its resource.
-    this.timer ??= setInterval(() => void this.round(), this.options.intervalMs);
+    this.timer ??= setInterval(() => void this.round(this.tick++ % SLICES), this.options.intervalMs / SLICES);
   }
 
   async stop(): Promise<void> {
@@ -94,32 +106,39 @@ export class Prober {
     await Promise.all(this.inFlight.values());
   }
 
-  /** One round: every resource whose previous probe is done is probed. Resolves when those are done. */
-  async round(): Promise<void> {
-    const live = new Set<string>();
-    const ips = new Set<string>();
+  /**
+   * Probes every resource (of one slice of the interval, when given) whose previous probe is done;
+   * resolves when those are done. Slice 0, and a whole round, also forget the resources and pods
+   * that are gone.
+   */
+  async round(slice?: number): Promise<void> {
+    const resources = this.options.resources();
+    if (!slice) this.forgetGone(resources);
     const started: Promise<void>[] = [];
-    for (const rr of this.options.resources()) {
+    for (const rr of resources) {
       const { namespace, name } = rr.metadata;
       const key = `${namespace}/${name}`;
-      live.add(key);
+      if ((slice !== undefined && sliceOf(key) !== slice) || this.inFlight.has(key)) continue;
       // An invalid spec is refused by its pass and touched no more; a resource being deleted goes with its pods.
       const spec = this.specOf(key, rr);
       if (!spec || rr.metadata.deletionTimestamp) continue;
       const pods = this.options.pods(namespace, name).flatMap((p) => observePodObject(name, p) ?? []);
-      for (const p of pods) if (p.podIP) ips.add(p.podIP);
-      if (this.inFlight.has(key)) continue;
       const probe = this.probe(key, rr, spec, pods).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, probe);
       started.push(probe);
     }
+    await Promise.all(started);
+  }
+
+  private forgetGone(resources: RedisReplication[]): void {
+    const live = new Set(resources.map((rr) => `${rr.metadata.namespace}/${rr.metadata.name}`));
     for (const key of [...this.memory.keys(), ...this.specs.keys()]) {
       if (live.has(key)) continue;
       this.memory.delete(key);
       this.specs.delete(key);
     }
+    const ips = new Set(resources.flatMap((rr) => this.options.pods(rr.metadata.namespace, rr.metadata.name).flatMap((p) => p.status?.podIP ?? [])));
     this.options.targets.keepOnly(ips);
-    await Promise.all(started);
   }
 
   private async probe(key: string, rr: RedisReplication, spec: RedisReplicationSpec, pods: NonNullable<ReturnType<typeof observePodObject>>[]): Promise<void> {

@@ -2,7 +2,7 @@
 // changes; a lost primary at once, urgently, and again when its silence reaches primaryDownSeconds),
 // and a controller in miniature whose passes come only from the prober, the passes' own requeues and
 // a slow resync: a frozen primary is still failed over within its bound.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
 import { PassRedis, Prober } from '../../src/controller/prober.js';
 import { WorkQueue } from '../../src/kube/workqueue.js';
@@ -55,6 +55,26 @@ describe('the prober', () => {
     }
     expect(enqueued).toEqual([]);
     expect(infoSent(world) - before).toBe(30);
+  });
+
+  it('running, it probes each pod once per interval, its resources spread over the interval', async () => {
+    const { world, rr, prober, enqueued } = probed({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    vi.useFakeTimers();
+    try {
+      const before = infoSent(world);
+      prober.start();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(infoSent(world) - before).toBe(3);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(infoSent(world) - before).toBe(9);
+      await prober.stop();
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(infoSent(world) - before).toBe(9);
+      expect(enqueued).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a replica re-pointed elsewhere (its link down) is enqueued, routinely: the prober speaks to each pod as the last pass did (auth is on by default)', async () => {
