@@ -321,6 +321,8 @@ async function scale(ns: string, op: OperatorProcess) {
     const writes = (v: Record<string, number>) => ['post', 'put', 'patch', 'delete'].reduce((a, k) => a + (v[k] ?? 0), 0);
     const total = (v: Record<string, number>) => Object.values(v).reduce((a, b) => a + b, 0);
     const idleConn = sumOf(i1, 'rro_redis_connections_opened_total') - sumOf(i0, 'rro_redis_connections_opened_total');
+    // INFO sent while idle, by the prober and by passes (the prober: one per pod per health interval).
+    const idleInfo = (source: string) => (byLabel(i1, 'rro_redis_info_total', 'source')[source] ?? 0) - (byLabel(i0, 'rro_redis_info_total', 'source')[source] ?? 0);
     const row = {
       resources: target, redisPods: pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
       operatorRssMiB: p1.rssMiB, operatorMaxRssMiB: Math.max(maxRss, p1.rssMiB),
@@ -333,6 +335,9 @@ async function scale(ns: string, op: OperatorProcess) {
       idleApiWritesPerMinute: writes(idleVerbs) * perMin,
       idleReconcilesPerMinute: Math.round(idleRec * perMin * 10) / 10,
       idleRedisConnectionsPerMinute: Math.round(idleConn * perMin * 10) / 10,
+      idleInfoPerSecond: { probe: Math.round((idleInfo('probe') / (IDLE_MS / 1000)) * 10) / 10, pass: Math.round((idleInfo('pass') / (IDLE_MS / 1000)) * 10) / 10 },
+      // Why the prober asked for passes while idle (0 expected).
+      idleProbeEnqueues: Object.fromEntries(Object.entries(byLabel(i1, 'rro_probe_enqueues_total', 'reason')).map(([k, v]) => [k, v - (byLabel(i0, 'rro_probe_enqueues_total', 'reason')[k] ?? 0)]).filter(([, v]) => v !== 0)),
       rampApiRequests: rampVerbs, rampReconciles: rampRec,
       apiCallsPerReconcileRamp: rampRec ? Math.round((total(rampVerbs) / rampRec) * 100) / 100 : null,
       apiCallsPerReconcileIdle: idleRec ? Math.round((total(idleVerbs) / idleRec) * 100) / 100 : null,
