@@ -58,7 +58,7 @@ const OPTIONS: Record<Key, Option> = {
     env: 'RESYNC_INTERVAL_MS',
     help: 'milliseconds between reconciles of a resource when nothing changed, for status measurements and Secrets (default 30000)',
   },
-  concurrency: { flag: '--concurrency', env: 'CONCURRENCY', help: 'parallel reconcile workers (default 4)' },
+  concurrency: { flag: '--concurrency', env: 'CONCURRENCY', help: 'parallel reconcile workers (default 4), plus one kept for resources whose primary is lost' },
 };
 
 /** Facts of the running host that some defaults come from; injected to keep loadConfig pure. */

@@ -105,6 +105,8 @@ export class WorkQueue {
   private readonly addedAt = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
+  /** Callers of getUrgent() waiting: they take urgent keys only. */
+  private readonly urgentWaiters: ((key: string | undefined) => void)[] = [];
   private readonly drained: (() => void)[] = [];
   private shuttingDown = false;
   private readonly rateLimiter: RateLimiter;
@@ -140,7 +142,7 @@ export class WorkQueue {
     const at = this.processing.has(key) ? -1 : this.queue.indexOf(key);
     if (at < 0) return;
     this.queue.splice(at, 1);
-    this.urgentQueue.push(key);
+    this.enqueue(key);
   }
 
   addAfter(key: string, ms: number): void {
@@ -180,6 +182,14 @@ export class WorkQueue {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** As get(), for urgent keys only: what a worker kept for lost primaries waits on. */
+  getUrgent(): Promise<string | undefined> {
+    const key = this.urgentQueue.shift();
+    if (key !== undefined) return Promise.resolve(this.take(key));
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.urgentWaiters.push(resolve));
+  }
+
   done(key: string): void {
     this.processing.delete(key);
     if (this.dirty.has(key)) this.enqueue(key);
@@ -203,16 +213,17 @@ export class WorkQueue {
     this.urgentQueue.length = 0;
     this.urgent.clear();
     for (const key of this.dirty) if (!this.processing.has(key)) this.dirty.delete(key);
-    this.waiters.splice(0).forEach((w) => w(undefined));
+    [...this.waiters.splice(0), ...this.urgentWaiters.splice(0)].forEach((w) => w(undefined));
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
   private enqueue(key: string): void {
     if (this.shuttingDown) return;
-    const waiter = this.waiters.shift();
+    const urgent = this.urgent.has(key);
+    const waiter = (urgent ? this.urgentWaiters.shift() : undefined) ?? this.waiters.shift();
     if (waiter) waiter(this.take(key));
-    else (this.urgent.has(key) ? this.urgentQueue : this.queue).push(key);
+    else (urgent ? this.urgentQueue : this.queue).push(key);
   }
 
   private take(key: string): string {
@@ -249,17 +260,21 @@ async function processKey(
   }
 }
 
-/** Runs `n` workers until the queue shuts down; resolves when all have stopped. */
+/**
+ * Runs `n` workers until the queue shuts down, and one more kept for urgent keys (a lost primary
+ * does not wait for a worker to finish a routine pass: during a ramp those take seconds); resolves
+ * when all have stopped.
+ */
 export async function runWorkers(
   queue: WorkQueue,
   n: number,
   reconcile: Reconciler,
   onError: (key: string, error: unknown) => void,
 ): Promise<void> {
-  const worker = async (): Promise<void> => {
-    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+  const worker = async (next: () => Promise<string | undefined>): Promise<void> => {
+    for (let key = await next(); key !== undefined; key = await next()) {
       await processKey(queue, key, reconcile, onError);
     }
   };
-  await Promise.all(Array.from({ length: n }, worker));
+  await Promise.all([...Array.from({ length: n }, () => worker(() => queue.get())), worker(() => queue.getUrgent())]);
 }
