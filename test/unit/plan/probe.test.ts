@@ -88,7 +88,8 @@ describe('judgeProbe: a quiet resource enqueues nothing', () => {
     const round = fc.record({ offset: fc.integer({ min: 1, max: 1_000_000 }), lag1: fc.integer({ min: 0, max: 6 }), lag2: fc.integer({ min: 0, max: 6 }), io: fc.integer({ min: -1, max: 6 }) });
     fc.assert(
       fc.property(fc.array(round, { minLength: 2, maxLength: 8 }), (rounds) => {
-        let offset = 0;
+        // Pods that hold data already (the first data is news: see 'holds data').
+        let offset = 1000;
         const answers = rounds.map((r) => {
           offset += r.offset;
           return {
