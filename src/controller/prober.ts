@@ -15,10 +15,10 @@ import { AUTH_FAILED } from './observe.js';
 
 /**
  * The Redis commands as passes send them, remembering how each pod (by IP) was reached with INFO
- * replication, so that the prober speaks to it as the last pass did: the same user and password
- * (a pass finds the ones a pod takes), over TLS with the same CAs. A target that answered replaces
- * the one kept; one that did not is kept only for a pod not reached before (a pod that is not up
- * yet: the prober sees it come up).
+ * (whatever its sections), so that the prober speaks to it as the last pass did: the same user and
+ * password (a pass finds the ones a pod takes), over TLS with the same CAs. A target that answered
+ * replaces the one kept; one that did not is kept only for a pod not reached before (a pod that is
+ * not up yet: the prober sees it come up).
  */
 export class PassRedis extends RedisCommands {
   private readonly targets = new Map<string, RedisTarget>();
@@ -31,15 +31,14 @@ export class PassRedis extends RedisCommands {
   }
 
   protected override async send(target: RedisTarget, args: string[]): Promise<string> {
-    const info = args[0] === 'INFO';
-    const replication = info && (args[1] ?? 'replication') === 'replication';
+    const info = args[0]?.toUpperCase() === 'INFO';
     if (info) this.metrics.countInfo('pass');
     try {
       const reply = await this.redis.command(target, args);
-      if (replication) this.targets.set(target.host, target);
+      if (info) this.targets.set(target.host, target);
       return reply;
     } catch (err) {
-      if (replication && !this.targets.has(target.host)) this.targets.set(target.host, target);
+      if (info && !this.targets.has(target.host)) this.targets.set(target.host, target);
       throw err;
     }
   }
