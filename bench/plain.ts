@@ -1,6 +1,9 @@
 // Plain redis pods with no operator: the lower bound of time-to-Ready, and the Sentinel baseline.
 import { waitFor } from '../hack/lib.js';
-import { api, redisCommand } from '../test/e2e/support/operator.js';
+import { GROUP, parseSpec, PLURAL, VERSION, type RedisReplication } from '../src/api/schema.js';
+import { buildNetworkPolicy } from '../src/plan/network.js';
+import { buildDisruptionBudgets, buildServices } from '../src/plan/specs.js';
+import { api, createRR, redisCommand } from '../test/e2e/support/operator.js';
 import { noted, unlessGone } from './lib.js';
 
 export const PLAIN_ARGS = ['--port', '6379', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'];
@@ -55,4 +58,53 @@ export async function deletePods(ns: string, names: string[]): Promise<void> {
     const list = await core.listNamespacedPod({ namespace: ns });
     return !list.items.some((p) => names.includes(p.metadata!.name!));
   }, { timeoutMs: 90_000, intervalMs: 500, what: 'plain pods gone' }).catch(noted(`deleting plain pods ${names.join(', ')}`));
+}
+
+/**
+ * The plain-script bound of a ramp of `names.length` resources of `replicas: 1`: what the operator
+ * creates for each (its RedisReplication, created as the scale section creates it; the two Services,
+ * two PodDisruptionBudgets and NetworkPolicy, built by the operator's own builders; a primary and a
+ * replica pod, plain), in batches of `batch` resources at a time as the scale section creates them,
+ * then each REPLICAOF as soon as both pods of a resource answer, until every replica's link is up.
+ * No operator watches `ns`. Returns seconds from the first create to the last link up.
+ */
+export async function plainRamp(ns: string, names: string[], batch: number, timeoutMs: number): Promise<number> {
+  const { core, custom, policy, networking } = api();
+  const started = Date.now();
+  const createOne = async (name: string) => {
+    await createRR(ns, name, { replicas: 1 });
+    const rr = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name })) as RedisReplication;
+    const parsed = parseSpec(rr.spec, name);
+    if (!parsed.ok) throw new Error(`plain ramp: ${parsed.message}`);
+    const netpol = buildNetworkPolicy(rr, parsed.spec, undefined);
+    await Promise.all([
+      ...buildServices(rr, parsed.spec).map((body) => core.createNamespacedService({ namespace: ns, body })),
+      ...buildDisruptionBudgets(rr).map((body) => policy.createNamespacedPodDisruptionBudget({ namespace: ns, body })),
+      ...(netpol ? [networking.createNamespacedNetworkPolicy({ namespace: ns, body: netpol })] : []),
+      createPlainPods(ns, [`${name}-0`, `${name}-1`], 'ramp', ['--repl-diskless-sync-delay', '1']),
+    ]);
+  };
+  for (let i = 0; i < names.length; i += batch) await Promise.all(names.slice(i, i + batch).map(createOne));
+  // One listing of the namespace per round, as informers would see it: a replica is pointed at its
+  // primary once both answer, and counted once its link is up.
+  const pointed = new Set<string>();
+  const linked = new Set<string>();
+  await waitFor(async () => {
+    const ips = new Map((await core.listNamespacedPod({ namespace: ns })).items.flatMap((p) => (p.status?.phase === 'Running' && p.status.podIP ? [[p.metadata!.name!, p.status.podIP] as const] : [])));
+    await Promise.all(
+      names.map(async (name) => {
+        const [primary, replica] = [ips.get(`${name}-0`), ips.get(`${name}-1`)];
+        if (!primary || !replica || linked.has(name)) return;
+        if (!pointed.has(name)) {
+          const up = await Promise.all([primary, replica].map((ip) => redisCommand(ip, ['PING']).then((r) => r === 'PONG', () => false)));
+          if (!up.every(Boolean)) return;
+          await redisCommand(replica, ['REPLICAOF', primary, '6379']);
+          pointed.add(name);
+        }
+        if (await replicaLinkUp(replica).catch(() => false)) linked.add(name);
+      }),
+    );
+    return linked.size === names.length;
+  }, { timeoutMs, intervalMs: 200, what: `${names.length} plain resources linked` });
+  return (Date.now() - started) / 1000;
 }

@@ -15,11 +15,11 @@ import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
 import { buckets, byLabel, figure, histQuantile, memAvailableMiB, noted, problems, procSample, sumOf, unlessGone, type Figure } from './lib.js';
 import { up } from '../hack/local-cluster/lifecycle.js';
 import { FAULTS, PERSISTENCE, THRESHOLDS, operatorMatrix, sentinelMatrix, type TrialResult, type TrialsPerFault } from './failover.js';
-import { createPlainPods, deletePods, replicaLinkUp, waitPlainRunning } from './plain.js';
+import { createPlainPods, deletePods, plainRamp, replicaLinkUp, waitPlainRunning } from './plain.js';
 import { readScaling, type ReadResult } from './reads.js';
 import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.js';
 
-const SECTIONS = ['failover', 'upgrade', 'reads', 'ready', 'fresh', 'scale'];
+const SECTIONS = ['failover', 'upgrade', 'reads', 'ready', 'fresh', 'ramp', 'scale'];
 const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...] [--scale-steps=N,...] [--out=FILE]]
 
   --quick            one trial of each and smaller steps (about 25 min instead of 60)
@@ -283,6 +283,26 @@ async function runningPods(ns: string): Promise<number> {
 
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
+/** Resources the scale section creates at once (and the plain-script bound of its ramp too). */
+const RAMP_BATCH = 20;
+
+/** Seconds the plain-script bound took to ramp the first scale step, once measured (section ramp). */
+let plainRampSeconds: number | undefined;
+
+async function rampBound() {
+  const n = SCALE_STEPS[0]!;
+  const ns = await createNamespace('bench-ramp');
+  try {
+    const names = Array.from({ length: n }, (_, i) => `p${String(i).padStart(3, '0')}`);
+    plainRampSeconds = await plainRamp(ns.name, names, RAMP_BATCH, QUICK ? 300_000 : 900_000);
+    put(`ramp.${n}.plainScript.seconds`, [plainRampSeconds], 's');
+    log(`ramp bound: ${n} plain resources linked in ${plainRampSeconds}s`);
+  } finally {
+    await ns.cleanup();
+    await waitNoPods(ns.name, '', 300_000);
+  }
+}
+
 async function scale(ns: string, op: OperatorProcess) {
   const pid = op.child.pid!;
   await waitFor(() => scrape(METRICS_PORT_SCALE).then(() => true), { timeoutMs: 60_000, what: 'operator metrics' });
@@ -300,7 +320,8 @@ async function scale(ns: string, op: OperatorProcess) {
     const p0 = procSample(pid);
     const t0 = Date.now();
     const names = Array.from({ length: add }, (_, i) => `s${String(created + i).padStart(3, '0')}`);
-    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => createRR(ns, n, { replicas: 1 })));
+    for (let i = 0; i < names.length; i += RAMP_BATCH) await Promise.all(names.slice(i, i + RAMP_BATCH).map((n) => createRR(ns, n, { replicas: 1 })));
+    const fromEmpty = created === 0;
     created = target;
     let ready = 0;
     let maxRss = 0;
@@ -335,8 +356,12 @@ async function scale(ns: string, op: OperatorProcess) {
     const writes = (v: Record<string, number>) => ['post', 'put', 'patch', 'delete'].reduce((a, k) => a + (v[k] ?? 0), 0);
     const total = (v: Record<string, number>) => Object.values(v).reduce((a, b) => a + b, 0);
     const idleConn = sumOf(i1, 'rro_redis_connections_opened_total') - sumOf(i0, 'rro_redis_connections_opened_total');
+    // INFO sent while idle, by the prober and by passes (the prober: one per pod per health interval).
+    const idleInfo = (source: string) => (byLabel(i1, 'rro_redis_info_total', 'source')[source] ?? 0) - (byLabel(i0, 'rro_redis_info_total', 'source')[source] ?? 0);
     const row = {
       resources: target, redisPods: pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
+      // The first step against the plain-script bound of the same ramp (section ramp), when it ran.
+      ...(fromEmpty && plainRampSeconds !== undefined ? { plainScriptSeconds: plainRampSeconds, ratioToPlainScript: Math.round((rampS / plainRampSeconds) * 100) / 100 } : {}),
       operatorRssMiB: p1.rssMiB, operatorMaxRssMiB: Math.max(maxRss, p1.rssMiB),
       // Where the RSS goes: V8's heap (used of total) and memory outside it (buffers, sockets).
       heapUsedMiB: mib(sumOf(m1, 'nodejs_heap_size_used_bytes')), heapTotalMiB: mib(sumOf(m1, 'nodejs_heap_size_total_bytes')),
@@ -347,6 +372,9 @@ async function scale(ns: string, op: OperatorProcess) {
       idleApiWritesPerMinute: writes(idleVerbs) * perMin,
       idleReconcilesPerMinute: Math.round(idleRec * perMin * 10) / 10,
       idleRedisConnectionsPerMinute: Math.round(idleConn * perMin * 10) / 10,
+      idleInfoPerSecond: { probe: Math.round((idleInfo('probe') / (IDLE_MS / 1000)) * 10) / 10, pass: Math.round((idleInfo('pass') / (IDLE_MS / 1000)) * 10) / 10 },
+      // Why the prober asked for passes while idle (0 expected).
+      idleProbeEnqueues: Object.fromEntries(Object.entries(byLabel(i1, 'rro_probe_enqueues_total', 'reason')).map(([k, v]) => [k, v - (byLabel(i0, 'rro_probe_enqueues_total', 'reason')[k] ?? 0)]).filter(([, v]) => v !== 0)),
       rampApiRequests: rampVerbs, rampReconciles: rampRec,
       apiCallsPerReconcileRamp: rampRec ? Math.round((total(rampVerbs) / rampRec) * 100) / 100 : null,
       apiCallsPerReconcileIdle: idleRec ? Math.round((total(idleVerbs) / idleRec) * 100) / 100 : null,
@@ -439,6 +467,7 @@ async function main() {
   await section('ready', () => timeToReady(main.name, plain.name));
   await section('fresh', () => freshness(main.name));
   if (op) await op.stop();
+  await section('ramp', rampBound);
   if (ONLY.has('scale')) {
     const sc = await createNamespace('bench-scale');
     cleanups.push(async () => { await sc.cleanup(); await waitNoPods(sc.name, '', 300_000); });

@@ -29,6 +29,7 @@ const configSchema = z.object({
   leaseNamespace: dnsName,
   identity: z.string().min(1).max(253),
   healthIntervalMs: int(100, 3_600_000),
+  resyncIntervalMs: int(1000, 86_400_000),
   concurrency: int(1, 64),
 });
 
@@ -51,8 +52,13 @@ const OPTIONS: Record<Key, Option> = {
   leaseName: { flag: '--lease-name', env: 'LEASE_NAME', help: 'name of the leader Lease (default redis-replication-operator)' },
   leaseNamespace: { flag: '--lease-namespace', env: 'POD_NAMESPACE', help: 'namespace of the Lease (default: in-cluster namespace or "default")' },
   identity: { flag: '--identity', env: 'POD_NAME', help: 'leader election identity (default hostname_pid)' },
-  healthIntervalMs: { flag: '--health-interval', env: 'HEALTH_INTERVAL_MS', help: 'milliseconds between Redis health checks of a resource (default 1000)' },
-  concurrency: { flag: '--concurrency', env: 'CONCURRENCY', help: 'parallel reconcile workers (default 4)' },
+  healthIntervalMs: { flag: '--health-interval', env: 'HEALTH_INTERVAL_MS', help: 'milliseconds between probes of each pod\'s Redis replication state (default 1000)' },
+  resyncIntervalMs: {
+    flag: '--resync-interval',
+    env: 'RESYNC_INTERVAL_MS',
+    help: 'milliseconds between reconciles of a resource when nothing changed, for status measurements and Secrets (default 30000)',
+  },
+  concurrency: { flag: '--concurrency', env: 'CONCURRENCY', help: 'parallel reconcile workers (default 4), plus one kept for resources whose primary is lost' },
 };
 
 /** Facts of the running host that some defaults come from; injected to keep loadConfig pure. */
@@ -125,6 +131,7 @@ export function loadConfig(
     leaseNamespace: host.inClusterNamespace ?? 'default',
     identity: `${host.hostname}_${host.pid}`,
     healthIntervalMs: '1000',
+    resyncIntervalMs: '30000',
     concurrency: '4',
   };
   const flags = parseFlags(argv);

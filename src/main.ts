@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       namespaces: config.namespaces,
       concurrency: config.concurrency,
       healthIntervalMs: config.healthIntervalMs,
+      resyncIntervalMs: config.resyncIntervalMs,
       operatorNamespace: currentHost().inClusterNamespace,
       events,
       metrics,

@@ -1,17 +1,21 @@
-// The controller: informers on RedisReplications and the objects they own feed a rate-limited
-// work queue; workers run reconcile(key), never two at once for the same key.
+// The controller: informers on RedisReplications and the objects they own, and the prober of their
+// pods' Redis, feed a rate-limited work queue; workers run reconcile(key), never two at once for the
+// same key. A lost primary (its pod going, or silent to the prober) takes the queue's urgent lane.
 import { setTimeout } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import type { Clients } from '../kube/client.js';
-import { startInformer, type RobustInformer } from '../kube/informer.js';
+import { startInformer, type InformerEventType, type RobustInformer } from '../kube/informer.js';
 import { WorkQueue, defaultRateLimiter, runWorkers } from '../kube/workqueue.js';
 import { RedisPool } from '../redis/client.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import { LABEL, MANAGED_BY } from '../plan/names.js';
+import { isDraining } from '../plan/observation.js';
+import { losesPrimary } from '../plan/probe.js';
 import { kubeApi } from './kube-api.js';
 import type { Deps, Recorder } from './pass.js';
+import { PassRedis, Prober } from './prober.js';
 import { reconcile } from './reconcile.js';
 import { passwordCache } from './secrets.js';
 
@@ -21,7 +25,10 @@ export interface ControllerOptions {
   log: Logger;
   namespaces: string[];
   concurrency: number;
+  /** How often the prober asks each pod's Redis for its replication state. */
   healthIntervalMs: number;
+  /** How often a resource is reconciled with nothing changing (status measurements, Secrets). */
+  resyncIntervalMs: number;
   /** Where the operator runs; undefined outside a cluster (see plan/network.ts). */
   operatorNamespace: string | undefined;
   events: Recorder;
@@ -35,6 +42,7 @@ export interface Controller {
 
 const OWNED_SELECTOR = `${LABEL.managedBy}=${MANAGED_BY}`;
 const BY_INSTANCE = 'instance';
+const BY_NODE = 'node';
 
 const ownerKey = (obj: KubernetesObject): string[] => {
   const instance = obj.metadata?.labels?.[LABEL.instance];
@@ -43,8 +51,8 @@ const ownerKey = (obj: KubernetesObject): string[] => {
 
 export function startController(opts: ControllerOptions): Controller {
   const { kc, clients, log } = opts;
-  // A failed pass is retried with backoff, but never later than the health period: Redis health is
-  // polled inside reconcile, and failover must keep its time bound while the API server is in trouble.
+  // A failed pass is retried with backoff, but never later than the health period: a failover must
+  // keep its time bound while the API server is in trouble.
   const queue = new WorkQueue({
     onLatency: (ms) => opts.metrics.observeQueueLatency(ms),
     rateLimiter: defaultRateLimiter(Date.now, opts.healthIntervalMs),
@@ -57,15 +65,15 @@ export function startController(opts: ControllerOptions): Controller {
     path: (ns?: string) => string,
     list: (ns?: string) => Promise<KubernetesListObject<T>>,
     keys: (obj: T) => string[],
-    labelSelector?: string,
+    more: { labelSelector?: string; indexers?: Record<string, (obj: T) => string[]>; urgent?: (type: InformerEventType, obj: T) => boolean } = {},
   ): RobustInformer<T>[] =>
     scopes.map((ns) =>
       startInformer<T>(kc, {
         path: path(ns),
         list: () => list(ns),
-        ...(labelSelector ? { labelSelector } : {}),
-        indexers: { [BY_INSTANCE]: ownerKey },
-        onEvent: (_type, obj) => keys(obj).forEach((k) => queue.add(k)),
+        ...(more.labelSelector ? { labelSelector: more.labelSelector } : {}),
+        indexers: { [BY_INSTANCE]: ownerKey, ...more.indexers },
+        onEvent: (type, obj) => keys(obj).forEach((k) => (more.urgent?.(type, obj) ? queue.addUrgent(k) : queue.add(k))),
         onError: (err) => log.warn({ kind, namespace: ns, err: String(err) }, 'watch failed; restarting'),
       }),
     );
@@ -89,14 +97,18 @@ export function startController(opts: ControllerOptions): Controller {
     (ns) => `${apiBase(ns)}/pods`,
     (ns) => (ns ? core.listNamespacedPod({ namespace: ns, labelSelector: OWNED_SELECTOR }) : core.listPodForAllNamespaces({ labelSelector: OWNED_SELECTOR })),
     ownerKey,
-    OWNED_SELECTOR,
+    {
+      labelSelector: OWNED_SELECTOR,
+      indexers: { [BY_NODE]: (pod) => (pod.spec?.nodeName ? [pod.spec.nodeName] : []) },
+      urgent: (type, pod) => losesPrimary(pod.metadata?.labels?.[LABEL.instance] ?? '', type, pod),
+    },
   );
   const services = informers(
     'Service',
     (ns) => `${apiBase(ns)}/services`,
     (ns) => (ns ? core.listNamespacedService({ namespace: ns, labelSelector: OWNED_SELECTOR }) : core.listServiceForAllNamespaces({ labelSelector: OWNED_SELECTOR })),
     ownerKey,
-    OWNED_SELECTOR,
+    { labelSelector: OWNED_SELECTOR },
   );
   const claims = informers(
     'PersistentVolumeClaim',
@@ -106,14 +118,22 @@ export function startController(opts: ControllerOptions): Controller {
         ? core.listNamespacedPersistentVolumeClaim({ namespace: ns, labelSelector: OWNED_SELECTOR })
         : core.listPersistentVolumeClaimForAllNamespaces({ labelSelector: OWNED_SELECTOR }),
     ownerKey,
-    OWNED_SELECTOR,
+    { labelSelector: OWNED_SELECTOR },
   );
 
-  // Nodes: only whether one is being drained; passes run every second anyway, so no key to enqueue.
+  // Nodes: only whether one is being drained (its pods move). When that changes, the resources with
+  // a pod there are enqueued; other node updates (status heartbeats) enqueue nothing.
+  const draining = new Map<string, boolean>();
   const nodes = startInformer<V1Node & KubernetesObject>(kc, {
     path: '/api/v1/nodes',
     list: () => core.listNode() as Promise<KubernetesListObject<V1Node & KubernetesObject>>,
-    onEvent: () => undefined,
+    onEvent: (type, node) => {
+      const name = node.metadata?.name ?? '';
+      const now = type !== 'delete' && isDraining(node);
+      if (now === (draining.get(name) ?? false)) return;
+      draining.set(name, now);
+      new Set(pods.flatMap((i) => i.byIndex(BY_NODE, name)).flatMap(ownerKey)).forEach((k) => queue.add(k));
+    },
     onError: (err) => log.warn({ kind: 'Node', err: String(err) }, 'watch failed; restarting'),
   });
 
@@ -121,16 +141,17 @@ export function startController(opts: ControllerOptions): Controller {
     list.flatMap((i) => i.byIndex(BY_INSTANCE, `${namespace}/${instance}`));
 
   const redis = new RedisPool({ connectMs: 1000, commandMs: 1000, onConnect: () => opts.metrics.countRedisConnection() });
+  const passRedis = new PassRedis(redis, opts.metrics);
   const kube = kubeApi(clients);
   const deps: Deps = {
     kube,
-    redis,
+    redis: passRedis,
     events: opts.events,
     metrics: opts.metrics,
     log,
     now: Date.now,
     sleep: async (ms) => void (await setTimeout(ms)),
-    healthIntervalMs: opts.healthIntervalMs,
+    healthIntervalMs: opts.resyncIntervalMs,
     memory: new Map(),
     passwords: passwordCache(kube, Date.now),
     operatorNamespace: opts.operatorNamespace,
@@ -152,8 +173,21 @@ export function startController(opts: ControllerOptions): Controller {
   const all = [...resources, ...pods, ...services, ...claims, nodes];
   const synced = () => all.every((i) => i.hasSynced());
 
-  const workers = waitFor(synced).then(() =>
-    runWorkers(
+  const prober = new Prober({
+    redis,
+    targets: passRedis,
+    resources: () => resources.flatMap((i) => i.list()),
+    pods: owned(pods),
+    enqueue: (key, urgent) => (urgent ? queue.addUrgent(key) : queue.add(key)),
+    intervalMs: opts.healthIntervalMs,
+    now: Date.now,
+    metrics: opts.metrics,
+    log,
+  });
+  let stopped = false;
+  const workers = waitFor(synced).then(() => {
+    if (!stopped) prober.start();
+    return runWorkers(
       queue,
       opts.concurrency,
       async (key) => {
@@ -168,12 +202,14 @@ export function startController(opts: ControllerOptions): Controller {
         }
       },
       (key, err) => log.warn({ resource: key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; will retry'),
-    ),
-  );
+    );
+  });
 
   return {
     synced,
     async stop() {
+      stopped = true;
+      await prober.stop();
       await queue.shutDown();
       await workers.catch(() => undefined);
       await Promise.all(all.map((i) => i.stop()));

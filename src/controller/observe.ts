@@ -63,4 +63,5 @@ async function serverOf(pass: Pass, ip: string, info: ReplicationInfo): Promise<
   return known.get(ip);
 }
 
-const AUTH_FAILED = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
+/** A pod that answered, refusing the credentials (see candidateCredentials). */
+export const AUTH_FAILED = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;

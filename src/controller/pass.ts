@@ -80,7 +80,9 @@ export interface Deps {
   now(): number;
   /** Waits (a timer in production, the fake clock in tests). */
   sleep(ms: number): Promise<void>;
-  /** How often a healthy resource is looked at again (Redis health is polled, not watched). */
+  /** How often a resource whose primary is settled is reconciled again with nothing changing (the
+   * controller's resync: status measurements, Secrets, certificates). Changes of Redis come sooner,
+   * from the prober (prober.ts); a pass that waits on the primary looks again within 200 ms. */
   healthIntervalMs: number;
   /** Memory of one operator process: lost on restart, so nothing here may be needed for safety. */
   memory: Map<string, ResourceMemory>;

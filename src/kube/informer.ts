@@ -10,7 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { countApiRequest } from './client.js';
 
-type InformerEventType = 'add' | 'update' | 'delete';
+export type InformerEventType = 'add' | 'update' | 'delete';
 
 interface InformerTiming {
   /** First restart delay after an error; doubles per consecutive error. */

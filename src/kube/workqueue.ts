@@ -1,4 +1,5 @@
-/** A rate-limited work queue with client-go's semantics; keys are "namespace/name". */
+/** A rate-limited work queue with client-go's semantics; keys are "namespace/name". Urgent keys (a
+ * resource whose primary is lost) have a lane of their own, served before routine work. */
 
 export interface RateLimiter {
   /** Delay before the key may be retried; counts a failure. */
@@ -94,12 +95,18 @@ export interface WorkQueueOptions {
 
 export class WorkQueue {
   private readonly queue: string[] = [];
+  /** The urgent lane: taken before `queue`. */
+  private readonly urgentQueue: string[] = [];
   /** Keys waiting to be processed (queued, or re-added while processing). */
   private readonly dirty = new Set<string>();
+  /** Dirty keys that go to the urgent lane (queued there, or once their processing is done). */
+  private readonly urgent = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly addedAt = new Map<string, number>();
   private readonly delayed = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
+  /** Callers of getUrgent() waiting: they take urgent keys only. */
+  private readonly urgentWaiters: ((key: string | undefined) => void)[] = [];
   private readonly drained: (() => void)[] = [];
   private shuttingDown = false;
   private readonly rateLimiter: RateLimiter;
@@ -118,6 +125,24 @@ export class WorkQueue {
     this.addedAt.set(key, this.now());
     // A key being processed goes back in the queue when done() is called.
     if (!this.processing.has(key)) this.enqueue(key);
+  }
+
+  /**
+   * As add(), in the urgent lane: the key is handed out before every routine key. A key already
+   * waiting in the routine lane moves up; a key being processed is queued urgently once done (never
+   * twice at once, as for add()).
+   */
+  addUrgent(key: string): void {
+    if (this.shuttingDown || this.urgent.has(key)) return;
+    this.urgent.add(key);
+    if (!this.dirty.has(key)) {
+      this.add(key);
+      return;
+    }
+    const at = this.processing.has(key) ? -1 : this.queue.indexOf(key);
+    if (at < 0) return;
+    this.queue.splice(at, 1);
+    this.enqueue(key);
   }
 
   addAfter(key: string, ms: number): void {
@@ -151,10 +176,18 @@ export class WorkQueue {
 
   /** The next key to process, or undefined once the queue is shut down. Call done(key) afterwards. */
   get(): Promise<string | undefined> {
-    const key = this.queue.shift();
+    const key = this.urgentQueue.shift() ?? this.queue.shift();
     if (key !== undefined) return Promise.resolve(this.take(key));
     if (this.shuttingDown) return Promise.resolve(undefined);
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** As get(), for urgent keys only: what a worker kept for lost primaries waits on. */
+  getUrgent(): Promise<string | undefined> {
+    const key = this.urgentQueue.shift();
+    if (key !== undefined) return Promise.resolve(this.take(key));
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.urgentWaiters.push(resolve));
   }
 
   done(key: string): void {
@@ -165,7 +198,7 @@ export class WorkQueue {
 
   /** Keys ready to be processed. */
   len(): number {
-    return this.queue.length;
+    return this.urgentQueue.length + this.queue.length;
   }
 
   /**
@@ -177,22 +210,26 @@ export class WorkQueue {
     for (const { timer } of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
     this.queue.length = 0;
+    this.urgentQueue.length = 0;
+    this.urgent.clear();
     for (const key of this.dirty) if (!this.processing.has(key)) this.dirty.delete(key);
-    this.waiters.splice(0).forEach((w) => w(undefined));
+    [...this.waiters.splice(0), ...this.urgentWaiters.splice(0)].forEach((w) => w(undefined));
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.drained.push(resolve));
   }
 
   private enqueue(key: string): void {
     if (this.shuttingDown) return;
-    const waiter = this.waiters.shift();
+    const urgent = this.urgent.has(key);
+    const waiter = (urgent ? this.urgentWaiters.shift() : undefined) ?? this.waiters.shift();
     if (waiter) waiter(this.take(key));
-    else this.queue.push(key);
+    else (urgent ? this.urgentQueue : this.queue).push(key);
   }
 
   private take(key: string): string {
     this.processing.add(key);
     this.dirty.delete(key);
+    this.urgent.delete(key);
     this.onLatency(this.now() - (this.addedAt.get(key) ?? this.now()));
     this.addedAt.delete(key);
     return key;
@@ -223,17 +260,21 @@ async function processKey(
   }
 }
 
-/** Runs `n` workers until the queue shuts down; resolves when all have stopped. */
+/**
+ * Runs `n` workers until the queue shuts down, and one more kept for urgent keys (a lost primary
+ * does not wait for a worker to finish a routine pass: during a ramp those take seconds); resolves
+ * when all have stopped.
+ */
 export async function runWorkers(
   queue: WorkQueue,
   n: number,
   reconcile: Reconciler,
   onError: (key: string, error: unknown) => void,
 ): Promise<void> {
-  const worker = async (): Promise<void> => {
-    for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
+  const worker = async (next: () => Promise<string | undefined>): Promise<void> => {
+    for (let key = await next(); key !== undefined; key = await next()) {
       await processKey(queue, key, reconcile, onError);
     }
   };
-  await Promise.all(Array.from({ length: n }, worker));
+  await Promise.all([...Array.from({ length: n }, () => worker(() => queue.get())), worker(() => queue.getUrgent())]);
 }

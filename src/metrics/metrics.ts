@@ -58,6 +58,20 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  private readonly infoCalls = new Counter({
+    name: 'rro_redis_info_total',
+    help: 'INFO commands sent to redis pods, by who sent them: the prober (between passes) or a pass',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly probeEnqueues = new Counter({
+    name: 'rro_probe_enqueues_total',
+    help: 'Resources the prober enqueued for a pass, by what changed (one resource may count under several)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   private readonly lagBytes = new Gauge({
     name: 'rro_replication_lag_bytes',
     help: 'Replication offset a replica is behind its upstream',
@@ -140,6 +154,14 @@ export class OperatorMetrics {
 
   countRedisConnection(): void {
     this.redisConnections.inc();
+  }
+
+  countInfo(source: 'probe' | 'pass'): void {
+    this.infoCalls.inc({ source });
+  }
+
+  countProbeEnqueue(reason: string): void {
+    this.probeEnqueues.inc({ reason });
   }
 
   observeQueueLatency(ms: number): void {

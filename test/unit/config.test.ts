@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       leaseNamespace: 'default',
       identity: 'op-0_42',
       healthIntervalMs: 1000,
+      resyncIntervalMs: 30000,
       concurrency: 4,
     });
   });
@@ -31,6 +32,7 @@ describe('loadConfig', () => {
       POD_NAMESPACE: 'ops',
       POD_NAME: 'op-abc',
       HEALTH_INTERVAL_MS: '500',
+      RESYNC_INTERVAL_MS: '60000',
       CONCURRENCY: '8',
     }, host);
     expect(c).toMatchObject({
@@ -41,6 +43,7 @@ describe('loadConfig', () => {
       leaseNamespace: 'ops',
       identity: 'op-abc',
       healthIntervalMs: 500,
+      resyncIntervalMs: 60000,
       concurrency: 8,
     });
   });

@@ -65,6 +65,66 @@ describe('WorkQueue', () => {
     await workers;
   });
 
+  it('hands out an urgent key before the routine keys queued earlier', async () => {
+    const q = new WorkQueue();
+    q.add('ns/a');
+    q.add('ns/b');
+    q.addUrgent('ns/lost');
+    q.add('ns/c');
+    expect(q.len()).toBe(4);
+    expect(await q.get()).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+  });
+
+  it('moves a key waiting in the routine lane up when it becomes urgent, and keeps it once', async () => {
+    const q = new WorkQueue();
+    q.add('ns/a');
+    q.add('ns/lost');
+    q.addUrgent('ns/lost');
+    q.addUrgent('ns/lost');
+    q.add('ns/lost');
+    expect(q.len()).toBe(2);
+    expect(await q.get()).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+    expect(q.len()).toBe(0);
+  });
+
+  it('never hands out an urgent key while it is processed; once done, it goes first', async () => {
+    const q = new WorkQueue();
+    q.add('ns/lost');
+    expect(await q.get()).toBe('ns/lost');
+    q.add('ns/a');
+    q.addUrgent('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+    q.add('ns/b');
+    q.done('ns/lost');
+    expect(await q.get()).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/b');
+  });
+
+  it('an urgent key handed out is routine again when added next', async () => {
+    const q = new WorkQueue();
+    q.addUrgent('ns/lost');
+    expect(await q.get()).toBe('ns/lost');
+    q.done('ns/lost');
+    q.add('ns/a');
+    q.add('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+  });
+
+  it('getUrgent takes urgent keys only, and waits for one', async () => {
+    const q = new WorkQueue();
+    q.add('ns/a');
+    let got: string | undefined;
+    void q.getUrgent().then((k) => (got = k));
+    await Promise.resolve();
+    expect(got).toBeUndefined();
+    q.addUrgent('ns/lost');
+    await Promise.resolve();
+    expect(got).toBe('ns/lost');
+    expect(await q.get()).toBe('ns/a');
+  });
+
   it('delays addAfter and keeps the earliest due time', async () => {
     const q = new WorkQueue();
     q.addAfter('ns/a', 100);
@@ -157,6 +217,34 @@ describe('rate limiters', () => {
 });
 
 describe('runWorkers', () => {
+  it('keeps a worker for urgent keys: a lost primary is reconciled while every other worker is busy', async () => {
+    const q = new WorkQueue();
+    const release: (() => void)[] = [];
+    const done: string[] = [];
+    const workers = runWorkers(
+      q,
+      2,
+      async (key) => {
+        if (key.startsWith('ns/slow')) await new Promise<void>((r) => release.push(r));
+        done.push(key);
+      },
+      () => {},
+    );
+    for (const key of ['ns/slow-1', 'ns/slow-2', 'ns/slow-3']) q.add(key);
+    await vi.advanceTimersByTimeAsync(0);
+    q.addUrgent('ns/lost');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done).toEqual(['ns/lost']);
+    release.splice(0).forEach((r) => r());
+    await vi.advanceTimersByTimeAsync(0);
+    release.splice(0).forEach((r) => r());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done.sort()).toEqual(['ns/lost', 'ns/slow-1', 'ns/slow-2', 'ns/slow-3']);
+    await q.shutDown();
+    await workers;
+  });
+
+
   it('applies controller-runtime result semantics', async () => {
     const q = new WorkQueue({ rateLimiter: new ExponentialFailureRateLimiter(1000, 1_000_000) });
     const calls: string[] = [];
