@@ -66,7 +66,7 @@ export interface ProbeMemory {
   pods: ReadonlyMap<string, PodMemory>;
 }
 
-export type ProbeReason =
+type ProbeReason =
   | 'new pod'
   | 'silent'
   | 'answers'
@@ -83,7 +83,7 @@ export type ProbeReason =
 
 /** 'urgent': the recorded primary stopped answering (or is no longer a writable master), or its
  * silence just reached primaryDownSeconds: the pass goes ahead of routine work. */
-export type Urgency = 'none' | 'routine' | 'urgent';
+type Urgency = 'none' | 'routine' | 'urgent';
 
 export interface ProbeVerdict {
   memory: ProbeMemory;
