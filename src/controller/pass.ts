@@ -117,6 +117,8 @@ export interface ResourceMemory {
   refusedUsers?: Map<string, string>;
   /** When the certificate each pod serves was last compared with the one it should serve. */
   tlsCheckedAtMs?: number;
+  /** When the memory of the pods was last asked for (controller/metrics.ts). */
+  memoryPolledAtMs?: number;
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */
@@ -128,6 +130,8 @@ export interface TlsState {
   fingerprint: string | undefined;
   /** Why the certificate wanted cannot be applied (a missing or unusable Secret). */
   problem: { reason: string; message: string } | undefined;
+  /** When the certificate every pod should serve expires. */
+  notAfterMs: number | undefined;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */
