@@ -1,11 +1,12 @@
 // Prometheus for the local cluster (RRO_PROMETHEUS=1): prometheus and promtool built from the Go
 // module (build-binaries.sh, cached), the chart's alert rules rendered with helm, and the daemon that
 // scrapes the operator processes the e2e tests register (file service discovery) and evaluates them.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { helmTemplate } from '../render-manifests.js';
-import { cacheBinDir, type ClusterPaths, type Daemon } from './common.js';
+import { repoRoot, waitFor } from '../lib.js';
+import { CHART_DIR, helmTemplate } from '../render-manifests.js';
+import { cacheBinDir, daemonPid, log, signal, startDaemon, type ClusterPaths, type Daemon } from './common.js';
 
 export const PROMETHEUS_PORT = 39090;
 /** The test bed's scrape and evaluation interval: alerts follow a fault within seconds. */
@@ -82,16 +83,51 @@ export function writePrometheusConfig(paths: ClusterPaths, forKeys: readonly str
   return p;
 }
 
-export function prometheusDaemon(p: PrometheusPaths): Daemon {
+export function prometheusDaemon(p: PrometheusPaths, bin: string): Daemon {
   return {
     name: 'prometheus',
-    cmd: prometheusBinary('prometheus'),
+    cmd: join(bin, 'prometheus'),
     args: [
       `--config.file=${p.config}`, `--storage.tsdb.path=${p.data}`, `--web.listen-address=127.0.0.1:${PROMETHEUS_PORT}`,
-      // The rules file changes with the chart: cluster:up reloads it (SIGHUP) on a running Prometheus.
       '--storage.tsdb.retention.time=1d', '--log.level=warn',
     ],
   };
+}
+
+/** The keys of metrics.prometheusRule.for in the chart's values. */
+function forKeys(): string[] {
+  const values = parse(readFileSync(join(repoRoot, CHART_DIR, 'values.yaml'), 'utf8')) as { metrics: { prometheusRule: { for: Record<string, string> } } };
+  return Object.keys(values.metrics.prometheusRule.for);
+}
+
+/** Starts Prometheus (or, running, makes it reload the rules: they change with the chart), writes its
+ * URL to .cluster/prometheus.url, and resolves once it is ready with every rule group loaded. */
+export async function startPrometheus(paths: ClusterPaths, bin: string): Promise<void> {
+  const p = writePrometheusConfig(paths, forKeys());
+  const running = daemonPid(paths, 'prometheus');
+  if (running) signal(running, 'SIGHUP');
+  else startDaemon(paths, prometheusDaemon(p, bin));
+  const groups = (parse(readFileSync(p.rules, 'utf8')) as { groups: unknown[] }).groups.length;
+  const logFile = join(paths.logs, 'prometheus.log');
+  await waitFor(async () => (await loadedGroups(p.url)) === groups, {
+    timeoutMs: 60_000, intervalMs: 200, what: `Prometheus at ${p.url} with ${groups} rule groups`,
+    check: () => {
+      if (!daemonPid(paths, 'prometheus')) throw new Error(`prometheus exited; see ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n')}`);
+    },
+  });
+  writeFileSync(p.urlFile, `${p.url}\n`);
+  log(`Prometheus ${running ? 'reloaded' : 'started'}: ${p.url} (${p.urlFile}; log: ${logFile})`);
+}
+
+/** How many rule groups Prometheus has loaded; undefined while it does not answer. */
+async function loadedGroups(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(`${url}/api/v1/rules`, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return undefined;
+    return ((await res.json()) as { data: { groups: unknown[] } }).data.groups.length;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Registers a process's /metrics as a scrape target of the test bed's Prometheus; returns its removal. */
