@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+const NODE_FAULTS = ['test/e2e/nodes.test.ts', 'test/e2e/node-loss.test.ts'];
+const E2E = { testTimeout: 180_000, hookTimeout: 300_000, globalSetup: ['test/e2e/global-setup.ts'] };
+
 export default defineConfig({
   test: {
     projects: [
@@ -9,15 +12,26 @@ export default defineConfig({
       { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } },
       // Needs the binaries of hack/local-cluster/build-binaries.sh (helm, kubectl), no cluster.
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 30_000 } },
+      // One cluster for every e2e file. The files that take whole nodes down run first, one after
+      // another; then the rest, two at a time: each works in namespaces of its own with an operator
+      // that watches only those (support/operator.ts), so they share the nodes, not the resources.
+      {
+        test: {
+          name: 'e2e-nodes',
+          include: NODE_FAULTS,
+          fileParallelism: false,
+          sequence: { groupOrder: 0 },
+          ...E2E,
+        },
+      },
       {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          // One cluster, shared by every file: run files one after another.
-          fileParallelism: false,
-          testTimeout: 180_000,
-          hookTimeout: 300_000,
-          globalSetup: ['test/e2e/global-setup.ts'],
+          exclude: NODE_FAULTS,
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+          ...E2E,
         },
       },
     ],

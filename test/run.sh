@@ -43,4 +43,4 @@ npx tsx hack/local-cluster/up.ts
 echo "[test] operator image (npm run image:build)" >&2
 bash hack/image-build.sh
 echo "[test] end-to-end tests" >&2
-npx vitest run --project e2e --reporter=default --reporter=json --outputFile.json="$report" "$@"
+npx vitest run --project 'e2e*' --reporter=default --reporter=json --outputFile.json="$report" "$@"

@@ -403,6 +403,21 @@ export const specSchema = z
           'A NetworkPolicy <name>-redis, owned by the resource, lets only the resource\'s own pods, the operator\'s namespace and the peers of from ' +
           '(core/v1 NetworkPolicyPeer objects: your clients) reach port 6379. enabled false: no policy (every pod that can route to them may connect).',
       }),
+    /** The replication backlog sized by the operator (src/plan/backlog.ts). */
+    replicationBacklog: z
+      .object({
+        auto: z.boolean().default(false),
+        minCoverageSeconds: z.number().int().min(1).max(86_400).default(60),
+        maxSize: size.default('256Mi'),
+      })
+      .strict()
+      .optional()
+      .meta({
+        description:
+          'auto true: the operator raises repl-backlog-size at run time (CONFIG SET on every pod) so that the backlog covers at least minCoverageSeconds ' +
+          'of the write stream, and the longest disconnect of a replica in a full-resync loop, with twice that as headroom. It never lowers it below ' +
+          'config.repl-backlog-size nor below what it set before, and never raises it above maxSize nor a quarter of the memory limit.',
+      }),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({
@@ -493,6 +508,17 @@ export const failoverRecordSchema = z.object({
 });
 export type FailoverRecord = z.infer<typeof failoverRecordSchema>;
 
+export const replicationBacklogStatusSchema = z.object({
+  /** repl-backlog-size in bytes: with auto sizing, the size the operator keeps on every pod; else the primary's. */
+  size: z.number().int(),
+  /** The longest disconnect (seconds) the primary's backlog covers at the current write rate; absent
+   * while the rate is not known yet or nothing is written. */
+  coverageSeconds: z.number().int().optional(),
+  /** The primary's replication stream, in bytes per second over the last minute. */
+  writeBytesPerSecond: z.number().int().optional(),
+});
+export type ReplicationBacklogStatus = z.infer<typeof replicationBacklogStatusSchema>;
+
 export const statusSchema = z.object({
   observedGeneration: z.number().int().optional(),
   phase: z.enum(PHASES).optional(),
@@ -518,6 +544,7 @@ export const statusSchema = z.object({
   maxLagSeconds: z.number().int().optional(),
   nodes: z.array(nodeStatusSchema).optional(),
   lastFailover: failoverRecordSchema.optional(),
+  replicationBacklog: replicationBacklogStatusSchema.optional(),
   conditions: z.array(conditionSchema).optional(),
 });
 export type RedisReplicationStatus = z.infer<typeof statusSchema>;

@@ -1,4 +1,4 @@
-// Observe phase: the resource's pods from the cache, and INFO replication of each, in parallel.
+// Observe phase: the resource's pods from the cache, and the INFO (replication and sync counters) of each, in parallel.
 import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
@@ -31,14 +31,15 @@ export async function reportStuckPods(pass: Pass, observed: ObservedPod[]): Prom
   }
 }
 
-/** INFO replication of one pod; undefined when it does not answer. A pod may not have the operator's
+/** INFO of one pod (the default sections: replication, and the sync counters of stats, in one
+ * command); undefined when it does not answer. A pod may not have the operator's
  * user yet, or have another password (see candidateCredentials): the credentials it answered to are
  * remembered. */
 async function ask(pass: Pass, ip: string) {
   const [own, ...others] = candidateCredentials(pass);
   for (const credentials of [own!, ...others]) {
     try {
-      const info = parseReplication(await pass.deps.redis.info(redisTargetAs(pass, ip, credentials)));
+      const info = parseReplication(await pass.deps.redis.info(redisTargetAs(pass, ip, credentials), 'default'));
       if (credentials !== own) pass.credentialsOf.set(ip, credentials);
       return info;
     } catch (err) {

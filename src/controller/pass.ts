@@ -8,6 +8,7 @@ import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
 import { OPERATOR_USER, type AclUser, type AppliedAuth } from '../plan/acl.js';
+import type { FullSync, OffsetSample, SyncWatch } from '../plan/backlog.js';
 import type { SecretUse, SecretUser } from '../plan/secrets.js';
 import type { Refusal } from '../plan/status.js';
 
@@ -119,6 +120,12 @@ export interface ResourceMemory {
   tlsCheckedAtMs?: number;
   /** When the memory of the pods was last asked for (controller/metrics.ts). */
   memoryPolledAtMs?: number;
+  /** The primary's offsets of the last minute (its write rate), what was last seen of each replica's
+   * link, and the full syncs of each pod in the last 10 minutes (plan/backlog.ts). A restarted
+   * operator starts them over: no rate for the first 10 s, and a loop needs two new full syncs. */
+  offsetSamples?: OffsetSample[];
+  syncWatch?: SyncWatch;
+  fullSyncs?: Record<string, FullSync[]>;
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */

@@ -9,6 +9,7 @@ import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primar
 import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, finishedChange, replIds, type RoleChange } from '../plan/status.js';
 import type { ClaimRef } from '../plan/topology.js';
+import { tendBacklog } from './backlog.js';
 import { recordMetrics } from './metrics.js';
 import { observePods, reportStuckPods } from './observe.js';
 import type { Deps, Pass, ResourceMemory } from './pass.js';
@@ -97,6 +98,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   }
   // One step of a rolling update, on a settled topology only.
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
+  const backlog = await tendBacklog(pass, observed, primary, Boolean(plan) && settled);
   const acl = await syncUsers(pass, observed);
   await rotatePassword(pass, observed, acl.synced);
   await reloadCertificates(pass, observed);
@@ -117,6 +119,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     refusals: pass.refusals,
     revision: rollout?.revision,
     rollout,
+    backlog,
   });
   deps.metrics.setReconciled(namespace, name, deps.now());
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };

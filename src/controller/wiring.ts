@@ -1,4 +1,5 @@
 // Points every replica at its parent's current pod IP (REPLICAOF) and applies live configuration.
+import { backlogManaged } from '../plan/backlog.js';
 import { REDIS_PORT } from '../plan/names.js';
 import { isBooting, type ObservedPod } from '../plan/observation.js';
 import { RESTART_DIRECTIVES } from '../plan/rollout.js';
@@ -52,6 +53,7 @@ async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
   const configured = (memory.configured ??= new Map());
   const due = pods.filter((p) => p.info && p.podIP && (configured.get(p.podIP) !== generation || isBooting(p)));
   const refused = new Set<string>();
+  const managed = backlogManaged(spec);
   await Promise.all(
     due.map(async (pod) => {
       const target = redisTarget(pass, pod.podIP!);
@@ -62,8 +64,9 @@ async function applyConfig(pass: Pass, pods: ObservedPod[]): Promise<void> {
           if (/^(ERR|WRONGTYPE)/.test(String((err as Error).message))) refused.add(directive);
           else answered = false;
         });
-      // Directives Redis cannot change at run time are rolled instead (src/plan/rollout.ts).
-      for (const [directive, value] of Object.entries(spec.config)) if (!RESTART_DIRECTIVES.has(directive.toLowerCase())) await set(directive, value);
+      // Directives Redis cannot change at run time are rolled instead (src/plan/rollout.ts); with auto
+      // sizing, the backlog phase sets repl-backlog-size (never below spec.config's).
+      for (const [directive, value] of Object.entries(spec.config)) if (!RESTART_DIRECTIVES.has(directive.toLowerCase()) && !(managed && directive.toLowerCase() === 'repl-backlog-size')) await set(directive, value);
       await applyWriteQuorum(pass, target).catch(() => refused.add('writeQuorum'));
       if (answered) configured.set(pod.podIP!, generation);
     }),

@@ -195,6 +195,35 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  // The backlog and sync series are labelled namespace and name (the alert rules and dashboard read them so).
+  private readonly backlogBytes = new Gauge({
+    name: 'rro_replication_backlog_bytes',
+    help: "The primary's repl-backlog-size",
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly backlogCoverage = new Gauge({
+    name: 'rro_backlog_coverage_seconds',
+    help: "The longest disconnect the primary's backlog lets a replica resume from: repl-backlog-size over the write rate (+Inf while nothing is written)",
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly fullResyncLoop = new Gauge({
+    name: 'rro_full_resync_loop',
+    help: 'A replica that full-synced at least twice within 10 minutes: 1, else 0',
+    labelNames: ['namespace', 'name', 'pod'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly syncs = new Counter({
+    name: 'rro_replica_syncs_total',
+    help: "Syncs of the resource's own replicas after a disconnect, by type (full or partial); backup clients are not counted",
+    labelNames: ['namespace', 'name', 'pod', 'type'] as const,
+    registers: [this.registry],
+  });
+
   /** Removal functions of the series written per resource ("ns/name"), keyed by series. */
   private readonly series = new Map<string, Map<string, { pod?: string; remove: () => void; value?: string }>>();
 
@@ -291,6 +320,30 @@ export class OperatorMetrics {
 
   setReconciled(namespace: string, resource: string, nowMs: number): void {
     this.put(this.lastReconcile, { namespace, resource }, nowMs / 1000, 'reconciled');
+  }
+
+  /** The primary's backlog size, and its coverage (undefined: the write rate is not known yet). */
+  setBacklog(namespace: string, name: string, bytes: number, coverageSeconds: number | undefined): void {
+    const l = { namespace, name };
+    this.backlogBytes.set(l, bytes);
+    if (coverageSeconds === undefined) this.backlogCoverage.remove(l);
+    else this.backlogCoverage.set(l, coverageSeconds);
+    this.track({ namespace, resource: name }, 'backlog', () => {
+      this.backlogBytes.remove(l);
+      this.backlogCoverage.remove(l);
+    });
+  }
+
+  setFullResyncLoop(namespace: string, name: string, pod: string, looping: boolean): void {
+    const l = { namespace, name, pod };
+    this.fullResyncLoop.set(l, looping ? 1 : 0);
+    this.track({ namespace, resource: name, pod }, 'resync loop', () => this.fullResyncLoop.remove(l));
+  }
+
+  countSync(namespace: string, name: string, pod: string, type: 'full' | 'partial'): void {
+    const l = { namespace, name, pod, type };
+    this.syncs.inc(l);
+    this.track({ namespace, resource: name, pod }, `sync ${type}`, () => this.syncs.remove(l));
   }
 
   /** Drops every series of one pod (scaled away). */

@@ -1,5 +1,6 @@
 // The phase and the four contract conditions, from what one reconcile observed.
 import type { NodeStatus, PHASES } from '../api/schema.js';
+import type { ResyncLoop } from './backlog.js';
 import type { ConditionUpdate } from './conditions.js';
 import type { RolloutState } from './rollout.js';
 
@@ -23,6 +24,8 @@ export interface Observation {
   pendingChanges: number;
   /** A rolling update under way: pods still on an older revision, and why it is stopped, if it is. */
   rollout?: RolloutState | undefined;
+  /** Replicas in a full-resync loop (plan/backlog.ts). */
+  resyncLoops?: ResyncLoop[] | undefined;
 }
 
 export interface Decision {
@@ -69,7 +72,13 @@ function primaryCondition(o: Observation): ConditionUpdate {
   return condition('PrimaryAvailable', false, 'PrimaryUnreachable', `${o.primaryName} does not answer as a master`);
 }
 
-function syncedCondition(f: ReturnType<typeof facts>): ConditionUpdate {
+// A loop comes first: the link is down or syncing most of the time, and the loop says why.
+function syncedCondition(o: Observation, f: ReturnType<typeof facts>): ConditionUpdate {
+  const loops = o.resyncLoops ?? [];
+  if (loops.length > 0) {
+    const which = loops.map((l) => `${l.pod} (${l.fullSyncs} full syncs in 10m, away up to ${Math.round(l.longestAwayMs / 1000)}s)`).join(', ');
+    return condition('ReplicasSynced', false, 'FullResyncLoop', `full-resync loop: ${which}; the replication backlog covers less than these disconnects`);
+  }
   if (f.down.length > 0) return condition('ReplicasSynced', false, 'LinkDown', `link down: ${names(f.down)}`);
   if (f.syncing.length > 0) return condition('ReplicasSynced', false, 'FullSync', `full sync in progress: ${names(f.syncing)}`);
   return condition('ReplicasSynced', true, 'Synced', 'every replica link is up');
@@ -107,6 +116,6 @@ export function decidePhase(o: Observation): Decision {
   const ready = readyCondition(o, f);
   return {
     phase: phaseOf(o, f, ready.status === 'True'),
-    conditions: [ready, primaryCondition(o), syncedCondition(f), progressingCondition(o, f)],
+    conditions: [ready, primaryCondition(o), syncedCondition(o, f), progressingCondition(o, f)],
   };
 }

@@ -115,8 +115,7 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   // an old primary that is silent was given up. Otherwise the change is decided again.
   if (target?.info && isBooting(target) && claims.has(target.name)) {
     if (!input.recorded) return promoteIfSafe(target, live, claims, input);
-    const silent = recorded && !recorded.info ? input.recorded : undefined;
-    const doubts = mayHoldMore(target, live, claims, latestPrimary(input), silent);
+    const doubts = mayHoldMore(target, live, claims, latestPrimary(input), givenUp(recorded, claims, input));
     if (doubts.length === 0 || acceptsLoss(input)) return { kind: 'promote', primary: target.name };
   }
   if (target?.info && !isBooting(target)) {
@@ -128,8 +127,7 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     // failover gave up while it was silent or gone), as a fresh decision would not; ties keep the
     // target. After a hand-over no pod holds more than its target: every one's data comes from the
     // stream the target caught up with (the old primary is no longer writable here).
-    const givenUp = recorded?.info ? undefined : input.recorded;
-    if (input.targetCaughtUp || retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp).length === 0) {
+    if (input.targetCaughtUp || retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp(recorded, claims, input)).length === 0) {
       return { kind: 'failover', from: input.recorded, to: target.name, reason };
     }
   }
@@ -176,6 +174,15 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     return lost(input, recorded.name, 'PrimaryUnreachable', `primary ${recorded.name} has not answered for ${Math.round(downFor(input) / 1000)}s`, 'wait');
   }
   return { kind: 'wait', primary: recorded.name, message: `primary ${recorded.name} is not answering` };
+}
+
+/** The recorded primary whose tail an interrupted change may give up: silent for primaryDownSeconds,
+ * as a fresh failover would require (it may have come back and taken writes since the intent was
+ * written, then gone silent again), or its container down with no volume to bring the data back. */
+function givenUp(recorded: ObservedPod | undefined, claims: ReadonlySet<string>, input: PrimaryInput): string | undefined {
+  if (!recorded || recorded.info) return undefined;
+  const dataGone = recorded.containerDown && !claims.has(recorded.name);
+  return dataGone || downFor(input) >= input.primaryDownSeconds * 1000 ? recorded.name : undefined;
 }
 
 const downFor = (input: PrimaryInput): number => (input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs);

@@ -1,6 +1,7 @@
 // The status a pass writes: status.nodes, counts, phase and conditions from what was observed and
 // decided, and whether writing it is worth an API call (an idle, healthy resource causes none).
-import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus } from '../api/schema.js';
+import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus, ReplicationBacklogStatus } from '../api/schema.js';
+import type { ResyncLoop } from './backlog.js';
 import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
 import { passwordSecret, type SecretIssue } from './secrets.js';
@@ -60,6 +61,8 @@ export interface StatusInput {
   /** The revision pods should run, and the rolling update's state. */
   revision?: string | undefined;
   rollout?: RolloutState | undefined;
+  /** The replication backlog as this pass found (and sized) it, and replicas in a full-resync loop. */
+  backlog?: { status: ReplicationBacklogStatus | undefined; loops: ResyncLoop[] } | undefined;
   nowMs: number;
 }
 
@@ -81,6 +84,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     desiredReplicas: summary.desiredReplicas,
     pendingChanges: pendingChanges(plan),
     rollout: input.rollout,
+    resyncLoops: input.backlog?.loops,
   });
   const conditions = verdict.conditions.map((c) =>
     c.type === 'PrimaryAvailable' && (decision.kind === 'lost' || decision.kind === 'wait') && c.status === 'False'
@@ -116,6 +120,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     maxLagSeconds: summary.maxLagSeconds,
     nodes,
     lastFailover: recordOf(input.change ?? finishedChange(rr, primary), now) ?? rr.status?.lastFailover,
+    replicationBacklog: input.backlog?.status ?? rr.status?.replicationBacklog,
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
   };
 }
@@ -238,6 +243,7 @@ function withoutMeasurements(status: RedisReplicationStatus | undefined): RedisR
     ...status,
     primaryOffset: undefined,
     maxLagSeconds: undefined,
+    replicationBacklog: status.replicationBacklog && { size: status.replicationBacklog.size },
     nodes: status.nodes?.map((n) => ({ ...n, offset: undefined, lagBytes: undefined, lagSeconds: undefined })),
   };
 }

@@ -18,6 +18,19 @@ interface ReplicationCommon {
   connectedReplicas: number;
   /** Its own replicas: for a replica, the next cascade tier. */
   replicas: ReplicaEntry[];
+  /** repl_backlog_size, and the first offset its backlog still holds (repl_backlog_first_byte_offset):
+   * a replica whose offset + 1 is below it cannot resume with a partial sync. */
+  backlogSize?: number;
+  backlogFirstByte?: number;
+  /** The syncs it served to its replicas (INFO stats), when the text has that section. */
+  syncs?: SyncStats;
+}
+
+/** INFO stats counters of the syncs a server served: full, and partial accepted or refused. */
+export interface SyncStats {
+  full: number;
+  partialOk: number;
+  partialErr: number;
 }
 
 export interface PrimaryInfo extends ReplicationCommon {
@@ -64,7 +77,8 @@ export function parseInfo(text: string): Record<string, Record<string, string>> 
 
 /** The replication facts of `INFO replication` (or of a full `INFO`). */
 export function parseReplication(text: string): ReplicationInfo {
-  const fields = parseInfo(text)['replication'];
+  const sections = parseInfo(text);
+  const fields = sections['replication'];
   if (!fields || fields['role'] === undefined) {
     throw new InfoParseError('not the output of INFO replication: no role field');
   }
@@ -74,6 +88,9 @@ export function parseReplication(text: string): ReplicationInfo {
     replOffset: integer(fields, 'master_repl_offset', 0),
     connectedReplicas: integer(fields, 'connected_slaves', 0),
     replicas: replicaEntries(fields),
+    ...(fields['repl_backlog_size'] ? { backlogSize: integer(fields, 'repl_backlog_size', 0) } : {}),
+    ...(fields['repl_backlog_first_byte_offset'] ? { backlogFirstByte: integer(fields, 'repl_backlog_first_byte_offset', 0) } : {}),
+    ...syncStats(sections['stats']),
   };
   const role = fields['role'];
   if (role === 'master') return { role: 'master', ...common };
@@ -89,6 +106,11 @@ export function parseReplication(text: string): ReplicationInfo {
     lastIoSecondsAgo: integer(fields, 'master_last_io_seconds_ago', -1),
     readOnly: fields['slave_read_only'] !== '0',
   };
+}
+
+function syncStats(fields: Record<string, string> | undefined): { syncs?: SyncStats } {
+  if (fields?.['sync_full'] === undefined) return {};
+  return { syncs: { full: integer(fields, 'sync_full', 0), partialOk: integer(fields, 'sync_partial_ok', 0), partialErr: integer(fields, 'sync_partial_err', 0) } };
 }
 
 function integer(fields: Record<string, string>, key: string, fallback: number): number {

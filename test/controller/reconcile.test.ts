@@ -93,7 +93,11 @@ describe('reconcile', () => {
     await world.kube.patchStatus('ns', 'cache', { targetPrimary: target });
     primaryServer().unreachable = true;
     world.restartOperator();
+    // This operator counts primaryDownSeconds itself (the old primary may have come back and taken
+    // writes since the intent was written), then finishes the change onto the recorded target.
     await world.reconcile(rr);
+    expect(status().primary).toBe(old);
+    await world.settle(rr, () => status().primary !== old);
     expect(status().primary).toBe(target);
     expect(status().lastFailover).toMatchObject({ from: old, to: target });
   });
@@ -109,6 +113,16 @@ describe('reconcile', () => {
     expect(primaryServer().log).toEqual(expect.arrayContaining(acked));
     expect(world.kube.serverOf('ns', old)!.masterHost).toBe(primaryServer().ip);
     expect(status().lastFailover).toMatchObject({ from: old, to: target, reason: 'Switchover' });
+  });
+
+  it('fencing: a replica that accepts writes is made a replica of its parent again, with a Warning Event', async () => {
+    const rogue = status().nodes!.find((n) => n.role === 'replica')!.name;
+    world.kube.serverOf('ns', rogue)!.role = 'master';
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.kube.serverOf('ns', rogue)!.masterHost).toBe(primaryServer().ip);
+    expect(world.kube.events.filter((e) => e.reason === 'Fenced')).toEqual([
+      { type: 'Warning', reason: 'Fenced', message: `pod ${rogue} accepted writes but is not the primary: made it a replica of ${status().primary}` },
+    ]);
   });
 
   it('switchover to a pod that cannot take over is refused with an Event', async () => {

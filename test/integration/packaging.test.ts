@@ -567,7 +567,7 @@ describe('Dockerfile and kind runner', () => {
     expect(script.split('\n').slice(0, 3).join('\n')).toMatch(/NEEDS DOCKER/);
     expect(script).toContain('RRO_E2E_KUBECONFIG');
     expect(script).toContain('kind load docker-image');
-    expect(script).toContain('npx vitest run --project e2e');
+    expect(script).toContain("npx vitest run --project 'e2e*'");
     const config = parse(read('test/e2e/kind/kind-config.yaml')) as Obj;
     expect(config.kind).toBe('Cluster');
     expect(config.apiVersion).toBe('kind.x-k8s.io/v1alpha4');

@@ -15,6 +15,7 @@
 //   its files held when it last loaded them, and reloads them only when CONFIG SET changes a tls-*
 //   value (the stricter of the behaviours Redis versions have).
 import { createHash } from 'node:crypto';
+import { DEFAULT_BACKLOG_BYTES, redisBytes } from '../../src/plan/backlog.js';
 import { BOOT_PARENT, REDIS_PORT } from '../../src/plan/names.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../../src/redis/client.js';
 import { checkKeyPair, describeCertificate, type KeyPair } from '../../src/tls/certificates.js';
@@ -62,6 +63,8 @@ export class RedisServer {
   lastIoMs = 0;
   /** The pod whose write stream this dataset comes from (its last master up the chain). */
   origin: string | undefined;
+  /** INFO stats: the syncs it served (reset by a restart). */
+  syncs = { full: 0, partialOk: 0 };
   /** The certificate it serves (loaded from its files at start or on a reload), and its fingerprint. */
   certificate: KeyPair | undefined;
   served: string | undefined;
@@ -91,6 +94,16 @@ export class RedisServer {
     }
   }
 
+  /** repl-backlog-size in bytes (offsets count one byte a write here). */
+  get backlogSize(): number {
+    return redisBytes(this.config['repl-backlog-size'] ?? '') ?? DEFAULT_BACKLOG_BYTES;
+  }
+
+  /** repl_backlog_first_byte_offset: the oldest offset its backlog still holds. */
+  get backlogFirstByte(): number {
+    return Math.max(1, this.offset - this.backlogSize + 1);
+  }
+
   get tls(): boolean {
     return this.config['tls-port'] !== undefined;
   }
@@ -111,6 +124,7 @@ export class RedisServer {
     this.replId = newReplId();
     this.replId2 = undefined;
     this.pausedUntilMs = 0;
+    this.syncs = { full: 0, partialOk: 0 };
     this.config = { ...this.options.config };
     this.loadAuth();
     this.loadCertificate();
@@ -239,10 +253,15 @@ export class RedisModel extends RedisCommands {
         continue;
       }
       const prefix = s.log.length <= parent.log.length && s.log.every((id, i) => parent.log[i] === id);
-      const full = !prefix || s.replId !== parent.replId || !s.linkUp;
+      // A link that comes back resumes (PSYNC) when the replica follows the parent's history and the
+      // parent's backlog still holds the offset after its own; else the parent sends a full sync.
+      const resumes = prefix && s.replId === parent.replId && s.offset + 1 >= parent.backlogFirstByte;
+      const full = s.linkUp ? !prefix || s.replId !== parent.replId : !resumes;
+      if (!s.linkUp) parent.syncs[full ? 'full' : 'partialOk']++;
       this.beforeSync(s, parent, full);
-      if (full) {
-        // Full sync: the replica's dataset is replaced by all of its parent's, at once.
+      if (full || !s.linkUp) {
+        // Full sync: the replica's dataset is replaced by all of its parent's, at once; a resumed link
+        // gets what it missed from the backlog at once too (the same dataset: its own is a prefix).
         s.log = [...parent.log];
       } else {
         // Partial sync: the stream it missed, as far as `limit` gets it this step.
@@ -324,7 +343,7 @@ export class RedisModel extends RedisCommands {
         return 'OK';
       case 'CONFIG':
         // As the pool renders the reply (a map).
-        if (rest[0]?.toUpperCase() === 'GET') return JSON.stringify({ [rest[1]!]: s.config[rest[1]!] ?? '' });
+        if (rest[0]?.toUpperCase() === 'GET') return JSON.stringify({ [rest[1]!]: rest[1] === 'repl-backlog-size' ? String(s.backlogSize) : (s.config[rest[1]!] ?? '') });
         if (rest[0]?.toUpperCase() !== 'SET') throw new Error(`unsupported CONFIG ${rest[0]}`);
         for (let i = 1; i + 1 < rest.length; i += 2) {
           const [k, v] = [rest[i]!, rest[i + 1]!];
@@ -409,6 +428,8 @@ export class RedisModel extends RedisCommands {
     lines.push(`connected_slaves:${children.length}`);
     children.forEach((c, i) => lines.push(`slave${i}:ip=${c.ip},port=${REDIS_PORT},state=online,offset=${c.offset},lag=${Math.floor((this.now() - c.lastIoMs) / 1000)}`));
     lines.push(`master_replid:${s.replId}`, `master_replid2:${s.replId2 ?? '0'.repeat(40)}`, `master_repl_offset:${s.offset}`);
+    lines.push(`repl_backlog_size:${s.backlogSize}`, `repl_backlog_first_byte_offset:${s.backlogFirstByte}`);
+    lines.push('# Stats', `sync_full:${s.syncs.full}`, `sync_partial_ok:${s.syncs.partialOk}`, 'sync_partial_err:0');
     return lines.join('\r\n') + '\r\n';
   }
 }

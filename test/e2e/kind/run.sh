@@ -3,7 +3,7 @@
 # plus helm 3 and kubectl; it cannot run where Docker is not available.
 #
 # Creates a kind cluster, builds the operator image from the Dockerfile, loads it into the
-# cluster, installs the chart, then runs the e2e suite (`npx vitest run --project e2e`) with
+# cluster, installs the chart, then runs the e2e suite (`npx vitest run --project 'e2e*'`) with
 # KUBECONFIG and RRO_E2E_KUBECONFIG pointing at the kind cluster (the suite normally starts a
 # local cluster of its own; RRO_E2E_KUBECONFIG tells it to use this one instead, and
 # RRO_E2E_OPERATOR=in-cluster that the operator is already running from the chart, watching every
@@ -109,4 +109,4 @@ export RRO_E2E_KUBECONFIG="$kubeconfig"
 export RRO_E2E_OPERATOR=in-cluster
 # The suite's helm (install tests) is this one.
 export RRO_HELM="$HELM"
-npx vitest run --project e2e "$@"
+npx vitest run --project 'e2e*' "$@"

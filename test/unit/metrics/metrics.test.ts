@@ -131,6 +131,43 @@ describe('per-resource series', () => {
   });
 });
 
+describe('backlog and sync series', () => {
+  it('are labelled namespace and name, +Inf coverage with no writes, and go with their pod and resource', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    m.setBacklog('ns', 'cache', 1048576, 10.5);
+    m.setFullResyncLoop('ns', 'cache', 'cache-1', true);
+    m.setFullResyncLoop('ns', 'cache', 'cache-2', false);
+    m.countSync('ns', 'cache', 'cache-1', 'full');
+    m.countSync('ns', 'cache', 'cache-1', 'full');
+    m.countSync('ns', 'cache', 'cache-2', 'partial');
+    m.setBacklog('ns', 'other', 16384, Number.POSITIVE_INFINITY);
+    let text = await m.registry.metrics();
+    const lines = text.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'rro_replication_backlog_bytes{namespace="ns",name="cache"} 1048576',
+        'rro_backlog_coverage_seconds{namespace="ns",name="cache"} 10.5',
+        'rro_backlog_coverage_seconds{namespace="ns",name="other"} +Inf',
+        'rro_full_resync_loop{namespace="ns",name="cache",pod="cache-1"} 1',
+        'rro_full_resync_loop{namespace="ns",name="cache",pod="cache-2"} 0',
+        'rro_replica_syncs_total{namespace="ns",name="cache",pod="cache-1",type="full"} 2',
+        'rro_replica_syncs_total{namespace="ns",name="cache",pod="cache-2",type="partial"} 1',
+      ]),
+    );
+    // The rate not known (yet): no coverage series.
+    m.setBacklog('ns', 'other', 16384, undefined);
+    expect(await m.registry.metrics()).not.toContain('rro_backlog_coverage_seconds{namespace="ns",name="other"}');
+    m.forgetPod('ns', 'cache', 'cache-1');
+    text = await m.registry.metrics();
+    expect(text).not.toContain('cache-1');
+    expect(text).toContain('pod="cache-2"');
+    m.forgetResource('ns', 'cache');
+    text = await m.registry.metrics();
+    expect(text).not.toContain('name="cache"');
+    expect(text).toContain('name="other"');
+  });
+});
+
 describe('startHttpServer', () => {
   it('serves /metrics, /healthz and /readyz', async () => {
     const m = new OperatorMetrics();

@@ -72,6 +72,14 @@ describe('decidePhase', () => {
     ]);
   });
 
+  it('a full-resync loop is what ReplicasSynced says first, even while the replica is up between syncs', () => {
+    const resyncLoops = [{ pod: 'c-2', fullSyncs: 3, longestAwayMs: 42_400 }];
+    expect(summary(observe({ nodes: [primaryNode, rep(1, 'down'), rep(2, 'syncing')], resyncLoops }))[3]).toBe('ReplicasSynced=False/FullResyncLoop');
+    const d = decidePhase(observe({ resyncLoops }));
+    expect(d.phase).toBe('Ready');
+    expect(d.conditions[2]).toMatchObject({ status: 'False', reason: 'FullResyncLoop', message: expect.stringContaining('c-2 (3 full syncs in 10m, away up to 42s)') });
+  });
+
   it('Degraded when a replica link is down or a replica lags with nothing in progress', () => {
     expect(summary(observe({ nodes: [primaryNode, rep(1, 'up'), rep(2, 'down')] }))).toEqual([
       'Degraded',

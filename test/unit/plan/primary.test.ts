@@ -213,8 +213,11 @@ describe('decidePrimary', () => {
   it('finishes a failover in flight (target written, operator restarted) to the target, not the candidate a fresh decision picks', () => {
     // A tie: a fresh decision would pick r-1 (the lower index).
     const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 100, { linkUp: false })), pod(2, linked(ipOf(0), 100, { linkUp: false }))];
-    // Even before primaryDownSeconds: the decision was taken by the previous operator.
-    expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryUnreachable' });
+    // Not before primaryDownSeconds, counted again by this operator: the old primary may have come
+    // back and taken writes since the intent was written (simulation seed 9324).
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: NOW - 1_000 })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    expect(decide({ pods, target: 'r-2', unreachableSinceMs: undefined })).toMatchObject({ kind: 'wait', primary: 'r-0' });
     // The old primary's pod has gone since.
     expect(decide({ pods: pods.slice(1), target: 'r-2' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryDeleted' });
   });
@@ -263,8 +266,9 @@ describe('decidePrimary', () => {
     it('answering as a replica, is not promoted over the old primary back on its volume; it still is over one that is silent or gone', () => {
       const target = pod(1, linked(ipOf(0), 500, { replOffset: 500, linkUp: false }));
       expect(decide({ pods: [primaryPod(0, booting()), target], claims, target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-0' });
-      // The failover gave up the silent or gone primary's tail: that stands.
-      expect(decide({ pods: [primaryPod(0, undefined), target], claims, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryUnreachable' });
+      // The failover gave up the tail of a primary silent for primaryDownSeconds, or gone: that stands.
+      expect(decide({ pods: [primaryPod(0, undefined), target], claims, target: 'r-1', unreachableSinceMs: NOW - 10_000 })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryUnreachable' });
+      expect(decide({ pods: [primaryPod(0, undefined), target], claims, target: 'r-1', unreachableSinceMs: NOW - 1_000 })).toMatchObject({ kind: 'wait', primary: 'r-0' });
       expect(decide({ pods: [target], claims, target: 'r-1' })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
     });
 

@@ -16,6 +16,8 @@ describe('parseReplication on captured redis-server 7.0 output', () => {
       replOffset: 0,
       connectedReplicas: 0,
       replicas: [],
+      backlogSize: 1048576,
+      backlogFirstByte: 0,
     });
   });
 
@@ -29,6 +31,8 @@ describe('parseReplication on captured redis-server 7.0 output', () => {
         { ip: '127.0.0.1', port: 16380, state: 'online', offset: 563, lag: 0 },
         { ip: '127.0.0.1', port: 16381, state: 'online', offset: 563, lag: 0 },
       ],
+      backlogSize: 1048576,
+      backlogFirstByte: 1,
     });
   });
 
@@ -52,7 +56,20 @@ describe('parseReplication on captured redis-server 7.0 output', () => {
       replicaOffset: 563,
       lastIoSecondsAgo: 1,
       readOnly: true,
+      backlogSize: 1048576,
+      backlogFirstByte: 1,
     });
+  });
+
+  it('a full INFO (default sections) adds the sync counters of INFO stats', () => {
+    expect(parseReplication(fixture('master-info-default-redis-7.0'))).toMatchObject({
+      role: 'master',
+      connectedReplicas: 1,
+      backlogSize: 1048576,
+      backlogFirstByte: 1,
+      syncs: { full: 1, partialOk: 1, partialErr: 0 },
+    });
+    expect(parseReplication(fixture('master-with-replicas')).syncs).toBeUndefined();
   });
 
   it('a replica in a full sync', () => {
