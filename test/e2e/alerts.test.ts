@@ -10,7 +10,7 @@ import { ANNOTATION } from '../../src/plan/names.js';
 import { freezePod, kubectl, thawPod, waitFor } from './support/cluster.js';
 import { primaryServiceIP } from './support/invariants.js';
 import { startWriteLoad } from './support/load.js';
-import { createRR, getRR, operatorNamespace, waitReady } from './support/operator.js';
+import { createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 import { alertsOf, prometheusUrl, query, scrapeOperator, waitForAlert, type Alert } from './support/prometheus.js';
 import { localCluster } from './support/where.js';
 
@@ -28,7 +28,9 @@ describe.skipIf(!localCluster)("the alert rules and the dashboard in the test be
     prometheusUrl();
     stopScraping = await scrapeOperator(fixture.operator!);
     labels = { namespace: fixture.ns, resource: name };
-    await createRR(fixture.ns, name, { replicas: 2 });
+    // A short repl-timeout: the primary drops a frozen replica's link within seconds, and the replica
+    // comes back with a partial resync (the dashboard's resync panel has one to show).
+    await createRR(fixture.ns, name, { replicas: 2, config: { 'repl-timeout': '5', 'repl-ping-replica-period': '1' } });
     await waitReady(fixture.ns, name);
     await waitFor(async () => (await query(`rro_primary_available{namespace="${fixture.ns}",resource="${name}"} == 1`)).length === 1, {
       timeoutMs: 30_000, intervalMs: 500, what: 'the resource in Prometheus',
@@ -40,11 +42,16 @@ describe.skipIf(!localCluster)("the alert rules and the dashboard in the test be
   it('a frozen replica fires RROReplicaDown for its resource only; thawed, the alert resolves', async () => {
     // Silent on a healthy resource (its replicas were unlinked for a moment when they were created).
     await waitForAlert('RROReplicaDown', labels, 'resolved', ALERT_WAIT_MS);
-    const replica = (await getRR(fixture.ns, name)).status!.nodes!.find((n) => n.role === 'replica')!.name;
+    const nodes = (await getRR(fixture.ns, name)).status!.nodes!;
+    const replica = nodes.find((n) => n.role === 'replica')!.name;
+    const primaryIP = nodes.find((n) => n.role === 'primary')!.podIP!;
     await freezePod(fixture.ns, replica);
     let alert: Alert | undefined;
     try {
       alert = await waitForAlert('RROReplicaDown', labels, 'firing', ALERT_WAIT_MS);
+      await waitFor(async () => /connected_slaves:1\r?\n/.test(String(await redisCommand(primaryIP, ['INFO', 'replication']))), {
+        timeoutMs: 60_000, intervalMs: 500, what: `the primary dropping the frozen ${replica} (repl-timeout 5)`,
+      });
     } finally {
       await thawPod(fixture.ns, replica);
     }
