@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, with visible progress, and only that: the npm packages, the
-# system packages of the local cluster (Debian), the Kubernetes and helm binaries and the
+# system packages of the local cluster (Debian), the Kubernetes, helm and Prometheus binaries and the
 # ServiceMonitor CRD (built once into a cache outside the repository). `npm test`, `npm run demo`,
 # `cluster:up` and `bench` run it first, so that each works as the first command on a fresh clone.
 #   bash hack/bootstrap.sh             everything
@@ -54,7 +54,7 @@ for svc in redis-server containerd; do
   fi
 done
 
-say "Kubernetes and helm binaries (built once, then cached; the first build takes several minutes)"
+say "Kubernetes, helm, prometheus and promtool binaries (built once, then cached; the first build takes several minutes)"
 bash hack/local-cluster/build-binaries.sh >/dev/null
 say "Prometheus Operator ServiceMonitor CRD for the chart's acceptance test (generated once with controller-gen, then cached)"
 bash hack/servicemonitor-crd.sh >/dev/null

@@ -39,6 +39,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+# With the test bed's Prometheus (the chart's alert rules, scraping the e2e operators): test/e2e/alerts.test.ts.
+export RRO_PROMETHEUS=1
 npx tsx hack/local-cluster/up.ts
 # The install tests run the operator in the cluster from the image of this checkout's Dockerfile.
 echo "[test] operator image (npm run image:build)" >&2

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes binaries (control plane, kubelet, kube-proxy, kubectl), crictl and helm from
-# the Go module proxy into a cache folder outside the repository, keyed by version. Builds only what is missing.
+# Builds the Kubernetes binaries (control plane, kubelet, kube-proxy, kubectl), crictl, helm, and
+# prometheus and promtool (the alert rules' tests, the test bed's Prometheus) from the Go module proxy into a cache folder outside the repository, keyed by version. Builds only what is missing.
 # Usage: build-binaries.sh            prints the bin folder on the last line of stdout
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
+# The Go module of Prometheus 3.16.0 (its Go tags are v0.3xx.y for Prometheus 3.xx.y).
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 CACHE="${RRO_CACHE:-$HOME/.cache/redis-replication-operator}"
 BIN="$CACHE/k8s-$K8S_VERSION/bin"
 HELM_BIN="$CACHE/helm-$HELM_VERSION/bin"
@@ -83,4 +85,18 @@ if [ ! -x "$CRICTL_BIN/crictl" ]; then
     "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
 fi
 ln -sf "$CRICTL_BIN/crictl" "$BIN/crictl"
+
+PROM_BIN="$CACHE/prometheus-$PROMETHEUS_VERSION/bin"
+for c in prometheus promtool; do
+  if [ ! -x "$PROM_BIN/$c" ]; then
+    log "building $c $PROMETHEUS_VERSION (cold: a few minutes)"
+    mkdir -p "$PROM_BIN"
+    minor="${PROMETHEUS_VERSION#v0.3}"; minor="${minor%%.*}"
+    # remove_all_sd: only static and file service discovery (the test bed's), not every cloud's SDK.
+    GOBIN="$PROM_BIN" CGO_ENABLED=0 go install -trimpath -tags remove_all_sd \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=3.$minor.${PROMETHEUS_VERSION##*.}" \
+      "github.com/prometheus/prometheus/cmd/$c@$PROMETHEUS_VERSION"
+  fi
+  ln -sf "$PROM_BIN/$c" "$BIN/$c"
+done
 echo "$BIN"

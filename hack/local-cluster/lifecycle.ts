@@ -13,8 +13,9 @@ import { ensureCerts, writeKubeconfigs } from './certs.js';
 import { ensureBridge, teardownNetwork } from './net.js';
 import { isNodeDown, nodeUp } from './faults.js';
 import { DAEMONS, alive, apiGet, apiReady, etcdHealthy, nodeAgentSpec, startNamed, type DaemonName } from './control-plane.js';
+import { prometheusWanted, startPrometheus } from './prometheus.js';
 
-const NEEDED = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl', 'kubelet', 'crictl'];
+const NEEDED = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubectl', 'kubelet', 'crictl', 'prometheus', 'promtool'];
 const PROVISIONER = 'provisioner';
 
 /** The folder with the Kubernetes binaries; builds them (cached) when any is missing. */
@@ -129,6 +130,12 @@ export async function up(paths = clusterPaths()): Promise<void> {
 }
 
 async function upLocked(paths: ClusterPaths): Promise<void> {
+  await clusterUp(paths);
+  // RRO_PROMETHEUS=1: also the test bed's Prometheus, with the chart's rules as they are now.
+  if (prometheusWanted()) await startPrometheus(paths, ensureBinaries());
+}
+
+async function clusterUp(paths: ClusterPaths): Promise<void> {
   const step = stepTimer();
   if (await healthy(paths)) {
     step('cluster already running and healthy');

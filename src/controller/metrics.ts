@@ -1,8 +1,22 @@
-// Per-pod metric series from status.nodes; the series of pods that went away are dropped.
+// Metrics phase: per-pod series from status.nodes (the series of pods that went away are dropped),
+// the per-resource series of src/plan/metrics.ts, and each pod's memory, asked now and then.
 import type { NodeStatus } from '../api/schema.js';
-import type { Pass } from './pass.js';
+import { resourceState, type MetricsInput } from '../plan/metrics.js';
+import type { ObservedPod } from '../plan/observation.js';
+import { parseUsedMemory } from '../redis/info.js';
+import { redisTarget, type Pass } from './pass.js';
 
-export function recordNodeMetrics(pass: Pass, nodes: NodeStatus[]): void {
+/** Memory moves slowly: one `INFO memory` per pod this often, not at every health poll. */
+export const MEMORY_POLL_MS = 15_000;
+
+export async function recordMetrics(pass: Pass, input: Omit<MetricsInput, 'spec' | 'status' | 'certificateNotAfterMs'>): Promise<void> {
+  const { deps, namespace, name, spec, rr } = pass;
+  recordNodeMetrics(pass, input.nodes);
+  deps.metrics.setResourceState(namespace, name, resourceState({ ...input, spec, status: rr.status, certificateNotAfterMs: pass.tls?.notAfterMs }));
+  await recordMemory(pass, input.observed);
+}
+
+function recordNodeMetrics(pass: Pass, nodes: NodeStatus[]): void {
   const { deps, namespace, name, memory } = pass;
   const present = new Set(nodes.map((n) => n.name));
   for (const pod of memory.pods ?? []) if (!present.has(pod)) deps.metrics.forgetPod(namespace, name, pod);
@@ -10,6 +24,7 @@ export function recordNodeMetrics(pass: Pass, nodes: NodeStatus[]): void {
   for (const node of nodes) {
     const labels = { namespace, resource: name, pod: node.name };
     deps.metrics.setRole(labels, node.role);
+    deps.metrics.setPodInfo(labels, node.tier, node.parent);
     if (node.role === 'replica') {
       deps.metrics.setLinkUp(labels, 'up', node.link === 'up');
       deps.metrics.setReplicationLag(labels, node.lagBytes ?? 0, node.lagSeconds ?? 0);
@@ -17,4 +32,25 @@ export function recordNodeMetrics(pass: Pass, nodes: NodeStatus[]): void {
       deps.metrics.clearReplication(labels);
     }
   }
+}
+
+/** used_memory of every pod that answered this pass; a pod that does not answer INFO memory loses
+ * its series (the metric says nothing rather than something old). */
+async function recordMemory(pass: Pass, observed: ObservedPod[]): Promise<void> {
+  const { deps, namespace, name, memory } = pass;
+  if (memory.memoryPolledAtMs !== undefined && deps.now() - memory.memoryPolledAtMs < MEMORY_POLL_MS) return;
+  memory.memoryPolledAtMs = deps.now();
+  await Promise.all(
+    observed
+      .filter((p) => p.info && p.podIP && !p.deleting)
+      .map(async (pod) => {
+        const labels = { namespace, resource: name, pod: pod.name };
+        try {
+          deps.metrics.setMemoryUsed(labels, parseUsedMemory(await deps.redis.info(redisTarget(pass, pod.podIP!), 'memory')));
+        } catch (err) {
+          pass.log.warn({ pod: pod.name, err: String(err) }, 'INFO memory failed: no memory series for the pod until it answers');
+          deps.metrics.setMemoryUsed(labels, undefined);
+        }
+      }),
+  );
 }

@@ -124,6 +124,8 @@ export interface ResourceMemory {
   refusedUsers?: Map<string, string>;
   /** When the certificate each pod serves was last compared with the one it should serve. */
   tlsCheckedAtMs?: number;
+  /** When the memory of the pods was last asked for (controller/metrics.ts). */
+  memoryPolledAtMs?: number;
   /** The primary's offsets of the last minute (its write rate), what was last seen of each replica's
    * link, and the full syncs of each pod in the last 10 minutes (plan/backlog.ts). A restarted
    * operator starts them over: no rate for the first 10 s, and a loop needs two new full syncs. */
@@ -147,6 +149,8 @@ export interface TlsState {
   caRenewal: boolean;
   /** Why the certificate wanted cannot be applied (a missing or unusable Secret). */
   problem: { reason: string; message: string } | undefined;
+  /** When the certificate every pod should serve expires. */
+  notAfterMs: number | undefined;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */

@@ -11,7 +11,7 @@ import { computeNodes, finishedChange, replIds, type RoleChange } from '../plan/
 import { marksFromStatus } from '../plan/sync.js';
 import type { ClaimRef } from '../plan/topology.js';
 import { tendBacklog } from './backlog.js';
-import { recordNodeMetrics } from './metrics.js';
+import { recordMetrics } from './metrics.js';
 import { observePods, reportStuckPods } from './observe.js';
 import type { Deps, Pass, ResourceMemory } from './pass.js';
 import { syncUsers, resolveUsers } from './acl.js';
@@ -37,6 +37,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const parsed = parseSpec(rr.spec, name);
   if (!parsed.ok) {
     await refuseSpec(deps, rr, parsed.message);
+    deps.metrics.setReconciled(namespace, name, deps.now());
     return;
   }
   const spec = parsed.spec;
@@ -106,7 +107,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   await rotatePassword(pass, observed, acl.synced);
   await reloadCertificates(pass, observed);
   for (const problem of [auth?.problem, ...users.problems, tls?.problem]) if (problem) await deps.events.record(rr, 'Warning', problem.reason, problem.message);
-  recordNodeMetrics(pass, nodes);
+  await recordMetrics(pass, { observed, nodes, primary, rollingUpdateStalled: rollout?.stalled !== undefined });
   const roleChange = typeof change === 'object' ? change : rollout?.change;
   await writeStatus(pass, {
     decision,
@@ -124,6 +125,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     rollout,
     backlog,
   });
+  deps.metrics.setReconciled(namespace, name, deps.now());
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 

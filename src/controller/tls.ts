@@ -62,9 +62,11 @@ export async function resolveTls(deps: Deps, rr: RedisReplication, spec: RedisRe
 }
 
 function tlsState(applied: Material | undefined, names: string[], problem: SecretIssue | undefined, caRenewal = false): TlsState {
+  const facts = applied && describeCertificate(applied.cert);
   return {
     client: applied && { ca: applied.ca, serverNames: names },
-    fingerprint: applied && describeCertificate(applied.cert)?.fingerprint,
+    fingerprint: facts?.fingerprint,
+    notAfterMs: facts?.notAfterMs,
     caRenewal,
     problem: problem && { ...problem, message: `${problem.message}; ${applied ? 'the pods keep the certificate they have' : 'no pod is created until it is fixed'}` },
   };

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { apiRequestCounts } from '../kube/client.js';
+import type { ResourceState } from '../plan/metrics.js';
 
 export type ReconcileOutcome = 'success' | 'error';
 
@@ -107,6 +108,107 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  // Per resource (and pod): what the alert rules (helm/.../prometheusrule.yaml) and the dashboard
+  // (dashboards/redis-replication.json) read. Counts and states come from the operator's own view of
+  // each pass, so that no query has to join series of different pods.
+  private readonly podInfo = new Gauge({
+    name: 'rro_pod_info',
+    help: 'A Redis pod of the topology: 1, labelled with its tier (0 is the primary) and its parent',
+    labelNames: ['namespace', 'resource', 'pod', 'tier', 'parent'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly memoryUsed = new Gauge({
+    name: 'rro_redis_memory_used_bytes',
+    help: 'used_memory of a Redis pod (INFO memory)',
+    labelNames: ['namespace', 'resource', 'pod'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly replicasDesired = new Gauge({
+    name: 'rro_replicas_desired',
+    help: 'Replicas the spec asks for, by tier',
+    labelNames: ['namespace', 'resource', 'tier'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly replicasLinked = new Gauge({
+    name: 'rro_replicas_linked',
+    help: 'Replicas whose link to their parent is up, by tier',
+    labelNames: ['namespace', 'resource', 'tier'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly primaryAvailable = new Gauge({
+    name: 'rro_primary_available',
+    help: 'The recorded primary answers as a writable master: 1, else 0',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly writablePods = new Gauge({
+    name: 'rro_writable_pods',
+    help: 'Pods of the resource that answer as a master (accept writes); more than 1 is a split brain',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly readMaxLag = new Gauge({
+    name: 'rro_read_max_lag_seconds',
+    help: 'spec.readService.maxLagSeconds: a replica lagging more is out of the read Service',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly primaryOffset = new Gauge({
+    name: 'rro_primary_replication_offset_bytes',
+    help: "The primary's master_repl_offset: its rate is the write rate in bytes of replication stream per second",
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly quorumMin = new Gauge({
+    name: 'rro_write_quorum_min_replicas',
+    help: 'spec.writeQuorum.minReplicas: the primary refuses writes with fewer replicas in sync',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly quorumInSync = new Gauge({
+    name: 'rro_write_quorum_replicas_in_sync',
+    help: "Replicas of the primary itself with their link up and lag within writeQuorum.maxLagSeconds",
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly rollStalled = new Gauge({
+    name: 'rro_rolling_update_stalled',
+    help: 'A rolling update stopped past updateStrategy.progressDeadlineSeconds: 1, else 0',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly certificateExpiry = new Gauge({
+    name: 'rro_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the TLS certificate the pods serve expires (Unix time)',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly lastFailover = new Gauge({
+    name: 'rro_last_failover_timestamp_seconds',
+    help: 'When the primary last changed (status.lastFailover; reason Switchover for a planned one), Unix time',
+    labelNames: ['namespace', 'resource', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly lastReconcile = new Gauge({
+    name: 'rro_last_reconcile_timestamp_seconds',
+    help: 'When a reconcile pass of the resource last ran to its end (Unix time)',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
   // The backlog and sync series are labelled namespace and name (the alert rules and dashboard read them so).
   private readonly backlogBytes = new Gauge({
     name: 'rro_replication_backlog_bytes',
@@ -203,6 +305,45 @@ export class OperatorMetrics {
     this.track({ namespace, resource }, `failover ${reason}`, () => this.failovers.remove(l));
   }
 
+  /** A pod's place in the topology; a new tier or parent replaces the series of the old one. */
+  setPodInfo(labels: PodLabels, tier: number, parent: string | undefined): void {
+    this.put(this.podInfo, { ...labels, tier: String(tier), parent: parent ?? '' }, 1, 'info');
+  }
+
+  /** used_memory of a pod; undefined drops the series (the pod did not say). */
+  setMemoryUsed(labels: PodLabels, bytes: number | undefined): void {
+    if (bytes === undefined) this.untrack(labels, 'memory');
+    else this.put(this.memoryUsed, labels, bytes, 'memory');
+  }
+
+  /** The per-resource series of one pass; what is undefined (no write quorum, no TLS...) is dropped. */
+  setResourceState(namespace: string, resource: string, state: ResourceState): void {
+    const r = { namespace, resource };
+    this.put(this.primaryAvailable, r, state.primaryAvailable ? 1 : 0, 'primary available');
+    this.put(this.writablePods, r, state.writablePods, 'writable pods');
+    this.put(this.readMaxLag, r, state.readMaxLagSeconds, 'read max lag');
+    this.put(this.rollStalled, r, state.rollingUpdateStalled ? 1 : 0, 'roll stalled');
+    for (const { tier, desired, linked } of state.tiers) {
+      this.put(this.replicasDesired, { ...r, tier: String(tier) }, desired, `desired ${tier}`);
+      this.put(this.replicasLinked, { ...r, tier: String(tier) }, linked, `linked ${tier}`);
+    }
+    // Tiers the spec no longer has.
+    for (const id of this.series.get(`${namespace}/${resource}`)?.keys() ?? []) {
+      const tier = /^ (desired|linked) (\d+)$/.exec(id);
+      if (tier && !state.tiers.some((t) => String(t.tier) === tier[2])) this.drop(r, id.slice(1));
+    }
+    this.putOrDrop(this.primaryOffset, r, state.primaryOffset, 'primary offset');
+    this.putOrDrop(this.quorumMin, r, state.writeQuorum?.minReplicas, 'quorum min');
+    this.putOrDrop(this.quorumInSync, r, state.writeQuorum?.inSync, 'quorum in sync');
+    this.putOrDrop(this.certificateExpiry, r, state.certificateNotAfterMs === undefined ? undefined : state.certificateNotAfterMs / 1000, 'certificate');
+    if (state.lastFailover) this.put(this.lastFailover, { ...r, reason: state.lastFailover.reason }, state.lastFailover.timeMs / 1000, 'last failover');
+    else this.drop(r, 'last failover');
+  }
+
+  setReconciled(namespace: string, resource: string, nowMs: number): void {
+    this.put(this.lastReconcile, { namespace, resource }, nowMs / 1000, 'reconciled');
+  }
+
   /** The primary's backlog size, and its coverage (undefined: the write rate is not known yet). */
   setBacklog(namespace: string, name: string, bytes: number, coverageSeconds: number | undefined): void {
     const l = { namespace, name };
@@ -252,6 +393,28 @@ export class OperatorMetrics {
       this.series.set(key, bySeries);
     }
     bySeries.set(`${labels.pod ?? ''} ${kind}`, { pod: labels.pod, remove, value });
+  }
+
+  /** Sets a tracked series; one whose labels differ from the series of the same kind before (a pod's
+   * new tier, another failover reason) replaces it. */
+  private put<T extends string>(gauge: Gauge<T>, labels: Record<T, string> & { namespace: string; resource: string; pod?: string }, value: number, kind: string): void {
+    const id = JSON.stringify(labels);
+    const before = this.series.get(`${labels.namespace}/${labels.resource}`)?.get(`${labels.pod ?? ''} ${kind}`);
+    if (before && before.value !== id) before.remove();
+    gauge.set(labels, value);
+    this.track(labels, kind, () => gauge.remove(labels), id);
+  }
+
+  private putOrDrop<T extends string>(gauge: Gauge<T>, labels: Record<T, string> & { namespace: string; resource: string }, value: number | undefined, kind: string): void {
+    if (value === undefined) this.drop(labels, kind);
+    else this.put(gauge, labels, value, kind);
+  }
+
+  /** Removes a resource-level series (no pod). */
+  private drop(labels: { namespace: string; resource: string }, kind: string): void {
+    const bySeries = this.series.get(`${labels.namespace}/${labels.resource}`);
+    bySeries?.get(` ${kind}`)?.remove();
+    bySeries?.delete(` ${kind}`);
   }
 
   private untrack(labels: PodLabels, kind: string): void {

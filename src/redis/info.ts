@@ -160,3 +160,9 @@ export function parseServer(text: string): ServerInfo {
   if (fields['server_name'] === 'valkey' || fields['valkey_version'] !== undefined) return { server: 'valkey', version: fields['valkey_version'] ?? fields['redis_version'] };
   return { server: 'redis', version: fields['redis_version'] };
 }
+
+/** used_memory of `INFO memory`; undefined when the text has no memory section. */
+export function parseUsedMemory(text: string): number | undefined {
+  const value = parseInfo(text)['memory']?.['used_memory'];
+  return value === undefined || !/^\d+$/.test(value) ? undefined : Number(value);
+}

@@ -1,4 +1,5 @@
-// vitest globalSetup of the e2e project: makes sure the local cluster is up and healthy.
+// vitest globalSetup of the e2e project: makes sure the local cluster is up and healthy, with the
+// test bed's Prometheus.
 // cluster:up returns in about a second when everything already runs, and restarts whatever died.
 // With RRO_E2E_KUBECONFIG (another cluster, e.g. kind: test/e2e/kind/run.sh) nothing is started:
 // the API server of that kubeconfig must answer, and the tests that need the local cluster are
@@ -18,7 +19,8 @@ export default async function setup(): Promise<void> {
     throw new Error('RRO_E2E_OPERATOR=in-cluster needs RRO_E2E_KUBECONFIG: on the local cluster the suite runs its own operator processes');
   }
   const paths = clusterPaths();
-  const r = spawnSync('npx', ['tsx', 'hack/local-cluster/up.ts'], { stdio: 'inherit', cwd: repoRoot });
+  // With Prometheus (RRO_PROMETHEUS=1): alerts.test.ts makes its alerts fire there.
+  const r = spawnSync('npx', ['tsx', 'hack/local-cluster/up.ts'], { stdio: 'inherit', cwd: repoRoot, env: { ...process.env, RRO_PROMETHEUS: '1' } });
   if (r.status !== 0 || !existsSync(paths.kubeconfig) || !(await apiReady(paths))) {
     throw new Error('cluster:up failed; see .cluster/logs/');
   }

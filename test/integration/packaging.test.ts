@@ -248,6 +248,34 @@ describe('helm template', () => {
     expect(sm.spec.endpoints).toEqual([expect.objectContaining({ port: 'http-metrics', path: '/metrics' })]);
   });
 
+  it('a PrometheusRule only when metrics.prometheusRule.enabled, with its labels, alert labels, durations and runbook base', () => {
+    expect(ofKind(render(), 'PrometheusRule')).toEqual([]);
+    const objs = render(
+      '--set', 'metrics.prometheusRule.enabled=true', '--set', 'metrics.prometheusRule.labels.release=prom',
+      '--set', 'metrics.prometheusRule.alertLabels.team=db', '--set', 'metrics.prometheusRule.for.replicaDown=7m',
+      '--set', 'metrics.prometheusRule.runbookBaseUrl=https://runbooks.example/rro/',
+    );
+    const rule = one(objs, 'PrometheusRule');
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rule.metadata.labels.release).toBe('prom');
+    const alerts = (rule.spec.groups as Obj[]).flatMap((g) => g.rules as Obj[]);
+    for (const a of alerts) {
+      expect(a.labels.team, a.alert).toBe('db');
+      expect(a.annotations.runbook_url, a.alert).toBe(`https://runbooks.example/rro/${a.alert}.md`);
+    }
+    expect(alerts.find((a) => a.alert === 'RROReplicaDown')!.for).toBe('7m');
+    // The operator's job defaults to the metrics Service's name (the ServiceMonitor's job).
+    const job = one(render('--set', 'metrics.serviceMonitor.enabled=true'), 'Service').metadata.name as string;
+    expect(alerts.find((a) => a.alert === 'RROOperatorNotReconciling')!.expr).toContain(`up{job="${job}"}`);
+  });
+
+  it('the dashboard ConfigMap only when metrics.dashboard.enabled, labelled for the Grafana sidecar, with dashboards/redis-replication.json', () => {
+    expect(ofKind(render(), 'ConfigMap')).toEqual([]);
+    const cm = one(render('--set', 'metrics.dashboard.enabled=true', '--set', 'metrics.dashboard.labels.extra=x'), 'ConfigMap');
+    expect(cm.metadata.labels).toMatchObject({ grafana_dashboard: '1', extra: 'x' });
+    expect(JSON.parse(cm.data['redis-replication.json'] as string)).toEqual(JSON.parse(read('dashboards/redis-replication.json')));
+  });
+
   it('a NetworkPolicy of the metrics port only when metrics.networkPolicy.enabled, from its peers', () => {
     expect(ofKind(render(), 'NetworkPolicy')).toEqual([]);
     const objs = render('--set', 'metrics.networkPolicy.enabled=true', '--set', 'metrics.port=9090', '--set', 'metrics.networkPolicy.from[0].namespaceSelector.matchLabels.team=monitoring');
@@ -305,6 +333,9 @@ describe('helm template', () => {
       [['--set', 'metrics.enabled=yes'], /enabled/],
       [['--set-json', 'imageAllowList=["redis 8"]'], /imageAllowList/],
       [['--set-json', 'imageAllowList=["redis:*:x*"]'], /imageAllowList/],
+      [['--set', 'metrics.prometheusRule.for.noPrimary=soon'], /noPrimary/],
+      [['--set', 'metrics.prometheusRule.for.bogus=1m'], /bogus/],
+      [['--set', 'metrics.prometheusRule.certificateExpiryDays=0'], /certificateExpiryDays/],
     ];
     for (const [args, message] of bad) {
       const r = runHelm(['template', 'rro', CHART_DIR, ...args], helm());

@@ -354,6 +354,8 @@ export class RedisModel extends RedisCommands {
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));
     switch (cmd) {
       case 'INFO':
+        // used_memory: a base plus 100 bytes a write held.
+        if (rest[0]?.toLowerCase() === 'memory') return `# Memory\r\nused_memory:${1_000_000 + 100 * s.log.length}\r\n`;
         if (rest[0]?.toLowerCase() !== 'server') return this.infoText(s);
         // Valkey reports the Redis version it is compatible with, and its own.
         return s.options.server === 'valkey'

@@ -24,6 +24,19 @@ function markdownFiles(dir = repoRoot): string[] {
 
 const docsPages = (): string[] => markdownFiles(DOCS);
 
+/** Where a docs page must be linked from: the README for docs/*.md and for the index (README.md) of
+ * a folder of docs/ (the runbooks), that index for the other pages of its folder. */
+function indexOf(page: string): string {
+  const index = join(dirname(page), 'README.md');
+  return dirname(page) === DOCS || page === index ? README : index;
+}
+
+function linkedFrom(from: string, page: string): boolean {
+  const text = existsSync(from) ? readFileSync(from, 'utf8') : '';
+  const target = relative(dirname(from), page);
+  return text.includes(`](${target})`) || text.includes(`](${target}#`);
+}
+
 /** The lines outside code fences, and the fenced blocks: a `#` or `[x](y)` inside a block is code. */
 function split(text: string): { prose: string[]; blocks: { lang: string; lines: string[] }[] } {
   const prose: string[] = [];
@@ -221,11 +234,10 @@ describe('README.md, docs/ and the other Markdown pages', () => {
     expect(blocks.some((l) => /^npm test(\s|$)/.test(l))).toBe(true);
   });
 
-  it('every docs page is linked from the README', () => {
-    const readme = readFileSync(README, 'utf8');
-    const pages = docsPages().map((p) => relative(repoRoot, p));
+  it('every docs page is linked from the README; a page of a folder of docs/ from that folder\'s README.md, itself linked from the README', () => {
+    const pages = docsPages();
     expect(pages.length).toBeGreaterThan(5);
-    expect(pages.filter((p) => !readme.includes(`](${p})`) && !readme.includes(`](${p}#`))).toEqual([]);
+    expect(pages.filter((p) => !linkedFrom(indexOf(p), p))).toEqual([]);
   });
 
   it('every relative link resolves to a file, and every #anchor to a heading of it', () => {
@@ -245,6 +257,14 @@ describe('the checks themselves', () => {
     expect(slug('Versions and upgrades, Redis to Valkey')).toBe('versions-and-upgrades-redis-to-valkey');
     expect(slug('Time to Ready, and status freshness')).toBe('time-to-ready-and-status-freshness');
     expect([...anchors('# A\n## Tests\n```\n# not a heading\n```\n## Tests\n')]).toEqual(['a', 'tests', 'tests-1']);
+  });
+
+  it('asks the README to link docs pages and folder indexes, an index to link the pages of its folder', () => {
+    expect(indexOf(join(DOCS, 'operations.md'))).toBe(README);
+    expect(indexOf(join(DOCS, 'runbooks', 'README.md'))).toBe(README);
+    expect(indexOf(join(DOCS, 'runbooks', 'RRONoPrimary.md'))).toBe(join(DOCS, 'runbooks', 'README.md'));
+    expect(linkedFrom(README, join(DOCS, 'operations.md'))).toBe(true);
+    expect(linkedFrom(README, join(DOCS, 'no-such-page.md'))).toBe(false);
   });
 
   it('finds a missing file, a missing heading and a link out of the repository', () => {

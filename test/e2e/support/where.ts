@@ -38,6 +38,7 @@ export const WHY = {
     '(hack/local-cluster/node-agent/servers.ts), .cluster/logs',
   podIPs: 'talks to pod/Service IPs from the test process (reachable from this machine on the local cluster, not from the host of a kind cluster)',
   ownOperator: 'needs an operator process of its own (its output, or killed at a chosen point)',
+  prometheus: "needs the local cluster's Prometheus (RRO_PROMETHEUS=1), which scrapes an operator process of this machine",
   otherOperator:
     "RRO_E2E_OPERATOR=in-cluster: the chart's operator watches every namespace (and owns the namespace redis-replication-operator), " +
     'so it, not the install under test, would reconcile the resource',
@@ -67,6 +68,7 @@ export const SKIPPED_ELSEWHERE: Skipped[] = [
     why: [WHY.internals],
     when: 'elsewhere',
   },
+  { file: 'alerts.test.ts', tests: 'every test', why: [WHY.prometheus, WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'backlog.test.ts', tests: 'every test', why: [WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'cluster.test.ts', tests: 'every test', why: [WHY.internals, WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'day2.test.ts', tests: 'every test', why: [WHY.podIPs, WHY.faults], when: 'elsewhere' },

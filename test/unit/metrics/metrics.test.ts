@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countApiRequest, resetApiRequestCounts } from '../../../src/kube/client.js';
 import { startHttpServer } from '../../../src/http/server.js';
 import { OperatorMetrics } from '../../../src/metrics/metrics.js';
+import type { ResourceState } from '../../../src/plan/metrics.js';
 
 const pod = (p: string) => ({ namespace: 'ns', resource: 'cache', pod: p });
 
@@ -58,6 +59,75 @@ describe('OperatorMetrics', () => {
     text = await m.registry.metrics();
     expect(text).not.toContain('resource="cache"');
     expect(text).toContain('pod="other-1"');
+  });
+});
+
+describe('per-resource series', () => {
+  const state = (over: Partial<ResourceState> = {}): ResourceState => ({
+    primaryAvailable: true,
+    writablePods: 1,
+    readMaxLagSeconds: 5,
+    primaryOffset: 1000,
+    tiers: [{ tier: 1, desired: 2, linked: 2 }, { tier: 2, desired: 2, linked: 1 }],
+    writeQuorum: { minReplicas: 1, inSync: 2 },
+    rollingUpdateStalled: false,
+    certificateNotAfterMs: 2_000_000,
+    lastFailover: { reason: 'Switchover', timeMs: 10_000 },
+    ...over,
+  });
+
+  it('exposes what the alert rules and the dashboard read, labelled namespace and resource', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    m.setResourceState('ns', 'cache', state());
+    m.setReconciled('ns', 'cache', 5000);
+    m.setPodInfo(pod('cache-1'), 1, 'cache-0');
+    m.setMemoryUsed(pod('cache-1'), 4096);
+    const text = await m.registry.metrics();
+    const r = 'namespace="ns",resource="cache"';
+    for (const line of [
+      `rro_primary_available{${r}} 1`,
+      `rro_writable_pods{${r}} 1`,
+      `rro_read_max_lag_seconds{${r}} 5`,
+      `rro_primary_replication_offset_bytes{${r}} 1000`,
+      `rro_replicas_desired{${r},tier="2"} 2`,
+      `rro_replicas_linked{${r},tier="2"} 1`,
+      `rro_write_quorum_min_replicas{${r}} 1`,
+      `rro_write_quorum_replicas_in_sync{${r}} 2`,
+      `rro_rolling_update_stalled{${r}} 0`,
+      `rro_tls_certificate_expiry_timestamp_seconds{${r}} 2000`,
+      `rro_last_failover_timestamp_seconds{${r},reason="Switchover"} 10`,
+      `rro_last_reconcile_timestamp_seconds{${r}} 5`,
+      `rro_pod_info{${r},pod="cache-1",tier="1",parent="cache-0"} 1`,
+      `rro_redis_memory_used_bytes{${r},pod="cache-1"} 4096`,
+    ]) {
+      expect(text).toContain(line);
+    }
+  });
+
+  it('replaces a series whose labels change and drops what the resource no longer has', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    m.setResourceState('ns', 'cache', state());
+    m.setPodInfo(pod('cache-3'), 2, 'cache-1');
+    m.setMemoryUsed(pod('cache-3'), 1);
+    m.setResourceState('ns', 'cache', state({
+      tiers: [{ tier: 1, desired: 3, linked: 3 }],
+      writeQuorum: undefined,
+      certificateNotAfterMs: undefined,
+      primaryOffset: undefined,
+      lastFailover: { reason: 'PrimaryUnreachable', timeMs: 20_000 },
+    }));
+    m.setPodInfo(pod('cache-3'), 1, 'cache-0');
+    m.setMemoryUsed(pod('cache-3'), undefined);
+    const text = await m.registry.metrics();
+    expect(text).not.toContain('tier="2"');
+    expect(text).toContain('rro_pod_info{namespace="ns",resource="cache",pod="cache-3",tier="1",parent="cache-0"} 1');
+    expect(text).not.toContain('reason="Switchover"');
+    expect(text).toContain('rro_last_failover_timestamp_seconds{namespace="ns",resource="cache",reason="PrimaryUnreachable"} 20');
+    for (const gone of ['rro_write_quorum_min_replicas{', 'rro_write_quorum_replicas_in_sync{', 'rro_tls_certificate_expiry_timestamp_seconds{', 'rro_primary_replication_offset_bytes{', 'rro_redis_memory_used_bytes{']) {
+      expect(text).not.toContain(gone);
+    }
+    m.forgetResource('ns', 'cache');
+    expect(await m.registry.metrics()).not.toContain('resource="cache"');
   });
 });
 
