@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { GROUP, KIND, PLURAL, VERSION, resourceNameValidations, specSchema, statusSchema } from './schema.js';
+import { BACKUP_KIND, BACKUP_PLURAL, backupSpecSchema, backupStatusSchema } from './backup.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -108,9 +109,57 @@ export function buildCrd(): object {
   };
 }
 
+/** The RedisBackup CRD: spec.replication is required, and a backup's spec never changes. */
+export function buildBackupCrd(): object {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${BACKUP_PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: { kind: BACKUP_KIND, listKind: `${BACKUP_KIND}List`, plural: BACKUP_PLURAL, singular: BACKUP_KIND.toLowerCase(), shortNames: ['rrb'], categories: ['redis'] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            column('Replication', 'string', '.spec.replication', 'The RedisReplication backed up'),
+            column('Phase', 'string', '.status.phase', 'Pending, Running, Completed or Failed'),
+            column('Reason', 'string', '.status.reason', 'Why it is Pending or Failed'),
+            column('Size', 'integer', '.status.size', 'Bytes of dump.rdb'),
+            column('Age', 'date', '.metadata.creationTimestamp', 'Time since creation'),
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: structural(z.toJSONSchema(backupSpecSchema, { target: 'openapi-3.0', io: 'input' })),
+                status: structural(z.toJSONSchema(backupStatusSchema, { target: 'openapi-3.0', io: 'output' })),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
 export const CRD_HEADER = '# Generated from src/api/schema.ts by `npm run crd:generate`: do not edit.\n';
+export const BACKUP_CRD_HEADER = '# Generated from src/api/backup.ts by `npm run crd:generate`: do not edit.\n';
 
 /** The text of crds/redisreplications.yaml. */
 export function renderCrd(): string {
   return CRD_HEADER + stringify(buildCrd(), { lineWidth: 0 });
+}
+
+/** The text of crds/redisbackups.yaml. */
+export function renderBackupCrd(): string {
+  return BACKUP_CRD_HEADER + stringify(buildBackupCrd(), { lineWidth: 0 });
 }

@@ -223,6 +223,29 @@ const appUserSchema = z
     ],
   });
 
+/** An S3-compatible object store (path-style addressing). Its Secret holds the keys accessKeyId and
+ * secretAccessKey; like every Secret the spec names, it is used only if its owner allowed this resource. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const OBJECT_PATH = /^[A-Za-z0-9!_.*'()\/-]*$/;
+const ENDPOINT = /^https?:\/\/[^\s]+$/;
+const endpointMessage = 'must be an http:// or https:// URL';
+export const objectStoreSchema = z
+  .object({
+    endpoint: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(ENDPOINT, endpointMessage)
+      .meta({ 'x-kubernetes-validations': [{ rule: `self.matches(${celString(ENDPOINT.source)})`, message: endpointMessage, reason: 'FieldValueInvalid' }] }),
+    bucket: z.string().regex(BUCKET, 'must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and dashes'),
+    /** The prefix under which every file of this store goes: <path>/<resource>/base/<timestamp>/. */
+    path: z.string().max(512).regex(OBJECT_PATH, 'may hold letters, digits, slashes and ! _ . * \' ( ) -').default(''),
+    region: z.string().min(1).max(64).default('us-east-1'),
+    credentialsSecret: namedSecret('the keys accessKeyId and secretAccessKey', { empty: false }),
+  })
+  .strict();
+export type ObjectStore = z.output<typeof objectStoreSchema>;
+
 /** Pod count of a spec, primary included; mirrored by a CEL rule on the CRD. */
 export function totalPods(replicas: number, cascade: { replicasPerParent: number }[]): number {
   let tier = replicas;
@@ -403,6 +426,23 @@ export const specSchema = z
           'A NetworkPolicy <name>-redis, owned by the resource, lets only the resource\'s own pods, the operator\'s namespace and the peers of from ' +
           '(core/v1 NetworkPolicyPeer objects: your clients) reach port 6379. enabled false: no policy (every pod that can route to them may connect).',
       }),
+    /** Backups of this resource (RedisBackup objects) go to this object store. */
+    backup: z
+      .object({ objectStore: objectStoreSchema })
+      .strict()
+      .optional(),
+    /** A new resource made from a backup: its primary starts from the backup's RDB (checked first). */
+    bootstrap: z
+      .object({
+        recovery: z
+          .object({
+            /** A Completed RedisBackup of this namespace. */
+            backup: objectName('a RedisBackup', { empty: false }),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({
@@ -444,6 +484,12 @@ export const specSchema = z
         rule: '(has(self.tls) && self.tls.enabled) == (has(oldSelf.tls) && oldSelf.tls.enabled)',
         message: 'tls.enabled cannot change on an existing resource: a rolled pod could not replicate from its parent; create a new resource (and move the data) instead',
         fieldPath: '.tls.enabled',
+      },
+      {
+        // The data a resource started from is part of its history, not a setting to change.
+        rule: 'has(self.bootstrap) == has(oldSelf.bootstrap) && (!has(self.bootstrap) || self.bootstrap == oldSelf.bootstrap)',
+        message: 'bootstrap cannot change on an existing resource: it says what the resource was created from',
+        fieldPath: '.bootstrap',
       },
     ],
   });
