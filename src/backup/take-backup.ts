@@ -30,10 +30,11 @@ export interface BackupDestination {
 /** 16 MiB parts, two in flight: at most ~32 MiB of the RDB in memory. */
 const PART_SIZE = 16 * 1024 * 1024;
 
-/** Hashes, counts and checks the header of the bytes that pass. */
+/** Hashes, counts and checks the header of the bytes that pass. (Not `size`: Upload would take it
+ * for the length of the body, as a Blob's.) */
 class RdbMeter extends Transform {
   readonly hash = createHash('sha256');
-  size = 0;
+  bytes = 0;
   version: number | undefined;
   private head: Buffer = Buffer.alloc(0);
 
@@ -47,12 +48,12 @@ class RdbMeter extends Transform {
       }
     }
     this.hash.update(chunk);
-    this.size += chunk.length;
+    this.bytes += chunk.length;
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    done(this.version === undefined ? new Error(`the RDB ended after ${this.size} bytes, before its header`) : null);
+    done(this.version === undefined ? new Error(`the RDB ended after ${this.bytes} bytes, before its header`) : null);
   }
 }
 
@@ -82,7 +83,7 @@ export async function takeBackup(source: BackupSource, dest: BackupDestination, 
     rdbVersion: meter.version!,
     replid: sync.replid,
     offset: sync.offset,
-    size: meter.size,
+    size: meter.bytes,
     sha256: meter.hash.digest('hex'),
     startedAt,
     completedAt: now().toISOString(),

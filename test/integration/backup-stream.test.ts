@@ -3,7 +3,7 @@
 // dump.rdb matches its manifest and loads into a fresh server with every key; a sync that breaks
 // mid-RDB, or a wrong password, leaves nothing stored. Servers are stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { RedisPool } from '../../src/redis/client.js';
 const REDIS = '/usr/bin/redis-server';
 const dir = mkdtempSync(join(tmpdir(), 'rro-backup-it-'));
 const children: ChildProcess[] = [];
+/** About 20 MB of RDB: more than one 16 MiB part. */
 const KEYS = 20_000;
 const store = { endpoint: '', bucket: 'backups', path: 'it/', region: 'us-east-1', credentialsSecret: 's3' };
 const credentials = { accessKeyId: 'itaccess', secretAccessKey: 'itsecret0123456789' };
@@ -58,8 +59,12 @@ beforeAll(async () => {
   client = s3Client(store, credentials);
   await waitFor(async () => client.send(new CreateBucketCommand({ Bucket: store.bucket })).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 200, what: 'the object store' });
   redisPort = await freePort();
-  await redis(redisPort, ['--enable-debug-command', 'yes', '--user', BACKUP_USER, 'on', '>backup-pw', ...BACKUP_RULES]);
-  await pool.command({ host: '127.0.0.1', port: redisPort }, ['DEBUG', 'POPULATE', String(KEYS), 'key', '100']);
+  await redis(redisPort, ['--user', BACKUP_USER, 'on', '>backup-pw', ...BACKUP_RULES]);
+  // Random values: the RDB's compression cannot shrink them below one part.
+  for (let i = 0; i < KEYS; i += 500) {
+    const pairs = Array.from({ length: 500 }, (_, k) => [`key:${i + k}`, randomBytes(750).toString('base64')]).flat();
+    await pool.command({ host: '127.0.0.1', port: redisPort }, ['MSET', ...pairs]);
+  }
 }, 90_000);
 
 afterAll(async () => {
@@ -85,6 +90,7 @@ describe('takeBackup', () => {
     const rdb = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: store.bucket, Key: `${prefix}dump.rdb` }))).Body!.transformToByteArray());
     expect(rdb.length).toBe(manifest.size);
     expect(createHash('sha256').update(rdb).digest('hex')).toBe(manifest.sha256);
+    expect(manifest.size).toBeGreaterThan(16 * 1024 * 1024);
     expect(manifest).toMatchObject({ rdbVersion: 10, replid: expect.stringMatching(/^[0-9a-f]{40}$/), engine: 'redis', resource: 'cache' });
     const stored = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: store.bucket, Key: `${prefix}manifest.json` }))).Body!.transformToString()) as BackupManifest;
     expect(stored).toEqual(manifest);
