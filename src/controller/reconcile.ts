@@ -22,6 +22,7 @@ import { roll } from './rollout.js';
 import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
+import { runBackups } from './backups.js';
 
 export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const [namespace, name] = key.split('/') as [string, string];
@@ -117,6 +118,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     revision: rollout?.revision,
     rollout,
   });
+  // Only with a settled primary: a backup streams from what the topology is, not what it becomes.
+  if (decision.kind === 'ok') await runBackups(pass, nodes);
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }
 

@@ -116,8 +116,9 @@ function rulesFromCode(): { objects: string[]; nodes: string[]; leases: string[]
   };
   const VERB: Record<string, string> = { create: 'create', delete: 'delete', patch: 'patch', read: 'get', replace: 'update', list: 'list' };
   for (const file of files) {
-    for (const [, verb, kind] of read(file).matchAll(/\.(create|delete|patch|read|replace|list)(?:Namespaced|Cluster)?(\w+?)(?:ForAllNamespaces)?\(/g)) {
-      const resource = RESOURCE[kind!];
+    for (const [, verb, kind, args] of read(file).matchAll(/\.(create|delete|patch|read|replace|list)(?:Namespaced|Cluster)?(\w+?)(?:ForAllNamespaces)?\(([^)]*)/g)) {
+      // A custom object call names its kind by the plural it passes: RedisBackups by BACKUP_PLURAL.
+      const resource = kind!.startsWith('CustomObject') && args!.includes('BACKUP_PLURAL') ? RESOURCE[kind!]!.replace('redisreplications', 'redisbackups') : RESOURCE[kind!];
       if (!resource) continue;
       add(resource, VERB[verb!]!);
       if (verb === 'list') add(resource, 'watch');
@@ -403,6 +404,8 @@ describe('RBAC is least privilege', () => {
       '/services: create,list,patch,watch',
       'networking.k8s.io/networkpolicies: create,delete,get,update',
       'policy/poddisruptionbudgets: create',
+      'redis.replication.dev/redisbackups/status: patch',
+      'redis.replication.dev/redisbackups: list,watch',
       'redis.replication.dev/redisreplications/finalizers: update',
       'redis.replication.dev/redisreplications/status: patch',
       'redis.replication.dev/redisreplications: list,patch,watch',
