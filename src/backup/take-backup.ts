@@ -5,7 +5,7 @@
 // without one is never a backup.
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DUMP_FILE, MANIFEST_FILE, type BackupManifest } from '../plan/backup.js';
 import type { RedisTarget } from '../redis/client.js';
@@ -59,6 +59,8 @@ class RdbMeter extends Transform {
 
 export async function takeBackup(source: BackupSource, dest: BackupDestination, now: () => Date = () => new Date(), opts: SyncOptions = DEFAULT_SYNC_OPTIONS): Promise<BackupManifest> {
   const startedAt = now().toISOString();
+  // A store that refuses (wrong keys, no such bucket) fails the backup before the pod forks for it.
+  await dest.client.send(new HeadBucketCommand({ Bucket: dest.bucket }));
   const sync = await fullSync(source.target, opts);
   const meter = new RdbMeter();
   sync.rdb.on('error', (err) => meter.destroy(err));

@@ -70,9 +70,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool.close();
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
   rmSync(dir, { recursive: true, force: true });
-});
+}, 60_000);
 
 /** The objects under prefix, and the multipart uploads begun there and neither completed nor aborted. */
 const objects = async (prefix: string): Promise<string[]> => [
@@ -81,6 +81,12 @@ const objects = async (prefix: string): Promise<string[]> => [
 ];
 
 const source = (password: string) => ({ target: { host: '127.0.0.1', port: redisPort, username: BACKUP_USER, password }, resource: 'cache', pod: 'cache-0', engine: 'redis', engineVersion: '7.0.15' });
+
+/** sync_full of the server: how many full syncs it has served. */
+const fullSyncs = async (): Promise<number> => {
+  const info = String(await pool.command({ host: '127.0.0.1', port: redisPort }, ['INFO', 'stats']));
+  return Number(/sync_full:(\d+)/.exec(info)![1]);
+};
 
 describe('takeBackup', () => {
   it('stores dump.rdb and a manifest that match, and the file loads with every key', async () => {
@@ -104,6 +110,15 @@ describe('takeBackup', () => {
   it('stores nothing when the password is wrong', async () => {
     const prefix = basePrefix(store, 'cache', new Date('2026-12-04T11:00:00Z'));
     await expect(takeBackup(source('wrong'), { client, bucket: store.bucket, prefix })).rejects.toThrow(/authenticating: -WRONGPASS/);
+    expect(await objects(prefix)).toEqual([]);
+  });
+
+  it('fails before any sync when the object store refuses the keys', async () => {
+    const prefix = basePrefix(store, 'cache', new Date('2026-12-04T13:00:00Z'));
+    const wrongKeys = s3Client(store, { ...credentials, secretAccessKey: 'not-the-secret' });
+    const syncsBefore = await fullSyncs();
+    await expect(takeBackup(source('backup-pw'), { client: wrongKeys, bucket: store.bucket, prefix })).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    expect(await fullSyncs()).toBe(syncsBefore);
     expect(await objects(prefix)).toEqual([]);
   });
 
