@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { repoRoot } from '../lib.js';
-import { BRIDGE_IP, S3_PORT, daemonPid, ensureDir, type ClusterPaths, type Daemon } from './common.js';
+import { BRIDGE_IP, S3_PORT, clusterPaths, daemonPid, ensureDir, type ClusterPaths, type Daemon } from './common.js';
 
 export const OBJECT_STORE = 'object-store';
 export const S3_BUCKET = 'rro-backups';
@@ -18,6 +18,8 @@ const WEED = 'seaweedfs-4.48';
 export interface S3Env { S3_ENDPOINT: string; S3_ACCESS_KEY: string; S3_SECRET_KEY: string; S3_BUCKET: string; S3_REGION: string }
 
 export const s3EnvFile = (paths: ClusterPaths): string => join(paths.root, 's3.env');
+/** .cluster/s3.env of this checkout's cluster (what the tests read). */
+export const objectStoreEnvFile = (): string => s3EnvFile(clusterPaths());
 const storeDir = (paths: ClusterPaths): string => join(paths.root, OBJECT_STORE);
 
 /** The `weed` binary (fetched once by fetch-servers.sh, cached). */
