@@ -52,7 +52,8 @@ export function parseEnv(text: string): Record<string, string> {
 }
 
 /** Writes the S3 identity file and s3.env; returns the daemon to start. Every port is explicit and on
- * the bridge address only; its log goes to stderr. (Its Unix sockets in /tmp go when SIGTERM stops it.) */
+ * the bridge address only; its log goes to stderr. The S3 gateway's Unix socket goes under the store's
+ * folder (its default, in /tmp, outlives the process); the others leave /tmp when SIGTERM stops it. */
 export function objectStoreSpec(paths: ClusterPaths, weed: string): Daemon {
   const env = objectStoreEnv(paths);
   const dir = ensureDir(storeDir(paths));
@@ -65,7 +66,7 @@ export function objectStoreSpec(paths: ClusterPaths, weed: string): Daemon {
   return {
     name: OBJECT_STORE, cmd: weed, args: [
       '-logtostderr', 'mini', `-dir=${join(dir, 'data')}`, `-ip=${BRIDGE_IP}`, `-ip.bind=${BRIDGE_IP}`,
-      `-s3.port=${S3_PORT}`, `-s3.config=${identities}`, `-bucket=${S3_BUCKET}`,
+      `-s3.port=${S3_PORT}`, `-s3.config=${identities}`, `-s3.localSocket=${join(dir, 's3.sock')}`, `-bucket=${S3_BUCKET}`,
       '-master.port=9333', '-volume.port=9340', '-filer.port=8888', '-admin.port=23646',
       '-admin.ui=false', '-webdav=false', '-s3.port.iceberg=0', '-s3.port.lance=0',
     ],

@@ -53,7 +53,7 @@ beforeAll(async () => {
   const s3Port = await freePort();
   const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
   writeFileSync(join(dir, 's3.json'), JSON.stringify({ identities: [{ name: 'it', credentials: [{ accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List'] }] }));
-  start(ensureWeed(), ['-logtostderr', 'mini', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-s3.port=${s3Port}`, `-s3.config=${join(dir, 's3.json')}`,
+  start(ensureWeed(), ['-logtostderr', 'mini', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-s3.port=${s3Port}`, `-s3.config=${join(dir, 's3.json')}`, `-s3.localSocket=${join(dir, 's3.sock')}`,
     `-master.port=${ports[0]}`, `-volume.port=${ports[1]}`, `-filer.port=${ports[2]}`, `-admin.port=${ports[3]}`, '-admin.ui=false', '-webdav=false', '-s3.port.iceberg=0', '-s3.port.lance=0']);
   store.endpoint = `http://127.0.0.1:${s3Port}`;
   client = s3Client(store, credentials);
