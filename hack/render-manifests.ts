@@ -24,6 +24,9 @@ export const NAMESPACE = 'redis-replication-operator';
 export const CHART_DIR = 'helm/redis-replication-operator';
 export const CRD_FILE = 'crds/redisreplications.yaml';
 export const CHART_CRD_FILE = `${CHART_DIR}/crds/redisreplications.yaml`;
+export const BACKUP_CRD_FILE = 'crds/redisbackups.yaml';
+/** Each CRD of crds/ and its copy in the chart. */
+export const CRD_COPIES = [[CRD_FILE, CHART_CRD_FILE], [BACKUP_CRD_FILE, `${CHART_DIR}/crds/redisbackups.yaml`]] as const;
 export const MANIFEST_FILE = 'manifests/redis-replication-operator.yaml';
 
 export class HelmMissingError extends Error {
@@ -124,7 +127,7 @@ export interface SyncResult {
   problems: string[];
 }
 
-/** Writes (or, with check, only compares) the chart's CRD copy and MANIFEST_FILE. */
+/** Writes (or, with check, only compares) the chart's CRD copies and MANIFEST_FILE. */
 export function sync(check: boolean, helm = findHelm()): SyncResult {
   const stale: string[] = [];
   const problems: string[] = [];
@@ -133,14 +136,16 @@ export function sync(check: boolean, helm = findHelm()): SyncResult {
     return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
   };
 
-  const crd = read(CRD_FILE);
-  if (crd === undefined) {
-    problems.push(`${CRD_FILE} does not exist (generate it: npm run crd:generate)`);
-  } else if (read(CHART_CRD_FILE) !== crd) {
-    stale.push(CHART_CRD_FILE);
-    if (!check) {
-      mkdirSync(dirname(join(repoRoot, CHART_CRD_FILE)), { recursive: true });
-      copyFileSync(join(repoRoot, CRD_FILE), join(repoRoot, CHART_CRD_FILE));
+  for (const [file, copy] of CRD_COPIES) {
+    const crd = read(file);
+    if (crd === undefined) {
+      problems.push(`${file} does not exist (generate it: npm run crd:generate)`);
+    } else if (read(copy) !== crd) {
+      stale.push(copy);
+      if (!check) {
+        mkdirSync(dirname(join(repoRoot, copy)), { recursive: true });
+        copyFileSync(join(repoRoot, file), join(repoRoot, copy));
+      }
     }
   }
 

@@ -16,6 +16,8 @@ export const KUBERNETES_SERVICE_IP = '198.19.0.1';
 export const APISERVER_PORT = 6443;
 export const ETCD_CLIENT_PORT = 32379;
 export const ETCD_PEER_PORT = 32380;
+/** The object store's S3 port, on the bridge address (and forwarded from 127.0.0.1). */
+export const S3_PORT = 8333;
 export const FW_CHAIN = 'RRO-FORWARD';
 /** Environment variable set on every process the cluster starts; its value is the cluster dir. */
 export const OWNER_ENV = 'RRO_CLUSTER_DIR';

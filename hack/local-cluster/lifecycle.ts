@@ -12,6 +12,7 @@ import { containerdName, kubeletName, startKubeletNode, stopKubeletNodes } from 
 import { ensureCerts, writeKubeconfigs } from './certs.js';
 import { ensureBridge, teardownNetwork } from './net.js';
 import { isNodeDown, nodeUp } from './faults.js';
+import { OBJECT_STORE, ensureWeed, objectStoreEnv, objectStoreReady, objectStoreRunning, objectStoreSpec, s3EnvFile } from './object-store.js';
 import { DAEMONS, alive, apiGet, apiReady, etcdHealthy, nodeAgentSpec, startNamed, type DaemonName } from './control-plane.js';
 import { prometheusWanted, startPrometheus } from './prometheus.js';
 
@@ -75,6 +76,7 @@ async function nodeReady(paths: ClusterPaths, name: string): Promise<boolean> {
 async function healthy(paths: ClusterPaths): Promise<boolean> {
   if (!existsSync(paths.kubeconfig)) return false;
   if (!DAEMONS.every((d) => alive(paths, d))) return false;
+  if (!objectStoreRunning(paths)) return false;
   const nodes = clusterNodes(paths);
   if (clusterNodeKind(paths) !== nodeKindWanted()) return false;
   if (nodes.length !== nodeSpecs().length || !nodes.every((n) => nodeRunning(paths, clusterNodeKind(paths), n.name))) return false;
@@ -142,6 +144,7 @@ async function clusterUp(paths: ClusterPaths): Promise<void> {
     return;
   }
   const bin = ensureBinaries();
+  const weed = ensureWeed();
   const kind = nodeKindWanted();
   const images = kind === 'kubelet' ? ensureImages() : [];
   if (kind === 'agent') ensureServers();
@@ -191,11 +194,29 @@ async function clusterUp(paths: ClusterPaths): Promise<void> {
   await start('kube-scheduler', async () => alive(paths, 'kube-scheduler'), 60_000);
   await start('kube-proxy', async () => alive(paths, 'kube-proxy'), 60_000);
   await startNodes(paths, bin, kind, nodes, images);
+  await startObjectStore(paths, weed);
+  step(`object store ready: ${s3EnvFile(paths)}`);
   await waitFor(async () => (await apiGet(paths, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
     { timeoutMs: 120_000, intervalMs: 200, what: 'the default ServiceAccount' });
   await waitFor(async () => (await apiGet(paths, '/apis/storage.k8s.io/v1/storageclasses/rro-hostpath')).status === 200,
     { timeoutMs: 60_000, intervalMs: 200, what: 'the default StorageClass' });
   step(`cluster ready: kubeconfig ${paths.kubeconfig}, kubectl ${join(paths.bin, 'kubectl')}`);
+}
+
+/** Starts the object store (unless it runs) and waits until its bucket answers. */
+async function startObjectStore(paths: ClusterPaths, weed: string): Promise<void> {
+  if (!daemonPid(paths, OBJECT_STORE)) {
+    startDaemon(paths, objectStoreSpec(paths, weed));
+    log(`started ${OBJECT_STORE} (SeaweedFS; log: ${join(paths.logs, `${OBJECT_STORE}.log`)})`);
+  }
+  const env = objectStoreEnv(paths);
+  await waitFor(() => objectStoreReady(env), {
+    timeoutMs: 60_000, intervalMs: 200, what: `the object store's bucket ${env.S3_BUCKET}`,
+    check: () => {
+      const logFile = join(paths.logs, `${OBJECT_STORE}.log`);
+      if (!daemonPid(paths, OBJECT_STORE)) throw new Error(`${OBJECT_STORE} exited; see ${logFile}:\n${tail(logFile)}`);
+    },
+  });
 }
 
 /** Starts what is missing of every node (and brings back a node-down one); resolves when every node is Ready. */

@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { must, run } from '../lib.js';
-import { APISERVER_PORT, BRIDGE, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, cacheRoot, ensureDir, log, type ClusterPaths } from './common.js';
+import { APISERVER_PORT, BRIDGE, S3_PORT, BRIDGE_IP, FW_CHAIN, POD_PREFIX_LEN, SERVICE_CIDR, cacheRoot, ensureDir, log, type ClusterPaths } from './common.js';
 
 // `ip netns add` turns /run/netns into a mount point the first time; remember whether it was one before us.
 const NETNS_FLAG = (): string => join(cacheRoot(), 'netns-mount-preexisting');
@@ -50,7 +50,10 @@ export async function ensureBridge(paths: ClusterPaths, nodeIPs: string[] = []):
   // The API server listens on the bridge address; 127.0.0.1:6443 (and localhost) from this host lead to it too.
   if ((await run('iptables', ['-w', '-t', 'nat', '-S', LOOP_CHAIN])).code !== 0) await must('iptables', ['-w', '-t', 'nat', '-N', LOOP_CHAIN]);
   await must('iptables', ['-w', '-t', 'nat', '-F', LOOP_CHAIN]);
-  await must('iptables', ['-w', '-t', 'nat', '-A', LOOP_CHAIN, '-d', '127.0.0.1/32', '-p', 'tcp', '--dport', String(APISERVER_PORT), '-j', 'DNAT', '--to-destination', `${BRIDGE_IP}:${APISERVER_PORT}`]);
+  // The object store's S3 port likewise.
+  for (const port of [APISERVER_PORT, S3_PORT]) {
+    await must('iptables', ['-w', '-t', 'nat', '-A', LOOP_CHAIN, '-d', '127.0.0.1/32', '-p', 'tcp', '--dport', String(port), '-j', 'DNAT', '--to-destination', `${BRIDGE_IP}:${port}`]);
+  }
   if ((await run('iptables', ['-w', '-t', 'nat', '-C', 'OUTPUT', '-j', LOOP_CHAIN])).code !== 0) await must('iptables', ['-w', '-t', 'nat', '-I', 'OUTPUT', '1', '-j', LOOP_CHAIN]);
 }
 

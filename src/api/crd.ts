@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { GROUP, KIND, PLURAL, VERSION, resourceNameValidations, specSchema, statusSchema } from './schema.js';
+import { BACKUP_KIND, BACKUP_PLURAL, backupSpecSchema, backupStatusSchema } from './backup.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -64,42 +65,40 @@ function statusJsonSchema(): JsonSchema {
 
 const column = (name: string, type: string, jsonPath: string, description: string) => ({ name, type, jsonPath, description });
 
-export function buildCrd(): object {
+interface CrdShape {
+  kind: string;
+  plural: string;
+  shortNames: string[];
+  subresources: object;
+  columns: object[];
+  /** The openAPIV3Schema besides its properties (root rules, required). */
+  root: object;
+  spec: JsonSchema;
+  status: JsonSchema;
+}
+
+/** A namespaced CRD of the API group, one version. */
+function customResourceDefinition(c: CrdShape): object {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${c.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: KIND.toLowerCase(), shortNames: ['rr', 'redisrepl'], categories: ['redis'] },
+      names: { kind: c.kind, listKind: `${c.kind}List`, plural: c.plural, singular: c.kind.toLowerCase(), shortNames: c.shortNames, categories: ['redis'] },
       scope: 'Namespaced',
       versions: [
         {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: {
-            status: {},
-            scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
-          },
-          additionalPrinterColumns: [
-            column('Primary', 'string', '.status.primary', 'The pod that is the primary'),
-            column('Ready', 'string', '.status.ready', 'Replicas linked and within maxLagSeconds / replicas asked for'),
-            column('Max-Lag', 'integer', '.status.maxLagSeconds', 'Largest replica lag in seconds'),
-            column('Phase', 'string', '.status.phase', 'Pending, Provisioning, Ready, Degraded, FailingOver or Failed'),
-            column('Age', 'date', '.metadata.creationTimestamp', 'Time since creation'),
-          ],
+          subresources: c.subresources,
+          additionalPrinterColumns: c.columns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              'x-kubernetes-validations': resourceNameValidations,
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: specJsonSchema(),
-                status: statusJsonSchema(),
-              },
+              ...c.root,
+              properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: c.spec, status: c.status },
             },
           },
         },
@@ -108,9 +107,57 @@ export function buildCrd(): object {
   };
 }
 
+export function buildCrd(): object {
+  return customResourceDefinition({
+    kind: KIND,
+    plural: PLURAL,
+    shortNames: ['rr', 'redisrepl'],
+    subresources: {
+      status: {},
+      scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
+    },
+    columns: [
+      column('Primary', 'string', '.status.primary', 'The pod that is the primary'),
+      column('Ready', 'string', '.status.ready', 'Replicas linked and within maxLagSeconds / replicas asked for'),
+      column('Max-Lag', 'integer', '.status.maxLagSeconds', 'Largest replica lag in seconds'),
+      column('Phase', 'string', '.status.phase', 'Pending, Provisioning, Ready, Degraded, FailingOver or Failed'),
+      column('Age', 'date', '.metadata.creationTimestamp', 'Time since creation'),
+    ],
+    root: { 'x-kubernetes-validations': resourceNameValidations },
+    spec: specJsonSchema(),
+    status: statusJsonSchema(),
+  });
+}
+
+/** The RedisBackup CRD: spec.replication is required, and a backup's spec never changes. */
+export function buildBackupCrd(): object {
+  return customResourceDefinition({
+    kind: BACKUP_KIND,
+    plural: BACKUP_PLURAL,
+    shortNames: ['rrb'],
+    subresources: { status: {} },
+    columns: [
+      column('Replication', 'string', '.spec.replication', 'The RedisReplication backed up'),
+      column('Phase', 'string', '.status.phase', 'Pending, Running, Completed or Failed'),
+      column('Reason', 'string', '.status.reason', 'Why it is Pending or Failed'),
+      column('Size', 'integer', '.status.size', 'Bytes of dump.rdb'),
+      column('Age', 'date', '.metadata.creationTimestamp', 'Time since creation'),
+    ],
+    root: { required: ['spec'] },
+    spec: structural(z.toJSONSchema(backupSpecSchema, { target: 'openapi-3.0', io: 'input' })),
+    status: structural(z.toJSONSchema(backupStatusSchema, { target: 'openapi-3.0', io: 'output' })),
+  });
+}
+
 const CRD_HEADER = '# Generated from src/api/schema.ts by `npm run crd:generate`: do not edit.\n';
+const BACKUP_CRD_HEADER = '# Generated from src/api/backup.ts by `npm run crd:generate`: do not edit.\n';
 
 /** The text of crds/redisreplications.yaml. */
 export function renderCrd(): string {
   return CRD_HEADER + stringify(buildCrd(), { lineWidth: 0 });
+}
+
+/** The text of crds/redisbackups.yaml. */
+export function renderBackupCrd(): string {
+  return BACKUP_CRD_HEADER + stringify(buildBackupCrd(), { lineWidth: 0 });
 }

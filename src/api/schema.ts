@@ -149,7 +149,7 @@ const nameMessage = {
   length: `may be at most ${MAX_RESOURCE_NAME_LENGTH} characters: the Service <name>-primary must fit in 63`,
   form: "must be a DNS-1035 label (it names the resource's Services): lowercase letters, digits and '-', starting with a letter and ending with a letter or a digit",
 };
-const resourceNameSchema = z.string().max(MAX_RESOURCE_NAME_LENGTH, nameMessage.length).regex(DNS_LABEL, nameMessage.form);
+export const resourceNameSchema = z.string().max(MAX_RESOURCE_NAME_LENGTH, nameMessage.length).regex(DNS_LABEL, nameMessage.form);
 /** The same, as CEL rules of the CRD's root (the one place a rule may read metadata.name). */
 export const resourceNameValidations = [
   { rule: `self.metadata.name.size() <= ${MAX_RESOURCE_NAME_LENGTH}`, message: `metadata.name ${nameMessage.length}`, reason: 'FieldValueInvalid', fieldPath: '.metadata' },
@@ -222,6 +222,29 @@ const appUserSchema = z
       { rule: dangerousRulesCel, message: `auth.users: ${DANGEROUS_RULES_MESSAGE}`, reason: 'FieldValueForbidden', fieldPath: '.rules' },
     ],
   });
+
+/** An S3-compatible object store (path-style addressing). Its Secret holds the keys accessKeyId and
+ * secretAccessKey; like every Secret the spec names, it is used only if its owner allowed this resource. */
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const OBJECT_PATH = /^[A-Za-z0-9!_.*'()\/-]*$/;
+const ENDPOINT = /^https?:\/\/[^\s]+$/;
+const endpointMessage = 'must be an http:// or https:// URL';
+const objectStoreSchema = z
+  .object({
+    endpoint: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(ENDPOINT, endpointMessage)
+      .meta({ 'x-kubernetes-validations': [{ rule: `self.matches(${celString(ENDPOINT.source)})`, message: endpointMessage, reason: 'FieldValueInvalid' }] }),
+    bucket: z.string().regex(BUCKET, 'must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots and dashes'),
+    /** The prefix under which every file of this store goes: <path>/<resource>/base/<timestamp>/. */
+    path: z.string().max(512).regex(OBJECT_PATH, 'may hold letters, digits, slashes and ! _ . * \' ( ) -').default(''),
+    region: z.string().min(1).max(64).default('us-east-1'),
+    credentialsSecret: namedSecret('the keys accessKeyId and secretAccessKey', { empty: false }),
+  })
+  .strict();
+export type ObjectStore = z.output<typeof objectStoreSchema>;
 
 /** Pod count of a spec, primary included; mirrored by a CEL rule on the CRD. */
 export function totalPods(replicas: number, cascade: { replicasPerParent: number }[]): number {
@@ -418,6 +441,23 @@ export const specSchema = z
           'of the write stream, and the longest disconnect of a replica in a full-resync loop, with twice that as headroom. It never lowers it below ' +
           'config.repl-backlog-size nor below what it set before, and never raises it above maxSize nor a quarter of the memory limit.',
       }),
+    /** Backups of this resource (RedisBackup objects) go to this object store. */
+    backup: z
+      .object({ objectStore: objectStoreSchema })
+      .strict()
+      .optional(),
+    /** A new resource made from a backup: its primary starts from the backup's RDB (checked first). */
+    bootstrap: z
+      .object({
+        recovery: z
+          .object({
+            /** A Completed RedisBackup of this namespace. */
+            backup: objectName('a RedisBackup', { empty: false }),
+          })
+          .strict(),
+      })
+      .strict()
+      .optional(),
     /** Bounded loss: the primary refuses writes unless this many replicas are within maxLagSeconds. */
     writeQuorum: z
       .object({
@@ -459,6 +499,12 @@ export const specSchema = z
         rule: '(has(self.tls) && self.tls.enabled) == (has(oldSelf.tls) && oldSelf.tls.enabled)',
         message: 'tls.enabled cannot change on an existing resource: a rolled pod could not replicate from its parent; create a new resource (and move the data) instead',
         fieldPath: '.tls.enabled',
+      },
+      {
+        // The data a resource started from is part of its history, not a setting to change.
+        rule: 'has(self.bootstrap) == has(oldSelf.bootstrap) && (!has(self.bootstrap) || self.bootstrap == oldSelf.bootstrap)',
+        message: 'bootstrap cannot change on an existing resource: it says what the resource was created from',
+        fieldPath: '.bootstrap',
       },
     ],
   });

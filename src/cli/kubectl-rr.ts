@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover and rolling restart
-// of a RedisReplication, each waiting for and reporting the outcome.
+// `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover, rolling restart and
+// backup of a RedisReplication, each waiting for and reporting the outcome.
+import { BACKUP_KIND, BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
+import { backupTimestamp } from '../plan/backup.js';
 import { apiErrorMessage, makeClients, mergePatchOptions, type Clients } from '../kube/client.js';
 import { ANNOTATION } from '../plan/names.js';
 import { UsageError, parseCommandLine, runIfEntry } from './program.js';
@@ -15,16 +17,19 @@ Commands:
                                         replica) with no acknowledged write lost; waits and reports
   restart NAME [--no-wait]              roll every pod (replicas first, the primary by switchover);
                                         waits until every pod runs the new revision
+  backup NAME [--no-wait]               create a RedisBackup <NAME>-<time> of the resource; waits until
+                                        it is Completed (prints its SHA-256) or Failed (its reason)
 
 Options:
   -n, --namespace NS   namespace of the resource (default: the kubeconfig context's)
-      --timeout SEC    how long switchover and restart wait (default 60 and 900)
+      --timeout SEC    how long switchover, restart and backup wait (default 60, 900 and 900)
   -h, --help           this text`;
 
 export type Command =
   | { command: 'status'; name: string; namespace?: string | undefined; watch: boolean; noColor: boolean }
   | { command: 'switchover'; name: string; namespace?: string | undefined; to: string; timeoutSeconds: number }
   | { command: 'restart'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
+  | { command: 'backup'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
   | { command: 'help' };
 
 export function parseCommand(argv: string[]): Command {
@@ -40,7 +45,7 @@ export function parseCommand(argv: string[]): Command {
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return { command: 'help' };
   const [command, name, ...extra] = positionals;
-  if (!['status', 'switchover', 'restart'].includes(command!)) throw new UsageError(`unknown command "${command}" (status, switchover or restart)`);
+  if (!['status', 'switchover', 'restart', 'backup'].includes(command!)) throw new UsageError(`unknown command "${command}" (status, switchover, restart or backup)`);
   if (!name) throw new UsageError(`${command}: name the RedisReplication`);
   if (extra.length > 0) throw new UsageError(`${command}: one resource at a time (got ${[name, ...extra].join(', ')})`);
   const only = (allowed: string[]) => {
@@ -65,7 +70,7 @@ export function parseCommand(argv: string[]): Command {
     return { command, name, namespace: values.namespace, to: values.to ?? 'auto', timeoutSeconds: timeout(60) };
   }
   only(['no-wait', 'timeout']);
-  return { command: 'restart', name, namespace: values.namespace, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
+  return { command: command as 'restart' | 'backup', name, namespace: values.namespace, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -152,6 +157,45 @@ async function restart(clients: Clients, namespace: string, cmd: Extract<Command
   }
 }
 
+/** The name of a backup taken now: <resource>-<UTC time>, lowercase (an object name). */
+export const backupName = (resource: string, at: Date): string => `${resource}-${backupTimestamp(at).toLowerCase()}`;
+
+async function backup(clients: Clients, namespace: string, cmd: Extract<Command, { command: 'backup' }>, out: (line: string) => void): Promise<number> {
+  await fetchResource(clients, namespace, cmd.name);
+  const started = Date.now();
+  const name = backupName(cmd.name, new Date(started));
+  const ref = { group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace };
+  try {
+    await clients.custom.createNamespacedCustomObject({ ...ref, body: { apiVersion: `${GROUP}/${VERSION}`, kind: BACKUP_KIND, metadata: { name }, spec: { replication: cmd.name } } });
+  } catch (e) {
+    throw new Error(`could not create RedisBackup ${namespace}/${name}: ${apiErrorMessage(e)}`, { cause: e });
+  }
+  out(`RedisBackup ${namespace}/${name} created`);
+  if (!cmd.wait) return 0;
+  const deadline = started + cmd.timeoutSeconds * 1000;
+  let last = '';
+  for (;;) {
+    const b = (await clients.custom.getNamespacedCustomObject({ ...ref, name })) as RedisBackup;
+    const s = b.status ?? {};
+    if (s.phase === 'Completed') {
+      out(`completed: ${s.size} bytes from ${s.sourcePod}, sha256 ${s.sha256}, at ${s.endpoint}/${s.bucket}/${s.key} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return 0;
+    }
+    if (s.phase === 'Failed') {
+      out(`failed: ${s.reason}: ${s.message}`);
+      return 1;
+    }
+    const line = `${s.phase ?? 'Pending'}${s.reason ? ` (${s.reason}: ${s.message})` : ''}`;
+    if (line !== last) out(line);
+    last = line;
+    if (Date.now() > deadline) {
+      out(`not ended within ${cmd.timeoutSeconds} s. Is the operator running?`);
+      return 1;
+    }
+    await sleep(1000);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let cmd: Command;
   try {
@@ -169,6 +213,7 @@ async function main(argv: string[]): Promise<number> {
   const clients = makeClients(kc);
   const namespace = cmd.namespace ?? contextNamespace(kc);
   const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (cmd.command === 'backup') return backup(clients, namespace, cmd, out);
   return cmd.command === 'switchover' ? switchover(clients, namespace, cmd, out) : restart(clients, namespace, cmd, out);
 }
 

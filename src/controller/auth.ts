@@ -71,14 +71,15 @@ async function appliedAuth(deps: Deps, rr: RedisReplication, wanted: string | un
   const stored = await readApplied(deps, rr);
   const password = stored?.password ?? wanted;
   if (password === undefined) return undefined;
-  // The operator's and the replication user's passwords are made once, here: with the first
-  // password, or for a resource created before ACL users existed (its running pods get the users
+  // The operator's, the replication and the backup user's passwords are made once, here: with the
+  // first password, or for a resource created before ACL users (or backups) existed (its running pods get the users
   // from the users phase, which reaches them as the default user meanwhile).
   const applied: AppliedAuth = {
     password,
     previous: stored?.previous,
     operatorPassword: stored?.operatorPassword ?? newPassword(),
     replicationPassword: stored?.replicationPassword ?? newPassword(),
+    backupPassword: stored?.backupPassword ?? newPassword(),
     users: stored?.users ?? [],
   };
   if (!stored) {
@@ -87,7 +88,7 @@ async function appliedAuth(deps: Deps, rr: RedisReplication, wanted: string | un
     deps.passwords.forget(rr.metadata.namespace, appliedAuthSecretName(rr.metadata.name));
     return (await readApplied(deps, rr)) as AppliedAuth;
   }
-  if (!stored.operatorPassword || !stored.replicationPassword) await writeApplied(deps, rr, applied);
+  if (!stored.operatorPassword || !stored.replicationPassword || !stored.backupPassword) await writeApplied(deps, rr, applied);
   return applied;
 }
 

@@ -5,6 +5,7 @@ import { setTimeout } from 'node:timers/promises';
 import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Node } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
+import { BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import type { Clients } from '../kube/client.js';
 import { startInformer, type InformerEventType, type RobustInformer } from '../kube/informer.js';
 import { WorkQueue, defaultRateLimiter, runWorkers } from '../kube/workqueue.js';
@@ -121,6 +122,21 @@ export function startController(opts: ControllerOptions): Controller {
     { labelSelector: OWNED_SELECTOR },
   );
 
+  // RedisBackups: a change is a pass of the resource they name (the backups phase starts them).
+  const backupKey = (b: RedisBackup & KubernetesObject) => (b.spec?.replication ? [`${b.metadata?.namespace}/${b.spec.replication}`] : []);
+  const backups = scopes.map((ns) =>
+    startInformer<RedisBackup & KubernetesObject>(kc, {
+      path: `/apis/${GROUP}/${VERSION}${ns ? `/namespaces/${ns}` : ''}/${BACKUP_PLURAL}`,
+      list: () =>
+        (ns
+          ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace: ns })
+          : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL })) as Promise<KubernetesListObject<RedisBackup & KubernetesObject>>,
+      indexers: { [BY_INSTANCE]: backupKey },
+      onEvent: (_type, obj) => backupKey(obj).forEach((k) => queue.add(k)),
+      onError: (err) => log.warn({ kind: 'RedisBackup', namespace: ns, err: String(err) }, 'watch failed; restarting'),
+    }),
+  );
+
   // Nodes: only whether one is being drained (its pods move). When that changes, the resources with
   // a pod there are enqueued; other node updates (status heartbeats) enqueue nothing.
   const draining = new Map<string, boolean>();
@@ -167,10 +183,11 @@ export function startController(opts: ControllerOptions): Controller {
       claims: owned(claims),
       services: owned(services),
       node: (name) => nodes.get(undefined, name),
+      backups: owned(backups),
     },
   };
 
-  const all = [...resources, ...pods, ...services, ...claims, nodes];
+  const all = [...resources, ...pods, ...services, ...claims, ...backups, nodes];
   const synced = () => all.every((i) => i.hasSynced());
 
   const prober = new Prober({

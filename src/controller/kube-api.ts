@@ -1,5 +1,6 @@
 // KubeApi over client-node: the few verbs the operator uses, each one API request.
 import { GROUP, PLURAL, VERSION } from '../api/schema.js';
+import { BACKUP_PLURAL } from '../api/backup.js';
 import { mergePatchOptions, type Clients } from '../kube/client.js';
 import type { KubeApi } from './pass.js';
 
@@ -42,5 +43,7 @@ export function kubeApi({ core, custom, policy, networking }: Pick<Clients, 'cor
     createSecret: async (secret) => void (await core.createNamespacedSecret({ namespace: secret.metadata!.namespace!, body: secret })),
     patchSecretData: async (namespace, name, stringData) =>
       void (await core.patchNamespacedSecret({ namespace, name, body: { stringData } }, mergePatchOptions())),
+    patchBackupStatus: async (namespace, name, status) =>
+      void (await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace, name, body: { status } }, mergePatchOptions())),
   };
 }

@@ -4,6 +4,8 @@
 import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
+import type { BackupManifest } from '../plan/backup.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
@@ -42,6 +44,8 @@ export interface KubeApi {
   createSecret(secret: V1Secret): Promise<void>;
   /** Merge patch of stringData. */
   patchSecretData(namespace: string, name: string, stringData: Record<string, string>): Promise<void>;
+  /** JSON merge patch of a RedisBackup's /status. */
+  patchBackupStatus(namespace: string, name: string, status: RedisBackupStatus): Promise<void>;
 }
 
 /** The Redis commands of the operator (RedisPool in production). */
@@ -54,6 +58,8 @@ export interface Caches {
   claims(namespace: string, instance: string): V1PersistentVolumeClaim[];
   services(namespace: string, instance: string): V1Service[];
   node(name: string): V1Node | undefined;
+  /** The RedisBackups of a resource (spec.replication). */
+  backups(namespace: string, resource: string): RedisBackup[];
 }
 
 export interface Recorder {
@@ -136,6 +142,9 @@ export interface ResourceMemory {
   tlsServedEverywhere?: string;
   /** The name constraints of the operator's CA (reading them takes milliseconds: once per CA). */
   caPermitted?: { cert: string; names: string[] | undefined };
+  /** Backups this process runs (by name), and how those that ended did, until status says so. */
+  backupsRunning?: Set<string>;
+  backupOutcomes?: Map<string, { manifest: BackupManifest } | { reason: string; message: string }>;
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */

@@ -24,6 +24,7 @@ import { roll } from './rollout.js';
 import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
+import { runBackups } from './backups.js';
 
 export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const [namespace, name] = key.split('/') as [string, string];
@@ -125,6 +126,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     rollout,
     backlog,
   });
+  // Only with a settled primary: a backup streams from what the topology is, not what it becomes.
+  if (decision.kind === 'ok') await runBackups(pass, nodes);
   deps.metrics.setReconciled(namespace, name, deps.now());
   return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
 }

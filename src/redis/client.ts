@@ -215,7 +215,7 @@ function poolKey(target: RedisTarget): string {
 /** The operator dials pods by IP, which no certificate names (IPs change with every pod): the chain
  * is checked against the resource's CAs, and the certificate must name one of the resource's
  * Services, so that a certificate of the same CA for something else is refused. */
-function tlsOptions(tls: RedisTls): ConnectionOptions {
+export function tlsOptions(tls: RedisTls): ConnectionOptions {
   return {
     ca: tls.ca,
     rejectUnauthorized: true,

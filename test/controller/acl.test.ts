@@ -24,14 +24,15 @@ async function withAuth(extra: Record<string, unknown> = {}, users?: unknown[]) 
 
 const APP = { name: 'app', secretName: 'app-user', rules: '~app:* +@read +@write -@dangerous' };
 
-describe('the operator and replication users', () => {
+describe('the operator, replication and backup users', () => {
   it('every pod has them from auth.conf; the operator authenticates as its user, replicas as the replication user', async () => {
     const { world } = await withAuth();
     const applied = world.secretData('cache-applied-auth');
     expect(applied['operator-password']).toMatch(/^[\w-]{43}$/);
     expect(applied['replication-password']).not.toBe(applied['operator-password']);
+    expect(new Set([applied['operator-password'], applied['replication-password'], applied['backup-password']]).size).toBe(3);
     for (const s of world.servers()) {
-      expect([...s.users.keys()].sort()).toEqual(['rro-operator', 'rro-replication']);
+      expect([...s.users.keys()].sort()).toEqual(['rro-backup', 'rro-operator', 'rro-replication']);
       expect(s.masteruser).toBe('rro-replication');
       expect(s.masterauth).toBe(applied['replication-password']);
       expect([...s.passwords]).toEqual(['default-pw']);
@@ -190,5 +191,26 @@ describe('a resource created before ACL users', () => {
     for (const s of world.servers()) s.linkUp = false;
     world.redis.replicate();
     expect(world.servers().every((s) => s.role === 'master' || s.linkUp)).toBe(true);
+  });
+});
+
+describe('a resource created before backups', () => {
+  it('gets the backup user on its running pods, with no restart, and keeps the other passwords', async () => {
+    const { world, rr } = await withAuth();
+    const before = world.secretData('cache-applied-auth');
+    const { 'backup-password': _gone, ...older } = before;
+    world.kube.setSecret('ns', 'cache-applied-auth', older);
+    for (const s of world.servers()) s.users.delete('rro-backup');
+    const ipsBefore = ips(world);
+    world.restartOperator();
+    await world.settle(rr, () => world.servers().every((s) => s.users.has('rro-backup')));
+    await world.passes(rr, 3);
+    const applied = world.secretData('cache-applied-auth');
+    expect(applied['backup-password']).toMatch(/^[\w-]{43}$/);
+    expect(applied['operator-password']).toBe(before['operator-password']);
+    expect(applied['replication-password']).toBe(before['replication-password']);
+    const hash = createHash('sha256').update(applied['backup-password']!).digest('hex');
+    for (const s of world.servers()) expect([...s.users.get('rro-backup')!.hashes]).toEqual([hash]);
+    expect(ips(world)).toEqual(ipsBefore);
   });
 });

@@ -39,7 +39,7 @@ describe('ACL users', () => {
     for (const node of rr.status!.nodes!) {
       const ip = node.podIP!;
       const users = (await redisCommand(ip, ['ACL', 'LIST'], PASSWORD)) as string[];
-      expect(users.map((u) => u.split(' ')[1]).sort(), node.name).toEqual(['app', 'default', 'rro-operator', 'rro-replication']);
+      expect(users.map((u) => u.split(' ')[1]).sort(), node.name).toEqual(['app', 'default', 'rro-backup', 'rro-operator', 'rro-replication']);
       expect(await attempt(ip, ['ACL', 'WHOAMI'], PASSWORD)).toBe('default');
       // The operator's user: what the operator sends, no key, no ACL LIST.
       expect(await attempt(ip, ['INFO', 'replication'], opUser)).toMatch(/role:/);

@@ -93,8 +93,9 @@ export function rulesFromCode(): { objects: string[]; nodes: string[]; leases: s
   };
   const VERB: Record<string, string> = { create: 'create', delete: 'delete', patch: 'patch', read: 'get', replace: 'update', list: 'list' };
   for (const file of files) {
-    for (const [, verb, kind] of read(file).matchAll(/\.(create|delete|patch|read|replace|list)(?:Namespaced|Cluster)?(\w+?)(?:ForAllNamespaces)?\(/g)) {
-      const resource = RESOURCE[kind!];
+    for (const [, verb, kind, args] of read(file).matchAll(/\.(create|delete|patch|read|replace|list)(?:Namespaced|Cluster)?(\w+?)(?:ForAllNamespaces)?\(([^)]*)/g)) {
+      // A custom object call names its kind by the plural it passes: RedisBackups by BACKUP_PLURAL.
+      const resource = kind!.startsWith('CustomObject') && args!.includes('BACKUP_PLURAL') ? RESOURCE[kind!]!.replace('redisreplications', 'redisbackups') : RESOURCE[kind!];
       if (!resource) continue;
       add(resource, VERB[verb!]!);
       if (verb === 'list') add(resource, 'watch');

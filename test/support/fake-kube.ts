@@ -3,6 +3,7 @@
 // runs every pod's Redis in the Redis model. Errors carry the HTTP code the real API would send.
 import type { V1ContainerState, V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { RedisReplication } from '../../src/api/schema.js';
+import type { RedisBackup, RedisBackupStatus } from '../../src/api/backup.js';
 import type { Caches, KubeApi, Recorder } from '../../src/controller/pass.js';
 import { LABEL } from '../../src/plan/names.js';
 import type { RedisModel, RedisServer } from './redis-model.js';
@@ -51,6 +52,7 @@ export class FakeKube implements KubeApi {
   readonly budgets = new Map<string, V1PodDisruptionBudget>();
   readonly networkPolicies = new Map<string, V1NetworkPolicy>();
   readonly nodes = new Map<string, V1Node>();
+  readonly backups = new Map<string, RedisBackup>();
   /** What each claim's volume holds while no pod runs on it, and the server that wrote it last. */
   readonly disks = new Map<string, Disk>();
   readonly events: RecordedEvent[] = [];
@@ -298,6 +300,13 @@ export class FakeKube implements KubeApi {
     this.secrets.set(key, withData({ ...secret, stringData }));
   }
 
+  async patchBackupStatus(namespace: string, name: string, status: RedisBackupStatus): Promise<void> {
+    const key = this.call('patch', 'redisbackup/status', { metadata: { namespace, name } });
+    const backup = this.backups.get(key);
+    if (!backup) throw new ApiError(404, `redisbackups "${name}" not found`);
+    backup.status = mergePatch(backup.status, status) as RedisBackupStatus;
+  }
+
   async readSecret(namespace: string, name: string): Promise<V1Secret> {
     this.beforeCall('get', `secret/${name}`);
     const secret = this.secrets.get(`${namespace}/${name}`);
@@ -330,6 +339,7 @@ export class FakeKube implements KubeApi {
     claims: (namespace, instance) => this.owned((this.lagging ?? this).claims, namespace, instance),
     services: (namespace, instance) => this.owned((this.lagging ?? this).services, namespace, instance),
     node: (name) => clone(this.nodes.get(name)),
+    backups: (namespace, resource) => [...this.backups.values()].filter((b) => b.metadata.namespace === namespace && b.spec.replication === resource).map(clone),
   };
 
   readonly recorder: Recorder = {

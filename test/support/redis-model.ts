@@ -158,7 +158,7 @@ export interface AclUser {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const COMMANDS = new Set(['info', 'replicaof', 'config', 'client', 'acl', 'psync', 'replconf', 'ping', 'get', 'set', 'del', 'keys', 'scan', 'incr', 'mget', 'mset', 'exists']);
+const COMMANDS = new Set(['info', 'replicaof', 'config', 'client', 'acl', 'psync', 'sync', 'replconf', 'ping', 'get', 'set', 'del', 'keys', 'scan', 'incr', 'mget', 'mset', 'exists']);
 const CATEGORIES = new Set(['all', 'read', 'write', 'admin', 'dangerous', 'keyspace', 'string', 'hash', 'list', 'set', 'sortedset', 'connection', 'fast', 'slow', 'pubsub']);
 
 /** ACL SETUSER's rules applied to a copy of the user (a new one: off, no password, nothing allowed):

@@ -6,6 +6,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DiscoveryV1Api } from '@kubernetes/client-node';
 import { createClient } from 'redis';
+import { BACKUP_PLURAL } from '../../../src/api/backup.js';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/schema.js';
 import { LABEL } from '../../../src/plan/names.js';
 import { makeClients } from '../../../src/kube/client.js';
@@ -68,7 +69,7 @@ export function startOperator(env: Record<string, string> = {}, entry = process.
 
 export async function installCrd(): Promise<void> {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', resolve(repoRoot, 'crds')]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${PLURAL}.${GROUP}`]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${PLURAL}.${GROUP}`, `crd/${BACKUP_PLURAL}.${GROUP}`]);
 }
 
 export function api() {

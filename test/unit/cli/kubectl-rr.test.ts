@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommand } from '../../../src/cli/kubectl-rr.js';
+import { backupName, parseCommand } from '../../../src/cli/kubectl-rr.js';
 
 describe('kubectl rr arguments', () => {
   it('status, switchover and restart, with their options', () => {
@@ -7,6 +7,13 @@ describe('kubectl rr arguments', () => {
     expect(parseCommand(['switchover', 'cache'])).toEqual({ command: 'switchover', name: 'cache', namespace: undefined, to: 'auto', timeoutSeconds: 60 });
     expect(parseCommand(['switchover', 'cache', '--to', 'cache-3', '--timeout', '30'])).toMatchObject({ to: 'cache-3', timeoutSeconds: 30 });
     expect(parseCommand(['restart', 'cache', '--no-wait'])).toEqual({ command: 'restart', name: 'cache', namespace: undefined, wait: false, timeoutSeconds: 900 });
+  });
+
+  it('backup NAME creates <NAME>-<UTC time> and waits unless --no-wait', () => {
+    expect(parseCommand(['backup', 'cache', '-n', 'ops'])).toEqual({ command: 'backup', name: 'cache', namespace: 'ops', wait: true, timeoutSeconds: 900 });
+    expect(parseCommand(['backup', 'cache', '--no-wait'])).toMatchObject({ command: 'backup', wait: false });
+    expect(() => parseCommand(['backup', 'cache', '--to', 'x'])).toThrow(/--to does not apply/);
+    expect(backupName('cache', new Date('2026-12-04T10:15:00.500Z'))).toBe('cache-20261204t101500z');
   });
 
   it('help with --help or nothing', () => {

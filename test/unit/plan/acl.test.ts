@@ -7,6 +7,7 @@ import {
   parseAuthSecret,
   parseUserList,
   REPLICATION_RULES,
+  BACKUP_RULES,
   splitRules,
   undeclaredUsers,
   userRules,
@@ -18,6 +19,7 @@ const applied: AppliedAuth = {
   password: 'p"a\\ss\nx',
   operatorPassword: 'op',
   replicationPassword: 'repl"pw',
+  backupPassword: 'bk',
   users: [{ name: 'app', hash: sha256('app-pw'), rules: ['~app:*', '+@read', '+@write'] }],
 };
 
@@ -29,6 +31,7 @@ describe('auth.conf', () => {
       'masterauth "repl\\"pw"',
       `user rro-operator reset on #${sha256('op')} ${OPERATOR_RULES.join(' ')}`,
       `user rro-replication reset on #${sha256('repl"pw')} ${REPLICATION_RULES.join(' ')}`,
+      `user rro-backup reset on #${sha256('bk')} ${BACKUP_RULES.join(' ')}`,
       `user app reset on #${sha256('app-pw')} ~app:* +@read +@write`,
       '',
     ]);
@@ -37,6 +40,7 @@ describe('auth.conf', () => {
   it('holds no plain-text password but the default one and the replication one (masterauth takes no hash)', () => {
     const conf = authConf(applied, sha256);
     expect(conf).not.toContain('op"');
+    expect(conf).not.toContain('bk');
     expect(conf).not.toContain('app-pw');
     expect(conf).not.toContain('>');
   });
@@ -48,6 +52,8 @@ describe('auth.conf', () => {
       '+info +replicaof +config|set +config|get +client|pause +client|unpause +client|setname +acl|setuser +acl|deluser +acl|users',
     );
     expect(REPLICATION_RULES).toEqual(['resetkeys', 'resetchannels', '-@all', '+psync', '+replconf', '+ping']);
+    // A backup syncs once, as a replica or as redis-cli --rdb does: nothing else.
+    expect(BACKUP_RULES).toEqual(['resetkeys', 'resetchannels', '-@all', '+psync', '+replconf', '+ping', '+sync']);
   });
 });
 
@@ -63,6 +69,7 @@ describe('the applied-auth Secret', () => {
       previous: undefined,
       operatorPassword: undefined,
       replicationPassword: undefined,
+      backupPassword: undefined,
       users: [],
     });
     expect(parseAuthSecret({})).toBeUndefined();

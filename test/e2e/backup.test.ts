@@ -1,0 +1,105 @@
+// Backups on the local cluster, into its object store (.cluster/s3.env): a RedisBackup of a resource
+// with data ends Completed with the SHA-256 of what is stored, streamed from a replica; its dump.rdb,
+// loaded into a server on this machine, holds exactly the keys written before the backup, none of
+// those written after. Wrong keys end Failed with the store's refusal as the reason.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { objectStoreEnvFile, parseEnv } from '../../hack/local-cluster/object-store.js';
+import { BACKUP_PLURAL, type RedisBackup } from '../../src/api/backup.js';
+import { GROUP, VERSION, type ObjectStore } from '../../src/api/schema.js';
+import { s3Client } from '../../src/backup/object-store.js';
+import { waitFor } from './support/cluster.js';
+import { settle } from './support/invariants.js';
+import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
+import { localCluster } from './support/where.js';
+
+const PASSWORD = 'backup-e2e-password-7c1d';
+const fixture = operatorNamespace('backup');
+/** The Redis of the host's Debian package, 7.0: it loads the RDB of the image redis:7.0. */
+const HOST_REDIS = '/usr/bin/redis-server';
+
+async function createBackup(ns: string, name: string, replication: string): Promise<void> {
+  await api().custom.createNamespacedCustomObject({
+    group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace: ns,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RedisBackup', metadata: { name }, spec: { replication } },
+  });
+}
+
+/** Waits until the backup has ended; returns it. */
+async function ended(ns: string, name: string): Promise<RedisBackup> {
+  let last: RedisBackup | undefined;
+  await waitFor(async () => {
+    last = (await api().custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace: ns, name })) as RedisBackup;
+    return last.status?.phase === 'Completed' || last.status?.phase === 'Failed';
+  }, { timeoutMs: 120_000, intervalMs: 500, what: `RedisBackup ${name} to end (last status: ${JSON.stringify(last?.status ?? {})})` });
+  return last!;
+}
+
+/** The keys of an RDB file, as a redis-server of this machine loads it (loopback, stopped by PID). */
+async function keysOf(rdb: Buffer): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'rro-backup-e2e-'));
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  writeFileSync(join(dir, 'dump.rdb'), rdb);
+  const server = spawn(HOST_REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  try {
+    await waitFor(async () => redisCommand('127.0.0.1', ['PING'], undefined, port).then(() => true, () => false), { timeoutMs: 20_000, intervalMs: 100, what: 'the host redis-server' });
+    return ((await redisCommand('127.0.0.1', ['KEYS', '*'], undefined, port)) as string[]).sort();
+  } finally {
+    server.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe.skipIf(!localCluster)('backups to the local object store', () => {
+  const s3 = localCluster ? parseEnv(readFileSync(objectStoreEnvFile(), 'utf8')) : {};
+  const store = (credentialsSecret: string) => ({ endpoint: s3['S3_ENDPOINT'], bucket: s3['S3_BUCKET'], path: `e2e/${fixture.ns}`, region: s3['S3_REGION'], credentialsSecret });
+
+  it('a RedisBackup holds exactly the keys written before it, streamed from a replica, with its SHA-256', async () => {
+    const { ns } = fixture;
+    await createAllowedSecret(ns, 'bk-auth', 'bk', { password: PASSWORD });
+    await createAllowedSecret(ns, 's3', 'bk', { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: s3['S3_SECRET_KEY']! });
+    await createRR(ns, 'bk', { image: 'redis:7.0', replicas: 2, auth: { secretName: 'bk-auth' }, backup: { objectStore: store('s3') } });
+    await waitReady(ns, 'bk');
+    const primaryIP = (await getRR(ns, 'bk')).status!.nodes!.find((n) => n.role === 'primary')!.podIP!;
+    const before = Array.from({ length: 500 }, (_, i) => `before:${i}`);
+    await redisCommand(primaryIP, ['MSET', ...before.flatMap((k) => [k, `v-${k}`])], PASSWORD);
+    await settle(ns, 'bk', PASSWORD);
+    // Every replica has every key now: whichever the backup streams from holds them.
+    await waitFor(async () => (await getRR(ns, 'bk')).status!.nodes!.every((n) => n.role === 'primary' || n.lagBytes === 0), { what: 'replicas caught up' });
+
+    await createBackup(ns, 'bk-1', 'bk');
+    const backup = await ended(ns, 'bk-1');
+    expect(backup.status, JSON.stringify(backup.status)).toMatchObject({ phase: 'Completed', sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rdbVersion: 10 });
+    const rr = await getRR(ns, 'bk');
+    expect(rr.status!.nodes!.find((n) => n.name === backup.status!.sourcePod)?.role).toBe('replica');
+    await redisCommand(primaryIP, ['MSET', ...Array.from({ length: 100 }, (_, i) => [`after:${i}`, 'x']).flat()], PASSWORD);
+
+    const client = s3Client(store('s3') as ObjectStore, { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: s3['S3_SECRET_KEY']! });
+    const object = await client.send(new GetObjectCommand({ Bucket: backup.status!.bucket!, Key: backup.status!.key! }));
+    const rdb = Buffer.from(await object.Body!.transformToByteArray());
+    client.destroy();
+    expect(createHash('sha256').update(rdb).digest('hex')).toBe(backup.status!.sha256);
+    expect(rdb.length).toBe(backup.status!.size);
+    expect(await keysOf(rdb)).toEqual([...before].sort());
+  });
+
+  it('wrong keys: Failed, with the object store\'s refusal as the reason', async () => {
+    const { ns } = fixture;
+    await createAllowedSecret(ns, 'bad-s3', 'bad', { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: 'not-the-secret-key' });
+    await createRR(ns, 'bad', { image: 'redis:7.0', replicas: 1, backup: { objectStore: store('bad-s3') } });
+    await waitReady(ns, 'bad');
+    await createBackup(ns, 'bad-1', 'bad');
+    const backup = await ended(ns, 'bad-1');
+    expect(backup.status).toMatchObject({ phase: 'Failed', reason: 'ObjectStoreRefused', message: expect.stringContaining('403') });
+    expect(backup.status!.sha256).toBeUndefined();
+  });
+});
