@@ -17,6 +17,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { RedisReplicationSpec } from '../api/schema.js';
 import type { ReplicationInfo } from '../redis/info.js';
 import { buildNodes, type NodePod } from './nodes.js';
+import { syncAssumed } from './sync.js';
 import { observePodObject } from './observation.js';
 
 /** What one probe of a pod got: its INFO replication; 'refused' when it answered but not to the
@@ -137,11 +138,10 @@ function changesOf(before: PodFacts, after: PodFacts): ProbeReason[] {
  */
 export function judgeProbe(previous: ProbeMemory | undefined, input: ProbeInput): ProbeVerdict {
   const { nowMs } = input;
-  const read = new Map(
-    buildNodes({ primary: input.primary ?? '', pods: input.pods.map((p) => ({ ...p, info: typeof p.answer === 'object' ? p.answer : undefined })), readService: input.readService }).map(
-      (n) => [n.name, n.read],
-    ),
-  );
+  const nodePods = input.pods.map((p) => ({ ...p, info: typeof p.answer === 'object' ? p.answer : undefined }));
+  // Read eligibility as links and lag make it: whether a full sync is proven (plan/sync.ts) is the
+  // pass's to judge; a change of link already enqueues it.
+  const read = new Map(buildNodes({ primary: input.primary ?? '', pods: nodePods, readService: input.readService, marks: syncAssumed(nodePods) }).map((n) => [n.name, n.read]));
   const pods = new Map<string, PodMemory>();
   const changes: ProbeVerdict['changes'] = [];
   let urgent = false;

@@ -60,7 +60,12 @@ export function replicaSync(pod: SyncPod, parent: SyncPod | undefined, previous:
   if (!info.linkUp) return { link: 'down', mark: undefined };
   // Its link is up but the parent does not say it streams to it (yet): loading, or waiting for the
   // parent's view to catch up.
-  if (!online) return { link: 'syncing', mark: undefined };
+  if (!online) {
+    // The parent does not answer (frozen, cut off): what the replica proved on that link holds while
+    // its own side of the link is up (its lag, from its last I/O, then says how fresh it is).
+    const proven = parent.info === undefined && previous?.parentIP === parent.podIP && previous.acked > previous.mark;
+    return proven ? { link: 'up', mark: previous } : { link: 'syncing', mark: undefined };
+  }
   if (!same) return { link: 'syncing', mark: { ...online, mark: parent.info!.replOffset } };
   return { link: online.acked > previous.mark ? 'up' : 'syncing', mark: { ...previous, acked: online.acked } };
 }
@@ -77,6 +82,18 @@ export function marksFromStatus(nodes: readonly NodeStatus[] | undefined, pods: 
     const parent = node.parent === undefined ? undefined : byName.get(node.parent);
     if (node.role !== 'replica' || node.link !== 'up' || parent?.podIP === undefined || !parent.info) continue;
     marks.set(node.name, { parentIP: parent.podIP, replId: parent.info.replId, mark: 0, acked: 0 });
+  }
+  return marks;
+}
+
+/** Marks under which every replica its parent lists online counts as synced: for judging links and
+ * lag alone (plan/probe.ts). */
+export function syncAssumed(pods: readonly Pick<ObservedPod, 'name' | 'podIP' | 'info' | 'parent'>[]): Map<string, SyncMark> {
+  const byName = new Map(pods.map((p) => [p.name, p]));
+  const marks = new Map<string, SyncMark>();
+  for (const pod of pods) {
+    const parent = pod.parent === undefined ? undefined : byName.get(pod.parent);
+    if (parent?.podIP !== undefined) marks.set(pod.name, { parentIP: parent.podIP, replId: parent.info?.replId ?? '', mark: -1, acked: 0 });
   }
   return marks;
 }
