@@ -1,12 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Pure: no helm, kubectl or cluster needed.
+export const unitProject = { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/controller/**/*.test.ts'] } };
+// The fault simulation: thousands of seeded schedules over the real reconcile code.
+export const simProject = { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } };
+
 export default defineConfig({
   test: {
     projects: [
-      // Pure: no helm, kubectl or cluster needed.
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/controller/**/*.test.ts'] } },
-      // The fault simulation: thousands of seeded schedules over the real reconcile code.
-      { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } },
+      unitProject,
+      simProject,
       // Needs the binaries of hack/local-cluster/build-binaries.sh (helm, kubectl), no cluster.
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 30_000 } },
       {
