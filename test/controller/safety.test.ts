@@ -385,7 +385,7 @@ describe('intent, staleness and interrupted changes', () => {
     await world.settle(rr, () => world.ready(rr));
     const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
     const labelledPrimary = () => [...world.kube.pods.values()].filter((p) => p.metadata?.labels?.[LABEL.role] === 'primary').map((p) => p.metadata!.name);
-    const both: string[][] = [];
+    const both: (string | undefined)[][] = [];
     world.kube.beforeCall = () => {
       if (labelledPrimary().length > 1) both.push(labelledPrimary());
     };
