@@ -596,6 +596,15 @@ describe('decidePrimary, rule by rule', () => {
     expect(decide({ pods: [otherHistory(0)], claims: new Set(['r-2']), primaryReplIds: ['x'] })).toEqual({ ...failover, to: 'r-2' });
   });
 
+  it("a primary whose data is gone for good (no volume: container down, restarted empty, deleted before it ran) is replaced by the pod that holds most, follower or not", () => {
+    const otherHistory = pod(1, linked(ipOf(0), 1, { replId: 'z', replOffset: 500, linkUp: false }));
+    const from = (reason: string) => ({ kind: 'failover', from: 'r-0', to: 'r-1', reason });
+    const input = { primaryReplIds: ['x'], unreachableSinceMs: NOW };
+    expect(decide({ ...input, pods: [primaryPod(0, undefined, { containerDown: true }), otherHistory] })).toEqual(from('PrimaryRestarted'));
+    expect(decide({ ...input, pods: [primaryPod(0, booting()), otherHistory] })).toEqual(from('PrimaryRestarted'));
+    expect(decide({ ...input, pods: [primaryPod(0, undefined, { deleting: true, podIP: undefined }), otherHistory] })).toEqual(from('PrimaryDeleted'));
+  });
+
   it('all pods being deleted, none recorded: the primary is created anew', () => {
     expect(decide({ recorded: undefined, pods: [pod(1, linked(ipOf(0), 10), { deleting: true })] })).toEqual({ kind: 'create' });
   });
