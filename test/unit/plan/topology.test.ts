@@ -266,17 +266,19 @@ describe('membership', () => {
     ...over,
   });
   const claim = (index: number, tier: number, holdsData = false): ClaimRef => ({ pod: `r-${index}`, index, tier, holdsData });
-  const pods = [observed(0, 0), observed(1, 1), observed(2, 1, { info: undefined }), observed(3, 1, { deleting: true }), observed(4, 0, { zone: 'b' })];
+  const pods = [observed(0, 0), observed(1, 1), observed(2, 1, { info: undefined }), observed(3, 1, { deleting: true }), observed(4, 0, { zone: 'b', parent: 'r-9' }), observed(8, 1, { deleting: true })];
 
   it('every live pod but the primary is a member; a pod being deleted only with persistence and its claim; claims of gone pods are members too', () => {
-    expect(membersOf({ resource: 'r', persistent: false, observed: pods, claims: [], primary: 'r-0' })).toEqual([
+    expect(membersOf({ resource: 'r', persistent: false, observed: pods, claims: [claim(3, 1), claim(7, 2, true)], primary: 'r-0' })).toEqual([
       { name: 'r-1', index: 1, tier: 1, parent: 'r-0', healthy: true, zone: undefined },
       { name: 'r-2', index: 2, tier: 1, parent: 'r-0', healthy: false, zone: undefined },
       // A pod labelled primary that is not the primary (a demoted one): tier 1, no parent yet.
       { name: 'r-4', index: 4, tier: 1, parent: undefined, healthy: true, zone: 'b' },
     ]);
-    const claims = [claim(0, 0), claim(3, 1), claim(7, 2, true), claim(1, 1)];
-    expect(membersOf({ resource: 'r', persistent: true, observed: pods, claims, primary: 'r-0' }).map((m) => [m.name, m.tier, m.parent, m.healthy])).toEqual([
+    const claims = [claim(0, 0), claim(3, 1), claim(7, 2, true), claim(1, 1), claim(6, 0)];
+    // r-6, the primary, is gone: it is re-created as the primary, not a member.
+    expect(membersOf({ resource: 'r', persistent: true, observed: pods, claims, primary: 'r-6' }).map((m) => [m.name, m.tier, m.parent, m.healthy])).toEqual([
+      ['r-0', 1, undefined, true],
       ['r-1', 1, 'r-0', true],
       ['r-2', 1, 'r-0', false],
       ['r-3', 1, 'r-0', false],
@@ -286,7 +288,7 @@ describe('membership', () => {
   });
 
   it('the planned primary is the decided one while its pod is live or its claim survives', () => {
-    const base = { resource: 'r', persistent: true, observed: pods, claims: [claim(5, 0)] };
+    const base = { resource: 'r', persistent: true, observed: pods, claims: [claim(5, 0), claim(1, 1)] };
     expect(plannedPrimary({ ...base, primary: undefined })).toBeUndefined();
     expect(plannedPrimary({ ...base, primary: 'r-1' })).toBe('r-1');
     expect(plannedPrimary({ ...base, primary: 'r-3' })).toBeUndefined();
@@ -296,8 +298,8 @@ describe('membership', () => {
 
   it('the next pod index is past every index recorded, observed or claimed', () => {
     expect(nextPodIndex(undefined, [], [])).toBe(0);
-    expect(nextPodIndex(12, pods, [claim(7, 1)])).toBe(12);
-    expect(nextPodIndex(2, pods, [claim(7, 1)])).toBe(8);
-    expect(nextPodIndex(2, pods, [])).toBe(5);
+    expect(nextPodIndex(20, pods, [claim(12, 1)])).toBe(20);
+    expect(nextPodIndex(2, pods, [claim(12, 1)])).toBe(13);
+    expect(nextPodIndex(2, pods, [])).toBe(9);
   });
 });
