@@ -290,7 +290,7 @@ describe('membership', () => {
   it('the planned primary is the decided one while its pod is live or its claim survives', () => {
     const base = { resource: 'r', persistent: true, observed: pods, claims: [claim(5, 0), claim(1, 1)] };
     expect(plannedPrimary({ ...base, primary: undefined })).toBeUndefined();
-    expect(plannedPrimary({ ...base, primary: 'r-1' })).toBe('r-1');
+    expect(plannedPrimary({ ...base, primary: 'r-2' })).toBe('r-2');
     expect(plannedPrimary({ ...base, primary: 'r-3' })).toBeUndefined();
     expect(plannedPrimary({ ...base, primary: 'r-5' })).toBe('r-5');
     expect(plannedPrimary({ ...base, primary: 'r-9' })).toBeUndefined();
