@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// Pure: no helm, kubectl or cluster needed.
+export const unitProject = { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/controller/**/*.test.ts'] } };
+// The fault simulation: thousands of seeded schedules over the real reconcile code.
+export const simProject = { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } };
 // Drains, cordons and node-down faults move every pod on a node, whichever file it belongs to.
 const NODE_FAULTS = ['test/e2e/nodes.test.ts', 'test/e2e/node-loss.test.ts', 'test/e2e/day2.test.ts'];
 const E2E = { testTimeout: 180_000, hookTimeout: 300_000, globalSetup: ['test/e2e/global-setup.ts'] };
@@ -7,10 +11,8 @@ const E2E = { testTimeout: 180_000, hookTimeout: 300_000, globalSetup: ['test/e2
 export default defineConfig({
   test: {
     projects: [
-      // Pure: no helm, kubectl or cluster needed.
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/controller/**/*.test.ts'] } },
-      // The fault simulation: thousands of seeded schedules over the real reconcile code.
-      { test: { name: 'sim', include: ['test/sim/**/*.test.ts'], testTimeout: 300_000 } },
+      unitProject,
+      simProject,
       // Needs the binaries of hack/local-cluster/build-binaries.sh (helm, kubectl), no cluster.
       { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 30_000 } },
       // One cluster for every e2e file. The files that drain or take down whole nodes run first, one after

@@ -379,6 +379,37 @@ describe('intent, staleness and interrupted changes', () => {
     for (const id of acked) expect(primaryOf(world, rr).log).toContain(id);
   });
 
+  // Found by mutation testing (test/mutation/survivors.md): both held only as far as e2e.
+  it('a switchover never labels two pods primary: the old primary loses the label before the new one gets it', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const labelledPrimary = () => [...world.kube.pods.values()].filter((p) => p.metadata?.labels?.[LABEL.role] === 'primary').map((p) => p.metadata!.name);
+    const both: (string | undefined)[][] = [];
+    world.kube.beforeCall = () => {
+      if (labelledPrimary().length > 1) both.push(labelledPrimary());
+    };
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    await world.settle(rr, () => world.status(rr)!.primary === target && world.ready(rr));
+    expect(both).toEqual([]);
+    expect(labelledPrimary()).toEqual([target]);
+  });
+
+  it('a hand-over makes the old primary a replica of the new one before it lifts the write pause: its clients never write beside the new primary', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.kube.serverOf('ns', world.status(rr)!.primary!)!;
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const next = world.kube.serverOf('ns', target)!;
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    world.redis.sent.length = 0;
+    await world.reconcile(rr);
+    const toOld = world.redis.sent.filter((c) => c.startsWith(`${old.ip} `)).map((c) => c.slice(old.ip.length + 1));
+    const unpause = toOld.indexOf('CLIENT UNPAUSE');
+    expect(unpause).toBeGreaterThan(0);
+    expect(toOld.slice(0, unpause)).toContain(`REPLICAOF ${next.ip} 6379`);
+  });
+
   it('an ordinary switchover by annotation still works, annotation removed', async () => {
     const { world, rr } = setup({ replicas: 1 });
     await world.settle(rr, () => world.ready(rr));

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BOOT_PARENT } from '../../../src/plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from '../../../src/plan/observation.js';
-import { chooseCandidate, chooseSwitchover, decidePrimary, nextCheckMs, type PrimaryInput } from '../../../src/plan/primary.js';
+import { chooseCandidate, chooseSwitchover, decidePrimary, nextCheckMs, retireOldPrimary, type PrimaryInput } from '../../../src/plan/primary.js';
 import type { PrimaryInfo, ReplicaInfo, ReplicationInfo } from '../../../src/redis/info.js';
 
 const writable = (replOffset: number): PrimaryInfo => ({ role: 'master', replId: 'x', replOffset, connectedReplicas: 0, replicas: [] });
@@ -362,6 +362,31 @@ describe('chooseSwitchover', () => {
     expect(chooseSwitchover(deleting, 'r-0', 'r-1')).toEqual({ kind: 'refuse', message: 'switchover to r-1: it is being deleted' });
     expect(chooseSwitchover(deleting, 'r-0', 'auto')).toMatchObject({ kind: 'switch', to: { name: 'r-2' } });
   });
+
+  it('refuses the primary itself, a pod deeper than tier 1 or of another parent, one whose link is down or that does not answer; auto passes them over', () => {
+    const deep = pod(3, linked(ipOf(0), 100), { tier: 2, parent: 'r-0' });
+    const otherParent = pod(4, linked(ipOf(9), 100), { parent: 'r-9' });
+    const down = pod(5, linked(ipOf(0), 100, { linkUp: false }));
+    const all = [pods[0]!, deep, otherParent, down, pod(6, undefined)];
+    expect(chooseSwitchover(all, 'r-0', 'r-0')).toEqual({ kind: 'refuse', message: 'switchover to r-0: it is already the primary' });
+    const tierOne = { kind: 'refuse', message: expect.stringMatching(/only a tier-1 replica of the primary/) };
+    expect(chooseSwitchover(all, 'r-0', 'r-3')).toMatchObject(tierOne);
+    expect(chooseSwitchover(all, 'r-0', 'r-4')).toMatchObject(tierOne);
+    expect(chooseSwitchover(all, 'r-0', 'r-5')).toEqual({ kind: 'refuse', message: 'switchover to r-5: its replication link is not up' });
+    expect(chooseSwitchover(all, 'r-0', 'r-6')).toEqual({ kind: 'refuse', message: 'switchover to r-6: its replication link is not up' });
+    expect(chooseSwitchover([pods[0]!, deep, otherParent], 'r-0', 'auto')).toEqual({ kind: 'refuse', message: 'no replica to switch over to' });
+  });
+});
+
+describe('retireOldPrimary', () => {
+  it('hands over from a deleted primary still taking writes, fences one that may still run, keeps one that restarted or is gone', () => {
+    expect(retireOldPrimary(primaryPod(0, writable(5), { deleting: true }), 'PrimaryDeleted')).toBe('handOver');
+    expect(retireOldPrimary(primaryPod(0, writable(5), { deleting: true, podIP: undefined }), 'PrimaryDeleted')).toBe('keep');
+    expect(retireOldPrimary(primaryPod(0, undefined, { deleting: true }), 'PrimaryDeleted')).toBe('keep');
+    expect(retireOldPrimary(primaryPod(0, undefined), 'PrimaryUnreachable')).toBe('fence');
+    expect(retireOldPrimary(primaryPod(0, booting()), 'PrimaryRestarted')).toBe('keep');
+    expect(retireOldPrimary(undefined, 'PrimaryDeleted')).toBe('keep');
+  });
 });
 
 describe('chooseCandidate', () => {
@@ -373,6 +398,7 @@ describe('chooseCandidate', () => {
 
   it('prefers tier 1 on equal data', () => {
     expect(names([pod(3, linked(ipOf(1), 100), { tier: 2 }), pod(4, linked(ipOf(0), 100))])).toBe('r-4');
+    expect(names([pod(4, linked(ipOf(0), 100)), pod(3, linked(ipOf(1), 100), { tier: 2 })])).toBe('r-4');
   });
 
   it('takes the highest offset within a tier', () => {
@@ -475,5 +501,140 @@ describe('nextCheckMs', () => {
     expect(nextCheckMs(100, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(100);
     expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' })).toBe(1000);
     expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' })).toBe(1000);
+  });
+});
+
+// Rules that only the controller tests or the simulation exercised: each case below is one that a
+// surviving mutant of decidePrimary got wrong (test/mutation/survivors.md).
+describe('decidePrimary, rule by rule', () => {
+  it('with failover.acceptDataLossAfterSeconds, promotes what answers once in doubt that long, not before, not without the option', () => {
+    const pods = [primaryPod(0, booting()), pod(1, undefined)];
+    const optIn = { pods, acceptDataLossAfterSeconds: 10 };
+    expect(decide({ ...optIn, inDoubtSinceMs: NOW - 9_999 })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    expect(decide({ ...optIn, inDoubtSinceMs: NOW - 10_000 })).toEqual({ kind: 'promote', primary: 'r-0' });
+    expect(decide({ ...optIn, inDoubtSinceMs: undefined })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    expect(decide({ pods, inDoubtSinceMs: NOW - 1e9 })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+  });
+
+  it('a target that is the recorded primary, answering as a replica, is promoted, never failed over onto itself', () => {
+    const pods = [primaryPod(0, linked(ipOf(9), 500, { replOffset: 500, linkUp: false })), pod(1, linked(ipOf(0), 400, { replOffset: 400 }))];
+    expect(decide({ pods, target: 'r-0' })).toEqual({ kind: 'promote', primary: 'r-0' });
+  });
+
+  it('resumes a switchover onto a target linked to the writable primary; a target linked elsewhere is ignored', () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, linked(ipOf(9), 100)), pod(3, linked(ipOf(0), 100, { linkUp: false }))];
+    expect(decide({ pods, target: 'r-1' })).toEqual({ kind: 'switchover', from: 'r-0', to: 'r-1' });
+    expect(decide({ pods, target: 'r-2' })).toEqual({ kind: 'ok', primary: 'r-0' });
+    expect(decide({ pods, target: 'r-3' })).toEqual({ kind: 'ok', primary: 'r-0' });
+  });
+
+  it('a lost primary without a volume, still running, is not replaced by a pod that never followed its stream', () => {
+    const pods = [primaryPod(0, undefined), pod(1, linked(ipOf(0), 500, { replId: 'other', replOffset: 500, linkUp: false }))];
+    expect(decide({ pods, primaryReplIds: ['x'], unreachableSinceMs: NOW - 60_000 })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/did not follow/) });
+  });
+
+  it("a failover's target that is writable beside the writable recorded primary is not taken: only a hand-over's, which caught up", () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, writable(107))];
+    expect(decide({ pods, target: 'r-1' })).toEqual({ kind: 'ok', primary: 'r-0' });
+  });
+
+  it("a failover's target gone with its volume is not waited for: the primary restarted on its own volume is promoted", () => {
+    const pods = [primaryPod(0, booting()), pod(2, booting())];
+    expect(decide({ pods, claims: new Set(['r-0', 'r-1']), target: 'r-1' })).toEqual({ kind: 'promote', primary: 'r-0' });
+  });
+
+  it('a failover target restarted from its volume is promoted over an old primary silent for primaryDownSeconds: its tail was given up', () => {
+    const pods = [primaryPod(0, undefined), pod(1, booting())];
+    expect(decide({ pods, claims: new Set(['r-0', 'r-1']), target: 'r-1', unreachableSinceMs: NOW - 3_000 })).toEqual({ kind: 'promote', primary: 'r-1' });
+    // Silent for less (it may have come back and taken writes since the intent): waited for.
+    expect(decide({ pods, claims: new Set(['r-0', 'r-1']), target: 'r-1', unreachableSinceMs: NOW - 2_999 })).toMatchObject({ kind: 'wait' });
+  });
+
+  it('a primary restarted from its volume while it is deleted is waited for: it comes back on that volume with the most data', () => {
+    const pods = [primaryPod(0, booting(), { deleting: true }), pod(1, linked(ipOf(0), 500, { replOffset: 500, linkUp: false }))];
+    expect(decide({ pods, claims: new Set(['r-0', 'r-1']) })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+  });
+
+  it('a silent primary being deleted, with a volume, is given primaryDownSeconds in seconds, not milliseconds', () => {
+    const pods = [primaryPod(0, undefined, { deleting: true }), pod(1, linked(ipOf(0), 300))];
+    expect(decide({ pods, claims: new Set(['r-0']), unreachableSinceMs: NOW - 1_000 })).toMatchObject({ kind: 'wait', primary: 'r-0' });
+  });
+
+  it('a primary gone whose volume survives is failed over from when a linked replica can take over: its own volume is not waited for', () => {
+    const pods = [pod(1, linked(ipOf(0), 500, { replOffset: 500, linkUp: false }))];
+    expect(decide({ pods, claims: new Set(['r-0', 'r-1']) })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+  });
+
+  it('with failover disabled, a primary gone whose volume survives is re-created on it, not reported lost', () => {
+    expect(decide({ pods: [pod(1, linked(ipOf(0), 500))], claims: new Set(['r-0']), failoverEnabled: false })).toMatchObject({
+      kind: 'wait',
+      primary: 'r-0',
+      message: expect.stringMatching(/re-creating it on its volume/),
+    });
+  });
+
+  it('a replica being deleted is not waited for in a failover, whatever it holds', () => {
+    const pods = [pod(1, linked(ipOf(0), 400, { replOffset: 400, linkUp: false })), pod(2, linked(ipOf(0), 500, { replOffset: 500, linkUp: false }), { deleting: true })];
+    expect(decide({ pods })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+  });
+
+  it("the lost primary's own answer names its stream, before the IDs status recorded: a pod of another history is not its follower", () => {
+    const old = primaryPod(0, { ...writable(600), replId: 'x' }, { deleting: true });
+    const pods = [pod(1, linked(ipOf(0), 400, { replOffset: 400 })), pod(2, linked(ipOf(0), 500, { replId: 'y', replOffset: 500 })), old];
+    expect(decide({ pods, primaryReplIds: ['y'] })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/waiting for r-2 to answer before promoting r-1/) });
+  });
+
+  it("a replica that carries the lost primary's previous replication ID (replid2, from before its promotion) is its follower", () => {
+    const old = primaryPod(0, { ...writable(600), replId: 'x', replId2: 'w' }, { deleting: true });
+    expect(decide({ pods: [old, pod(1, linked(ipOf(0), 400, { replId: 'w', replOffset: 400 }))] })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+  });
+
+  it('waits for a pod restarted from its volume that follows another stream only when it holds nothing countable (offset 0) and is not the candidate', () => {
+    const follower = pod(1, linked(ipOf(0), 400, { replOffset: 400, linkUp: false }));
+    const otherHistory = (offset: number, over: Partial<ObservedPod> = {}) => pod(2, linked(ipOf(0), 1, { replId: 'z', replOffset: offset, linkUp: false }), over);
+    const failover = { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' };
+    // Without a volume, restarted empty: it holds nothing.
+    expect(decide({ pods: [follower, otherHistory(0)], primaryReplIds: ['x'] })).toEqual(failover);
+    // Synced from another stream since (offset > 0): its offset counts, and is below the follower's.
+    expect(decide({ pods: [follower, otherHistory(300)], claims: new Set(['r-2']), primaryReplIds: ['x'] })).toEqual(failover);
+    expect(decide({ pods: [follower, otherHistory(0)], claims: new Set(['r-2']), primaryReplIds: ['x'] })).toMatchObject({ kind: 'lost', message: expect.stringMatching(/waiting for r-2 to answer/) });
+    // The only pod left, the primary gone for good (no volume): it takes over, never waits on itself.
+    expect(decide({ pods: [otherHistory(0)], claims: new Set(['r-2']), primaryReplIds: ['x'] })).toEqual({ ...failover, to: 'r-2' });
+  });
+
+  it("a primary whose data is gone for good (no volume: container down, restarted empty, deleted before it ran) is replaced by the pod that holds most, follower or not", () => {
+    const otherHistory = pod(1, linked(ipOf(0), 1, { replId: 'z', replOffset: 500, linkUp: false }));
+    const from = (reason: string) => ({ kind: 'failover', from: 'r-0', to: 'r-1', reason });
+    const input = { primaryReplIds: ['x'], unreachableSinceMs: NOW };
+    expect(decide({ ...input, pods: [primaryPod(0, undefined, { containerDown: true }), otherHistory] })).toEqual(from('PrimaryRestarted'));
+    expect(decide({ ...input, pods: [primaryPod(0, booting()), otherHistory] })).toEqual(from('PrimaryRestarted'));
+    expect(decide({ ...input, pods: [primaryPod(0, undefined, { deleting: true, podIP: undefined }), otherHistory] })).toEqual(from('PrimaryDeleted'));
+  });
+
+  it('all pods being deleted, none recorded: the primary is created anew', () => {
+    expect(decide({ recorded: undefined, pods: [pod(1, linked(ipOf(0), 10), { deleting: true })] })).toEqual({ kind: 'create' });
+  });
+
+  it('every pod gone: the recorded primary is re-created on its volume, else a new one is created', () => {
+    expect(decide({ pods: [], claims: new Set(['r-0']) })).toEqual({ kind: 'wait', primary: 'r-0', message: 're-creating primary r-0 on its volume' });
+    expect(decide({ pods: [] })).toEqual({ kind: 'create' });
+  });
+
+  it('a switchover asked for by annotation moves the role to that replica, or is refused with the reason', () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100))];
+    expect(decide({ pods, switchoverRequest: 'r-1' })).toEqual({ kind: 'switchover', from: 'r-0', to: 'r-1' });
+    expect(decide({ pods, switchoverRequest: 'r-9' })).toEqual({ kind: 'refuseSwitchover', primary: 'r-0', message: 'switchover to r-9: no such pod' });
+  });
+
+  it("a primary on a draining node hands its role to a replica on another node; with none, it stays", () => {
+    const primary = primaryPod(0, writable(100), { draining: true });
+    const elsewhere = pod(1, linked(ipOf(0), 100));
+    expect(decide({ pods: [primary, elsewhere] })).toEqual({ kind: 'switchover', from: 'r-0', to: 'r-1' });
+    expect(decide({ pods: [primary, { ...elsewhere, draining: true }] })).toEqual({ kind: 'ok', primary: 'r-0' });
+  });
+
+  it('of two pods restarted from their volumes, with no primary recorded, the one on the lower tier is waited for: its offset says nothing', () => {
+    const pods = [pod(1, booting()), pod(2, booting(300), { tier: 2 })];
+    expect(decide({ recorded: undefined, pods, claims: new Set(['r-1', 'r-2']) })).toMatchObject({ kind: 'wait', primary: 'r-2', message: expect.stringMatching(/waiting for r-1/) });
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { capOf, deletableNow, plan, tierSizes, type Member, type Placement, type Plan, type PlanInput } from '../../../src/plan/topology.js';
+import type { ObservedPod } from '../../../src/plan/observation.js';
+import { capOf, deletableNow, membersOf, nextPodIndex, plan, plannedPrimary, tierSizes, type ClaimRef, type Member, type Placement, type Plan, type PlanInput } from '../../../src/plan/topology.js';
 
 const member = (index: number, tier: number, parent: string | undefined, healthy = true): Member => ({ name: `r-${index}`, index, tier, parent, healthy });
 const input = (over: Partial<PlanInput>): PlanInput => ({ resource: 'r', primary: 'r-0', members: [], replicas: 0, cascade: [], nextIndex: 1, ...over });
@@ -248,5 +249,57 @@ describe('plan invariants', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('membership', () => {
+  const observed = (index: number, tier: number, over: Partial<ObservedPod> = {}): ObservedPod => ({
+    name: `r-${index}`,
+    index,
+    tier,
+    role: tier === 0 ? 'primary' : 'replica',
+    parent: tier === 0 ? undefined : 'r-0',
+    podIP: `10.0.0.${index}`,
+    deleting: false,
+    containerDown: false,
+    info: { role: 'replica', replId: 'x', replOffset: 0, connectedReplicas: 0, replicas: [] } as unknown as ObservedPod['info'],
+    ...over,
+  });
+  const claim = (index: number, tier: number, holdsData = false): ClaimRef => ({ pod: `r-${index}`, index, tier, holdsData });
+  const pods = [observed(0, 0), observed(1, 1), observed(2, 1, { info: undefined }), observed(3, 1, { deleting: true }), observed(4, 0, { zone: 'b', parent: 'r-9' }), observed(8, 1, { deleting: true })];
+
+  it('every live pod but the primary is a member; a pod being deleted only with persistence and its claim; claims of gone pods are members too', () => {
+    expect(membersOf({ resource: 'r', persistent: false, observed: pods, claims: [claim(3, 1), claim(7, 2, true)], primary: 'r-0' })).toEqual([
+      { name: 'r-1', index: 1, tier: 1, parent: 'r-0', healthy: true, zone: undefined },
+      { name: 'r-2', index: 2, tier: 1, parent: 'r-0', healthy: false, zone: undefined },
+      // A pod labelled primary that is not the primary (a demoted one): tier 1, no parent yet.
+      { name: 'r-4', index: 4, tier: 1, parent: undefined, healthy: true, zone: 'b' },
+    ]);
+    const claims = [claim(0, 0), claim(3, 1), claim(7, 2, true), claim(1, 1), claim(6, 0)];
+    // r-6, the primary, is gone: it is re-created as the primary, not a member.
+    expect(membersOf({ resource: 'r', persistent: true, observed: pods, claims, primary: 'r-6' }).map((m) => [m.name, m.tier, m.parent, m.healthy])).toEqual([
+      ['r-0', 1, undefined, true],
+      ['r-1', 1, 'r-0', true],
+      ['r-2', 1, 'r-0', false],
+      ['r-3', 1, 'r-0', false],
+      ['r-4', 1, undefined, true],
+      ['r-7', 2, undefined, false],
+    ]);
+  });
+
+  it('the planned primary is the decided one while its pod is live or its claim survives', () => {
+    const base = { resource: 'r', persistent: true, observed: pods, claims: [claim(5, 0), claim(1, 1)] };
+    expect(plannedPrimary({ ...base, primary: undefined })).toBeUndefined();
+    expect(plannedPrimary({ ...base, primary: 'r-2' })).toBe('r-2');
+    expect(plannedPrimary({ ...base, primary: 'r-3' })).toBeUndefined();
+    expect(plannedPrimary({ ...base, primary: 'r-5' })).toBe('r-5');
+    expect(plannedPrimary({ ...base, primary: 'r-9' })).toBeUndefined();
+  });
+
+  it('the next pod index is past every index recorded, observed or claimed', () => {
+    expect(nextPodIndex(undefined, [], [])).toBe(0);
+    expect(nextPodIndex(20, pods, [claim(12, 1)])).toBe(20);
+    expect(nextPodIndex(2, pods, [claim(12, 1)])).toBe(13);
+    expect(nextPodIndex(2, pods, [])).toBe(9);
   });
 });
