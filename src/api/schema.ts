@@ -630,6 +630,8 @@ export function parseSpec(raw: unknown, name?: string): SpecResult {
     if (quorum && quorum.minReplicas > result.data.replicas) {
       return { ok: false, message: `spec.writeQuorum.minReplicas: ${quorum.minReplicas} is more than the ${result.data.replicas} replicas; the primary would refuse every write` };
     }
+    // Refused until restoring is built: a resource that came up empty in its place would look restored.
+    if (result.data.bootstrap?.recovery) return { ok: false, message: 'spec.bootstrap.recovery: restoring from a backup is not supported yet (docs/backups.md); nothing is created' };
     return { ok: true, spec: result.data };
   }
   const issue = result.error.issues[0]!;

@@ -109,6 +109,10 @@ describe('config and writeQuorum validation', () => {
     expect(parseSpec({ replicas: 2, writeQuorum: { minReplicas: 2 } }).ok).toBe(true);
   });
 
+  it('refuses bootstrap.recovery until restoring is built: an empty resource would look restored', () => {
+    expect(parseSpec({ replicas: 1, bootstrap: { recovery: { backup: 'b1' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery: .*not supported yet/) });
+  });
+
   it('tls: off unless enabled; an empty secretName means the operator\'s own CA', () => {
     expect(parseSpec({}).ok && (parseSpec({}) as { spec: { tls?: unknown } }).spec.tls).toBeUndefined();
     expect(parseSpec({ tls: { enabled: true } })).toMatchObject({ ok: true, spec: { tls: { enabled: true, secretName: '' } } });
