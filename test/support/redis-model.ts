@@ -71,8 +71,11 @@ export class RedisServer {
   acked = 0;
   syncedAtMs = 0;
   streaming = false;
-  /** When it last pinged its replicas. */
+  /** When it last pinged its replicas, and where each ping it holds sits in its stream (the number
+   * of writes before it): a ping moves the offset with no write, so a replica that lacks writes
+   * lacks the pings after them too. */
   pingedAtMs = 0;
+  pingsAt: number[] = [];
   /** The pod whose write stream this dataset comes from (its last master up the chain). */
   origin: string | undefined;
   /** INFO stats: the syncs it served (reset by a restart). */
@@ -133,6 +136,7 @@ export class RedisServer {
     this.linkUp = false;
     if (!this.options.persistent) this.log = [];
     this.offset = 0;
+    this.pingsAt = [];
     this.replId = newReplId();
     this.replId2 = undefined;
     this.pausedUntilMs = 0;
@@ -257,6 +261,7 @@ export class RedisModel extends RedisCommands {
       const period = Number(s.config['repl-ping-replica-period'] ?? 10) * 1000;
       if (s.role !== 'master' || !s.running || s.unreachable || this.replicasOf(s).length === 0 || this.now() - s.pingedAtMs < period) continue;
       s.offset += 1;
+      s.pingsAt.push(s.log.length);
       s.pingedAtMs = this.now();
     }
     for (const s of [...this.servers.values()].sort((a, b) => depth(a) - depth(b))) {
@@ -304,7 +309,9 @@ export class RedisModel extends RedisCommands {
       s.replId = parent.replId;
       s.replId2 = parent.replId2;
       s.origin = parent.role === 'master' ? parent.options.pod : parent.origin;
-      s.offset = Math.max(0, parent.offset - (parent.log.length - s.log.length));
+      // What it lacks of its parent's stream: the writes past its own, and the pings after them.
+      s.pingsAt = parent.pingsAt.filter((p) => p <= s.log.length);
+      s.offset = Math.max(0, parent.offset - (parent.log.length - s.log.length) - (parent.pingsAt.length - s.pingsAt.length));
       if (s.streaming) s.acked = s.offset;
       s.linkUp = true;
       s.lastIoMs = this.now();
