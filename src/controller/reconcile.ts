@@ -129,7 +129,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   // Only with a settled primary: a backup streams from what the topology is, not what it becomes.
   if (decision.kind === 'ok') await runBackups(pass, nodes);
   deps.metrics.setReconciled(namespace, name, deps.now());
-  return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision) };
+  const moving = nodes.some((n) => n.role === 'replica' && n.link !== 'up') || nodes.length !== totalPods(spec.replicas, spec.cascade) || (rollout?.outdated.length ?? 0) > 0;
+  return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision, moving) };
 }
 
 /** The primary decision, from what this pass observed and what status recorded. */

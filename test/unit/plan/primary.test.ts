@@ -502,6 +502,12 @@ describe('nextCheckMs', () => {
     expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' })).toBe(1000);
     expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' })).toBe(1000);
   });
+
+  it('looks again within a second while something is still moving, though the resync period is longer', () => {
+    // Nothing the prober watches changes when a replica's sync is proven or a rolled pod is ready.
+    expect(nextCheckMs(30_000, { kind: 'ok', primary: 'r-0' }, true)).toBe(1000);
+    expect(nextCheckMs(30_000, { kind: 'ok', primary: 'r-0' }, false)).toBe(30_000);
+  });
 });
 
 // Rules that only the controller tests or the simulation exercised: each case below is one that a
