@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { must } from '../../hack/lib.js';
 import { clusterNodeKind } from '../../hack/local-cluster/common.js';
 import {
-  createNamespace, freezePod, healPod, killContainer, kubeConfig, kubectl, partitionPod, podIPOf, podState, restartApiServer, thawPod, waitFor,
+  createNamespace, freezePod, healPod, killContainer, kubeConfig, kubectl, partitionPod, podIPOf, podState, thawPod, waitFor,
 } from './support/cluster.js';
 import { localCluster } from './support/where.js';
 
@@ -252,18 +252,5 @@ describe.skipIf(!localCluster)('local cluster', () => {
     // No node has nginx, and no registry is reachable: the kubelet's pull fails (the agent runs only Redis and Valkey).
     expect(await reason('nginx')).toMatch(clusterNodeKind() === 'kubelet' ? /^(ErrImagePull|ImagePullBackOff)$/ : /^UnsupportedImage$/);
     expect(await reason('nosecret')).toBe('CreateContainerConfigError');
-  });
-
-  // Last: after an API server restart, the controllers' informers may back off for a while (client-go).
-  it('survives an API server restart: pods keep running and status keeps flowing', async () => {
-    const pid = podState(ns, 'web').containers.redis!.pid!;
-    await restartApiServer();
-    expect(podState(ns, 'web').containers.redis!.pid).toBe(pid);
-    await killContainer(ns, 'web');
-    await waitFor(async () => {
-      const p = await core.readNamespacedPod({ name: 'web', namespace: ns });
-      const cs = p.status?.containerStatuses?.[0];
-      return (cs?.restartCount ?? 0) >= 2 && cs?.ready;
-    }, { timeoutMs: 60_000, what: 'restart reported after the API server restart' });
   });
 });

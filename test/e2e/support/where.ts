@@ -68,6 +68,7 @@ export const SKIPPED_ELSEWHERE: Skipped[] = [
     why: [WHY.internals],
     when: 'elsewhere',
   },
+  { file: 'api-server.test.ts', tests: 'every test', why: [WHY.faults, WHY.ownOperator], when: 'elsewhere' },
   { file: 'alerts.test.ts', tests: 'every test', why: [WHY.prometheus, WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'backlog.test.ts', tests: 'every test', why: [WHY.faults, WHY.podIPs], when: 'elsewhere' },
   // The local cluster's object store (.cluster/s3.env), pod IPs, and a server on this machine.
