@@ -31,6 +31,8 @@ const configSchema = z.object({
   healthIntervalMs: int(100, 3_600_000),
   resyncIntervalMs: int(1000, 86_400_000),
   concurrency: int(1, 64),
+  restoreAddress: z.union([z.literal(''), z.ipv4(), z.ipv6()]),
+  restorePort: int(0, 65535),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -59,6 +61,12 @@ const OPTIONS: Record<Key, Option> = {
     help: 'milliseconds between reconciles of a resource when nothing changed, for status measurements and Secrets (default 30000)',
   },
   concurrency: { flag: '--concurrency', env: 'CONCURRENCY', help: 'parallel reconcile workers (default 4), plus one kept for resources whose primary is lost' },
+  restoreAddress: {
+    flag: '--restore-address',
+    env: 'RESTORE_ADDRESS',
+    help: 'the IP at which pods reach this operator to load a backup (restores); empty: no restore can run (the chart sets the pod IP)',
+  },
+  restorePort: { flag: '--restore-port', env: 'RESTORE_PORT', help: 'the port of restores, opened only while one runs (default 6380; 0: any free port)' },
 };
 
 /** Facts of the running host that some defaults come from; injected to keep loadConfig pure. */
@@ -133,6 +141,8 @@ export function loadConfig(
     healthIntervalMs: '1000',
     resyncIntervalMs: '30000',
     concurrency: '4',
+    restoreAddress: '',
+    restorePort: '6380',
   };
   const flags = parseFlags(argv);
   const raw = Object.fromEntries(

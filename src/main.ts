@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       healthIntervalMs: config.healthIntervalMs,
       resyncIntervalMs: config.resyncIntervalMs,
       operatorNamespace: currentHost().inClusterNamespace,
+      restore: { address: config.restoreAddress || undefined, port: config.restorePort },
       events,
       metrics,
     });

@@ -33,6 +33,9 @@ export const backupStatusSchema = z.object({
   /** The object store and keys the backup was written to (its manifest.json is beside dump.rdb). */
   endpoint: z.string().optional(),
   bucket: z.string().optional(),
+  region: z.string().optional(),
+  /** The Secret (of this namespace) with the store's keys: a restore reads the file with them. */
+  credentialsSecret: z.string().optional(),
   key: z.string().optional(),
   startedAt: z.string().optional(),
   completedAt: z.string().optional(),

@@ -564,6 +564,24 @@ const replicationBacklogStatusSchema = z.object({
 });
 export type ReplicationBacklogStatus = z.infer<typeof replicationBacklogStatusSchema>;
 
+const RESTORE_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
+
+/** A resource made from a backup (spec.bootstrap.recovery): its first pod gets the backup before any
+ * other pod is made or any client is let in. */
+const restoreStatusSchema = z.object({
+  backup: z.string().optional(),
+  phase: z.enum(RESTORE_PHASES).optional(),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  /** The pod the backup was loaded into: the first primary. */
+  pod: z.string().optional(),
+  startedAt: z.string().optional(),
+  completedAt: z.string().optional(),
+  /** DBSIZE of the restored pod once it held the backup. */
+  keys: z.number().int().optional(),
+});
+export type RestoreStatus = z.infer<typeof restoreStatusSchema>;
+
 export const statusSchema = z.object({
   observedGeneration: z.number().int().optional(),
   phase: z.enum(PHASES).optional(),
@@ -590,6 +608,7 @@ export const statusSchema = z.object({
   nodes: z.array(nodeStatusSchema).optional(),
   lastFailover: failoverRecordSchema.optional(),
   replicationBacklog: replicationBacklogStatusSchema.optional(),
+  restore: restoreStatusSchema.optional(),
   conditions: z.array(conditionSchema).optional(),
 });
 export type RedisReplicationStatus = z.infer<typeof statusSchema>;
@@ -630,8 +649,11 @@ export function parseSpec(raw: unknown, name?: string): SpecResult {
     if (quorum && quorum.minReplicas > result.data.replicas) {
       return { ok: false, message: `spec.writeQuorum.minReplicas: ${quorum.minReplicas} is more than the ${result.data.replicas} replicas; the primary would refuse every write` };
     }
-    // Refused until restoring is built: a resource that came up empty in its place would look restored.
-    if (result.data.bootstrap?.recovery) return { ok: false, message: 'spec.bootstrap.recovery: restoring from a backup is not supported yet (docs/backups.md); nothing is created' };
+    // Restored through a replication link of the operator's own, in plain TCP: the data would cross
+    // the network unencrypted, which a resource that asks for TLS must never see.
+    if (result.data.bootstrap?.recovery && result.data.tls?.enabled) {
+      return { ok: false, message: 'spec.bootstrap.recovery: restoring into a resource with tls.enabled is not supported yet; restore without TLS, then enable it (docs/backups.md)' };
+    }
     return { ok: true, spec: result.data };
   }
   const issue = result.error.issues[0]!;

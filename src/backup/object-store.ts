@@ -8,8 +8,7 @@ export interface S3Credentials {
   secretAccessKey: string;
 }
 
-
-export function s3Client(store: ObjectStore, credentials: S3Credentials): S3Client {
+export function s3Client(store: Pick<ObjectStore, 'endpoint' | 'region'>, credentials: S3Credentials): S3Client {
   return new S3Client({
     endpoint: store.endpoint,
     region: store.region,

@@ -61,7 +61,7 @@ async function start(pass: Pass, backup: RedisBackup, nodes: NodeStatus[]): Prom
   const prefix = basePrefix(store, pass.name, startedAt);
   await setStatus(pass, backup, {
     phase: 'Running', reason: 'Streaming', message: `full sync from ${pod.name}`, sourcePod: pod.name,
-    endpoint: store.endpoint, bucket: store.bucket, key: `${prefix}${DUMP_FILE}`, startedAt: startedAt.toISOString(),
+    endpoint: store.endpoint, bucket: store.bucket, region: store.region, credentialsSecret: store.credentialsSecret, key: `${prefix}${DUMP_FILE}`, startedAt: startedAt.toISOString(),
   });
   const name = backup.metadata.name;
   pass.memory.backupsRunning!.add(name);

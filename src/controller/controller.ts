@@ -17,6 +17,7 @@ import { losesPrimary } from '../plan/probe.js';
 import { kubeApi } from './kube-api.js';
 import type { Deps, Recorder } from './pass.js';
 import { PassRedis, Prober } from './prober.js';
+import { ReplicationRdbServer } from '../backup/rdb-server.js';
 import { reconcile } from './reconcile.js';
 import { passwordCache } from './secrets.js';
 
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   resyncIntervalMs: number;
   /** Where the operator runs; undefined outside a cluster (see plan/network.ts). */
   operatorNamespace: string | undefined;
+  /** Where pods reach this process to load a backup (backup/rdb-server.ts); no address: no restores. */
+  restore: { address: string | undefined; port: number };
   events: Recorder;
   metrics: OperatorMetrics;
 }
@@ -158,6 +161,7 @@ export function startController(opts: ControllerOptions): Controller {
 
   const redis = new RedisPool({ connectMs: 1000, commandMs: 1000, onConnect: () => opts.metrics.countRedisConnection() });
   const passRedis = new PassRedis(redis, opts.metrics);
+  const rdbServer = new ReplicationRdbServer(opts.restore.address, opts.restore.port);
   const kube = kubeApi(clients);
   const deps: Deps = {
     kube,
@@ -171,6 +175,7 @@ export function startController(opts: ControllerOptions): Controller {
     memory: new Map(),
     passwords: passwordCache(kube, Date.now),
     operatorNamespace: opts.operatorNamespace,
+    rdbServer,
     cache: {
       resource: (namespace, name) => {
         for (const i of resources) {
@@ -184,6 +189,7 @@ export function startController(opts: ControllerOptions): Controller {
       services: owned(services),
       node: (name) => nodes.get(undefined, name),
       backups: owned(backups),
+      backup: (namespace, name) => backups.map((i) => i.get(namespace, name)).find((b) => b !== undefined),
     },
   };
 
@@ -230,7 +236,7 @@ export function startController(opts: ControllerOptions): Controller {
       await queue.shutDown();
       await workers.catch(() => undefined);
       await Promise.all(all.map((i) => i.stop()));
-      await redis.close();
+      await Promise.all([redis.close(), rdbServer.close()]);
     },
   };
 }

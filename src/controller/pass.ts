@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
 import type { BackupManifest } from '../plan/backup.js';
+import type { RdbServer, RdbServing } from '../backup/rdb-server.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import type { RedisCommands, RedisTarget, RedisTls } from '../redis/client.js';
 import type { ServerInfo } from '../redis/info.js';
@@ -60,6 +61,8 @@ export interface Caches {
   node(name: string): V1Node | undefined;
   /** The RedisBackups of a resource (spec.replication). */
   backups(namespace: string, resource: string): RedisBackup[];
+  /** One RedisBackup by name (the one a restore reads). */
+  backup(namespace: string, name: string): RedisBackup | undefined;
 }
 
 export interface Recorder {
@@ -95,6 +98,8 @@ export interface Deps {
   passwords: PasswordSource;
   /** Where the operator runs (its NetworkPolicy peer); undefined outside a cluster. */
   operatorNamespace: string | undefined;
+  /** Serves backups to the pods being restored, as their primary (backup/rdb-server.ts). */
+  rdbServer: RdbServer;
 }
 
 export interface ResourceMemory {
@@ -145,6 +150,18 @@ export interface ResourceMemory {
   /** Backups this process runs (by name), and how those that ended did, until status says so. */
   backupsRunning?: Set<string>;
   backupOutcomes?: Map<string, { manifest: BackupManifest } | { reason: string; message: string }>;
+  /** The restore this process serves (controller/restore.ts), and how its transfer ended. */
+  restoreRun?: RestoreRun;
+}
+
+interface RestoreRun {
+  pod: string;
+  podIP: string;
+  serving: RdbServing;
+  /** Every byte sent and checked. */
+  sent?: boolean;
+  /** Why the transfer ended early; `final`: the file itself is wrong (trying again cannot help). */
+  failed?: { message: string; final: boolean };
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */

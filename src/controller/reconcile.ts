@@ -25,6 +25,7 @@ import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
 import { runBackups } from './backups.js';
+import { restore, restoring } from './restore.js';
 
 export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const [namespace, name] = key.split('/') as [string, string];
@@ -65,6 +66,13 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   await Promise.all([ensureServicesAndBudgets(pass), ensureNetworkPolicy(pass)]);
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
+  // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
+  // or while it is still being deleted without a volume to come back on, or while there is no
+  // certificate or no password (an applied-auth Secret of the operator's) for a pod to start with.
+  const noCertificate = tls !== undefined && tls.client === undefined;
+  const noPassword = auth !== undefined && auth.applied === undefined;
+  // Made from a backup: until its first pod holds it, nothing else happens (restore.ts).
+  if (restoring(pass)) return restore(pass, claimRefs, !noCertificate && !noPassword);
   let observed = await observePods(pass);
   await reportStuckPods(pass, observed);
   await markClaimsHoldingData(pass, observed, claimRefs);
@@ -74,11 +82,6 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   if (change !== 'none') observed = await observePods(pass);
   const primary = typeof change === 'object' ? change.to : primaryOf(decision);
 
-  // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
-  // or while it is still being deleted without a volume to come back on, or while there is no
-  // certificate or no password (an applied-auth Secret of the operator's) for a pod to start with.
-  const noCertificate = tls !== undefined && tls.client === undefined;
-  const noPassword = auth !== undefined && auth.applied === undefined;
   // Under a writable primary only (the decision is ok, or this pass made a role change): pods and
   // claims are removed, replicas re-pointed. While the decision waits, a pod to remove may hold the
   // newest data (the primary of a view that lags the API), and a pod restarted from its volume keeps

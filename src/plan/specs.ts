@@ -31,6 +31,7 @@ import {
   tlsSecretName,
 } from './names.js';
 import { AUTH_CONF_KEY } from './acl.js';
+import { isRestoring } from './restore.js';
 import { podRevision } from './rollout.js';
 import { TLS_DIR, TLS_KEYS } from './tls.js';
 import type { Plan } from './topology.js';
@@ -140,7 +141,9 @@ function podScheduling(rr: RedisReplication, spec: RedisReplicationSpec, placeme
 }
 
 export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, placement: PodPlacement): V1Pod {
-  const role = placement.tier === 0 ? 'primary' : 'replica';
+  // The first pod of a resource being restored takes no client before it holds the backup: no
+  // Service selects it until the pass that makes it the primary labels it.
+  const role = placement.tier === 0 && !isRestoring(spec, rr.status) ? 'primary' : 'replica';
   const volumes: V1Volume[] = spec.persistence.enabled
     ? [{ name: 'data', persistentVolumeClaim: { claimName: dataClaimName(placement.name) } }]
     : [{ name: 'data', emptyDir: {} }];

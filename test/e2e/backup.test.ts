@@ -1,7 +1,8 @@
 // Backups on the local cluster, into its object store (.cluster/s3.env): a RedisBackup of a resource
 // with data ends Completed with the SHA-256 of what is stored, streamed from a replica; its dump.rdb,
 // loaded into a server on this machine, holds exactly the keys written before the backup, none of
-// those written after. Wrong keys end Failed with the store's refusal as the reason.
+// those written after. Restored as a new resource, the backup is exactly what its primary and its
+// replicas hold. Wrong keys end Failed with the store's refusal as the reason.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -90,6 +91,36 @@ describe.skipIf(!localCluster)('backups to the local object store', () => {
     expect(createHash('sha256').update(rdb).digest('hex')).toBe(backup.status!.sha256);
     expect(rdb.length).toBe(backup.status!.size);
     expect(await keysOf(rdb)).toEqual([...before].sort());
+  });
+
+  it('restored as a new resource: its primary and replica hold exactly the backup\'s keys; an image too old for the RDB is refused before it loads anything', async () => {
+    const { ns } = fixture;
+    // A Secret allows one resource: the restored one reads the store with its own.
+    await createAllowedSecret(ns, 's3-rs', 'rs', { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: s3['S3_SECRET_KEY']! });
+    await createAllowedSecret(ns, 'rs-auth', 'rs', { password: PASSWORD });
+    const t0 = Date.now();
+    await createRR(ns, 'rs', { image: 'redis:7.0', replicas: 1, auth: { secretName: 'rs-auth' }, backup: { objectStore: store('s3-rs') }, bootstrap: { recovery: { backup: 'bk-1' } } });
+    await waitReady(ns, 'rs');
+    const rr = await getRR(ns, 'rs');
+    console.log(`[backup] restore of bk-1 (${(await ended(ns, 'bk-1')).status!.size} bytes) to Ready: ${Date.now() - t0} ms`);
+    expect(rr.status!.restore).toMatchObject({ phase: 'Completed', backup: 'bk-1', keys: 500 });
+    expect(rr.status!.nodes).toHaveLength(2);
+    const before = Array.from({ length: 500 }, (_, i) => `before:${i}`).sort();
+    for (const node of rr.status!.nodes!) {
+      expect(((await redisCommand(node.podIP!, ['KEYS', '*'], PASSWORD)) as string[]).sort(), node.name).toEqual(before);
+    }
+    expect(await redisCommand(rr.status!.nodes!.find((n) => n.role === 'primary')!.podIP!, ['GET', 'before:7'], PASSWORD)).toBe('v-before:7');
+
+    // Redis 6.2 loads RDB 9 at most; the backup is 10.
+    await createAllowedSecret(ns, 's3-old', 'old', { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: s3['S3_SECRET_KEY']! });
+    await createRR(ns, 'old', { image: 'redis:6.2', replicas: 1, auth: { enabled: false }, backup: { objectStore: store('s3-old') }, bootstrap: { recovery: { backup: 'bk-1' } } });
+    await waitFor(async () => (await getRR(ns, 'old')).status?.restore?.phase === 'Failed', { timeoutMs: 120_000, what: 'the restore into redis:6.2 refused' });
+    const old = await getRR(ns, 'old');
+    expect(old.status!.restore).toMatchObject({ reason: 'RdbVersionUnsupported', message: expect.stringMatching(/redis 6\.2\.\d+ cannot load RDB version 10/) });
+    expect(old.status!.primary).toBeUndefined();
+    const pods = await api().core.listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/instance=old' });
+    expect(pods.items).toHaveLength(1);
+    expect(await redisCommand(pods.items[0]!.status!.podIP!, ['DBSIZE'])).toBe(0);
   });
 
   it('wrong keys: Failed, with the object store\'s refusal as the reason', async () => {

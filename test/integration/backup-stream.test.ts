@@ -1,12 +1,15 @@
 // A backup streamed from a real redis-server (Debian's 7.0, on loopback) into a real object store
 // (SeaweedFS's `weed mini`, on loopback), as the backup user the operator declares: the stored
 // dump.rdb matches its manifest and loads into a fresh server with every key; a sync that breaks
-// mid-RDB, or a wrong password, leaves nothing stored. Servers are stopped by PID.
+// mid-RDB, or a wrong password, leaves nothing stored. The stored backup restored into a fresh server
+// through the operator's replication-protocol server holds every key, at the backup's replication ID
+// and offset; a stored file that does not match its manifest is never loaded. Servers are stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +19,7 @@ import { BACKUP_RULES, BACKUP_USER } from '../../src/plan/acl.js';
 import { basePrefix, type BackupManifest } from '../../src/plan/backup.js';
 import { s3Client } from '../../src/backup/object-store.js';
 import { takeBackup } from '../../src/backup/take-backup.js';
+import { ReplicationRdbServer, type RdbJob } from '../../src/backup/rdb-server.js';
 import { RedisPool } from '../../src/redis/client.js';
 
 const REDIS = '/usr/bin/redis-server';
@@ -49,6 +53,9 @@ async function redis(port: number, extra: string[] = []): Promise<void> {
 }
 
 let redisPort: number;
+/** The first test's backup, restored by the next describe. */
+let stored0: BackupManifest | undefined;
+let storedPrefix = '';
 beforeAll(async () => {
   const s3Port = await freePort();
   const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
@@ -91,7 +98,8 @@ const fullSyncs = async (): Promise<number> => {
 describe('takeBackup', () => {
   it('stores dump.rdb and a manifest that match, and the file loads with every key', async () => {
     const prefix = basePrefix(store, 'cache', new Date('2026-12-04T10:00:00Z'));
-    const manifest = await takeBackup(source('backup-pw'), { client, bucket: store.bucket, prefix });
+    const manifest = (stored0 = await takeBackup(source('backup-pw'), { client, bucket: store.bucket, prefix }));
+    storedPrefix = prefix;
     expect(await objects(prefix)).toEqual([`${prefix}dump.rdb`, `${prefix}manifest.json`]);
     const rdb = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: store.bucket, Key: `${prefix}dump.rdb` }))).Body!.transformToByteArray());
     expect(rdb.length).toBe(manifest.size);
@@ -137,5 +145,51 @@ describe('takeBackup', () => {
     await expect(takeBackup(broken, { client, bucket: store.bucket, prefix })).rejects.toThrow(/closed after \d+ bytes of the RDB/);
     fake.close();
     expect(await objects(prefix)).toEqual([]);
+  });
+});
+
+describe('ReplicationRdbServer', () => {
+  const rdbServer = new ReplicationRdbServer('127.0.0.1', 0);
+  afterAll(() => rdbServer.close());
+
+  const job = (manifest: BackupManifest, over: Partial<RdbJob> = {}): RdbJob => ({
+    podIP: '127.0.0.1', replid: manifest.replid, offset: manifest.offset, size: manifest.size, sha256: manifest.sha256, password: 'repl-pw',
+    open: async () => (await client.send(new GetObjectCommand({ Bucket: store.bucket, Key: `${storedPrefix}dump.rdb` }))).Body as Readable,
+    ...over,
+  });
+  const info = async (port: number) => String(await pool.command({ host: '127.0.0.1', port }, ['INFO', 'replication']));
+
+  it('restores the stored backup into a fresh server as its primary would: every key, at the backup\'s replication ID and offset', async () => {
+    const manifest = stored0!;
+    const port = await freePort();
+    await redis(port, ['--masterauth', 'repl-pw']);
+    const serving = rdbServer.serve(job(manifest));
+    const at = (await rdbServer.address())!;
+    await pool.command({ host: '127.0.0.1', port }, ['REPLICAOF', at.host, String(at.port)]);
+    await serving.sent;
+    await waitFor(async () => /master_link_status:up/.test(await info(port)), { timeoutMs: 30_000, intervalMs: 100, what: 'the restored server linked' });
+    expect(await info(port)).toContain(`master_replid:${manifest.replid}`);
+    await pool.command({ host: '127.0.0.1', port }, ['REPLICAOF', 'NO', 'ONE']);
+    expect(await pool.command({ host: '127.0.0.1', port }, ['DBSIZE'])).toBe(String(KEYS));
+    const promoted = await info(port);
+    expect(promoted).toContain(`master_replid2:${manifest.replid}`);
+    expect(promoted).toContain(`master_repl_offset:${manifest.offset}`);
+  });
+
+  it('never lets a server load a stored file whose SHA-256 is not the manifest\'s, nor serve a pod that does not authenticate', async () => {
+    const manifest = stored0!;
+    const port = await freePort();
+    await redis(port, ['--masterauth', 'repl-pw']);
+    await pool.command({ host: '127.0.0.1', port }, ['SET', 'mine', '1']);
+    const at = (await rdbServer.address())!;
+    const corrupt = rdbServer.serve(job(manifest, { sha256: '0'.repeat(64) }));
+    await pool.command({ host: '127.0.0.1', port }, ['REPLICAOF', at.host, String(at.port)]);
+    await expect(corrupt.sent).rejects.toThrow(/SHA-256 .* not loaded/);
+    const wrongPassword = rdbServer.serve(job(manifest, { password: 'other' }));
+    // Refused AUTH: the server gives up this link.
+    await expect(wrongPassword.sent).rejects.toThrow(/closed the replication link before the RDB was sent/);
+    await pool.command({ host: '127.0.0.1', port }, ['REPLICAOF', 'NO', 'ONE']);
+    // Nothing of the backup was loaded (a replica keeps its data until a full sync completes).
+    expect(await pool.command({ host: '127.0.0.1', port }, ['DBSIZE'])).toBe('1');
   });
 });

@@ -153,7 +153,7 @@ describe('helm template', () => {
     });
     expect(c.resources.requests).toBeDefined();
     expect(c.resources.limits).toBeDefined();
-    expect(c.ports).toEqual([{ name: 'http-metrics', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([{ name: 'http-metrics', containerPort: 8080, protocol: 'TCP' }, { name: 'restore', containerPort: 6380, protocol: 'TCP' }]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http-metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http-metrics' });
     const e = env(objs);
@@ -164,6 +164,9 @@ describe('helm template', () => {
     expect(e.get('LEASE_NAME')?.value).toBe('rro-redis-replication-operator');
     expect(e.get('POD_NAMESPACE')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
     expect(e.get('POD_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    // Pods being restored reach the operator at its pod IP.
+    expect(e.get('RESTORE_ADDRESS')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.podIP' } });
+    expect(e.get('RESTORE_PORT')?.value).toBe('6380');
     // Every env value is a string (the API server refuses numbers and booleans).
     for (const v of e.values()) if ('value' in v) expect(typeof v.value).toBe('string');
   });
@@ -276,12 +279,15 @@ describe('helm template', () => {
     expect(JSON.parse(cm.data['redis-replication.json'] as string)).toEqual(JSON.parse(read('dashboards/redis-replication.json')));
   });
 
-  it('a NetworkPolicy of the metrics port only when metrics.networkPolicy.enabled, from its peers', () => {
+  it('a NetworkPolicy of the metrics port only when metrics.networkPolicy.enabled, from its peers, and of the restore port, from any pod', () => {
     expect(ofKind(render(), 'NetworkPolicy')).toEqual([]);
     const objs = render('--set', 'metrics.networkPolicy.enabled=true', '--set', 'metrics.port=9090', '--set', 'metrics.networkPolicy.from[0].namespaceSelector.matchLabels.team=monitoring');
     const np = one(objs, 'NetworkPolicy');
     expect(np.spec.podSelector.matchLabels).toEqual(one(objs, 'Deployment').spec.selector.matchLabels);
-    expect(np.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 9090 }], from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }] }]);
+    expect(np.spec.ingress).toEqual([
+      { ports: [{ protocol: 'TCP', port: 9090 }], from: [{ namespaceSelector: { matchLabels: { team: 'monitoring' } } }] },
+      { ports: [{ protocol: 'TCP', port: 6380 }] },
+    ]);
   });
 
   it('imageAllowList: no policy when empty; else a ValidatingAdmissionPolicy on RedisReplications with the list, bound to the watched namespaces', () => {

@@ -340,6 +340,10 @@ export class FakeKube implements KubeApi {
     services: (namespace, instance) => this.owned((this.lagging ?? this).services, namespace, instance),
     node: (name) => clone(this.nodes.get(name)),
     backups: (namespace, resource) => [...this.backups.values()].filter((b) => b.metadata.namespace === namespace && b.spec.replication === resource).map(clone),
+    backup: (namespace, name) => {
+      const found = this.backups.get(`${namespace}/${name}`);
+      return found && clone(found);
+    },
   };
 
   readonly recorder: Recorder = {

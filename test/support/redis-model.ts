@@ -223,6 +223,10 @@ export class RedisModel extends RedisCommands {
    * its parent's). */
   beforeSync: (replica: RedisServer, parent: RedisServer, full: boolean) => void = () => {};
 
+  /** Primaries that are not pods, by host: the operator serving a backup (controller/restore.ts).
+   * A replica of one gets its dataset at its replication ID and offset, in one step. */
+  readonly external = new Map<string, { replId: string; offset: number; log: number[]; served: () => void }>();
+
   constructor(private readonly now: () => number) {
     super();
   }
@@ -266,6 +270,12 @@ export class RedisModel extends RedisCommands {
     }
     for (const s of [...this.servers.values()].sort((a, b) => depth(a) - depth(b))) {
       if (s.role !== 'replica' || !s.running || s.unreachable) continue;
+      const external = this.external.get(s.masterHost);
+      if (external) {
+        if (!s.linkUp) Object.assign(s, { log: [...external.log], replId: external.replId, offset: external.offset, linkUp: true, lastIoMs: this.now() });
+        external.served();
+        continue;
+      }
       const parent = this.servers.get(s.masterHost);
       const reachable = parent && parent.running && !parent.unreachable && s.masterPort === REDIS_PORT && parent.tls === s.tls;
       const authOk = reachable && this.mayReplicate(parent, s);
@@ -362,6 +372,7 @@ export class RedisModel extends RedisCommands {
     switch (cmd) {
       case 'INFO':
         // used_memory: a base plus 100 bytes a write held.
+        if (rest[0]?.toLowerCase() === 'keyspace') return `# Keyspace\r\n${s.log.length > 0 ? `db0:keys=${s.log.length},expires=0,avg_ttl=0\r\n` : ''}`;
         if (rest[0]?.toLowerCase() === 'memory') return `# Memory\r\nused_memory:${1_000_000 + 100 * s.log.length}\r\n`;
         if (rest[0]?.toLowerCase() !== 'server') return this.infoText(s);
         // Valkey reports the Redis version it is compatible with, and its own.

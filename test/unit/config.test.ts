@@ -16,7 +16,14 @@ describe('loadConfig', () => {
       healthIntervalMs: 1000,
       resyncIntervalMs: 30000,
       concurrency: 4,
+      restoreAddress: '',
+      restorePort: 6380,
     });
+  });
+
+  it('takes the restore address as an IP only: pods connect to it', () => {
+    expect(loadConfig([], { RESTORE_ADDRESS: '10.1.2.3', RESTORE_PORT: '0' }, host)).toMatchObject({ restoreAddress: '10.1.2.3', restorePort: 0 });
+    expect(() => loadConfig(['--restore-address', 'operator.svc'], {}, host)).toThrow(/--restore-address \/ RESTORE_ADDRESS/);
   });
 
   it('takes the lease namespace from the in-cluster file when present', () => {

@@ -11,6 +11,7 @@ import { GROUP, PLURAL, VERSION, type RedisReplication } from '../../../src/api/
 import { LABEL } from '../../../src/plan/names.js';
 import { makeClients } from '../../../src/kube/client.js';
 import { OPERATOR_NODE_FLAGS, repoRoot, run, type RunResult } from '../../../hack/lib.js';
+import { BRIDGE_IP } from '../../../hack/local-cluster/common.js';
 import { afterAll, beforeAll } from 'vitest';
 import { clusterPaths, createNamespace, kubeConfig, kubeconfigPath, kubectl, operatorInCluster, waitFor } from './cluster.js';
 
@@ -35,7 +36,8 @@ export function startOperator(env: Record<string, string> = {}, entry = process.
   const loader = entry.endsWith('.js') ? [] : ['--import', 'tsx'];
   const child = spawn(process.execPath, [...OPERATOR_NODE_FLAGS, ...loader, ...crash, entry], {
     cwd: repoRoot,
-    env: { ...process.env, KUBECONFIG: kubeconfigPath(), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    // Restores: pods reach this machine at the bridge's address; any free port (files run side by side).
+    env: { ...process.env, KUBECONFIG: kubeconfigPath(), METRICS_PORT: '0', LOG_LEVEL: 'info', RESTORE_ADDRESS: BRIDGE_IP, RESTORE_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -109,8 +109,11 @@ describe('config and writeQuorum validation', () => {
     expect(parseSpec({ replicas: 2, writeQuorum: { minReplicas: 2 } }).ok).toBe(true);
   });
 
-  it('refuses bootstrap.recovery until restoring is built: an empty resource would look restored', () => {
-    expect(parseSpec({ replicas: 1, bootstrap: { recovery: { backup: 'b1' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery: .*not supported yet/) });
+  it('takes bootstrap.recovery, but not with TLS: the restore link is plain TCP', () => {
+    expect(parseSpec({ replicas: 1, bootstrap: { recovery: { backup: 'b1' } } }).ok).toBe(true);
+    expect(parseSpec({ replicas: 1, tls: { enabled: true }, bootstrap: { recovery: { backup: 'b1' } } })).toMatchObject({
+      ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery: restoring into a resource with tls\.enabled is not supported yet/),
+    });
   });
 
   it('tls: off unless enabled; an empty secretName means the operator\'s own CA', () => {
