@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover, rolling restart and
-// backup of a RedisReplication, each waiting for and reporting the outcome.
+// `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover, rolling restart,
+// backup and restore of a RedisReplication, each waiting for and reporting the outcome.
 import { BACKUP_KIND, BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import { backupTimestamp } from '../plan/backup.js';
 import { apiErrorMessage, makeClients, mergePatchOptions, type Clients } from '../kube/client.js';
 import { ANNOTATION } from '../plan/names.js';
 import { UsageError, parseCommandLine, runIfEntry } from './program.js';
+import { restorePlan, restoreProgress } from './restore.js';
 import { contextNamespace, fetchResource, requireKubeConfig, showStatus } from './status.js';
 
 export const USAGE = `Usage: kubectl rr COMMAND NAME [-n NAMESPACE] [options]
@@ -19,10 +20,13 @@ Commands:
                                         waits until every pod runs the new revision
   backup NAME [--no-wait]               create a RedisBackup <NAME>-<time> of the resource; waits until
                                         it is Completed (prints its SHA-256) or Failed (its reason)
+  restore NAME --from BACKUP [--image I] [--no-wait]
+                                        create RedisReplication NAME from a RedisBackup (the backed-up
+                                        resource's spec when it still exists); waits until Ready
 
 Options:
   -n, --namespace NS   namespace of the resource (default: the kubeconfig context's)
-      --timeout SEC    how long switchover, restart and backup wait (default 60, 900 and 900)
+      --timeout SEC    how long switchover, restart, backup and restore wait (default 60, 900, 900, 900)
   -h, --help           this text`;
 
 export type Command =
@@ -30,6 +34,7 @@ export type Command =
   | { command: 'switchover'; name: string; namespace?: string | undefined; to: string; timeoutSeconds: number }
   | { command: 'restart'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
   | { command: 'backup'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
+  | { command: 'restore'; name: string; namespace?: string | undefined; from: string; image?: string | undefined; wait: boolean; timeoutSeconds: number }
   | { command: 'help' };
 
 export function parseCommand(argv: string[]): Command {
@@ -39,17 +44,19 @@ export function parseCommand(argv: string[]): Command {
     watch: { type: 'boolean', short: 'w', default: false },
     'no-color': { type: 'boolean', default: false },
     to: { type: 'string' },
+    from: { type: 'string' },
+    image: { type: 'string' },
     'no-wait': { type: 'boolean', default: false },
     timeout: { type: 'string' },
   });
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return { command: 'help' };
   const [command, name, ...extra] = positionals;
-  if (!['status', 'switchover', 'restart', 'backup'].includes(command!)) throw new UsageError(`unknown command "${command}" (status, switchover, restart or backup)`);
+  if (!['status', 'switchover', 'restart', 'backup', 'restore'].includes(command!)) throw new UsageError(`unknown command "${command}" (status, switchover, restart, backup or restore)`);
   if (!name) throw new UsageError(`${command}: name the RedisReplication`);
   if (extra.length > 0) throw new UsageError(`${command}: one resource at a time (got ${[name, ...extra].join(', ')})`);
   const only = (allowed: string[]) => {
-    for (const flag of ['watch', 'no-color', 'to', 'no-wait', 'timeout'] as const) {
+    for (const flag of ['watch', 'no-color', 'to', 'from', 'image', 'no-wait', 'timeout'] as const) {
       const set = values[flag] !== undefined && values[flag] !== false;
       if (set && !allowed.includes(flag)) throw new UsageError(`${command}: --${flag} does not apply`);
     }
@@ -68,6 +75,11 @@ export function parseCommand(argv: string[]): Command {
     only(['to', 'timeout']);
     if (values.to === '') throw new UsageError('--to needs a pod name');
     return { command, name, namespace: values.namespace, to: values.to ?? 'auto', timeoutSeconds: timeout(60) };
+  }
+  if (command === 'restore') {
+    only(['from', 'image', 'no-wait', 'timeout']);
+    if (!values.from) throw new UsageError('restore: --from names the RedisBackup to restore');
+    return { command, name, namespace: values.namespace, from: values.from, image: values.image || undefined, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
   }
   only(['no-wait', 'timeout']);
   return { command: command as 'restart' | 'backup', name, namespace: values.namespace, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
@@ -196,6 +208,42 @@ async function backup(clients: Clients, namespace: string, cmd: Extract<Command,
   }
 }
 
+async function restore(clients: Clients, namespace: string, cmd: Extract<Command, { command: 'restore' }>, out: (line: string) => void): Promise<number> {
+  let backup: RedisBackup;
+  try {
+    backup = (await clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace, name: cmd.from })) as RedisBackup;
+  } catch (e) {
+    throw new Error(`could not read RedisBackup ${namespace}/${cmd.from}: ${apiErrorMessage(e)}`, { cause: e });
+  }
+  if (backup.status?.phase !== 'Completed') {
+    out(`RedisBackup ${cmd.from} is ${backup.status?.phase ?? 'Pending'}${backup.status?.reason ? ` (${backup.status.reason})` : ''}: only a Completed backup can be restored`);
+    return 1;
+  }
+  const source = await fetchResource(clients, namespace, backup.spec.replication).catch(() => undefined);
+  const plan = restorePlan(cmd.name, namespace, backup, source, cmd.image);
+  try {
+    await clients.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, body: plan.resource });
+  } catch (e) {
+    throw new Error(`could not create RedisReplication ${namespace}/${cmd.name}: ${apiErrorMessage(e)}`, { cause: e });
+  }
+  out(`RedisReplication ${namespace}/${cmd.name} created from RedisBackup ${cmd.from} (${backup.status.size} bytes, ${backup.status.engine} ${backup.status.engineVersion})`);
+  for (const note of plan.notes) out(`note: ${note}`);
+  if (!cmd.wait) return 0;
+  const started = Date.now();
+  let last = '';
+  for (;;) {
+    const progress = restoreProgress(await fetchResource(clients, namespace, cmd.name).catch(() => undefined));
+    if (progress.line !== last) out(progress.done ? `${progress.line} (${((Date.now() - started) / 1000).toFixed(1)} s)` : progress.line);
+    last = progress.line;
+    if (progress.done !== undefined) return progress.done ? 0 : 1;
+    if (Date.now() > started + cmd.timeoutSeconds * 1000) {
+      out(`not Ready within ${cmd.timeoutSeconds} s. Is the operator running?`);
+      return 1;
+    }
+    await sleep(1000);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let cmd: Command;
   try {
@@ -214,6 +262,7 @@ async function main(argv: string[]): Promise<number> {
   const namespace = cmd.namespace ?? contextNamespace(kc);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   if (cmd.command === 'backup') return backup(clients, namespace, cmd, out);
+  if (cmd.command === 'restore') return restore(clients, namespace, cmd, out);
   return cmd.command === 'switchover' ? switchover(clients, namespace, cmd, out) : restart(clients, namespace, cmd, out);
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backupName, parseCommand } from '../../../src/cli/kubectl-rr.js';
+import { restorePlan, restoreProgress } from '../../../src/cli/restore.js';
+import type { RedisReplication } from '../../../src/api/schema.js';
 
 describe('kubectl rr arguments', () => {
   it('status, switchover and restart, with their options', () => {
@@ -28,5 +30,37 @@ describe('kubectl rr arguments', () => {
     expect(() => parseCommand(['status', 'cache', '--to', 'x'])).toThrow(/--to does not apply/);
     expect(() => parseCommand(['restart', 'cache', '--timeout', 'soon'])).toThrow(/seconds/);
     expect(() => parseCommand(['status', 'cache', '--bogus'])).toThrow(/unknown option --bogus/);
+  });
+});
+
+describe('restore', () => {
+  const backup = { apiVersion: 'v', kind: 'RedisBackup', metadata: { name: 'b1', namespace: 'ops' }, spec: { replication: 'cache' }, status: { phase: 'Completed' as const } };
+  const source = {
+    apiVersion: 'v', kind: 'RedisReplication', metadata: { name: 'cache', namespace: 'ops', uid: 'u' },
+    spec: { image: 'redis:7.2', replicas: 2, tls: { enabled: true }, auth: { secretName: 'pw', users: [{ name: 'app', secretName: 'app-pw' }] }, backup: { objectStore: { credentialsSecret: 's3' } } },
+  } as unknown as RedisReplication;
+
+  it('parses NAME --from BACKUP; --from is required', () => {
+    expect(parseCommand(['restore', 'new', '--from', 'b1', '-n', 'ops'])).toEqual({ command: 'restore', name: 'new', namespace: 'ops', from: 'b1', image: undefined, wait: true, timeoutSeconds: 900 });
+    expect(() => parseCommand(['restore', 'new'])).toThrow(/--from names the RedisBackup/);
+    expect(() => parseCommand(['backup', 'cache', '--from', 'b1'])).toThrow(/--from does not apply/);
+  });
+
+  it('copies the backed-up resource\'s spec, without TLS, names the Secrets to allow, and points bootstrap at the backup', () => {
+    const plan = restorePlan('new', 'ops', backup, source, undefined);
+    expect(plan.resource).toMatchObject({ metadata: { name: 'new', namespace: 'ops' }, spec: { image: 'redis:7.2', replicas: 2, bootstrap: { recovery: { backup: 'b1' } } } });
+    expect(plan.resource.spec).not.toHaveProperty('tls');
+    expect(plan.notes.join('\n')).toMatch(/TLS is off/);
+    expect(plan.notes.join('\n')).toContain('kubectl label secret pw redis.replication.dev/allow=new --overwrite; kubectl label secret app-pw');
+    expect(restorePlan('new', 'ops', backup, undefined, 'valkey/valkey:8.1')).toMatchObject({ resource: { spec: { image: 'valkey/valkey:8.1', bootstrap: { recovery: { backup: 'b1' } } } } });
+  });
+
+  it('reports progress until Ready after the restore, or the failure', () => {
+    expect(restoreProgress(undefined)).toEqual({ line: 'waiting for the operator' });
+    const rr = (status: object) => ({ ...source, status } as unknown as RedisReplication);
+    expect(restoreProgress(rr({ restore: { phase: 'Running', reason: 'Loading', message: 'x' } }))).toEqual({ line: 'Running: Loading: x' });
+    expect(restoreProgress(rr({ restore: { phase: 'Failed', reason: 'RdbVersionUnsupported', message: 'too new' } }))).toMatchObject({ done: false });
+    expect(restoreProgress(rr({ restore: { phase: 'Completed', keys: 3, pod: 'new-0' }, conditions: [{ type: 'Ready', status: 'False', reason: 'Scaling' }] })).done).toBeUndefined();
+    expect(restoreProgress(rr({ restore: { phase: 'Completed', keys: 3, pod: 'new-0' }, ready: '2/2', conditions: [{ type: 'Ready', status: 'True' }] }))).toMatchObject({ done: true, line: expect.stringContaining('3 keys') });
   });
 });
