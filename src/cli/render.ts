@@ -1,6 +1,7 @@
 // Pure rendering of a RedisReplication for `npm run status` and `npm run demo`: a header and the
 // replication topology as a tree (primary at the root, each replica under its parent).
 import { parseSpec, type Condition, type NodeStatus, type RedisReplication } from '../api/schema.js';
+import type { RedisBackup } from '../api/backup.js';
 import { passwordSecret } from '../plan/secrets.js';
 
 /** What the pods say beyond the status; optional extra facts for the view. */
@@ -18,6 +19,8 @@ export interface RenderOptions {
   now: Date;
   /** The resource's pods, when the caller listed them. */
   pods?: PodFacts[];
+  /** The RedisBackups of the resource, when the caller listed them. */
+  backups?: RedisBackup[];
 }
 
 type Paint = (s: string) => string;
@@ -232,6 +235,11 @@ function table(rows: (Cell[] | string)[], p: (k: keyof typeof PAINT | undefined)
   });
 }
 
+/** The newest Completed backup (by completion time). */
+function lastBackup(backups: RedisBackup[]): RedisBackup | undefined {
+  return backups.filter((b) => b.status?.phase === 'Completed').sort((a, b) => (b.status!.completedAt ?? '').localeCompare(a.status!.completedAt ?? ''))[0];
+}
+
 /** The status view: header and topology tree. Pure: the same resource and options give the same text. */
 export function renderStatus(rr: RedisReplication, opts: RenderOptions): string {
   const p = (k: keyof typeof PAINT | undefined): Paint => (opts.color && k ? PAINT[k] : plain);
@@ -268,6 +276,17 @@ export function renderStatus(rr: RedisReplication, opts: RenderOptions): string 
     const f = st.lastFailover;
     const when = ago(f.time, opts.now);
     field('Last failover', `${f.from} -> ${f.to} (${f.reason}) at ${f.time}${when ? `, ${when}` : ''}`);
+  }
+  const last = lastBackup(opts.backups ?? []);
+  if (last) {
+    const s = last.status!;
+    const when = s.completedAt ? ago(s.completedAt, opts.now) : undefined;
+    field('Last backup', `${last.metadata.name} (${s.size} bytes from ${s.sourcePod}) at ${s.completedAt}${when ? `, ${when}` : ''}`);
+  } else if (opts.backups) field('Last backup', p('dim')('none completed'));
+  if (st.restore) {
+    const r = st.restore;
+    const text = `RedisBackup ${r.backup}: ${r.phase}${r.phase === 'Completed' ? `, ${r.keys} keys into ${r.pod}` : r.reason ? ` (${r.reason}${r.message ? `: ${r.message}` : ''})` : ''}`;
+    field('Restored from', r.phase === 'Failed' ? p('red')(text) : text);
   }
   const conditions = st.conditions ?? [];
   const unexpected = conditions.filter((c) => (EXPECTED[c.type] !== undefined ? c.status !== EXPECTED[c.type] : c.status !== 'True'));

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
+import { BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import { selectorString } from '../plan/names.js';
 import { apiErrorMessage, isNotFound, loadKubeConfig, makeClients, type Clients } from '../kube/client.js';
 import { UsageError, parseCommandLine, runIfEntry } from './program.js';
@@ -117,9 +118,19 @@ export function useColor(noColorFlag: boolean, env: NodeJS.ProcessEnv = process.
   return isTTY && !noColorFlag && (env.NO_COLOR === undefined || env.NO_COLOR === '');
 }
 
+/** The resource's RedisBackups; undefined when they cannot be listed (no CRD, RBAC). */
+async function fetchBackups(clients: Clients, namespace: string, name: string): Promise<RedisBackup[] | undefined> {
+  try {
+    const list = (await clients.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace })) as { items: RedisBackup[] };
+    return list.items.filter((b) => b.spec?.replication === name);
+  } catch {
+    return undefined;
+  }
+}
+
 async function snapshot(clients: Clients, namespace: string, name: string, color: boolean): Promise<string> {
-  const [rr, pods] = await Promise.all([fetchResource(clients, namespace, name), fetchPods(clients, namespace, name)]);
-  return renderStatus(rr, { color, now: new Date(), pods });
+  const [rr, pods, backups] = await Promise.all([fetchResource(clients, namespace, name), fetchPods(clients, namespace, name), fetchBackups(clients, namespace, name)]);
+  return renderStatus(rr, { color, now: new Date(), pods, ...(backups ? { backups } : {}) });
 }
 
 const CLEAR = '\u001b[H\u001b[2J\u001b[3J';

@@ -162,3 +162,20 @@ describe('node and zone', () => {
     expect(renderStatus(rr, { color: false, now: new Date('2026-12-01T00:00:00Z') })).toContain('valkey 8.1.8, on node-a in zone-1');
   });
 });
+
+describe('renderStatus: backups and restore', () => {
+  const backup = (name: string, phase: 'Completed' | 'Failed', completedAt?: string) => ({
+    apiVersion: 'v', kind: 'RedisBackup', metadata: { name, namespace: 'demo' }, spec: { replication: 'cache' },
+    status: { phase, ...(completedAt ? { completedAt, size: 1024, sourcePod: 'cache-1' } : {}) },
+  });
+
+  it('shows the newest completed backup, or none, and where a restored resource came from', () => {
+    const backups = [backup('b-old', 'Completed', '2026-11-24T10:00:00Z'), backup('b-new', 'Completed', '2026-11-24T11:00:00Z'), backup('b-failed', 'Failed')];
+    const text = renderStatus(cascade(), { color: false, now, backups });
+    expect(text).toContain('Last backup:   b-new (1024 bytes from cache-1) at 2026-11-24T11:00:00Z, 1h ago');
+    expect(renderStatus(cascade(), { color: false, now, backups: [backup('b-failed', 'Failed')] })).toContain('Last backup:   none completed');
+    expect(renderStatus(cascade(), { color: false, now })).not.toContain('Last backup');
+    const restored = { ...cascade(), status: { ...cascade().status, restore: { backup: 'b-new', phase: 'Completed' as const, keys: 500, pod: 'cache-0' } } };
+    expect(renderStatus(restored, { color: false, now })).toContain('Restored from: RedisBackup b-new: Completed, 500 keys into cache-0');
+  });
+});
