@@ -3,7 +3,8 @@
 // calls, the Redis commands it sends, the cache of watched objects, and the per-pass context.
 import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import type { ObjectStore, RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import type { BackupFiles, S3Credentials } from '../backup/object-store.js';
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
 import type { BackupManifest } from '../plan/backup.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
@@ -46,6 +47,10 @@ export interface KubeApi {
   patchSecretData(namespace: string, name: string, stringData: Record<string, string>): Promise<void>;
   /** JSON merge patch of a RedisBackup's /status. */
   patchBackupStatus(namespace: string, name: string, status: RedisBackupStatus): Promise<void>;
+  /** A scheduled backup: 409 when the backup of that time exists. */
+  createBackup(backup: RedisBackup): Promise<void>;
+  /** A backup retention removes (its files are gone already). */
+  deleteBackup(namespace: string, name: string): Promise<void>;
 }
 
 /** The Redis commands of the operator (RedisPool in production). */
@@ -95,6 +100,8 @@ export interface Deps {
   passwords: PasswordSource;
   /** Where the operator runs (its NetworkPolicy peer); undefined outside a cluster. */
   operatorNamespace: string | undefined;
+  /** The files of backups in an object store, for retention (S3 in production, a fake in tests). */
+  backupFiles(store: ObjectStore, credentials: S3Credentials): BackupFiles;
 }
 
 export interface ResourceMemory {
@@ -145,6 +152,10 @@ export interface ResourceMemory {
   /** Backups this process runs (by name), and how those that ended did, until status says so. */
   backupsRunning?: Set<string>;
   backupOutcomes?: Map<string, { manifest: BackupManifest } | { reason: string; message: string }>;
+  /** Expired backups whose files retention is deleting in the background, and how those that ended
+   * did (undefined: every file is gone, the RedisBackup goes next; else why not). */
+  backupFilesDeleting?: Set<string>;
+  backupFilesOutcomes?: Map<string, string | undefined>;
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */

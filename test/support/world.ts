@@ -8,6 +8,7 @@ import { passwordCache } from '../../src/controller/secrets.js';
 import { LABEL } from '../../src/plan/names.js';
 import { OperatorMetrics } from '../../src/metrics/metrics.js';
 import { FakeKube } from './fake-kube.js';
+import { FakeObjectStore } from './fake-object-store.js';
 import { RedisModel, type RedisServer } from './redis-model.js';
 
 /** The namespace the fake operator runs in. */
@@ -17,6 +18,7 @@ export class World {
   nowMs = Date.UTC(2026, 11, 1);
   readonly redis = new RedisModel(() => this.nowMs);
   readonly kube = new FakeKube(this.redis, () => this.nowMs);
+  readonly objectStore = new FakeObjectStore();
   deps: Deps;
 
   constructor() {
@@ -42,6 +44,7 @@ export class World {
       memory: new Map(),
       passwords: passwordCache(this.kube, () => this.nowMs),
       operatorNamespace: OPERATOR_NAMESPACE,
+      backupFiles: (store, credentials) => this.objectStore.client(store, credentials),
     };
   }
 
