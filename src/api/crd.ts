@@ -23,7 +23,13 @@ export function structural(node: JsonSchema): JsonSchema {
     // The string's bound and the rules stay: the API server prices a rule by the longest value.
     const maxLength = (node['anyOf'] as JsonSchema[]).find((s) => s['type'] === 'string')?.['maxLength'];
     const rules = node['x-kubernetes-validations'];
-    return { 'x-kubernetes-int-or-string': true, ...(maxLength === undefined ? {} : { maxLength }), ...(rules ? { 'x-kubernetes-validations': rules } : {}) };
+    const description = node['description'];
+    return {
+      ...(description === undefined ? {} : { description }),
+      'x-kubernetes-int-or-string': true,
+      ...(maxLength === undefined ? {} : { maxLength }),
+      ...(rules ? { 'x-kubernetes-validations': rules } : {}),
+    };
   }
   // An object passed through as it is: no properties to list, nothing to strip.
   if (node['x-kubernetes-preserve-unknown-fields'] === true) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };

@@ -2,6 +2,7 @@
 // schemas (npm run crd:generate) and a unit test fails when the two differ.
 import { z } from 'zod';
 import { LABEL, MAX_RESOURCE_NAME_LENGTH } from '../plan/names.js';
+import { MAX_RETENTION_COUNT, RETENTION, RETENTION_MESSAGE, SCHEDULE, SCHEDULE_MESSAGE } from '../plan/backup-schedule.js';
 import {
   DANGEROUS_CONFIG_HINT,
   DANGEROUS_CONFIG_LIST,
@@ -246,6 +247,29 @@ const objectStoreSchema = z
   .strict();
 export type ObjectStore = z.output<typeof objectStoreSchema>;
 
+/** A cron expression: the operator creates a RedisBackup at each of its times (plan/backup-schedule.ts). */
+const scheduleSchema = z
+  .string()
+  .max(128)
+  .regex(SCHEDULE, SCHEDULE_MESSAGE)
+  .meta({
+    description: "Cron expression, 5 fields, UTC (minute hour day-of-month month day-of-week, such as '0 3 * * *'): a RedisBackup <name>-<yyyymmddhhmm> is created at each time.",
+    'x-kubernetes-validations': [{ rule: `self.matches(${celString(SCHEDULE.source)})`, message: SCHEDULE_MESSAGE, reason: 'FieldValueInvalid' }],
+  });
+
+/** How many Completed backups to keep (a number), or for how long (12h, 7d). Int-or-string in the CRD. */
+const retentionSchema = z
+  .union([z.number(), z.string().max(5)], { error: RETENTION_MESSAGE })
+  .refine((r) => (typeof r === 'number' ? Number.isInteger(r) && r >= 1 && r <= MAX_RETENTION_COUNT : RETENTION.test(r)), RETENTION_MESSAGE)
+  .meta({
+    description:
+      'A count (5: the 5 newest Completed backups stay) or an age (12h, 7d: backups taken longer ago go). Older Completed and Failed RedisBackups of this ' +
+      'resource are deleted, their files in the object store first; the newest Completed backup, and Pending and Running ones, never are.',
+    'x-kubernetes-validations': [
+      { rule: `type(self) == int ? self >= 1 && self <= ${MAX_RETENTION_COUNT} : self.matches(${celString(RETENTION.source)})`, message: RETENTION_MESSAGE, reason: 'FieldValueInvalid' },
+    ],
+  });
+
 /** Pod count of a spec, primary included; mirrored by a CEL rule on the CRD. */
 export function totalPods(replicas: number, cascade: { replicasPerParent: number }[]): number {
   let tier = replicas;
@@ -443,7 +467,7 @@ export const specSchema = z
       }),
     /** Backups of this resource (RedisBackup objects) go to this object store. */
     backup: z
-      .object({ objectStore: objectStoreSchema })
+      .object({ objectStore: objectStoreSchema, schedule: scheduleSchema.optional(), retention: retentionSchema.optional() })
       .strict()
       .optional(),
     /** A new resource made from a backup: its primary starts from the backup's RDB (checked first). */
@@ -581,6 +605,13 @@ const restoreStatusSchema = z.object({
   keys: z.number().int().optional(),
 });
 export type RestoreStatus = z.infer<typeof restoreStatusSchema>;
+const scheduleStatusSchema = z.object({
+  /** The spec.backup.schedule the times below follow. */
+  schedule: z.string().optional(),
+  /** The time of the last backup the schedule created (its slot), and the next time it will. */
+  lastScheduleTime: z.string().optional(),
+  nextScheduleTime: z.string().optional(),
+});
 
 export const statusSchema = z.object({
   observedGeneration: z.number().int().optional(),
@@ -609,6 +640,7 @@ export const statusSchema = z.object({
   lastFailover: failoverRecordSchema.optional(),
   replicationBacklog: replicationBacklogStatusSchema.optional(),
   restore: restoreStatusSchema.optional(),
+  backup: scheduleStatusSchema.optional(),
   conditions: z.array(conditionSchema).optional(),
 });
 export type RedisReplicationStatus = z.infer<typeof statusSchema>;

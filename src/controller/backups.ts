@@ -5,7 +5,7 @@
 // Running that this process does not run was cut off by an operator restart: its upload was never
 // completed (the manifest, written last, is missing), and it is Failed.
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
-import type { NodeStatus } from '../api/schema.js';
+import type { NodeStatus, ObjectStore } from '../api/schema.js';
 import { s3Client, type S3Credentials } from '../backup/object-store.js';
 import { takeBackup } from '../backup/take-backup.js';
 import { BACKUP_USER } from '../plan/acl.js';
@@ -39,17 +39,14 @@ export async function runBackups(pass: Pass, nodes: NodeStatus[]): Promise<void>
 }
 
 async function start(pass: Pass, backup: RedisBackup, nodes: NodeStatus[]): Promise<void> {
-  const { deps, rr, spec } = pass;
+  const { deps, spec } = pass;
   const store = spec.backup?.objectStore;
   if (!store) {
     return setStatus(pass, backup, { phase: 'Pending', reason: 'NoObjectStore', message: `RedisReplication ${pass.name} has no spec.backup.objectStore` });
   }
   let credentials: S3Credentials;
   try {
-    credentials = {
-      accessKeyId: await deps.passwords.get(rr.metadata, store.credentialsSecret, 'named', 'accessKeyId'),
-      secretAccessKey: await deps.passwords.get(rr.metadata, store.credentialsSecret, 'named', 'secretAccessKey'),
-    };
+    credentials = await storeCredentials(pass, store);
   } catch (err) {
     if (!(err instanceof SecretProblem)) throw err;
     return setStatus(pass, backup, { phase: 'Failed', reason: err.reason, message: `spec.backup.objectStore.credentialsSecret: ${err.message}` });
@@ -88,6 +85,12 @@ async function start(pass: Pass, backup: RedisBackup, nodes: NodeStatus[]): Prom
       pass.memory.backupsRunning!.delete(name);
       client.destroy();
     });
+}
+
+/** The keys of the object store, from its Secret: SecretProblem when the Secret cannot be used. */
+export async function storeCredentials(pass: Pass, store: ObjectStore): Promise<S3Credentials> {
+  const key = (name: string) => pass.deps.passwords.get(pass.rr.metadata, store.credentialsSecret, 'named', name);
+  return { accessKeyId: await key('accessKeyId'), secretAccessKey: await key('secretAccessKey') };
 }
 
 function completed(m: BackupManifest): RedisBackupStatus {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
 import { BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import type { Clients } from '../kube/client.js';
+import { s3BackupFiles } from '../backup/object-store.js';
 import { startInformer, type InformerEventType, type RobustInformer } from '../kube/informer.js';
 import { WorkQueue, defaultRateLimiter, runWorkers } from '../kube/workqueue.js';
 import { RedisPool } from '../redis/client.js';
@@ -176,6 +177,7 @@ export function startController(opts: ControllerOptions): Controller {
     passwords: passwordCache(kube, Date.now),
     operatorNamespace: opts.operatorNamespace,
     rdbServer,
+    backupFiles: s3BackupFiles,
     cache: {
       resource: (namespace, name) => {
         for (const i of resources) {

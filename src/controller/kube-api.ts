@@ -45,5 +45,8 @@ export function kubeApi({ core, custom, policy, networking }: Pick<Clients, 'cor
       void (await core.patchNamespacedSecret({ namespace, name, body: { stringData } }, mergePatchOptions())),
     patchBackupStatus: async (namespace, name, status) =>
       void (await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace, name, body: { status } }, mergePatchOptions())),
+    createBackup: async (backup) =>
+      void (await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace: backup.metadata.namespace, body: backup })),
+    deleteBackup: async (namespace, name) => void (await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace, name })),
   };
 }

@@ -3,7 +3,8 @@
 // calls, the Redis commands it sends, the cache of watched objects, and the per-pass context.
 import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisruptionBudget, V1Secret, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import type { ObjectStore, RedisReplication, RedisReplicationSpec } from '../api/schema.js';
+import type { BackupFiles, S3Credentials } from '../backup/object-store.js';
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
 import type { BackupManifest } from '../plan/backup.js';
 import type { RdbServer, RdbServing } from '../backup/rdb-server.js';
@@ -47,6 +48,10 @@ export interface KubeApi {
   patchSecretData(namespace: string, name: string, stringData: Record<string, string>): Promise<void>;
   /** JSON merge patch of a RedisBackup's /status. */
   patchBackupStatus(namespace: string, name: string, status: RedisBackupStatus): Promise<void>;
+  /** A scheduled backup: 409 when the backup of that time exists. */
+  createBackup(backup: RedisBackup): Promise<void>;
+  /** A backup retention removes (its files are gone already). */
+  deleteBackup(namespace: string, name: string): Promise<void>;
 }
 
 /** The Redis commands of the operator (RedisPool in production). */
@@ -100,6 +105,8 @@ export interface Deps {
   operatorNamespace: string | undefined;
   /** Serves backups to the pods being restored, as their primary (backup/rdb-server.ts). */
   rdbServer: RdbServer;
+  /** The files of backups in an object store, for retention (S3 in production, a fake in tests). */
+  backupFiles(store: ObjectStore, credentials: S3Credentials): BackupFiles;
 }
 
 export interface ResourceMemory {
@@ -152,6 +159,10 @@ export interface ResourceMemory {
   backupOutcomes?: Map<string, { manifest: BackupManifest } | { reason: string; message: string }>;
   /** The restore this process serves (controller/restore.ts), and how its transfer ended. */
   restoreRun?: RestoreRun;
+  /** Expired backups whose files retention is deleting in the background, and how those that ended
+   * did (undefined: every file is gone, the RedisBackup goes next; else why not). */
+  backupFilesDeleting?: Set<string>;
+  backupFilesOutcomes?: Map<string, string | undefined>;
 }
 
 interface RestoreRun {

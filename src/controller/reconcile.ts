@@ -26,6 +26,7 @@ import { reloadCertificates, resolveTls } from './tls.js';
 import { wireReplicas } from './wiring.js';
 import { runBackups } from './backups.js';
 import { restore, restoring } from './restore.js';
+import { runRetention, runSchedule } from './backup-schedule.js';
 
 export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const [namespace, name] = key.split('/') as [string, string];
@@ -130,10 +131,17 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     backlog,
   });
   // Only with a settled primary: a backup streams from what the topology is, not what it becomes.
-  if (decision.kind === 'ok') await runBackups(pass, nodes);
+  // Slots that come meanwhile are missed slots: one backup for them all once it is settled.
+  let untilSlotMs: number | undefined;
+  if (decision.kind === 'ok') {
+    await runBackups(pass, nodes);
+    untilSlotMs = await runSchedule(pass);
+    await runRetention(pass);
+  }
   deps.metrics.setReconciled(namespace, name, deps.now());
   const moving = nodes.some((n) => n.role === 'replica' && n.link !== 'up') || nodes.length !== totalPods(spec.replicas, spec.cascade) || (rollout?.outdated.length ?? 0) > 0;
-  return { requeueAfterMs: nextCheckMs(deps.healthIntervalMs, decision, moving) };
+  const nextCheck = nextCheckMs(deps.healthIntervalMs, decision, moving);
+  return { requeueAfterMs: untilSlotMs === undefined ? nextCheck : Math.min(nextCheck, untilSlotMs) };
 }
 
 /** The primary decision, from what this pass observed and what status recorded. */

@@ -6,10 +6,15 @@ export function backupTimestamp(at: Date): string {
   return at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
 }
 
-/** The folder of one base backup: <path>/<resource>/base/<timestamp>/ (no leading or doubled slash). */
-export function basePrefix(store: Pick<ObjectStore, 'path'>, resource: string, at: Date): string {
+/** The folder of the base backups of a resource: <path>/<resource>/base/ (no leading or doubled slash). */
+export function baseRoot(store: Pick<ObjectStore, 'path'>, resource: string): string {
   const path = store.path.split('/').filter((s) => s !== '');
-  return [...path, resource, 'base', backupTimestamp(at)].join('/') + '/';
+  return [...path, resource, 'base'].join('/') + '/';
+}
+
+/** The folder of one base backup: <path>/<resource>/base/<timestamp>/. */
+export function basePrefix(store: Pick<ObjectStore, 'path'>, resource: string, at: Date): string {
+  return `${baseRoot(store, resource)}${backupTimestamp(at)}/`;
 }
 
 export const DUMP_FILE = 'dump.rdb';

@@ -2,20 +2,22 @@
 // with data ends Completed with the SHA-256 of what is stored, streamed from a replica; its dump.rdb,
 // loaded into a server on this machine, holds exactly the keys written before the backup, none of
 // those written after. Restored as a new resource, the backup is exactly what its primary and its
-// replicas hold. Wrong keys end Failed with the store's refusal as the reason.
+// replicas hold. Retention (count 1) deletes the older of two backups' files in the store, then its
+// RedisBackup, and leaves the newer. Wrong keys end Failed with the store's refusal as the reason.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { objectStoreEnvFile, parseEnv } from '../../hack/local-cluster/object-store.js';
 import { BACKUP_PLURAL, type RedisBackup } from '../../src/api/backup.js';
 import { GROUP, VERSION, type ObjectStore } from '../../src/api/schema.js';
 import { s3Client } from '../../src/backup/object-store.js';
-import { waitFor } from './support/cluster.js';
+import { isNotFound } from '../../src/kube/client.js';
+import { kubectl, waitFor } from './support/cluster.js';
 import { settle } from './support/invariants.js';
 import { api, createAllowedSecret, createRR, getRR, operatorNamespace, redisCommand, waitReady } from './support/operator.js';
 import { localCluster } from './support/where.js';
@@ -30,6 +32,17 @@ async function createBackup(ns: string, name: string, replication: string): Prom
     group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace: ns,
     body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RedisBackup', metadata: { name }, spec: { replication } },
   });
+}
+
+/** The RedisBackup, or undefined once it is gone. */
+async function backupOf(ns: string, name: string): Promise<RedisBackup | undefined> {
+  return api().custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace: ns, name }).then(
+    (b) => b as RedisBackup,
+    (e: unknown) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    },
+  );
 }
 
 /** Waits until the backup has ended; returns it. */
@@ -122,6 +135,36 @@ describe.skipIf(!localCluster)('backups to the local object store', () => {
     expect(pods.items).toHaveLength(1);
     expect(await redisCommand(pods.items[0]!.status!.podIP!, ['DBSIZE'])).toBe(0);
   });
+
+  it('retention deletes the stored files of a backup it no longer keeps, then the RedisBackup; the newest stays, files and all', async () => {
+    const { ns } = fixture;
+    await createAllowedSecret(ns, 'ret-s3', 'ret', { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: s3['S3_SECRET_KEY']! });
+    await createRR(ns, 'ret', { image: 'redis:7.0', replicas: 1, backup: { objectStore: store('ret-s3') } });
+    await waitReady(ns, 'ret');
+    // By hand rather than with a schedule, which would take a minute a backup.
+    await createBackup(ns, 'ret-1', 'ret');
+    const older = await ended(ns, 'ret-1');
+    await createBackup(ns, 'ret-2', 'ret');
+    const newer = await ended(ns, 'ret-2');
+    expect([older.status?.phase, newer.status?.phase]).toEqual(['Completed', 'Completed']);
+    const folder = (b: RedisBackup) => b.status!.key!.slice(0, -'dump.rdb'.length);
+    expect(folder(older)).not.toBe(folder(newer));
+
+    const client = s3Client(store('ret-s3') as ObjectStore, { accessKeyId: s3['S3_ACCESS_KEY']!, secretAccessKey: s3['S3_SECRET_KEY']! });
+    const objects = async (prefix: string) => ((await client.send(new ListObjectsV2Command({ Bucket: s3['S3_BUCKET'], Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
+    try {
+      for (const b of [older, newer]) expect(await objects(folder(b))).toEqual([`${folder(b)}dump.rdb`, `${folder(b)}manifest.json`]);
+
+      await kubectl(['-n', ns, 'patch', 'rr/ret', '--type=merge', '-p', '{"spec":{"backup":{"retention":1}}}']);
+      // The files go in the background; the RedisBackup at a later pass (the resync, 30 s).
+      await waitFor(async () => (await backupOf(ns, 'ret-1')) === undefined, { timeoutMs: 120_000, intervalMs: 1000, what: 'RedisBackup ret-1 deleted by retention' });
+      expect(await objects(folder(older))).toEqual([]);
+      expect(await objects(folder(newer))).toEqual([`${folder(newer)}dump.rdb`, `${folder(newer)}manifest.json`]);
+      expect((await backupOf(ns, 'ret-2'))?.status?.phase).toBe('Completed');
+    } finally {
+      client.destroy();
+    }
+  }, 400_000);
 
   it('wrong keys: Failed, with the object store\'s refusal as the reason', async () => {
     const { ns } = fixture;

@@ -9,6 +9,7 @@ import { api, createRR, getRR, operatorNamespace } from './support/operator.js';
 import { localCluster } from './support/where.js';
 
 const fixture = operatorNamespace('badspec');
+const OBJECT_STORE = { endpoint: 'http://198.18.0.1:8333', bucket: 'rro-backups', credentialsSecret: 's3' };
 
 /** [what, spec, what the API server's refusal says] */
 const REFUSED: [string, Record<string, unknown>, RegExp][] = [
@@ -79,6 +80,15 @@ const REFUSED: [string, Record<string, unknown>, RegExp][] = [
   ['app user rules ~app:* +@read +@write (FLUSHALL, KEYS)', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '~app:* +@read +@write' }] } }, /spec\.auth\.users\[0\]\.rules.*@dangerous/],
   ['app user rules +@all', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '+@all ~*' }] } }, /spec\.auth\.users\[0\]\.rules.*@dangerous/],
   ['app user rules +flushall after -@dangerous', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '+@all -@dangerous +flushall' }] } }, /spec\.auth\.users\[0\]\.rules.*@dangerous/],
+  // Backups (docs/backups.md#schedules-and-retention): the schedule's fields and ranges, a count or an age.
+  ['a backup schedule of four fields', { backup: { objectStore: OBJECT_STORE, schedule: '0 3 * *' } }, /spec\.backup\.schedule.*cron expression of 5 fields/],
+  ['a backup schedule at minute 61', { backup: { objectStore: OBJECT_STORE, schedule: '61 3 * * *' } }, /spec\.backup\.schedule.*cron expression of 5 fields/],
+  ['a backup schedule with seconds', { backup: { objectStore: OBJECT_STORE, schedule: '0 0 3 * * *' } }, /spec\.backup\.schedule.*cron expression of 5 fields/],
+  ['a backup schedule @daily', { backup: { objectStore: OBJECT_STORE, schedule: '@daily' } }, /spec\.backup\.schedule.*cron expression of 5 fields/],
+  ['a backup schedule with H', { backup: { objectStore: OBJECT_STORE, schedule: 'H 3 * * *' } }, /spec\.backup\.schedule.*cron expression of 5 fields/],
+  ['a backup retention of 7w', { backup: { objectStore: OBJECT_STORE, retention: '7w' } }, /spec\.backup\.retention.*how many Completed backups to keep/],
+  ['a backup retention of 0', { backup: { objectStore: OBJECT_STORE, retention: 0 } }, /spec\.backup\.retention.*how many Completed backups to keep/],
+  ['a backup retention of "1.5d"', { backup: { objectStore: OBJECT_STORE, retention: '1.5d' } }, /spec\.backup\.retention.*how many Completed backups to keep/],
 ];
 
 /** [name, what the refusal says]: names the API server takes for any object (DNS-1123 subdomains) that
@@ -96,6 +106,8 @@ const ACCEPTED: [string, string, Record<string, unknown>][] = [
   ['tls-protocols TLSv1.2 TLSv1.3', 'tls12', { config: { 'tls-protocols': 'TLSv1.2 TLSv1.3' } }],
   ['loadmodule with allowDangerousConfig', 'modules', { allowDangerousConfig: true, config: { loadmodule: '/opt/m.so', 'tls-protocols': 'TLSv1.1' } }],
   ['rules ending with -@dangerous', 'rules', { auth: { secretName: 's', users: [{ name: 'app', secretName: 's', rules: '~app:* +@read +@write -@dangerous' }] } }],
+  ['a backup schedule and a count', 'sched', { backup: { objectStore: OBJECT_STORE, schedule: '*/15 8-18 * jan-jun MON-FRI', retention: 5 } }],
+  ['a backup schedule and an age', 'keep7d', { backup: { objectStore: OBJECT_STORE, schedule: ' 0 3 1,15 * * ', retention: '7d' } }],
   ['+@all with allowDangerousCommands', 'admin', { auth: { secretName: 's', users: [{ name: 'admin', secretName: 's', rules: '+@all ~*', allowDangerousCommands: true }] } }],
 ];
 

@@ -11,10 +11,10 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../hack/lib.js';
-import { ensureWeed } from '../../hack/local-cluster/object-store.js';
+import { freePort, startWeed } from './weed.js';
 import { BACKUP_RULES, BACKUP_USER } from '../../src/plan/acl.js';
 import { basePrefix, type BackupManifest } from '../../src/plan/backup.js';
 import { s3Client } from '../../src/backup/object-store.js';
@@ -32,15 +32,6 @@ const credentials = { accessKeyId: 'itaccess', secretAccessKey: 'itsecret0123456
 let client: ReturnType<typeof s3Client>;
 const pool = new RedisPool({ connectMs: 2000, commandMs: 5000 });
 
-/** A free loopback port (the kernel's pick, released at once). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 function start(cmd: string, args: string[]): ChildProcess {
   const child = spawn(cmd, args, { stdio: 'ignore', cwd: dir });
   children.push(child);
@@ -57,14 +48,10 @@ let redisPort: number;
 let stored0: BackupManifest | undefined;
 let storedPrefix = '';
 beforeAll(async () => {
-  const s3Port = await freePort();
-  const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-  writeFileSync(join(dir, 's3.json'), JSON.stringify({ identities: [{ name: 'it', credentials: [{ accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List'] }] }));
-  start(ensureWeed(), ['-logtostderr', 'mini', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-s3.port=${s3Port}`, `-s3.config=${join(dir, 's3.json')}`, `-s3.localSocket=${join(dir, 's3.sock')}`,
-    `-master.port=${ports[0]}`, `-volume.port=${ports[1]}`, `-filer.port=${ports[2]}`, `-admin.port=${ports[3]}`, '-admin.ui=false', '-webdav=false', '-s3.port.iceberg=0', '-s3.port.lance=0']);
-  store.endpoint = `http://127.0.0.1:${s3Port}`;
+  const weed = await startWeed(dir, credentials, store.bucket, (e) => s3Client({ ...store, endpoint: e }, credentials));
+  children.push(weed.child);
+  store.endpoint = weed.endpoint;
   client = s3Client(store, credentials);
-  await waitFor(async () => client.send(new CreateBucketCommand({ Bucket: store.bucket })).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 200, what: 'the object store' });
   redisPort = await freePort();
   await redis(redisPort, ['--user', BACKUP_USER, 'on', '>backup-pw', ...BACKUP_RULES]);
   // Random values: the RDB's compression cannot shrink them below one part.

@@ -60,7 +60,7 @@ describe('the RBAC table of docs/security.md', () => {
       'networking.k8s.io/networkpolicies: create,delete,get,update',
       'policy/poddisruptionbudgets: create',
       'redis.replication.dev/redisbackups/status: patch',
-      'redis.replication.dev/redisbackups: list,watch',
+      'redis.replication.dev/redisbackups: create,delete,list,watch',
       'redis.replication.dev/redisreplications/finalizers: update',
       'redis.replication.dev/redisreplications/status: patch',
       'redis.replication.dev/redisreplications: list,patch,watch',

@@ -307,6 +307,17 @@ export class FakeKube implements KubeApi {
     backup.status = mergePatch(backup.status, status) as RedisBackupStatus;
   }
 
+  async createBackup(backup: RedisBackup): Promise<void> {
+    const key = this.call('create', 'redisbackup', backup);
+    if (this.backups.has(key)) throw new ApiError(409, `redisbackups "${backup.metadata.name}" already exists`);
+    this.backups.set(key, { ...clone(backup), metadata: { ...clone(backup.metadata), creationTimestamp: new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z') } });
+  }
+
+  async deleteBackup(namespace: string, name: string): Promise<void> {
+    const key = this.call('delete', 'redisbackup', { metadata: { namespace, name } });
+    if (!this.backups.delete(key)) throw new ApiError(404, `redisbackups "${name}" not found`);
+  }
+
   async readSecret(namespace: string, name: string): Promise<V1Secret> {
     this.beforeCall('get', `secret/${name}`);
     const secret = this.secrets.get(`${namespace}/${name}`);

@@ -9,6 +9,7 @@ import { LABEL } from '../../src/plan/names.js';
 import { OperatorMetrics } from '../../src/metrics/metrics.js';
 import { FakeKube } from './fake-kube.js';
 import { FakeRdbServer } from './fake-rdb-server.js';
+import { FakeObjectStore } from './fake-object-store.js';
 import { RedisModel, type RedisServer } from './redis-model.js';
 
 /** The namespace the fake operator runs in. */
@@ -20,6 +21,7 @@ export class World {
   readonly kube = new FakeKube(this.redis, () => this.nowMs);
   /** Where a restore's pod gets its backup: the writes 1..3 unless a test sets others. */
   readonly rdbServer = new FakeRdbServer(this.redis, [1, 2, 3]);
+  readonly objectStore = new FakeObjectStore();
   deps: Deps;
 
   constructor() {
@@ -46,6 +48,7 @@ export class World {
       passwords: passwordCache(this.kube, () => this.nowMs),
       operatorNamespace: OPERATOR_NAMESPACE,
       rdbServer: this.rdbServer,
+      backupFiles: (store, credentials) => this.objectStore.client(store, credentials),
     };
   }
 

@@ -300,7 +300,7 @@ describe('the checks themselves', () => {
       ['kubectl: unknown verb frobnicate'],
       ['helm: unknown verb instal'],
       ['kubectl: malformed flag ---watch'],
-      ['kubectl rr: unknown command "failover" (status, switchover, restart or backup)'],
+      ['kubectl rr: unknown command "failover" (status, switchover, restart, backup or restore)'],
       ["unterminated '"],
     ]);
   });

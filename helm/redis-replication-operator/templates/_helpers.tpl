@@ -93,7 +93,8 @@ the default) is the release namespace alone; an empty list is every namespace, a
     verbs: ["update"]
   - apiGroups: ["redis.replication.dev"]
     resources: ["redisbackups"]
-    verbs: ["list", "watch"]
+    # create: spec.backup.schedule; delete: spec.backup.retention.
+    verbs: ["list", "watch", "create", "delete"]
   - apiGroups: ["redis.replication.dev"]
     resources: ["redisbackups/status"]
     verbs: ["patch"]
