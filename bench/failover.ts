@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import { waitFor } from '../hack/lib.js';
+import { BRIDGE_IP } from '../hack/local-cluster/common.js';
 import { freezePod, healPod, killContainer, nodeDown, nodeUp, partitionPod, thawPod } from '../test/e2e/support/faults.js';
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { missingWrites, startWriteLoad, type Writer } from '../test/e2e/support/load.js';
@@ -227,13 +228,15 @@ async function agreedMaster(): Promise<string | undefined> {
 
 /** The pods as a Sentinel deployment runs them: the same image, persistence and diskless-sync delay
  * as the operator's pods (src/plan/specs.ts), spread one per node; the master first, then the
- * replicas, which boot as replicas of it (`replicaof` in their arguments). */
+ * replicas, which boot as replicas of it; a pod that restarts boots as a replica of the master the
+ * sentinels name (plain.ts). */
 export async function sentinelMatrix(run: MatrixRun): Promise<void> {
   const { ns, threshold, persistence } = run;
   const group = `sentinel-${threshold.key}-${persistence}`;
   const names = [0, 1, 2].map((i) => `sen-${i}-${threshold.key}-${persistence}`);
   const args = ['--repl-diskless-sync-delay', '1'];
-  const opts = { spread: true, persistence };
+  // Restarted pods ask the sentinels for the master, as a Sentinel deployment's start script does.
+  const opts = { spread: true, persistence, askSentinels: { host: BRIDGE_IP, ports: SENTINEL_PORTS } };
   let sentinels: Sentinels | undefined;
   try {
     await createPlainPods(ns, names.slice(0, 1), group, args, opts);

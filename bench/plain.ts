@@ -18,7 +18,16 @@ export type Persistence = 'none' | 'aof';
 /** Plain redis pods; `spread`: one per node (as the operator spreads its pods), required; `aof`: with
  * an append-only file on a volume of the pod (it survives a container restart, as the operator's
  * claim does). */
-export async function createPlainPods(ns: string, names: string[], group: string, extraArgs: string[] = [], opts: { spread?: boolean; persistence?: Persistence } = {}): Promise<void> {
+/**
+ * `askSentinels`: the pod boots as a Sentinel deployment's pods do (the start scripts of the common
+ * charts): it asks the sentinels which pod is the master and, if another, starts as its replica;
+ * if none answers, it starts with `extraArgs` as given. A restarted pod thus follows the failovers
+ * Sentinel made, instead of the master of the first boot.
+ */
+export async function createPlainPods(
+  ns: string, names: string[], group: string, extraArgs: string[] = [],
+  opts: { spread?: boolean; persistence?: Persistence; askSentinels?: { host: string; ports: number[] } } = {},
+): Promise<void> {
   const core = api().core;
   const labels = { 'bench.rro/group': group };
   const spread = opts.spread ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels } }] } : {};
@@ -29,9 +38,34 @@ export async function createPlainPods(ns: string, names: string[], group: string
     namespace: ns,
     body: {
       metadata: { name, labels },
-      spec: { terminationGracePeriodSeconds: 1, ...spread, ...volume, containers: [{ name: 'redis', image: PLAIN_IMAGE, args: [...(aof ? AOF_ARGS : PLAIN_ARGS), ...extraArgs], ...mount }] },
+      spec: { terminationGracePeriodSeconds: 1, ...spread, ...volume, containers: [{ name: 'redis', image: PLAIN_IMAGE, ...start([...(aof ? AOF_ARGS : PLAIN_ARGS)], extraArgs, opts.askSentinels), ...mount }] },
     },
   })));
+}
+
+/** The container's command: redis-server with `base` and `extra`, or the Sentinel boot script. */
+function start(base: string[], extra: string[], sentinels: { host: string; ports: number[] } | undefined) {
+  if (!sentinels) return { args: [...base, ...extra] };
+  const ask = sentinels.ports.map((p) => `redis-cli -h ${sentinels.host} -p ${p} --raw SENTINEL get-master-addr-by-name m 2>/dev/null | head -n1`);
+  const script = [
+    'M=""',
+    ...ask.map((q) => `[ -n "$M" ] || M=$(${q})`),
+    // A master that names itself restarts as a master (what Sentinel's users get with no persistence:
+    // an empty master until the sentinels notice), as the charts' scripts do.
+    'if [ -n "$M" ] && [ "$M" != "$POD_IP" ]; then exec redis-server "$@" --replicaof "$M" 6379; fi',
+    `[ -n "$M" ] && exec redis-server "$@"`,
+    // No sentinel answers (the first boot): the parent the caller gave, if any.
+    `exec redis-server "$@" ${extra.filter((_, i) => isReplicaOf(extra, i)).join(' ')}`.trimEnd(),
+  ].join('\n');
+  return {
+    command: ['sh', '-c', script, 'redis-server', ...base, ...extra.filter((_, i) => !isReplicaOf(extra, i))],
+    env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+  };
+}
+
+/** Whether extra[i] is part of a `--replicaof HOST PORT` (the script decides where a pod replicates). */
+function isReplicaOf(extra: string[], i: number): boolean {
+  return extra[i] === '--replicaof' || extra[i - 1] === '--replicaof' || extra[i - 2] === '--replicaof';
 }
 
 /** Pod name -> IP once every pod runs and answers PING. */

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BRIDGE_IP } from '../hack/local-cluster/common.js';
 
 export const SENTINEL_PORTS = [26379, 26380, 26381];
 
@@ -32,7 +33,8 @@ export async function startSentinels(masterIP: string, downAfterMs: number, fail
     const log = join(dir, `sentinel-${port}.log`);
     logs.push(log);
     writeFileSync(conf, [
-      `port ${port}`, 'bind 127.0.0.1', 'daemonize no', `dir ${dir}`, `logfile ${log}`,
+      // Also on the bridge: the pods ask the sentinels for the master when they start (plain.ts).
+      `port ${port}`, `bind 127.0.0.1 ${BRIDGE_IP}`, 'protected-mode no', 'daemonize no', `dir ${dir}`, `logfile ${log}`,
       'sentinel announce-ip 127.0.0.1', `sentinel announce-port ${port}`,
       `sentinel monitor m ${masterIP} 6379 2`,
       `sentinel down-after-milliseconds m ${downAfterMs}`,
