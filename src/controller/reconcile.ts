@@ -64,7 +64,6 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     tls,
   };
 
-  await Promise.all([ensureServicesAndBudgets(pass), ensureNetworkPolicy(pass)]);
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
   // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
@@ -73,7 +72,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const noCertificate = tls !== undefined && tls.client === undefined;
   const noPassword = auth !== undefined && auth.applied === undefined;
   // Made from a backup: until its first pod holds it, nothing else happens (restore.ts).
-  if (restoring(pass)) return restore(pass, claimRefs, !noCertificate && !noPassword);
+  if (restoring(pass)) {
+    await ensureServing(pass);
+    return restore(pass, claimRefs, !noCertificate && !noPassword);
+  }
   let observed = await observePods(pass);
   await reportStuckPods(pass, observed);
   await markClaimsHoldingData(pass, observed, claimRefs);
@@ -81,6 +83,9 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const { decision, claims } = decide(pass, observed, claimRefs);
   const change = await actOnPrimary(pass, decision, observed);
   if (change !== 'none') observed = await observePods(pass);
+  // After the primary: a failover needs no Service, budget or policy write, and an API server that
+  // refuses them must not hold it up. Before any pod is created: the policy is there when it starts.
+  await ensureServing(pass);
   const primary = typeof change === 'object' ? change.to : primaryOf(decision);
 
   // Under a writable primary only (the decision is ok, or this pass made a role change): pods and
@@ -142,6 +147,11 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const moving = nodes.some((n) => n.role === 'replica' && n.link !== 'up') || nodes.length !== totalPods(spec.replicas, spec.cascade) || (rollout?.outdated.length ?? 0) > 0;
   const nextCheck = nextCheckMs(deps.healthIntervalMs, decision, moving);
   return { requeueAfterMs: untilSlotMs === undefined ? nextCheck : Math.min(nextCheck, untilSlotMs) };
+}
+
+/** The Services (selectors follow the role labels), disruption budgets and NetworkPolicy. */
+async function ensureServing(pass: Pass): Promise<void> {
+  await Promise.all([ensureServicesAndBudgets(pass), ensureNetworkPolicy(pass)]);
 }
 
 /** The primary decision, from what this pass observed and what status recorded. */

@@ -73,6 +73,26 @@ describe('reconcile', () => {
     expect(s.nodes).toHaveLength(3);
   });
 
+  it('failover needs no Service or NetworkPolicy write: with the API server failing them (500), a lost primary is still replaced', async () => {
+    const old = status().primary!;
+    // Services to re-create, and a policy to restore, so that every pass has writes to make.
+    world.kube.services.clear();
+    world.kube.beforeCall = (verb, what) => {
+      if (/^(service|networkpolicy|poddisruptionbudget)\//.test(what) && verb !== 'get') throw new ApiError(500, `${verb} ${what}: etcdserver: request timed out`);
+    };
+    world.kube.networkPolicies.clear();
+    primaryServer().unreachable = true;
+    for (let i = 0; i < 15 && status().primary === old; i++) {
+      await world.reconcile(rr).catch(() => undefined);
+      world.redis.replicate();
+      world.advance(1000);
+    }
+    expect(status().primary).not.toBe(old);
+    expect(status().lastFailover).toMatchObject({ from: old, reason: 'PrimaryUnreachable' });
+    world.kube.beforeCall = () => {};
+    await world.settle(rr, () => world.ready(rr) && world.kube.services.size === 2);
+  });
+
   it('failover waits primaryDownSeconds before acting', async () => {
     rr = apply({ replicas: 2, failover: { primaryDownSeconds: 5 } });
     const old = status().primary!;
