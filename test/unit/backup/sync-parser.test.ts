@@ -1,5 +1,6 @@
 // The sync parser on bytes captured from real servers (test/fixtures/sync/capture.ts): Redis 6.2,
-// 7.0 and Valkey 8.1, each in the diskless ($EOF:<mark>) and the disk ($<length>) form.
+// 7.0, 8.0 (from a pod of the image redis:8.0 on the local cluster's nodes) and Valkey 8.1, each in
+// the diskless ($EOF:<mark>) and the disk ($<length>) form.
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -39,6 +40,7 @@ const rdbOf = (events: SyncEvent[]): Buffer => Buffer.concat(events.flatMap((e) 
 const CAPTURES = [
   ['redis-6.2', 9],
   ['redis-7.0', 10],
+  ['redis-8.0', 12],
   ['valkey-8.1', 11],
 ] as const;
 
