@@ -10,17 +10,17 @@ import { rdbHeader } from '../../../src/backup/rdb.js';
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../fixtures/sync/${name}.bin`, import.meta.url));
 
 /** The RDB inside a capture, found without the parser: after the preamble line, up to the length or the mark. */
-function expectedRdb(bytes: Buffer): { rdb: Buffer; replid: string } {
+function expectedRdb(bytes: Buffer): { rdb: Buffer; replid: string; offset: number } {
   const first = bytes.indexOf('\r\n');
-  const replid = bytes.subarray(0, first).toString().split(' ')[1]!;
+  const [, replid, offset] = bytes.subarray(0, first).toString().split(' ') as [string, string, string];
   const second = bytes.indexOf('\r\n', first + 2);
   const preamble = bytes.subarray(first + 2, second).toString();
   const body = bytes.subarray(second + 2);
   if (preamble.startsWith('$EOF:')) {
     expect(body.subarray(body.length - EOF_MARK_LENGTH).toString()).toBe(preamble.slice(5));
-    return { rdb: body.subarray(0, body.length - EOF_MARK_LENGTH), replid };
+    return { rdb: body.subarray(0, body.length - EOF_MARK_LENGTH), replid, offset: Number(offset) };
   }
-  return { rdb: body.subarray(0, Number(preamble.slice(1))), replid };
+  return { rdb: body.subarray(0, Number(preamble.slice(1))), replid, offset: Number(offset) };
 }
 
 /** Feeds the bytes in pieces cut at `cuts`; everything the parser said. */
@@ -51,7 +51,7 @@ describe.each(CAPTURES)('%s', (server, rdbVersion) => {
 
     it('yields +FULLRESYNC, the RDB whole and its end', () => {
       const { events, parser } = parse(bytes);
-      expect(events[0]).toEqual({ kind: 'fullresync', replid: expected.replid, offset: 0 });
+      expect(events[0]).toEqual({ kind: 'fullresync', replid: expected.replid, offset: expected.offset });
       expect(events[1]).toMatchObject({ kind: 'rdb-start', form: form === 'diskless' ? 'eof' : 'length' });
       expect(rdbOf(events).equals(expected.rdb)).toBe(true);
       expect(events.at(-1)).toEqual({ kind: 'rdb-end', rest: Buffer.alloc(0) });
