@@ -94,7 +94,7 @@ async function syncPod(pass: Pass, ip: string, declared: AclUser[], accepted: Se
   const own = new Set(ownUsers(auth!, sha256).map((u) => u.name));
   for (const user of declared) {
     try {
-      await deps.redis.command(target, ['ACL', 'SETUSER', ...userRules(user)]);
+      await deps.redis.aclSetUser(target, user.name, userRules(user));
       if (!own.has(user.name)) accepted.add(userKey(user));
     } catch (err) {
       // An error reply is a refusal of the user's rules (an unknown command, a bad pattern): ACL
@@ -108,10 +108,10 @@ async function syncPod(pass: Pass, ip: string, declared: AclUser[], accepted: Se
   // The default user: the applied password, and the wanted one while a rotation is under way (a
   // container that restarted from an old auth.conf may have neither).
   const passwords = [auth!.password, ...(pass.newPassword && pass.newPassword !== auth!.password ? [pass.newPassword] : [])];
-  await deps.redis.command(target, ['ACL', 'SETUSER', 'default', 'on', 'resetpass', ...passwords.map((p) => `>${p}`)]);
-  const present = parseUserList(await deps.redis.command(target, ['ACL', 'USERS']));
+  await deps.redis.aclSetUser(target, 'default', ['on', 'resetpass', ...passwords.map((p) => `>${p}`)]);
+  const present = parseUserList(await deps.redis.aclUsers(target));
   for (const name of undeclaredUsers(present, declared)) {
-    await deps.redis.command(target, ['ACL', 'DELUSER', name]);
+    await deps.redis.aclDelUser(target, name);
     pass.log.info({ ip, user: name }, 'removed a user nobody declares');
   }
 }

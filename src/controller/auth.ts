@@ -131,7 +131,7 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersS
   const running = observed.filter((p) => !p.deleting && p.podIP);
   const answered = running.filter((p) => p.info);
   const added = await onEveryPod(pass, answered, 'could not give a pod the new password', (ip) =>
-    deps.redis.command(redisTarget(pass, ip), ['ACL', 'SETUSER', 'default', 'on', `>${wanted}`]),
+    deps.redis.aclSetUser(redisTarget(pass, ip), 'default', ['on', `>${wanted}`]),
   );
   if (!added || answered.length < running.length || !usersSynced) {
     pass.log.info({ waitingFor: running.filter((p) => !p.info).map((p) => p.name) }, 'password rotation waits for every pod');
@@ -141,7 +141,7 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersS
   // old one only refuses, and keeps the password it has. `resetpass` then the new one leaves exactly
   // the new one, whether the pod still had the old one or lost it in a pass that stopped part-way.
   const dropped = await onEveryPod(pass, answered, 'could not drop the old password from a pod', (ip) =>
-    deps.redis.command(redisTargetAs(pass, ip, { password: wanted }), ['ACL', 'SETUSER', 'default', 'resetpass', `>${wanted}`]),
+    deps.redis.aclSetUser(redisTargetAs(pass, ip, { password: wanted }), 'default', ['resetpass', `>${wanted}`]),
   );
   if (!dropped) return;
   pass.auth = { ...auth, password: wanted, previous: auth.password };

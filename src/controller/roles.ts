@@ -92,7 +92,7 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     await redis.replicaOf(old, next.host);
     await recordPrimary(pass, to, { from, to, reason }, await newReplIds(pass, next));
   } finally {
-    await redis.command(old, ['CLIENT', 'UNPAUSE']).catch(() => undefined);
+    await redis.unpause(old).catch(() => undefined);
   }
   await applyWriteQuorum(pass, next);
 }
@@ -100,7 +100,7 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
 /** Pauses writes on the primary, then waits until the replica holds everything it acknowledged. */
 async function pauseAndCatchUp(pass: Pass, primary: RedisTarget, replica: RedisTarget): Promise<void> {
   const { deps } = pass;
-  await deps.redis.command(primary, ['CLIENT', 'PAUSE', String(SWITCHOVER_PAUSE_MS), 'WRITE']);
+  await deps.redis.pauseWrites(primary, SWITCHOVER_PAUSE_MS);
   const deadline = deps.now() + CATCH_UP_TIMEOUT_MS;
   const primaryInfo = parseReplication(await deps.redis.info(primary));
   let linked = false;

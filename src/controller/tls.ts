@@ -88,7 +88,7 @@ export async function reloadCertificates(pass: Pass, observed: ObservedPod[]): P
       everywhere &&= serves;
       // While the CA is renewed the CAs to trust change under the same certificate: every pod re-reads them.
       if (serves && !tls.caRenewal) continue;
-      const current = await deps.redis.command(target, ['CONFIG', 'GET', 'tls-cert-file']);
+      const current = await deps.redis.configGet(target, 'tls-cert-file');
       await deps.redis.configSet(target, 'tls-cert-file', certificateReloadPath(current));
       if (!serves) pass.log.info({ pod: pod.name }, 'pod serves an old certificate: told it to re-read its files');
     } catch (err) {

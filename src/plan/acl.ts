@@ -9,7 +9,8 @@ export const REPLICATION_USER = 'rro-replication';
 export const BACKUP_USER = 'rro-backup';
 
 /**
- * The operator's user: exactly the commands src/controller and src/redis send, no key, no channel.
+ * The operator's user: exactly the commands the methods of RedisCommands (src/redis/client.ts) send,
+ * no key, no channel (test/unit/redis/commands.test.ts derives this list from those methods).
  * - info: INFO replication and INFO server (observe; the switchover's catch-up check);
  * - replicaof: wiring replicas to their parents, promotion (REPLICAOF NO ONE), demotion;
  * - config|set: spec.config and the write quorum at run time, masteruser/masterauth, TLS reloads;
@@ -119,7 +120,7 @@ function quoted(value: string): string {
  * so that a restarted pod has what the running ones were given; an app user's rules are only ever
  * written here after a running Redis accepted them (a rule it refuses would stop it from starting). */
 export function authConf(applied: AppliedAuth, hash: (password: string) => string): string {
-  const users = [...ownUsers(applied, hash), ...applied.users].map((u) => `user ${userRules(u).join(' ')}\n`);
+  const users = [...ownUsers(applied, hash), ...applied.users].map((u) => `user ${[u.name, ...userRules(u)].join(' ')}\n`);
   return [
     `requirepass ${quoted(applied.password)}\n`,
     `masteruser ${REPLICATION_USER}\n`,
@@ -140,7 +141,7 @@ export function ownUsers(applied: Pick<AppliedAuth, OwnPasswords>, hash: (passwo
 /** A user as ACL SETUSER (and a `user` line) takes it: `reset` first, so that the result depends on
  * the rules only, not on what the user had before. */
 export function userRules(user: AclUser): string[] {
-  return [user.name, 'reset', 'on', `#${user.hash}`, ...user.rules];
+  return ['reset', 'on', `#${user.hash}`, ...user.rules];
 }
 
 /** The rules of spec.auth.users[].rules, one per word. */

@@ -101,6 +101,32 @@ export abstract class RedisCommands {
     return this.command(target, ['CONFIG', 'SET', directive, value]);
   }
 
+  configGet(target: RedisTarget, directive: string): Promise<string> {
+    return this.command(target, ['CONFIG', 'GET', directive]);
+  }
+
+  /** Holds every write for `ms` (reads go on): the switchover's catch-up. */
+  pauseWrites(target: RedisTarget, ms: number): Promise<string> {
+    return this.command(target, ['CLIENT', 'PAUSE', String(ms), 'WRITE']);
+  }
+
+  unpause(target: RedisTarget): Promise<string> {
+    return this.command(target, ['CLIENT', 'UNPAUSE']);
+  }
+
+  /** ACL SETUSER with these rules (the password ones are kept out of errors: secretArguments). */
+  aclSetUser(target: RedisTarget, name: string, rules: readonly string[]): Promise<string> {
+    return this.command(target, ['ACL', 'SETUSER', name, ...rules]);
+  }
+
+  aclUsers(target: RedisTarget): Promise<string> {
+    return this.command(target, ['ACL', 'USERS']);
+  }
+
+  aclDelUser(target: RedisTarget, name: string): Promise<string> {
+    return this.command(target, ['ACL', 'DELUSER', name]);
+  }
+
   /** The SHA-256 fingerprint of the certificate a TLS server presents to a new connection now
    * (pooled connections keep the one of their handshake). */
   abstract servedCertificate(target: RedisTarget & { tls: RedisTls }): Promise<string>;

@@ -78,7 +78,7 @@ describe('the applied-auth Secret', () => {
 
 describe('users', () => {
   it('ACL SETUSER starts from reset, so the result depends on the rules only', () => {
-    expect(userRules({ name: 'app', hash: 'h', rules: ['~a:*', '+get'] })).toEqual(['app', 'reset', 'on', '#h', '~a:*', '+get']);
+    expect(userRules({ name: 'app', hash: 'h', rules: ['~a:*', '+get'] })).toEqual(['reset', 'on', '#h', '~a:*', '+get']);
   });
 
   it('splits rules at any run of spaces', () => {
