@@ -177,6 +177,8 @@ export function startController(opts: ControllerOptions): Controller {
     passwords: passwordCache(kube, Date.now),
     operatorNamespace: opts.operatorNamespace,
     rdbServer,
+    // The prober is made below, once the caches it reads exist.
+    silentSince: (key, pod, ip) => prober.silentSince(key, pod, ip),
     backupFiles: s3BackupFiles,
     cache: {
       resource: (namespace, name) => {

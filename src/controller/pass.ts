@@ -105,6 +105,8 @@ export interface Deps {
   operatorNamespace: string | undefined;
   /** Serves backups to the pods being restored, as their primary (backup/rdb-server.ts). */
   rdbServer: RdbServer;
+  /** Since when the prober has had no answer from a pod at this IP (controller/prober.ts), if so. */
+  silentSince(key: string, pod: string, ip: string): number | undefined;
   /** The files of backups in an object store, for retention (S3 in production, a fake in tests). */
   backupFiles(store: ObjectStore, credentials: S3Credentials): BackupFiles;
 }

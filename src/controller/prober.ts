@@ -147,12 +147,14 @@ export class Prober {
         const target = p.podIP ? this.options.targets.targetOf(p.podIP) : undefined;
         return p.podIP && target ? [{ pod: { ...p, podIP: p.podIP }, target }] : [];
       });
+      const sentAtMs = this.options.now();
       const probed = await Promise.all(reachable.map(async ({ pod, target }) => ({ ...pod, answer: await this.ask(target) })));
       const verdict = judgeProbe(this.memory.get(key), {
         primary: rr.status?.primary ?? pods.find((p) => p.role === 'primary' && !p.deleting)?.name,
         pods: probed,
         readService: spec.readService,
         primaryDownSeconds: spec.failover.primaryDownSeconds,
+        sentAtMs,
         nowMs: this.options.now(),
       });
       this.memory.set(key, verdict.memory);
@@ -174,6 +176,13 @@ export class Prober {
     } catch (err) {
       return AUTH_FAILED.test(String(err)) ? 'refused' : undefined;
     }
+  }
+
+  /** Since when a pod of a resource, at this IP, has not answered the probes (the first silent
+   * probe's sending), if it has not. */
+  silentSince(key: string, pod: string, ip: string): number | undefined {
+    const known = this.memory.get(key)?.pods.get(pod);
+    return known?.facts.ip === ip ? known.silentSinceMs : undefined;
   }
 
   private specOf(key: string, rr: RedisReplication): RedisReplicationSpec | undefined {

@@ -1,7 +1,7 @@
 // Reconcile(key): observe, decide with pure functions (plan/), act in small idempotent steps, write
 // status. Level-triggered: everything is derived from the API objects and what Redis says, so a
 // pass can be interrupted anywhere and the next one carries on.
-import { parseSpec, totalPods, type RedisReplication } from '../api/schema.js';
+import { parseSpec, totalPods } from '../api/schema.js';
 import type { Requeue } from '../kube/workqueue.js';
 import { ANNOTATION, LABEL } from '../plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod } from '../plan/observation.js';
@@ -76,11 +76,13 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     await ensureServing(pass);
     return restore(pass, claimRefs, !noCertificate && !noPassword);
   }
+  // An INFO sent now that gets no answer means no answer from now on (primaryDownSeconds counts from here).
+  const observedAtMs = deps.now();
   let observed = await observePods(pass);
   await reportStuckPods(pass, observed);
   await markClaimsHoldingData(pass, observed, claimRefs);
 
-  const { decision, claims } = decide(pass, observed, claimRefs);
+  const { decision, claims } = decide(pass, observed, claimRefs, observedAtMs);
   const change = await actOnPrimary(pass, decision, observed);
   if (change !== 'none') observed = await observePods(pass);
   // After the primary: a failover needs no Service, budget or policy write, and an API server that
@@ -155,7 +157,7 @@ async function ensureServing(pass: Pass): Promise<void> {
 }
 
 /** The primary decision, from what this pass observed and what status recorded. */
-function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[]): { decision: PrimaryDecision; claims: Set<string> } {
+function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[], observedAtMs: number): { decision: PrimaryDecision; claims: Set<string> } {
   const { deps, rr, spec, memory } = pass;
   const recorded = rr.status?.primary ?? observed.find((p) => p.role === 'primary' && !p.deleting)?.name;
   // Volumes that may hold data: marked ones, and the recorded primary's and the target's, which may
@@ -173,7 +175,7 @@ function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[]): { d
     primaryDownSeconds: spec.failover.primaryDownSeconds,
     acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
     primaryReplIds: rr.status?.primaryReplIds,
-    unreachableSinceMs: trackUnreachable(memory, rr, observed, deps.now()),
+    unreachableSinceMs: trackUnreachable(pass, observed, observedAtMs),
     inDoubtSinceMs: memory.inDoubtSinceMs,
     nowMs: deps.now(),
   });
@@ -191,11 +193,15 @@ function memoryOf(deps: Deps, key: string): ResourceMemory {
   return memory;
 }
 
-/** Remembers since when the recorded primary has had an IP but no answer. */
-function trackUnreachable(memory: ResourceMemory, rr: RedisReplication, observed: ObservedPod[], nowMs: number): number | undefined {
+/** Remembers since when the recorded primary has had an IP but no answer: since this pass's INFO
+ * was sent, or the prober's first unanswered one, whichever came first. */
+function trackUnreachable(pass: Pass, observed: ObservedPod[], observedAtMs: number): number | undefined {
+  const { memory, rr, deps } = pass;
   const primary = observed.find((p) => p.name === rr.status?.primary);
-  if (primary?.podIP && !primary.info) memory.unreachableSinceMs ??= nowMs;
-  else delete memory.unreachableSinceMs;
+  if (primary?.podIP && !primary.info) {
+    const probed = deps.silentSince(`${pass.namespace}/${pass.name}`, primary.name, primary.podIP);
+    memory.unreachableSinceMs ??= Math.min(observedAtMs, probed ?? observedAtMs);
+  } else delete memory.unreachableSinceMs;
   return memory.unreachableSinceMs;
 }
 

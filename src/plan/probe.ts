@@ -34,6 +34,8 @@ export interface ProbeInput {
   pods: ProbedPod[];
   readService: RedisReplicationSpec['readService'];
   primaryDownSeconds: number;
+  /** When the probe was sent (a pod silent since then did not answer from that moment), and now. */
+  sentAtMs: number;
   nowMs: number;
 }
 
@@ -150,7 +152,7 @@ export function judgeProbe(previous: ProbeMemory | undefined, input: ProbeInput)
     const known = previous?.pods.get(pod.name);
     const before = known?.facts.ip === pod.podIP ? known : undefined;
     const isPrimary = pod.name === input.primary;
-    const silentSinceMs = facts.state === 'silent' ? (before?.silentSinceMs ?? nowMs) : undefined;
+    const silentSinceMs = facts.state === 'silent' ? (before?.silentSinceMs ?? input.sentAtMs) : undefined;
     const reasons: ProbeReason[] = before ? changesOf(before.facts, facts) : previous && facts.state !== 'silent' ? ['new pod'] : [];
     // A primary first seen silent (a new pod, a new IP, the prober's first look) is a silence that starts.
     if (isPrimary && facts.state === 'silent' && !before) reasons.push('silent');

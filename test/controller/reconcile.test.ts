@@ -93,6 +93,19 @@ describe('reconcile', () => {
     await world.settle(rr, () => world.ready(rr) && world.kube.services.size === 2);
   });
 
+  it('primaryDownSeconds counts from the prober\'s first unanswered probe when it came before the pass\'s', async () => {
+    const old = status().primary!;
+    const ip = primaryServer().ip;
+    primaryServer().unreachable = true;
+    // The prober sent an INFO 2 s ago that got no answer (it timed out since).
+    const silentAt = world.nowMs - 2000;
+    world.deps.silentSince = (key, pod, at) => (key === 'ns/cache' && pod === old && at === ip ? silentAt : undefined);
+    const passes = await world.settle(rr, () => status().primary !== old, 10);
+    // 3 s from the probe: at the second pass (1 s after the first), not the fourth.
+    expect(passes).toBe(2);
+    expect(world.nowMs - 1000 - silentAt).toBeGreaterThanOrEqual(3000);
+  });
+
   it('failover waits primaryDownSeconds before acting', async () => {
     rr = apply({ replicas: 2, failover: { primaryDownSeconds: 5 } });
     const old = status().primary!;

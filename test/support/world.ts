@@ -48,6 +48,8 @@ export class World {
       passwords: passwordCache(this.kube, () => this.nowMs),
       operatorNamespace: OPERATOR_NAMESPACE,
       rdbServer: this.rdbServer,
+      // No prober in the fake world: passes find silences themselves.
+      silentSince: () => undefined,
       backupFiles: (store, credentials) => this.objectStore.client(store, credentials),
     };
   }

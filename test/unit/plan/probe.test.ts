@@ -52,6 +52,7 @@ const input = (answers: Answers, nowMs: number, over: Partial<ProbeInput> = {}):
   pods: (Object.entries(answers) as [keyof typeof IP, ProbeAnswer][]).map(([name, answer]) => pod(name, answer)),
   readService,
   primaryDownSeconds: 3,
+  sentAtMs: nowMs,
   nowMs,
   ...over,
 });
@@ -168,6 +169,14 @@ describe('judgeProbe: a lost primary is urgent', () => {
 
   it('a primary that refuses the last credentials answers: routine, not urgent', () => {
     expect(probes(healthy(), { ...healthy(), 'c-0': 'refused' })[1]!.enqueue).toBe('routine');
+  });
+
+  it('a silence starts when the unanswered probe was sent, not when it timed out: the wait for primaryDownSeconds counts from there', () => {
+    const first = judgeProbe(undefined, input(healthy(), 0));
+    // Sent at 1 s, timed out at 2 s (a frozen primary answers nothing until the command timeout).
+    const silent = judgeProbe(first.memory, input({ ...healthy(), 'c-0': undefined }, 2000, { sentAtMs: 1000, primaryDownSeconds: 1 }));
+    expect(silent.memory.pods.get('c-0')?.silentSinceMs).toBe(1000);
+    expect(reasons(silent)).toEqual(['c-0: silent', 'c-0: primary down']);
   });
 
   it('a silent replica is not urgent, however long', () => {
