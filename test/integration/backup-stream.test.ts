@@ -152,9 +152,12 @@ describe('ReplicationRdbServer', () => {
     await redis(port, ['--masterauth', 'repl-pw']);
     const serving = rdbServer.serve(job(manifest));
     const at = (await rdbServer.address())!;
+    const t0 = Date.now();
     await pool.command({ host: '127.0.0.1', port }, ['REPLICAOF', at.host, String(at.port)]);
     await serving.sent;
     await waitFor(async () => /master_link_status:up/.test(await info(port)), { timeoutMs: 30_000, intervalMs: 100, what: 'the restored server linked' });
+    const ms = Date.now() - t0;
+    console.log(`[restore] ${manifest.size} bytes from the object store, checked and loaded in ${ms} ms (${(manifest.size / 1e6 / (ms / 1000)).toFixed(1)} MB/s)`);
     expect(await info(port)).toContain(`master_replid:${manifest.replid}`);
     await pool.command({ host: '127.0.0.1', port }, ['REPLICAOF', 'NO', 'ONE']);
     expect(await pool.command({ host: '127.0.0.1', port }, ['DBSIZE'])).toBe(String(KEYS));
