@@ -64,8 +64,9 @@ export async function switchover(pass: Pass, observed: ObservedPod[], from: stri
   try {
     await handOver(pass, observed, from, to, 'Switchover');
   } catch (err) {
-    // A stale view (the intent's conditional write refused) must not touch the status.
-    if (isConflict(err)) throw err;
+    // A stale view (the intent's conditional write refused) must not touch the status; nor may a
+    // hand-over that moved the role before it failed.
+    if (isConflict(err) || err instanceof RoleMoved) throw err;
     await clearIntent(pass);
     await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverFailed', `switchover from ${from} to ${to} failed, ${from} stays the primary: ${(err as Error).message}`);
     return 'none';
@@ -74,6 +75,13 @@ export async function switchover(pass: Pass, observed: ObservedPod[], from: stri
   await pass.deps.events.record(pass.rr, 'Normal', 'Switchover', `switched over from ${from} to ${to}`);
   return { from, to, reason: 'Switchover' };
 }
+
+/** A hand-over that failed after its old primary became the target's replica: the role has moved
+ * (the target is the one writable pod and holds everything the old primary acknowledged), only its
+ * record is missing. The intent stays, naming the target: the next pass adopts it. Cleared, status
+ * would name the old primary, a replica now, and once the target restarted from its volume (offset
+ * 0) nothing would tell which volume is newer: the decision would wait for ever (seed 324225). */
+class RoleMoved extends Error {}
 
 /** Pause writes on the old primary, wait until the new one holds all of them, record the intent,
  * promote it and make the old one its replica before the pause ends: at no moment do two pods take
@@ -84,13 +92,23 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
   const old = targetOf(pass, observed, from);
   const next = targetOf(pass, observed, to);
   const info = observed.find((p) => p.name === to)?.info;
+  let step: 'catchUp' | 'promote' | 'demoted' = 'catchUp';
   try {
     if (info?.role === 'replica' && info.masterHost !== old.host) await redis.replicaOf(next, old.host);
     await pauseAndCatchUp(pass, old, next);
     await writeIntent(pass, to, reason);
+    step = 'promote';
     await redis.promote(next);
     await redis.replicaOf(old, next.host);
+    step = 'demoted';
     await recordPrimary(pass, to, { from, to, reason }, await newReplIds(pass, next));
+  } catch (err) {
+    // A demotion that failed may have been made all the same (the reply lost): the old primary
+    // says. One that says nothing is taken as not made: it goes on as the primary.
+    if (!isConflict(err) && (step === 'demoted' || (step === 'promote' && (await isReplicaOf(pass, old, next))))) {
+      throw new RoleMoved(`${from} is a replica of ${to}, the change is not recorded yet: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
   } finally {
     await redis.unpause(old).catch(() => undefined);
   }
@@ -132,6 +150,12 @@ async function moveRoleLabels(pass: Pass, from: string, to: string): Promise<voi
 async function newReplIds(pass: Pass, target: RedisTarget): Promise<string[] | undefined> {
   const info = await pass.deps.redis.info(target).then(parseReplication, () => undefined);
   return info?.role === 'master' ? replIds(info) : undefined;
+}
+
+/** `pod` answers as a replica of `parent` (no answer: not known to be). */
+async function isReplicaOf(pass: Pass, pod: RedisTarget, parent: RedisTarget): Promise<boolean> {
+  const info = await pass.deps.redis.info(pod).then(parseReplication, () => undefined);
+  return info?.role === 'replica' && info.masterHost === parent.host;
 }
 
 function targetOf(pass: Pass, observed: ObservedPod[], name: string): RedisTarget {

@@ -277,6 +277,81 @@ describe('intent, staleness and interrupted changes', () => {
     expect(primaryOf(world, rr).log).toEqual(acked);
   });
 
+  /** Persistence, one replica, 30 writes: a switchover to the replica is asked for and one pass
+   * runs it with `fault` in place. */
+  async function switchoverWith(fault: (ips: { oldIP: string; targetIP: string; target: string }, world: World) => void) {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const [oldIP, targetIP] = [world.kube.serverOf('ns', old)!.ip, world.kube.serverOf('ns', target)!.ip];
+    const acked = write(world, rr, 1, 30);
+    const replicaOf = world.redis.replicaOf.bind(world.redis);
+    fault({ oldIP, targetIP, target }, world);
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    await world.reconcile(rr).catch(() => undefined);
+    world.kube.beforeCall = () => {};
+    world.redis.beforeCommand = () => {};
+    world.redis.replicaOf = replicaOf;
+    return { world, rr, old, target, oldIP, targetIP, acked };
+  }
+
+  // Seed 324225 of the simulation: the hand-over was made in Redis, the status write that records
+  // it failed, and the failed switchover cleared its intent. Status named the old primary, now a
+  // replica of the target; the target restarted from its volume (offset 0) before a pass adopted
+  // it, and nothing told the two volumes apart: the decision waited for ever.
+  it.each([
+    [
+      'the record of the new primary fails',
+      ({ target }: { target: string }, world: World) => {
+        let failed = false;
+        world.kube.beforeCall = (verb, what) => {
+          // The first status write once the target is writable (the record of the new primary) fails.
+          if (failed || verb !== 'patch' || what !== 'redisreplication/status/cache' || world.kube.serverOf('ns', target)!.role !== 'master') return;
+          failed = true;
+          throw new ApiError(500, 'injected');
+        };
+      },
+    ],
+    [
+      "the old primary's demotion is made but its reply is lost",
+      ({ oldIP, targetIP }: { oldIP: string; targetIP: string }, world: World) => {
+        const replicaOf = world.redis.replicaOf.bind(world.redis);
+        world.redis.replicaOf = async (pod, host, port) => {
+          const reply = await replicaOf(pod, host, port);
+          if (pod.host === oldIP && host === targetIP) throw new RedisUnavailable('timed out');
+          return reply;
+        };
+      },
+    ],
+  ])('a switchover that moved the role before it failed (%s) keeps its intent: the target, restarted from its volume, takes the role back (no lock-out)', async (_, fault) => {
+    const { world, rr, old, target, targetIP, acked } = await switchoverWith(fault);
+    expect(world.kube.serverOf('ns', old)!.masterHost).toBe(targetIP);
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    world.kube.restartContainer('ns', target);
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('a switchover whose demotion of the old primary is not made, after the target was promoted, leaves no intent: the old primary keeps the role and the writes it takes once unpaused', async () => {
+    const { world, rr, old, target, oldIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
+      world.redis.beforeCommand = (ip, args) => {
+        if (ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`) throw new RedisUnavailable('refused');
+      };
+    });
+    expect(world.kube.serverOf('ns', target)!.role).toBe('master');
+    expect(world.status(rr)).toMatchObject({ primary: old });
+    expect(world.status(rr)!.targetPrimary).toBeUndefined();
+    // Its clients write again once the pause is lifted.
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
   /** Persistence, one replica: the primary's pod goes with a tail no replica has, the failover to
    * the replica writes its intent and the operator dies before the promotion. */
   async function failoverInterruptedBeforePromotion() {
