@@ -9,6 +9,7 @@ import { BACKUP_KIND, type RedisBackup } from '../api/backup.js';
 import { GROUP, VERSION } from '../api/schema.js';
 import { ignore, isConflict, isNotFound } from '../kube/client.js';
 import type { BackupFiles } from '../backup/object-store.js';
+import { backupBeingRestored } from '../plan/restore.js';
 import { expiredBackups, parseRetention, scheduleProblem, scheduleStep, type ScheduleStatus } from '../plan/backup-schedule.js';
 import { storeCredentials } from './backups.js';
 import type { Pass } from './pass.js';
@@ -78,6 +79,7 @@ export async function runRetention(pass: Pass): Promise<void> {
     store: backup.objectStore,
     resource: name,
     nowMs: deps.now(),
+    restoring: new Set(deps.cache.resources(namespace).flatMap((r) => backupBeingRestored(r) ?? [])),
   });
   const withFiles: { name: string; prefix: string }[] = [];
   for (const e of expired) {

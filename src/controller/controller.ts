@@ -188,6 +188,7 @@ export function startController(opts: ControllerOptions): Controller {
         }
         return undefined;
       },
+      resources: (namespace) => resources.flatMap((i) => i.list()).filter((r) => r.metadata.namespace === namespace),
       pods: owned(pods),
       claims: owned(claims),
       services: owned(services),

@@ -60,6 +60,8 @@ type RedisApi = RedisCommands;
 /** Watched objects, from the informers' caches. */
 export interface Caches {
   resource(namespace: string, name: string): RedisReplication | undefined;
+  /** The RedisReplications of a namespace. */
+  resources(namespace: string): RedisReplication[];
   pods(namespace: string, instance: string): V1Pod[];
   claims(namespace: string, instance: string): V1PersistentVolumeClaim[];
   services(namespace: string, instance: string): V1Service[];

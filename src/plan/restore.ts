@@ -24,6 +24,13 @@ export function isRestoring(spec: Pick<RedisReplicationSpec, 'bootstrap'>, statu
   return spec.bootstrap?.recovery !== undefined && status?.restore?.phase !== 'Completed';
 }
 
+/** The RedisBackup a resource is still being restored from, read from its spec as stored (it may
+ * not parse: retention must keep what any resource may still read). */
+export function backupBeingRestored(rr: Pick<RedisReplication, 'spec' | 'status'>): string | undefined {
+  const backup = (rr.spec as { bootstrap?: { recovery?: { backup?: unknown } } } | undefined)?.bootstrap?.recovery?.backup;
+  return typeof backup === 'string' && rr.status?.restore?.phase !== 'Completed' ? backup : undefined;
+}
+
 export type BackupCheck =
   | { ok: true; source: RestoreSource }
   /** wait: the backup may still become restorable (missing, or not finished); fail: it never will. */

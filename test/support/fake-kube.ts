@@ -346,6 +346,7 @@ export class FakeKube implements KubeApi {
 
   readonly cache: Caches = {
     resource: (namespace, name) => clone((this.lagging ?? this).resources.get(`${namespace}/${name}`)),
+    resources: (namespace) => [...(this.lagging ?? this).resources.values()].filter((r) => r.metadata.namespace === namespace).map(clone),
     pods: (namespace, instance) => this.owned((this.lagging ?? this).pods, namespace, instance),
     claims: (namespace, instance) => this.owned((this.lagging ?? this).claims, namespace, instance),
     services: (namespace, instance) => this.owned((this.lagging ?? this).services, namespace, instance),

@@ -225,6 +225,11 @@ describe('expiredBackups', () => {
     expect(expired([c(1), c(2, 'Failed'), c(5), c(8), c(9, 'Failed')], { maxAgeMs: 4 * DAY })).toEqual(['b1', 'b2', 'b5']);
   });
 
+  it('never a backup a resource is being restored from', () => {
+    const all = [c(1), c(2), c(3)];
+    expect(expiredBackups({ backups: all, retention: { count: 1 }, store: STORE, resource: 'cache', nowMs: NOW, restoring: new Set(['b1']) }).map((e) => e.name)).toEqual(['b2']);
+  });
+
   it('never the newest Completed backup, however old', () => {
     expect(expired([c(1), c(2), c(3, 'Failed')], { maxAgeMs: HOUR })).toEqual(['b1', 'b3']);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canLoad, checkBackup, loaded } from '../../../src/plan/restore.js';
+import { backupBeingRestored, canLoad, checkBackup, loaded } from '../../../src/plan/restore.js';
 import type { ReplicationInfo } from '../../../src/redis/info.js';
 
 describe('canLoad', () => {
@@ -33,6 +33,14 @@ describe('checkBackup', () => {
     expect(checkBackup(of({ phase: 'Running' }), 'b')).toMatchObject({ ok: false, wait: true, reason: 'BackupNotCompleted' });
     expect(checkBackup(of({ phase: 'Failed' }), 'b')).toMatchObject({ ok: false, wait: false, reason: 'BackupFailed' });
     expect(checkBackup(of({ phase: 'Completed', sha256: 'x' }), 'b')).toMatchObject({ ok: false, wait: false, reason: 'BackupIncomplete' });
+  });
+});
+
+describe('backupBeingRestored', () => {
+  it('names the backup of a resource not restored yet, whatever else its spec holds', () => {
+    expect(backupBeingRestored({ spec: { bootstrap: { recovery: { backup: 'b1' } }, replicas: 'bad' } as never })).toBe('b1');
+    expect(backupBeingRestored({ spec: { bootstrap: { recovery: { backup: 'b1' } } } as never, status: { restore: { phase: 'Completed' } } })).toBeUndefined();
+    expect(backupBeingRestored({ spec: {} as never })).toBeUndefined();
   });
 });
 
