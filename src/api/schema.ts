@@ -467,7 +467,13 @@ export const specSchema = z
       }),
     /** Backups of this resource (RedisBackup objects) go to this object store. */
     backup: z
-      .object({ objectStore: objectStoreSchema, schedule: scheduleSchema.optional(), retention: retentionSchema.optional() })
+      .object({
+        objectStore: objectStoreSchema,
+        schedule: scheduleSchema.optional(),
+        retention: retentionSchema.optional(),
+        /** Continuous archiving of the replication stream: accepted by the API, refused by parseSpec until built. */
+        archive: z.boolean().optional(),
+      })
       .strict()
       .optional(),
     /** A new resource made from a backup: its primary starts from the backup's RDB (checked first). */
@@ -476,7 +482,11 @@ export const specSchema = z
         recovery: z
           .object({
             /** A Completed RedisBackup of this namespace. */
-            backup: objectName('a RedisBackup', { empty: false }),
+            backup: objectName('a RedisBackup', { empty: false }).optional(),
+            /** Point-in-time recovery from an archive (accepted by the API, refused by parseSpec until built). */
+            objectStore: objectStoreSchema.optional(),
+            resource: resourceNameSchema.optional(),
+            targetTime: z.iso.datetime({ offset: true }).optional(),
           })
           .strict(),
       })
@@ -681,6 +691,14 @@ export function parseSpec(raw: unknown, name?: string): SpecResult {
     if (quorum && quorum.minReplicas > result.data.replicas) {
       return { ok: false, message: `spec.writeQuorum.minReplicas: ${quorum.minReplicas} is more than the ${result.data.replicas} replicas; the primary would refuse every write` };
     }
+    const recovery = result.data.bootstrap?.recovery;
+    // Point-in-time recovery and archiving are named by the API (CONTRACT) but not built: a resource
+    // that asks for them is refused rather than brought up without them.
+    if (result.data.backup?.archive) return { ok: false, message: 'spec.backup.archive: continuous archiving (point-in-time recovery) is not supported yet; nothing is created' };
+    if (recovery && (recovery.objectStore || recovery.resource || recovery.targetTime)) {
+      return { ok: false, message: 'spec.bootstrap.recovery: recovery from an archive (objectStore, resource, targetTime) is not supported yet; restore a RedisBackup with recovery.backup' };
+    }
+    if (recovery && !recovery.backup) return { ok: false, message: 'spec.bootstrap.recovery.backup: name the RedisBackup to restore' };
     // Restored through a replication link of the operator's own, in plain TCP: the data would cross
     // the network unencrypted, which a resource that asks for TLS must never see.
     if (result.data.bootstrap?.recovery && result.data.tls?.enabled) {

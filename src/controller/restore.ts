@@ -35,7 +35,8 @@ export function restoring(pass: Pass): boolean {
 
 export async function restore(pass: Pass, claimRefs: ClaimRef[], ready: boolean): Promise<Requeue> {
   const { deps, rr, spec, memory } = pass;
-  const backup = spec.bootstrap!.recovery!.backup;
+  // parseSpec refuses a recovery without a backup (an archive's is not built yet).
+  const backup = spec.bootstrap!.recovery!.backup!;
   const base: RestoreStatus = { backup, startedAt: rr.status?.restore?.startedAt ?? new Date(deps.now()).toISOString() };
   const check = checkBackup(deps.cache.backup(pass.namespace, backup), backup);
   if (!check.ok) return report(pass, { ...base, phase: check.wait ? 'Pending' : 'Failed', reason: check.reason, message: check.message }, WAIT_MS);
