@@ -8,6 +8,11 @@
 // held back until the whole file matches the manifest's SHA-256 and size. A Redis replica loads a
 // full sync only once every announced byte has arrived (a diskless load aborts a cut-off stream and
 // discards it), so a file that does not match is never loaded: the connection is cut instead.
+//
+// A point-in-time restore sends more after the RDB: the archived replication stream from the
+// backup's offset up to the cut (the job's `stream`), which the pod applies as any replica applies
+// its primary's commands; its offset then reaches the cut. Those bytes are applied as they come, so
+// whoever provides them checks each piece before yielding it (archive-store.ts: a segment's SHA-256).
 import { createHash } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -30,6 +35,8 @@ export interface RdbJob {
   password?: string | undefined;
   /** Opens the RDB's bytes (the object store's stream). */
   open(): Promise<Readable>;
+  /** What follows the RDB on the link, in order: the replication stream from `offset` on. */
+  stream?(): AsyncIterable<Buffer>;
 }
 
 export interface RdbServing {
@@ -112,7 +119,7 @@ export class ReplicationRdbServer implements RdbServer {
     socket.on('error', () => undefined);
     socket.on('close', () => entry.reject(new Error(`the pod at ${ip} closed the replication link before the RDB was sent`)));
     new Handshake(socket, entry.job, () => {
-      streamRdb(socket, entry.job).then(entry.resolve, (err: Error) => {
+      serveSync(socket, entry.job).then(entry.resolve, (err: Error) => {
         socket.destroy();
         entry.reject(err);
       });
@@ -200,17 +207,28 @@ function parseCommand(buf: Buffer): { args: string[]; length: number } | 'incomp
   return { args, length: pos };
 }
 
+type Write = (chunk: Buffer | string) => Promise<void>;
+
+/** The RDB, then the stream if the job has one. */
+async function serveSync(socket: Socket, job: RdbJob): Promise<void> {
+  const write: Write = (chunk) => {
+    if (socket.destroyed) return Promise.reject(new Error('the pod closed the replication link during the transfer'));
+    return socket.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => socket.once('drain', resolve));
+  };
+  await streamRdb(job, write);
+  if (!job.stream) return;
+  for await (const chunk of job.stream()) await write(chunk);
+}
+
 /** `$<size>` and the RDB, the last chunk sent only once the whole file is checked. */
-async function streamRdb(socket: Socket, job: RdbJob): Promise<void> {
+async function streamRdb(job: RdbJob, write: Write): Promise<void> {
   const body = await job.open();
   const hash = createHash('sha256');
   let bytes = 0;
   let held: Buffer | undefined;
-  const write = (chunk: Buffer | string) => (socket.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => socket.once('drain', resolve)));
   await write(`$${job.size}\r\n`);
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (socket.destroyed) throw new Error('the pod closed the replication link during the transfer');
       hash.update(chunk);
       bytes += chunk.length;
       if (bytes > job.size) throw new RdbMismatch(`the stored RDB is larger than the manifest's ${job.size} bytes`);

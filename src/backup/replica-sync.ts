@@ -3,6 +3,7 @@
 // server knows it (Redis 7+, Valkey), for the RDB alone (REPLCONF rdb-only 1: no command stream, and
 // the primary keeps no replica state for it); then PSYNC ? -1 and the RDB, streamed as it comes.
 // Where rdb-only is unknown (Redis 6.2) the connection is closed as soon as the RDB has ended.
+// The connection and authentication (openReplicaLink) are the archiver's too (archiver.ts).
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { PassThrough, type Readable } from 'node:stream';
@@ -32,7 +33,7 @@ export interface SyncOptions {
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = { connectMs: 5_000, replyMs: 60_000, idleMs: 30_000 };
 
 /** One RESP command, as a replica writes it. */
-function resp(args: readonly string[]): string {
+export function resp(args: readonly string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
 
@@ -84,8 +85,22 @@ class LineReader {
   }
 }
 
-/** Opens a full sync from `target`; resolves once the primary said +FULLRESYNC and the RDB started. */
-export async function fullSync(target: RedisTarget, opts: SyncOptions = DEFAULT_SYNC_OPTIONS): Promise<FullSync> {
+/** A connection to a server as one of its replicas, authenticated; the handshake's replies are read
+ * a line at a time until release(). */
+export interface ReplicaLink {
+  socket: Socket;
+  /** Sends one command; its one-line reply. `what` names the step in errors. */
+  ask(args: string[], what: string): Promise<string>;
+  /** ask, failing unless the reply is +...; the error never carries the password. */
+  must(args: string[], what: string): Promise<void>;
+  /** Names the step for the errors of timeouts and closes. */
+  step(what: string): void;
+  /** Stops reading replies: the bytes that came after the last one. */
+  release(): Buffer;
+}
+
+/** Connects to `target` and authenticates (when it has a password); destroys the socket on failure. */
+export async function openReplicaLink(target: RedisTarget, opts: SyncOptions): Promise<ReplicaLink> {
   const port = target.port ?? REDIS_PORT;
   const socket: Socket = target.tls ? tlsConnect({ host: target.host, port, ...tlsOptions(target.tls) }) : netConnect({ host: target.host, port });
   const secrets = [target.password];
@@ -95,37 +110,54 @@ export async function fullSync(target: RedisTarget, opts: SyncOptions = DEFAULT_
   socket.on('timeout', () => socket.destroy(new Error(`no answer from ${target.host}:${port} for ${socket.timeout} ms while ${phase}`)));
   socket.on('error', (err) => reader.fail(redact(err, secrets)));
   socket.on('close', () => reader.fail(new Error(`${target.host}:${port} closed the connection while ${phase}`)));
+  const ask = async (args: string[], what: string): Promise<string> => {
+    phase = what;
+    socket.write(resp(args));
+    return reader.line();
+  };
+  const link: ReplicaLink = {
+    socket,
+    ask,
+    async must(args, what) {
+      const reply = await ask(args, what);
+      if (!reply.startsWith('+')) throw redact(new Error(`${what}: ${reply}`), secrets);
+    },
+    step: (what) => void (phase = what),
+    release: () => reader.release(),
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once(target.tls ? 'secureConnect' : 'connect', resolve);
       socket.once('error', reject);
     });
     socket.setTimeout(opts.replyMs);
-    const ask = async (args: string[], what: string): Promise<string> => {
-      phase = what;
-      socket.write(resp(args));
-      return reader.line();
-    };
-    const must = async (args: string[], what: string): Promise<void> => {
-      const reply = await ask(args, what);
-      if (!reply.startsWith('+')) throw redact(new Error(`${what}: ${reply}`), secrets);
-    };
     if (target.password !== undefined) {
-      await must(target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password], 'authenticating');
+      await link.must(target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password], 'authenticating');
     }
-    await must(['REPLCONF', 'capa', 'eof'], 'asking for the diskless form (REPLCONF capa eof)');
-    const rdbOnly = (await ask(['REPLCONF', 'rdb-only', '1'], 'asking for the RDB alone (REPLCONF rdb-only 1)')).startsWith('+');
-    phase = 'waiting for the RDB (PSYNC ? -1)';
-    socket.write(resp(['PSYNC', '?', '-1']));
-    return await streamRdb(socket, reader, rdbOnly, opts, (p) => (phase = p));
+    return link;
   } catch (err) {
     socket.destroy();
     throw err;
   }
 }
 
+/** Opens a full sync from `target`; resolves once the primary said +FULLRESYNC and the RDB started. */
+export async function fullSync(target: RedisTarget, opts: SyncOptions = DEFAULT_SYNC_OPTIONS): Promise<FullSync> {
+  const link = await openReplicaLink(target, opts);
+  try {
+    await link.must(['REPLCONF', 'capa', 'eof'], 'asking for the diskless form (REPLCONF capa eof)');
+    const rdbOnly = (await link.ask(['REPLCONF', 'rdb-only', '1'], 'asking for the RDB alone (REPLCONF rdb-only 1)')).startsWith('+');
+    link.step('waiting for the RDB (PSYNC ? -1)');
+    link.socket.write(resp(['PSYNC', '?', '-1']));
+    return await streamRdb(link.socket, link.release(), rdbOnly, opts, link.step);
+  } catch (err) {
+    link.socket.destroy();
+    throw err;
+  }
+}
+
 /** Parses the PSYNC reply from the socket; resolves when the RDB starts, then streams it. */
-function streamRdb(socket: Socket, reader: LineReader, rdbOnly: boolean, opts: SyncOptions, setPhase: (p: string) => void): Promise<FullSync> {
+function streamRdb(socket: Socket, rest: Buffer, rdbOnly: boolean, opts: SyncOptions, setPhase: (p: string) => void): Promise<FullSync> {
   const parser = new SyncParser();
   const rdb = new PassThrough();
   let header: { replid: string; offset: number } | undefined;
@@ -173,7 +205,6 @@ function streamRdb(socket: Socket, reader: LineReader, rdbOnly: boolean, opts: S
     socket.removeAllListeners('timeout');
     socket.on('timeout', () => fail(new Error(started ? `no RDB bytes for ${opts.idleMs} ms (after ${streamed})` : `the RDB did not start within ${opts.replyMs} ms`)));
     socket.on('error', (err) => fail(err));
-    const rest = reader.release();
     socket.on('data', onChunk);
     if (rest.length > 0) onChunk(rest);
   });

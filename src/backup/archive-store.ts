@@ -1,0 +1,58 @@
+// The archive of the replication stream as a restore reads it from the object store: the indexes
+// and chain links (what src/plan/archive.ts plans with), and the bytes of a replay plan, each
+// segment checked against its index before any of it is given out (a replica applies the stream as it
+// comes: a corrupt piece cannot be taken back).
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { parseIndexKey, segmentKey, type ByteRange, type ChainLink, type SegmentIndex } from '../plan/archive.js';
+
+export interface ArchiveListing {
+  segments: SegmentIndex[];
+  chain: ChainLink[];
+}
+
+/** The stored segment does not match its index. */
+export class SegmentMismatch extends Error {
+  override name = 'SegmentMismatch';
+}
+
+async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+/** Every index and chain link under `root` (walRoot). A segment without its index is left out, and
+ * so is an index that does not describe the segment its key names. */
+export async function readArchive(client: S3Client, bucket: string, root: string): Promise<ArchiveListing> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: root, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key] : [])));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  const segments: SegmentIndex[] = [];
+  const chain: ChainLink[] = [];
+  for (const key of keys) {
+    const named = parseIndexKey(root, key);
+    if (named) {
+      const index = JSON.parse((await getObject(client, bucket, key)).toString('utf8')) as SegmentIndex;
+      if (index.replid === named.replid && index.from === named.from && index.to === named.to) segments.push(index);
+    } else if (key.endsWith('/chain.json')) {
+      chain.push(JSON.parse((await getObject(client, bucket, key)).toString('utf8')) as ChainLink);
+    }
+  }
+  return { segments, chain };
+}
+
+/** The bytes of `ranges` (replayPlan's), in order, one whole segment fetched and checked at a time. */
+export async function* replayBytes(client: S3Client, bucket: string, root: string, ranges: readonly ByteRange[]): AsyncGenerator<Buffer> {
+  for (const { segment, start, end } of ranges) {
+    const key = segmentKey(root, segment.replid, segment.from, segment.to);
+    const body = await getObject(client, bucket, key);
+    if (body.length !== segment.to - segment.from) throw new SegmentMismatch(`${key} has ${body.length} bytes, its index ${segment.to - segment.from}`);
+    const digest = createHash('sha256').update(body).digest('hex');
+    if (digest !== segment.sha256) throw new SegmentMismatch(`${key}'s SHA-256 is ${digest}, its index's ${segment.sha256}`);
+    yield body.subarray(start, end);
+  }
+}
