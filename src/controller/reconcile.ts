@@ -13,7 +13,7 @@ import type { ClaimRef } from '../plan/topology.js';
 import { tendBacklog } from './backlog.js';
 import { recordMetrics } from './metrics.js';
 import { observePods, reportStuckPods } from './observe.js';
-import type { Deps, Pass, ResourceMemory } from './pass.js';
+import { redisTarget, type Deps, type Pass, type ResourceMemory } from './pass.js';
 import { syncUsers, resolveUsers } from './acl.js';
 import { resolveAuth, rotatePassword } from './auth.js';
 import { applyTopology, markClaimsHoldingData, syncPodMeta } from './pods.js';
@@ -23,7 +23,7 @@ import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
 import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
-import { wireReplicas } from './wiring.js';
+import { applyWriteQuorum, wireReplicas } from './wiring.js';
 import { runBackups } from './backups.js';
 import { restore, restoring } from './restore.js';
 import { runRetention, runSchedule } from './backup-schedule.js';
@@ -108,7 +108,11 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     // view gets 409 and labels nothing.
     const labelled = pods.some((p) => p.metadata?.name === primary && p.metadata?.labels?.[LABEL.role] === 'primary');
     const writablePod = observed.find((p) => p.name === primary && isWritableMaster(p));
-    if (primary && writablePod?.info && !labelled) await recordPrimary(pass, primary, finishedChange(rr, primary), replIds(writablePod.info));
+    if (primary && writablePod?.info && !labelled) {
+      await recordPrimary(pass, primary, finishedChange(rr, primary), replIds(writablePod.info));
+      // A promotion that stopped before its record left it refusing writes (roles.ts makePrimary).
+      await applyWriteQuorum(pass, redisTarget(pass, writablePod.podIP!));
+    }
     await syncPodMeta(pass, pods, desiredMeta(plan, primary, readable));
     if (settled) await wireReplicas(pass, observed, plan);
   }

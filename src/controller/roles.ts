@@ -30,9 +30,18 @@ export async function promote(pass: Pass, observed: ObservedPod[], name: string)
   await pass.deps.events.record(pass.rr, 'Normal', 'Promoted', `pod ${name} is the primary`);
 }
 
-/** REPLICAOF NO ONE, the record of the new primary, then the write-quorum settings. */
+/** No pod can have this many replicas: a master with it refuses every write (-NOREPLICAS). */
+export const REFUSE_WRITES = '2147483647';
+
+/** REPLICAOF NO ONE, the record of the new primary, then the write-quorum settings. Until the record
+ * is written the new primary refuses writes: a client still connected to it (it was the primary
+ * before a switchover, or a client of the read Service) could write the moment it is promoted, and
+ * a pass that stopped before the record would leave acknowledged writes on a pod no decision counts
+ * as the latest primary (plan/primary.ts latestPrimary; seed 410831). The write-quorum settings that
+ * follow the record lift it. */
 async function makePrimary(pass: Pass, observed: ObservedPod[], name: string, change?: RoleChange): Promise<void> {
   const target = targetOf(pass, observed, name);
+  await pass.deps.redis.configSet(target, 'min-replicas-to-write', REFUSE_WRITES);
   await pass.deps.redis.promote(target);
   await recordPrimary(pass, name, change, await newReplIds(pass, target));
   await applyWriteQuorum(pass, target);

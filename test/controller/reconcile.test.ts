@@ -106,6 +106,28 @@ describe('reconcile', () => {
     expect(world.nowMs - 1000 - silentAt).toBeGreaterThanOrEqual(3000);
   });
 
+  it('a promoted pod refuses writes until its promotion is recorded: a client still connected to it cannot write first (seed 410831)', async () => {
+    const old = primaryServer();
+    old.unreachable = true;
+    const promoted = () => world.servers().find((s) => s !== old && s.role === 'master');
+    // The record of the new primary fails (the intent, written before the promotion, goes through).
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'patch' && what === 'redisreplication/status/cache' && promoted()) throw new ApiError(500, 'etcdserver: request timed out');
+    };
+    for (let i = 0; i < 10 && !promoted(); i++) {
+      await world.reconcile(rr).catch(() => undefined);
+      world.redis.replicate();
+      world.advance(1000);
+    }
+    const target = promoted()!;
+    expect(target).toBeDefined();
+    expect(world.redis.write(target.ip, 10_001)).toBe(false);
+    world.kube.beforeCall = () => {};
+    // The next pass records it and lifts the refusal.
+    const name = [...world.kube.pods.values()].find((p) => p.status?.podIP === target.ip)!.metadata!.name;
+    await world.settle(rr, () => status().primary === name && world.redis.write(target.ip, 10_002));
+  });
+
   it('failover waits primaryDownSeconds before acting', async () => {
     rr = apply({ replicas: 2, failover: { primaryDownSeconds: 5 } });
     const old = status().primary!;
