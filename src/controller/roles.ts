@@ -31,7 +31,7 @@ export async function promote(pass: Pass, observed: ObservedPod[], name: string)
 }
 
 /** No pod can have this many replicas: a master with it refuses every write (-NOREPLICAS). */
-export const REFUSE_WRITES = '2147483647';
+const REFUSE_WRITES = '2147483647';
 
 /** REPLICAOF NO ONE, the record of the new primary, then the write-quorum settings. Until the record
  * is written the new primary refuses writes: a client still connected to it (it was the primary
