@@ -44,7 +44,8 @@ function archive(sizes: number[], gaps: number[], interval: number, cutPicks: nu
   });
   const received = (t: number) => arrivals.filter((a) => a.at <= t).at(-1)?.end ?? base;
   const marks: Mark[] = [];
-  for (let t = 1000 + interval; t < at + interval; t += interval) marks.push({ offset: received(t), at: t });
+  // At least one mark, after the last arrival.
+  for (let t = 1000 + interval; t <= at + interval; t += interval) marks.push({ offset: received(t), at: t });
   const total = offset;
   const cuts = [...new Set(cutPicks.map((c) => base + 1 + (c % Math.max(1, total - base))))].filter((c) => c < total).sort((a, b) => a - b);
   const bounds = [base, ...cuts, total];
