@@ -55,6 +55,9 @@ async function watchLoops(pass: Pass, observed: ObservedPod[], primary: string |
   const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
   memory.fullSyncs = recordFullSyncs(memory.fullSyncs ?? {}, syncs, live, now);
   const loops = resyncLoops(memory.fullSyncs);
+  for (const pod of observed) {
+    if (pod.role === 'replica' && live.has(pod.name)) for (const type of ['full', 'partial'] as const) deps.metrics.countSync(namespace, name, pod.name, type, 0);
+  }
   for (const sync of syncs) {
     deps.metrics.countSync(namespace, name, sync.pod, sync.full ? 'full' : 'partial');
     pass.log.info({ pod: sync.pod, full: sync.full, awaySeconds: sync.awayMs / 1000 }, 'replica synced after a disconnect');

@@ -362,9 +362,10 @@ export class OperatorMetrics {
     this.track({ namespace, resource: name, pod }, 'resync loop', () => this.fullResyncLoop.remove(l));
   }
 
-  countSync(namespace: string, name: string, pod: string, type: 'full' | 'partial'): void {
+  /** `by` 0: the series exists, at 0, for a replica that has not resynced (a dashboard shows 0, not no data). */
+  countSync(namespace: string, name: string, pod: string, type: 'full' | 'partial', by = 1): void {
     const l = { namespace, name, pod, type };
-    this.syncs.inc(l);
+    this.syncs.inc(l, by);
     this.track({ namespace, resource: name, pod }, `sync ${type}`, () => this.syncs.remove(l));
   }
 
