@@ -66,9 +66,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
 
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
-  // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
-  // or while it is still being deleted without a volume to come back on, or while there is no
-  // certificate or no password (an applied-auth Secret of the operator's) for a pod to start with.
+  // No pod can start without a certificate or a password (an applied-auth Secret of the operator's).
   const noCertificate = tls !== undefined && tls.client === undefined;
   const noPassword = auth !== undefined && auth.applied === undefined;
   // Made from a backup: until its first pod holds it, nothing else happens (restore.ts).
@@ -90,6 +88,9 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   await ensureServing(pass);
   const primary = typeof change === 'object' ? change.to : primaryOf(decision);
 
+  // Touch nothing while the primary is lost with no failover allowed (every replica keeps its data),
+  // or while it is still being deleted without a volume to come back on, or while there is no
+  // certificate or no password for a pod to start with.
   // Under a writable primary only (the decision is ok, or this pass made a role change): pods and
   // claims are removed, replicas re-pointed. While the decision waits, a pod to remove may hold the
   // newest data (the primary of a view that lags the API), and a pod restarted from its volume keeps
