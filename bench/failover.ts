@@ -50,6 +50,9 @@ export interface TrialResult {
   masterMoved: boolean;
   /** Sentinel's log events of the trial (Sentinel only). */
   events?: Record<string, number>;
+  /** From the fault to the operator's "failing over" log line (operator only, when its log is read):
+   * detection and decision; the rest of `seconds` is the promotion, the routes and the client. */
+  decidedSeconds?: number | null;
 }
 
 interface Master {
@@ -59,12 +62,14 @@ interface Master {
 }
 
 /** One system under test: its pods, how to find its master, its client, and when it has settled. */
-interface System {
+export interface System {
   master(): Promise<Master>;
   writer(): Writer | string;
   /** Every pod runs and is linked to one master that takes writes: returns where to count writes. */
   settled(timeoutMs: number): Promise<string>;
   events?(): Record<string, number>;
+  /** When the operator decided to fail over, after `sinceMs` (epoch ms), from its log. */
+  decidedAt?(sinceMs: number): number | undefined;
 }
 
 async function podOf(ns: string, name: string): Promise<Master> {
@@ -98,7 +103,7 @@ async function heal(fault: Fault, ns: string, m: Master): Promise<void> {
 
 /** One trial: fault the master under load, heal once writes are back (or after RECOVERY_LIMIT_MS),
  * settle, count. */
-async function trial(ns: string, system: System, fault: Fault, persistence: Persistence, prefix: string): Promise<TrialResult> {
+export async function trial(ns: string, system: System, fault: Fault, persistence: Persistence, prefix: string): Promise<TrialResult> {
   await system.settled(180_000);
   const before = await system.master();
   const load = startWriteLoad({ host: system.writer(), prefix, maxDurationMs: 300_000, maxWrites: 2_000_000 });
@@ -116,6 +121,7 @@ async function trial(ns: string, system: System, fault: Fault, persistence: Pers
   // (the last failure is in the error if none succeeds).
   const missing = await waitFor(() => missingWrites(countOn, undefined, prefix, result.acked), { timeoutMs: 30_000, intervalMs: 1000, what: `counting writes on ${countOn}` });
   const after = await system.master();
+  const decidedAt = system.decidedAt?.(t0);
   return {
     fault,
     persistence,
@@ -127,6 +133,7 @@ async function trial(ns: string, system: System, fault: Fault, persistence: Pers
     longestGapMs: result.longestGapMs,
     masterMoved: after.pod !== before.pod || after.uid !== before.uid,
     ...(system.events ? { events: system.events() } : {}),
+    ...(system.decidedAt ? { decidedSeconds: decidedAt === undefined ? null : (decidedAt - t0) / 1000 } : {}),
   };
 }
 
@@ -185,9 +192,10 @@ function ioredisWriter(options: RedisOptions): Writer {
 
 // ------------------------------------------------------------------ this operator
 
-export async function operatorMatrix(run: MatrixRun): Promise<void> {
-  const { ns, threshold, persistence } = run;
-  const name = `fo-${threshold.key}-${persistence}`;
+/** A RedisReplication `replicas: 2` of PLAIN_IMAGE made for failover trials, once its primary
+ * Service exists, and the System that measures it. `log` is the operator's output (pino JSON lines),
+ * for the moment it decided (its "failing over" line). */
+export async function operatorResource(ns: string, name: string, threshold: Threshold, persistence: Persistence, log?: () => string): Promise<{ system: System; remove: () => Promise<void> }> {
   await createRR(ns, name, {
     image: PLAIN_IMAGE,
     replicas: 2,
@@ -206,11 +214,29 @@ export async function operatorMatrix(run: MatrixRun): Promise<void> {
       }, { timeoutMs, intervalMs: 100, what: `${name} Ready` });
       return service;
     },
+    ...(log ? { decidedAt: (sinceMs: number) => failingOverAt(log(), `${ns}/${name}`, sinceMs) } : {}),
   };
+  const remove = () => api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).then(() => undefined, unlessGone(`deleting ${ns}/${name}`));
+  return { system, remove };
+}
+
+/** The time of the operator's first "failing over" line for `resource` at or after `sinceMs`. */
+function failingOverAt(log: string, resource: string, sinceMs: number): number | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('"failing over"') || !line.includes(`"${resource}"`)) continue;
+    const time = (JSON.parse(line) as { time?: number }).time;
+    if (time !== undefined && time >= sinceMs) return time;
+  }
+  return undefined;
+}
+
+export async function operatorMatrix(run: MatrixRun, log?: () => string): Promise<void> {
+  const { ns, threshold, persistence } = run;
+  const { system, remove } = await operatorResource(ns, `fo-${threshold.key}-${persistence}`, threshold, persistence, log);
   try {
-    await runFaults(run, system, name);
+    await runFaults(run, system, `fo-${threshold.key}-${persistence}`);
   } finally {
-    await api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).catch(unlessGone(`deleting ${ns}/${name}`));
+    await remove();
   }
 }
 

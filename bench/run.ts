@@ -14,7 +14,7 @@ import { api, createRR, getRR, installCrd, redisCommand, startOperator, type Ope
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
 import { buckets, byLabel, figure, histQuantile, memAvailableMiB, noted, problems, procSample, sumOf, unlessGone, type Figure } from './lib.js';
 import { up } from '../hack/local-cluster/lifecycle.js';
-import { FAULTS, PERSISTENCE, THRESHOLDS, operatorMatrix, sentinelMatrix, type TrialResult, type TrialsPerFault } from './failover.js';
+import { FAULTS, PERSISTENCE, THRESHOLDS, operatorMatrix, operatorResource, sentinelMatrix, trial, type Fault, type System, type TrialResult, type TrialsPerFault } from './failover.js';
 import { createPlainPods, deletePods, plainRamp, replicaLinkUp, waitPlainRunning } from './plain.js';
 import { readScaling, type ReadResult } from './reads.js';
 import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.js';
@@ -24,7 +24,7 @@ const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...] [--scale-
 
   --quick            one trial of each and smaller steps (about 25 min instead of 60)
   --only=LIST        some sections only, comma-separated: ${SECTIONS.join(', ')}
-  --scale-steps=LIST resource counts the scale section grows to (default 100,200,500; quick 20)
+  --scale-steps=LIST resource counts the scale section grows to (default 100,500,1000; quick 20)
   --out=FILE         where the results go (default bench/results/latest.json, the committed run)
   -h, --help         this text`;
 
@@ -59,7 +59,7 @@ function parseCli(argv: string[]): { quick: boolean; only: Set<string>; scaleSte
 const { quick: QUICK, only: ONLY, scaleSteps: STEPS, out: OUT_FILE } = parseCli(process.argv.slice(2));
 const N_READY = QUICK ? 1 : 3;
 const N_FRESH = 3;
-const SCALE_STEPS = STEPS ?? (QUICK ? [20] : [100, 200, 500]);
+const SCALE_STEPS = STEPS ?? (QUICK ? [20] : [100, 500, 1000]);
 const IDLE_MS = QUICK ? 30_000 : 60_000;
 const METRICS_PORT_MAIN = 19_471;
 const METRICS_PORT_SCALE = 19_472;
@@ -68,11 +68,11 @@ const LABEL_READ = 'redis.replication.dev/read';
 const results: {
   startedAt: string; finishedAt?: string; quick: boolean; host: Record<string, unknown>;
   figures: Record<string, Figure>; notes: string[]; failover: Record<string, unknown>[]; upgrade: Record<string, UpgradeResult>; reads: ReadResult[];
-  scale: Record<string, unknown>[]; errors: string[];
+  scale: Record<string, unknown>[]; scaleFailover: Record<string, unknown>[]; errors: string[];
 } = {
   startedAt: new Date().toISOString(), quick: QUICK,
   host: { cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-  figures: {}, notes: [], failover: [], upgrade: {}, reads: [], scale: [], errors: [],
+  figures: {}, notes: [], failover: [], upgrade: {}, reads: [], scale: [], scaleFailover: [], errors: [],
 };
 const OUT = resolve(OUT_FILE ?? resolve(import.meta.dirname, 'results', 'latest.json'));
 const save = () => {
@@ -123,10 +123,10 @@ async function scrape(port: number): Promise<Sample[]> {
  * trials; freeze, partition and node-down varied by a few tenths of a second in earlier runs. */
 const TRIALS: TrialsPerFault = QUICK ? { kill: 1, freeze: 1, partition: 1, 'node-down': 1 } : { kill: 3, freeze: 1, partition: 1, 'node-down': 1 };
 
-async function failoverMatrix(nsOp: string, nsPlain: string) {
+async function failoverMatrix(nsOp: string, nsPlain: string, opLog: (() => string) | undefined) {
   for (const threshold of THRESHOLDS) {
     for (const persistence of PERSISTENCE) {
-      for (const [system, runMatrix, ns] of [['operator', operatorMatrix, nsOp], ['sentinel', sentinelMatrix, nsPlain]] as const) {
+      for (const [system, runMatrix, ns] of [['operator', (run: Parameters<typeof operatorMatrix>[0]) => operatorMatrix(run, opLog), nsOp], ['sentinel', sentinelMatrix, nsPlain]] as const) {
         const rows: TrialResult[] = [];
         const label = `failover ${system} ${threshold.key} ${persistence}`;
         await runMatrix({
@@ -303,35 +303,79 @@ async function rampBound() {
   }
 }
 
+/** Failover trials of one resource beside the scale section's others (SIGKILL and freeze of its
+ * primary, at the default threshold, without persistence). */
+const SCALE_FAILOVER_FAULTS: readonly Fault[] = ['kill', 'freeze'];
+const SCALE_FAILOVER_TRIALS = QUICK ? 1 : 2;
+/** The default threshold (primaryDownSeconds 3). */
+const SCALE_FAILOVER_THRESHOLD = THRESHOLDS[1];
+
+/** The failover trials of one condition (`alone`, `creating100`, `idle500`, ...), as figures
+ * `scaleFailover.<fault>.<condition>.seconds` and `.decidedSeconds`. */
+async function scaleFailover(ns: string, system: System, condition: string, others: number): Promise<void> {
+  for (const fault of SCALE_FAILOVER_FAULTS) {
+    const rows: TrialResult[] = [];
+    for (let t = 0; t < SCALE_FAILOVER_TRIALS; t++) {
+      try {
+        const r = await trial(ns, system, fault, 'none', `sf-${condition}-${fault}-${t}`);
+        rows.push(r);
+        results.scaleFailover.push({ condition, others, primaryDownSeconds: SCALE_FAILOVER_THRESHOLD.primaryDownSeconds, ...r });
+        log(`scale failover ${condition} ${fault}: ${r.recovered ? `writes back after ${r.seconds}s (decided at ${r.decidedSeconds}s)` : 'writes NOT back within the limit'}, lost ${r.lost} of ${r.acked}`);
+        if (!r.recovered) results.errors.push(`scale failover ${condition} ${fault}: writes not accepted again within the limit`);
+        if (r.lost > 0) results.errors.push(`scale failover ${condition} ${fault}: ${r.lost} acknowledged writes lost`);
+      } catch (err) {
+        results.errors.push(`scale failover ${condition} ${fault} trial ${t + 1}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const key = `scaleFailover.${fault}.${condition}`;
+    put(`${key}.seconds`, rows.flatMap((x) => (x.recovered && x.seconds !== null ? [x.seconds] : [])), 's');
+    put(`${key}.decidedSeconds`, rows.flatMap((x) => (x.decidedSeconds != null ? [x.decidedSeconds] : [])), 's');
+    save();
+  }
+}
+
 async function scale(ns: string, op: OperatorProcess) {
   const pid = op.child.pid!;
   await waitFor(() => scrape(METRICS_PORT_SCALE).then(() => true), { timeoutMs: 60_000, what: 'operator metrics' });
+  // One resource to fail over beside the others: alone first, then while the first step is being
+  // created, then after each step's idle window.
+  const fo = await operatorResource(ns, 'fo', SCALE_FAILOVER_THRESHOLD, 'none', op.output);
+  await scaleFailover(ns, fo.system, 'alone', 0);
   let created = 0;
+  // MiB each redis pod took, measured on the previous step (first estimate: 12, with margin).
+  let mibPerPod = 12;
   for (const target of SCALE_STEPS) {
     const add = target - created;
-    const needMiB = add * 2 * 12; // ~12 MiB per empty redis-server, with margin
+    const needMiB = add * 2 * mibPerPod;
     const avail = memAvailableMiB();
-    if (avail < needMiB * 2) {
-      results.notes.push(`scale ${target}: skipped, MemAvailable ${avail} MiB < 2 x ${needMiB} MiB estimated`);
+    if (avail < needMiB * 1.5) {
+      results.notes.push(`scale ${target}: skipped, MemAvailable ${avail} MiB < 1.5 x ${needMiB} MiB estimated (${mibPerPod} MiB per pod)`);
       log(results.notes[results.notes.length - 1]);
       break;
     }
-    const m0 = await scrape(METRICS_PORT_SCALE);
+  const m0 = await scrape(METRICS_PORT_SCALE);
     const p0 = procSample(pid);
     const t0 = Date.now();
     const names = Array.from({ length: add }, (_, i) => `s${String(created + i).padStart(3, '0')}`);
-    for (let i = 0; i < names.length; i += RAMP_BATCH) await Promise.all(names.slice(i, i + RAMP_BATCH).map((n) => createRR(ns, n, { replicas: 1 })));
     const fromEmpty = created === 0;
+    // The first step's ramp is also the "being created" condition of the failover trials.
+    const creating = (async () => {
+      for (let i = 0; i < names.length; i += RAMP_BATCH) await Promise.all(names.slice(i, i + RAMP_BATCH).map((n) => createRR(ns, n, { replicas: 1 })));
+    })();
+    const during = fromEmpty ? scaleFailover(ns, fo.system, `creating${add}`, add) : Promise.resolve();
+    await creating;
     created = target;
     let ready = 0;
     let maxRss = 0;
     const readyOk = await waitFor(async () => {
       maxRss = Math.max(maxRss, procSample(pid).rssMiB);
-      const list = (await custom().listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns })) as { items: { status?: { phase?: string } }[] };
-      ready = list.items.filter((i) => i.status?.phase === 'Ready').length;
+      const list = (await custom().listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns })) as { items: { metadata: { name: string }; status?: { phase?: string } }[] };
+      ready = list.items.filter((i) => i.metadata.name.startsWith('s') && i.status?.phase === 'Ready').length;
       return ready >= target;
     }, { timeoutMs: QUICK ? 300_000 : 900_000, intervalMs: 2000, what: `${target} Ready` }).then(() => true, (e) => { results.errors.push(String(e)); return false; });
     const rampS = (Date.now() - t0) / 1000;
+    await during;
+    mibPerPod = Math.max(4, Math.ceil((avail - memAvailableMiB()) / (add * 2)));
     const p1 = procSample(pid);
     const rampLoad = Math.round(loadavg()[0]! * 10) / 10;
     const m1 = await scrape(METRICS_PORT_SCALE);
@@ -391,6 +435,7 @@ async function scale(ns: string, op: OperatorProcess) {
     if (row.idleApiWritesPerMinute > 0) results.notes.push(`scale ${target}: the operator WRITES to the API server while idle (${row.idleApiWritesPerMinute}/min: ${JSON.stringify(row.idleApiRequestsPerMinute)}); expected 0`);
     save();
     log(`scale ${target} idle: ${JSON.stringify(row)}`);
+    await scaleFailover(ns, fo.system, `idle${target}`, target);
   }
 }
 
@@ -461,7 +506,7 @@ async function main() {
     }
     save();
   };
-  await section('failover', () => failoverMatrix(main.name, plain.name));
+  await section('failover', () => failoverMatrix(main.name, plain.name, op?.output));
   await section('upgrade', () => upgrades(main.name, plain.name));
   await section('reads', () => reads(main.name));
   await section('ready', () => timeToReady(main.name, plain.name));
