@@ -11,7 +11,7 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
     bases.map(async (base) => {
       const node = base.node === undefined ? undefined : deps.cache.node(base.node);
       const zone = node?.metadata?.labels?.[ZONE_LABEL];
-      const info = base.podIP ? await ask(pass, base.podIP) : undefined;
+      const info = base.podIP ? await ask(pass, base.podIP, confirmsSilence(pass, base.name, base.podIP) ? CONFIRM_SILENCE_MS : undefined) : undefined;
       return { ...base, zone, draining: isDraining(node), info, server: base.podIP && info ? await serverOf(pass, base.podIP, info) : undefined };
     }),
   );
@@ -31,15 +31,35 @@ export async function reportStuckPods(pass: Pass, observed: ObservedPod[]): Prom
   }
 }
 
+/** How long a pass waits for the INFO of a primary the prober has found silent for (about)
+ * primaryDownSeconds: the pass only confirms that silence, and a pod that is up answers within
+ * milliseconds. The command timeout (a second) would delay the failover by as much. */
+const CONFIRM_SILENCE_MS = 300;
+
+/** The recorded primary, silent to the prober for primaryDownSeconds (give or take the confirmation). */
+function confirmsSilence(pass: Pass, pod: string, ip: string): boolean {
+  if (pod !== pass.rr.status?.primary) return false;
+  const since = pass.deps.silentSince(`${pass.namespace}/${pass.name}`, pod, ip);
+  return since !== undefined && pass.deps.now() + CONFIRM_SILENCE_MS - since >= pass.spec.failover.primaryDownSeconds * 1000;
+}
+
+/** The reply, or a rejection once `ms` passed (the command itself goes on to its own timeout). */
+function within<T>(reply: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  return Promise.race([reply, late]).finally(() => clearTimeout(timer));
+}
+
 /** INFO of one pod (the default sections: replication, and the sync counters of stats, in one
- * command); undefined when it does not answer. A pod may not have the operator's
- * user yet, or have another password (see candidateCredentials): the credentials it answered to are
- * remembered. */
-async function ask(pass: Pass, ip: string) {
+ * command); undefined when it does not answer (within `patienceMs`, when given). A pod may not have
+ * the operator's user yet, or have another password (see candidateCredentials): the credentials it
+ * answered to are remembered. */
+async function ask(pass: Pass, ip: string, patienceMs?: number) {
   const [own, ...others] = candidateCredentials(pass);
   for (const credentials of [own!, ...others]) {
     try {
-      const info = parseReplication(await pass.deps.redis.info(redisTargetAs(pass, ip, credentials), 'default'));
+      const reply = pass.deps.redis.info(redisTargetAs(pass, ip, credentials), 'default');
+      const info = parseReplication(await (patienceMs === undefined ? reply : within(reply, patienceMs)));
       if (credentials !== own) pass.credentialsOf.set(ip, credentials);
       return info;
     } catch (err) {

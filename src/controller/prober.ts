@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import { observePodObject } from '../plan/observation.js';
-import { judgeProbe, type ProbeAnswer, type ProbeMemory } from '../plan/probe.js';
+import { downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory } from '../plan/probe.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../redis/client.js';
 import { parseReplication } from '../redis/info.js';
 import { AUTH_FAILED } from './observe.js';
@@ -91,6 +91,8 @@ export class Prober {
   private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private tick = 0;
+  /** By resource: the moment its silent primary's silence reaches primaryDownSeconds. */
+  private readonly downTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly options: ProberOptions) {}
 
@@ -102,6 +104,7 @@ export class Prober {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    for (const key of [...this.downTimers.keys()]) this.disarm(key);
     await Promise.all(this.inFlight.values());
   }
 
@@ -135,6 +138,7 @@ export class Prober {
       if (live.has(key)) continue;
       this.memory.delete(key);
       this.specs.delete(key);
+      this.disarm(key);
     }
     const ips = new Set(resources.flatMap((rr) => this.options.pods(rr.metadata.namespace, rr.metadata.name).flatMap((p) => p.status?.podIP ?? [])));
     this.options.targets.keepOnly(ips);
@@ -149,8 +153,9 @@ export class Prober {
       });
       const sentAtMs = this.options.now();
       const probed = await Promise.all(reachable.map(async ({ pod, target }) => ({ ...pod, answer: await this.ask(target) })));
+      const primary = rr.status?.primary ?? pods.find((p) => p.role === 'primary' && !p.deleting)?.name;
       const verdict = judgeProbe(this.memory.get(key), {
-        primary: rr.status?.primary ?? pods.find((p) => p.role === 'primary' && !p.deleting)?.name,
+        primary,
         pods: probed,
         readService: spec.readService,
         primaryDownSeconds: spec.failover.primaryDownSeconds,
@@ -158,6 +163,7 @@ export class Prober {
         nowMs: this.options.now(),
       });
       this.memory.set(key, verdict.memory);
+      this.armDown(key, primary, spec.failover.primaryDownSeconds);
       if (verdict.enqueue === 'none') return;
       for (const reason of new Set(verdict.changes.map((c) => c.reason))) this.options.metrics.countProbeEnqueue(reason);
       this.options.log.debug({ resource: key, urgent: verdict.enqueue === 'urgent', changes: verdict.changes }, 'probe: a pass is due');
@@ -167,6 +173,30 @@ export class Prober {
       this.options.log.error({ resource: key, err: err instanceof Error ? err.stack : String(err) }, 'probe failed; enqueued for a pass');
       this.options.enqueue(key, false);
     }
+  }
+
+  /** A silent primary's pass is due the moment its silence reaches primaryDownSeconds: the probe that
+   * would say so ends up to an interval plus a command timeout later, and the failover with it. */
+  private armDown(key: string, primary: string | undefined, primaryDownSeconds: number): void {
+    this.disarm(key);
+    const at = primaryDownAt(this.memory.get(key)!, primary, primaryDownSeconds);
+    if (at === undefined || primary === undefined) return;
+    const timer = setTimeout(() => {
+      this.downTimers.delete(key);
+      const memory = this.memory.get(key);
+      if (!memory || primaryDownAt(memory, primary, primaryDownSeconds) !== at) return;
+      this.memory.set(key, downSaid(memory, primary));
+      this.options.metrics.countProbeEnqueue('primary down');
+      this.options.log.debug({ resource: key, pod: primary }, 'probe: the primary has been silent for primaryDownSeconds');
+      this.options.enqueue(key, true);
+    }, Math.max(0, at - this.options.now()));
+    timer.unref();
+    this.downTimers.set(key, timer);
+  }
+
+  private disarm(key: string): void {
+    clearTimeout(this.downTimers.get(key));
+    this.downTimers.delete(key);
   }
 
   private async ask(target: RedisTarget): Promise<ProbeAnswer> {

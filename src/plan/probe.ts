@@ -176,3 +176,20 @@ export function losesPrimary(resource: string, type: 'add' | 'update' | 'delete'
   if (observed?.role !== 'primary') return false;
   return type === 'delete' || observed.deleting || observed.containerDown || observed.podIP === undefined;
 }
+
+/** When the recorded primary's silence reaches primaryDownSeconds, if it is silent and that was not
+ * said yet: the prober enqueues it then, not at the end of the next probe (an interval plus a
+ * command timeout later). */
+export function primaryDownAt(memory: ProbeMemory, primary: string | undefined, primaryDownSeconds: number): number | undefined {
+  const known = primary === undefined ? undefined : memory.pods.get(primary);
+  if (known?.silentSinceMs === undefined || known.downSaid) return undefined;
+  return known.silentSinceMs + primaryDownSeconds * 1000;
+}
+
+/** The memory once the primary's silence was said to have reached primaryDownSeconds (by the timer
+ * of primaryDownAt): the probe that ends later does not say it again. */
+export function downSaid(memory: ProbeMemory, primary: string): ProbeMemory {
+  const known = memory.pods.get(primary);
+  if (known?.silentSinceMs === undefined) return memory;
+  return { pods: new Map([...memory.pods, [primary, { ...known, downSaid: true }]]) };
+}

@@ -105,6 +105,31 @@ describe('the prober', () => {
     expect(enqueued.filter((e) => !e.urgent).length).toBeLessThanOrEqual(1);
   });
 
+  it('a silent primary is enqueued the moment its silence reaches primaryDownSeconds, not when a later probe ends', async () => {
+    const { world, rr, prober, enqueued } = probed({ replicas: 2, failover: { primaryDownSeconds: 3 } });
+    await world.settle(rr, () => world.ready(rr));
+    await prober.round();
+    vi.useFakeTimers();
+    try {
+      primaryServer(world, rr).unreachable = true;
+      // One probe finds it silent (since that probe's sending); none ends after it: a frozen pod's
+      // probe waits out its command timeout, and the next one is skipped while it does.
+      await prober.round();
+      expect(enqueued).toEqual([{ key: KEY, urgent: true }]);
+      await vi.advanceTimersByTimeAsync(2999);
+      expect(enqueued.length).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(enqueued).toEqual([{ key: KEY, urgent: true }, { key: KEY, urgent: true }]);
+      // Said once: the probe that ends next does not enqueue it again.
+      world.advance(3000);
+      await prober.round();
+      expect(enqueued.length).toBe(2);
+      await prober.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a lost primary is taken from the work queue ahead of the routine work queued before it', async () => {
     const queue = new WorkQueue();
     const { world, rr, tick } = probed({ replicas: 1 }, (key, urgent) => (urgent ? queue.addUrgent(key) : queue.add(key)));

@@ -106,6 +106,21 @@ describe('reconcile', () => {
     expect(world.nowMs - 1000 - silentAt).toBeGreaterThanOrEqual(3000);
   });
 
+  it('a primary the prober found silent for primaryDownSeconds is confirmed in well under the command timeout: the failover does not wait it out', async () => {
+    const old = status().primary!;
+    const ip = primaryServer().ip;
+    // Frozen: its INFO never comes back (the pool's command timeout would end it after a second).
+    const model = world.deps.redis;
+    world.deps = { ...world.deps, redis: Object.assign(Object.create(model) as typeof model, { info: (t: { host: string }, section?: string) => (t.host === ip ? new Promise<string>(() => undefined) : model.info(t as never, section)) }) };
+    const silentAt = world.nowMs - 3000;
+    world.deps.silentSince = (key, pod, at) => (key === 'ns/cache' && pod === old && at === ip ? silentAt : undefined);
+    const started = Date.now();
+    const pass = await Promise.race([world.reconcile(rr).then(() => 'done'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1000))]);
+    expect(pass).toBe('done');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(status().lastFailover).toMatchObject({ from: old, reason: 'PrimaryUnreachable' });
+  });
+
   it('a promoted pod refuses writes until its promotion is recorded: a client still connected to it cannot write first (seed 410831)', async () => {
     const old = primaryServer();
     old.unreachable = true;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { judgeProbe, losesPrimary, type ProbeAnswer, type ProbedPod, type ProbeInput, type ProbeMemory } from '../../../src/plan/probe.js';
+import { downSaid, judgeProbe, losesPrimary, primaryDownAt, type ProbeAnswer, type ProbedPod, type ProbeInput, type ProbeMemory } from '../../../src/plan/probe.js';
 import { BOOT_PARENT, LABEL } from '../../../src/plan/names.js';
 import type { PrimaryInfo, ReplicaInfo } from '../../../src/redis/info.js';
 
@@ -224,5 +224,27 @@ describe('losesPrimary', () => {
     expect(losesPrimary('c', 'update', primaryPod())).toBe(false);
     expect(losesPrimary('c', 'delete', primaryPod({ role: 'replica' }))).toBe(false);
     expect(losesPrimary('other', 'delete', primaryPod())).toBe(false);
+  });
+});
+
+describe('primaryDownAt', () => {
+  const silentFrom = (sentAtMs: number) => judgeProbe(judgeProbe(undefined, input(healthy(), 0)).memory, input({ ...healthy(), 'c-0': undefined }, sentAtMs)).memory;
+
+  it('is the first unanswered probe\'s sending plus primaryDownSeconds, for the primary only', () => {
+    const memory = silentFrom(1500);
+    expect(primaryDownAt(memory, 'c-0', 3)).toBe(4500);
+    expect(primaryDownAt(memory, 'c-1', 3)).toBeUndefined();
+    expect(primaryDownAt(memory, undefined, 3)).toBeUndefined();
+  });
+
+  it('is none for a primary that answers, and none once said', () => {
+    expect(primaryDownAt(judgeProbe(undefined, input(healthy(), 0)).memory, 'c-0', 3)).toBeUndefined();
+    expect(primaryDownAt(downSaid(silentFrom(1500), 'c-0'), 'c-0', 3)).toBeUndefined();
+  });
+
+  it('once said by the timer, the probe that ends after it does not say it again', () => {
+    const said = downSaid(silentFrom(1000), 'c-0');
+    const later = judgeProbe(said, input({ ...healthy(), 'c-0': undefined }, 5000));
+    expect(reasons(later)).not.toContain('c-0: primary down');
   });
 });
