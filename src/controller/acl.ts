@@ -8,36 +8,19 @@
 // not allow the resource) keeps what the pods have; one whose rules Redis refuses stays as it was,
 // and is reported.
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
-import { ownUsers, parseUserList, REPLICATION_USER, splitRules, undeclaredUsers, userRules, type AclUser, type AppliedAuth } from '../plan/acl.js';
+import { ownUsers, parseUserList, REPLICATION_USER, undeclaredUsers, userRules, wantedUsers, type AclUser, type AppliedAuth, type WantedUsers } from '../plan/acl.js';
 import { isBooting, type ObservedPod } from '../plan/observation.js';
-import type { SecretIssue } from '../plan/secrets.js';
 import { sha256, writeApplied } from './auth.js';
 import { redisTarget, type Deps, type Pass } from './pass.js';
-import { SecretProblem } from './secrets.js';
+import { attempt } from './secrets.js';
 
-export interface WantedUsers {
-  users: AclUser[];
-  /** Why a user's Secret cannot be used. */
-  problems: SecretIssue[];
-}
-
-/** spec.auth.users with the passwords of their Secrets (key `password`). */
+/** spec.auth.users with the passwords of their Secrets (key `password`), as plan/acl.ts wantedUsers makes them. */
 export async function resolveUsers(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec, applied: AppliedAuth | undefined): Promise<WantedUsers> {
-  const users: AclUser[] = [];
-  const problems: SecretIssue[] = [];
-  for (const declared of spec.auth.enabled ? spec.auth.users : []) {
-    try {
-      const password = await deps.passwords.get(rr.metadata, declared.secretName, 'named');
-      users.push({ name: declared.name, hash: sha256(password), rules: splitRules(declared.rules) });
-    } catch (err) {
-      if (!(err instanceof SecretProblem)) throw err;
-      const kept = applied?.users.find((u) => u.name === declared.name);
-      if (kept) users.push(kept);
-      const consequence = kept ? 'the pods keep the user as it was' : 'the user is not created until it can be used';
-      problems.push({ reason: err.reason, message: `user ${declared.name}: ${err.message}; ${consequence}` });
-    }
+  const declared = [];
+  for (const user of spec.auth.enabled ? spec.auth.users : []) {
+    declared.push({ ...user, password: await attempt(() => deps.passwords.get(rr.metadata, user.secretName, 'named')) });
   }
-  return { users, problems };
+  return wantedUsers(declared, applied, sha256);
 }
 
 export interface UsersOutcome {
@@ -45,11 +28,13 @@ export interface UsersOutcome {
   synced: boolean;
   /** App users Redis refused, with its reason. */
   refused: string[];
+  /** What the pods have now (the app users Redis accepted recorded). */
+  auth: AppliedAuth | undefined;
 }
 
 export async function syncUsers(pass: Pass, observed: ObservedPod[]): Promise<UsersOutcome> {
   const { deps, auth, memory } = pass;
-  if (!auth) return { synced: true, refused: [] };
+  if (!auth) return { synced: true, refused: [], auth };
   const declared = [...ownUsers(auth, sha256), ...pass.users];
   const digest = sha256(JSON.stringify([declared, auth.password, pass.newPassword ?? null]));
   const done = (memory.usersSynced ??= new Map());
@@ -84,8 +69,7 @@ export async function syncUsers(pass: Pass, observed: ObservedPod[]): Promise<Us
   for (const ip of done.keys()) if (!running.some((p) => p.podIP === ip)) done.delete(ip);
 
   const refused = pass.users.flatMap((u) => refusedBy.get(userKey(u)) ?? []);
-  await recordUsers(pass, accepted, refusedBy);
-  return { synced: running.every((p) => done.get(p.podIP!) === digest), refused };
+  return { synced: running.every((p) => done.get(p.podIP!) === digest), refused, auth: await recordUsers(pass, auth, accepted, refusedBy) };
 }
 
 async function syncPod(pass: Pass, ip: string, declared: AclUser[], accepted: Set<string>, refusedBy: Map<string, string>): Promise<void> {
@@ -117,17 +101,18 @@ async function syncPod(pass: Pass, ip: string, declared: AclUser[], accepted: Se
 }
 
 /** The app users auth.conf lists: each wanted one once Redis accepted it (and no pod refused it:
- * a pod of another version may), else what it had. A refusal stands until the user changes. */
-async function recordUsers(pass: Pass, accepted: Set<string>, refusedBy: Map<string, string>): Promise<void> {
-  const auth = pass.auth!;
+ * a pod of another version may), else what it had. A refusal stands until the user changes. Returns
+ * what the pods have then. */
+async function recordUsers(pass: Pass, auth: AppliedAuth, accepted: Set<string>, refusedBy: Map<string, string>): Promise<AppliedAuth> {
   const wanted = new Set(pass.users.map(userKey));
   for (const key of accepted) if (!wanted.has(key)) accepted.delete(key);
   for (const key of refusedBy.keys()) if (!wanted.has(key)) refusedBy.delete(key);
   const usable = (u: AclUser) => accepted.has(userKey(u)) && !refusedBy.has(userKey(u));
   const users = pass.users.flatMap((u) => (usable(u) ? [u] : auth.users.filter((a) => a.name === u.name)));
-  if (JSON.stringify(users) === JSON.stringify(auth.users)) return;
-  pass.auth = { ...auth, users };
-  await writeApplied(pass.deps, pass.rr, pass.auth);
+  if (JSON.stringify(users) === JSON.stringify(auth.users)) return auth;
+  const recorded = { ...auth, users };
+  await writeApplied(pass.deps, pass.rr, recorded);
+  return recorded;
 }
 
 const userKey = (user: AclUser): string => sha256(JSON.stringify(user));

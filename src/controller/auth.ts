@@ -6,90 +6,67 @@
 // authenticate as the replication user, whose password never changes, so a rotation never touches
 // replication. A Secret that is missing or does not allow the resource (plan/secrets.ts), and a copy
 // the operator did not make, are reported, never mistaken for unreachable pods. Without
-// auth.secretName the password is one the operator generates once, in `<name>-auth`.
+// auth.secretName the password is one the operator generates once, in `<name>-auth`. Which password
+// and which Secret contents, and what a refusal says, is decided in plan/auth.ts; this file reads and
+// writes.
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ignore, isConflict } from '../kube/client.js';
 import { AUTH_SECRET_KEYS, authSecretData, parseAuthSecret, type AppliedAuth, type StoredAuth } from '../plan/acl.js';
+import { authOutcome, planAppliedAuth, planGeneratedSecret, type Auth, type FreshPasswords } from '../plan/auth.js';
 import { appliedAuthSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
-import { passwordSecret, type SecretIssue } from '../plan/secrets.js';
+import { passwordSecret, type Read } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
 import { redisTarget, redisTargetAs, type Deps, type Pass } from './pass.js';
-import { optionalKey, SecretProblem } from './secrets.js';
+import { attempt, optionalKey } from './secrets.js';
 
-export interface Auth {
-  /** What the pods have; undefined only before anything was ever applied and with no Secret, or
-   * while the operator's copy is not its own. */
-  applied: AppliedAuth | undefined;
-  /** What the user's Secret asks for; undefined when it (or its key) is missing or not allowed. */
-  wanted: string | undefined;
-  problem: SecretIssue | undefined;
-}
-
+/** Reads the password Secret and the applied-auth Secret, and writes what plan/auth.ts says. */
 export async function resolveAuth(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<Auth | undefined> {
   const source = passwordSecret(rr.metadata.name, spec);
   if (!source) return undefined;
-  let wanted: string | undefined;
-  let unusable: SecretProblem | undefined;
-  try {
-    wanted = source.use === 'named' ? await deps.passwords.get(rr.metadata, source.secretName, 'named') : await generatedPassword(deps, rr, source.secretName);
-  } catch (err) {
-    if (!(err instanceof SecretProblem)) throw err;
-    unusable = err;
+  const fresh: FreshPasswords = { password: newPassword(), operatorPassword: newPassword(), replicationPassword: newPassword(), backupPassword: newPassword() };
+  let wanted: Read<string>;
+  let stored: Read<StoredAuth | undefined>;
+  if (source.use === 'named') {
+    wanted = await attempt(() => deps.passwords.get(rr.metadata, source.secretName, 'named'));
+    stored = await attempt(() => readApplied(deps, rr));
+  } else {
+    const existing = await attempt(() => optionalKey(deps, rr, source.secretName, 'owned'));
+    stored = await attempt(() => readApplied(deps, rr));
+    wanted = await generatedPassword(deps, rr, source.secretName, planGeneratedSecret(source.secretName, existing, stored, fresh));
   }
-  try {
-    const applied = await appliedAuth(deps, rr, wanted);
-    const consequence = applied ? 'the pods keep the password they have' : 'no pod is created until it can be used';
-    return { applied, wanted, problem: unusable && { reason: unusable.reason, message: `${unusable.message}; ${consequence}` } };
-  } catch (err) {
-    // The operator's copy was made by someone else: its auth.conf is not mounted into any pod.
-    if (!(err instanceof SecretProblem)) throw err;
-    return { applied: undefined, wanted, problem: { reason: err.reason, message: `${err.message}; no pod is created until it is gone` } };
-  }
+  // The re-read after creating the applied-auth Secret may find one someone else made meanwhile.
+  return authOutcome(wanted, stored.problem ? stored : await attempt(() => appliedAuth(deps, rr, planAppliedAuth(stored.value, wanted.value, fresh))));
 }
 
-/** The password of `<name>-auth`, which the operator creates when it is missing: with a new password
- * for a resource whose pods have none yet; else with the one they have. The operator never changes
- * that password: a Secret deleted by mistake (or a resource moving off auth.secretName) must not lock
- * out the clients that use it. One it did not create is refused (SecretNotOwned). */
-async function generatedPassword(deps: Deps, rr: RedisReplication, secretName: string): Promise<string> {
-  const existing = await optionalKey(deps, rr, secretName, 'owned');
-  if (existing !== undefined) return existing;
-  const kept = (await readApplied(deps, rr))?.password;
+/** The password of `<name>-auth`, created first when the plan says so. */
+async function generatedPassword(deps: Deps, rr: RedisReplication, secretName: string, plan: ReturnType<typeof planGeneratedSecret>): Promise<Read<string>> {
+  if (plan.kind === 'use') return { value: plan.password };
+  if (plan.kind === 'refuse') return { problem: plan.problem };
   // Another pass may have created it meanwhile: then its password is the one.
-  await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, secretName, { password: kept ?? newPassword() })));
+  await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, secretName, { password: plan.password })));
   deps.passwords.forget(rr.metadata.namespace, secretName);
-  if (kept !== undefined) {
-    await deps.events.record(rr, 'Warning', 'AuthSecretRestored', `Secret ${secretName} was missing: re-created with the password the pods have (to change it, edit its key password)`);
-  }
-  return deps.passwords.get(rr.metadata, secretName, 'owned');
+  if (plan.restored) await deps.events.record(rr, 'Warning', plan.restored.reason, plan.restored.message);
+  return attempt(() => deps.passwords.get(rr.metadata, secretName, 'owned'));
 }
 
-/** What the pods have, from the applied-auth Secret; created with `wanted` the first time. */
-async function appliedAuth(deps: Deps, rr: RedisReplication, wanted: string | undefined): Promise<AppliedAuth | undefined> {
-  const stored = await readApplied(deps, rr);
-  const password = stored?.password ?? wanted;
-  if (password === undefined) return undefined;
-  // The operator's, the replication and the backup user's passwords are made once, here: with the
-  // first password, or for a resource created before ACL users (or backups) existed (its running pods get the users
-  // from the users phase, which reaches them as the default user meanwhile).
-  const applied: AppliedAuth = {
-    password,
-    previous: stored?.previous,
-    operatorPassword: stored?.operatorPassword ?? newPassword(),
-    replicationPassword: stored?.replicationPassword ?? newPassword(),
-    backupPassword: stored?.backupPassword ?? newPassword(),
-    users: stored?.users ?? [],
-  };
-  if (!stored) {
-    // Another pass may have created it meanwhile: then its passwords are the ones.
-    await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, appliedAuthSecretName(rr.metadata.name), authSecretData(applied, sha256))));
-    deps.passwords.forget(rr.metadata.namespace, appliedAuthSecretName(rr.metadata.name));
-    return (await readApplied(deps, rr)) as AppliedAuth;
+/** What the pods have, from the applied-auth Secret, written as the plan says. */
+async function appliedAuth(deps: Deps, rr: RedisReplication, plan: ReturnType<typeof planAppliedAuth>): Promise<AppliedAuth | undefined> {
+  switch (plan.kind) {
+    case 'none':
+      return undefined;
+    case 'create':
+      // Another pass may have created it meanwhile: then its passwords are the ones.
+      await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, appliedAuthSecretName(rr.metadata.name), authSecretData(plan.applied, sha256))));
+      deps.passwords.forget(rr.metadata.namespace, appliedAuthSecretName(rr.metadata.name));
+      return (await readApplied(deps, rr)) as AppliedAuth;
+    case 'complete':
+      await writeApplied(deps, rr, plan.applied);
+      return plan.applied;
+    case 'keep':
+      return plan.applied;
   }
-  if (!stored.operatorPassword || !stored.replicationPassword || !stored.backupPassword) await writeApplied(deps, rr, applied);
-  return applied;
 }
 
 /** The applied-auth Secret as stored; undefined when it does not exist yet. */
@@ -124,10 +101,10 @@ function newPassword(): string {
  * that, a replica of a resource created before ACL users may still use the default password. Each
  * step is idempotent per pod, and a pod that fails one (no answer in time) is done again at the next
  * pass: the failure is logged (Redis errors carry no secret, see RedisCommands.command) and the pass
- * goes on to write status. */
-export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersSynced: boolean): Promise<void> {
+ * goes on to write status. Returns what the pods have after the step. */
+export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersSynced: boolean): Promise<AppliedAuth | undefined> {
   const { deps, rr, auth, newPassword: wanted } = pass;
-  if (auth === undefined || wanted === undefined || wanted === auth.password) return;
+  if (auth === undefined || wanted === undefined || wanted === auth.password) return auth;
   const running = observed.filter((p) => !p.deleting && p.podIP);
   const answered = running.filter((p) => p.info);
   const added = await onEveryPod(pass, answered, 'could not give a pod the new password', (ip) =>
@@ -135,7 +112,7 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersS
   );
   if (!added || answered.length < running.length || !usersSynced) {
     pass.log.info({ waitingFor: running.filter((p) => !p.info).map((p) => p.name) }, 'password rotation waits for every pod');
-    return;
+    return auth;
   }
   // Authenticated as the default user with the new password: a pod that restarted since with the
   // old one only refuses, and keeps the password it has. `resetpass` then the new one leaves exactly
@@ -143,10 +120,11 @@ export async function rotatePassword(pass: Pass, observed: ObservedPod[], usersS
   const dropped = await onEveryPod(pass, answered, 'could not drop the old password from a pod', (ip) =>
     deps.redis.aclSetUser(redisTargetAs(pass, ip, { password: wanted }), 'default', ['resetpass', `>${wanted}`]),
   );
-  if (!dropped) return;
-  pass.auth = { ...auth, password: wanted, previous: auth.password };
-  await writeApplied(deps, rr, pass.auth);
+  if (!dropped) return auth;
+  const rotated = { ...auth, password: wanted, previous: auth.password };
+  await writeApplied(deps, rr, rotated);
   await deps.events.record(rr, 'Normal', 'PasswordRotated', `every pod now takes only the password of Secret ${passwordSecret(rr.metadata.name, pass.spec)?.secretName}`);
+  return rotated;
 }
 
 /** Sends a command to every pod at once; whether every one took it (a failure is logged). */

@@ -121,7 +121,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const rollout = plan ? await roll(pass, { observed, primary, decision, plan, nodes, desiredReplicas: totalPods(spec.replicas, spec.cascade) - 1 }) : undefined;
   const backlog = await tendBacklog(pass, observed, primary, Boolean(plan) && settled);
   const acl = await syncUsers(pass, observed);
-  await rotatePassword(pass, observed, acl.synced);
+  pass.auth = acl.auth;
+  pass.auth = await rotatePassword(pass, observed, acl.synced);
   await reloadCertificates(pass, observed);
   for (const problem of [auth?.problem, ...users.problems, tls?.problem]) if (problem) await deps.events.record(rr, 'Warning', problem.reason, problem.message);
   await recordMetrics(pass, { observed, nodes, primary, rollingUpdateStalled: rollout?.stalled !== undefined });

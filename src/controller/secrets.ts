@@ -4,7 +4,7 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { RedisReplication } from '../api/schema.js';
 import { isConflict, isNotFound } from '../kube/client.js';
-import { secretRefusal, type SecretUse } from '../plan/secrets.js';
+import { secretRefusal, type Read, type SecretUse } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
 import type { Deps, KubeApi, PasswordSource } from './pass.js';
 
@@ -77,6 +77,16 @@ export async function optionalKey(deps: Pick<Deps, 'passwords'>, rr: RedisReplic
     return await deps.passwords.get(rr.metadata, secretName, use, key);
   } catch (err) {
     if (err instanceof SecretMissing) return undefined;
+    throw err;
+  }
+}
+
+/** A read whose SecretProblem (a Secret missing, or one the resource may not use) is its result. */
+export async function attempt<T>(read: () => Promise<T>): Promise<Read<T>> {
+  try {
+    return { value: await read() };
+  } catch (err) {
+    if (err instanceof SecretProblem) return { problem: { reason: err.reason, message: err.message } };
     throw err;
   }
 }

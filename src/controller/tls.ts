@@ -4,37 +4,45 @@
 // told to re-read its files until the certificate it serves is the new one. The own CA is renewed
 // too, with an overlap (plan/tls.ts caStep), and may only sign the resource's Service names. A
 // missing or unusable Secret, or one the resource may not use (plan/secrets.ts), is reported, and the
-// pods keep the certificate they have.
+// pods keep the certificate they have. Whether the certificate is kept or issued again (and why), each
+// step of the CA renewal, and what each Secret is written with are decided in plan/tls.ts
+// (planCertificate, caRenewal, copyUpdate); this file reads the Secrets, makes keys, and writes.
 import type { RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import { ignore, isConflict } from '../kube/client.js';
 import { tlsCaKeySecretName, tlsCaSecretName, tlsSecretName } from '../plan/names.js';
 import type { ObservedPod } from '../plan/observation.js';
-import type { SecretIssue, SecretUse } from '../plan/secrets.js';
+import type { Read, SecretIssue, SecretUse } from '../plan/secrets.js';
 import { buildOwnedSecret } from '../plan/specs.js';
-import { CA_LIFETIME_DAYS, CERT_LIFETIME_DAYS, caBundle, caStep, certificateReloadPath, needsRenewal, serverNames, TLS_KEYS } from '../plan/tls.js';
-import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate, permittedNames, type KeyPair } from '../tls/certificates.js';
+import {
+  CA_KEYS,
+  CA_LIFETIME_DAYS,
+  caRenewal,
+  CERT_LIFETIME_DAYS,
+  certificateReloadPath,
+  copyUpdate,
+  newCaData,
+  ownCaTrust,
+  planCertificate,
+  serverNames,
+  TLS_KEYS,
+  tlsProblem,
+  wantedMaterial,
+  type CaStep,
+  type CertificateMaterial,
+  type OwnCa,
+} from '../plan/tls.js';
+import { checkKeyPair, createCertificateAuthority, describeCertificate, issueServerCertificate, permittedNames } from '../tls/certificates.js';
 import { redisTarget, type Deps, type Pass, type TlsState } from './pass.js';
-import { optionalKey, SecretMissing, SecretProblem, upsertSecret } from './secrets.js';
+import { attempt, optionalKey, SecretMissing, upsertSecret } from './secrets.js';
 
 /** How often each pod's served certificate is compared with the wanted one: a TLS handshake per pod,
  * so not at every health poll; renewals leave weeks of validity, so this is no hurry. */
 export const TLS_CHECK_INTERVAL_MS = 60_000;
 
-interface Material extends KeyPair {
-  ca: string;
-}
-
-type Found = { material: Material; caRenewal?: boolean; problem?: undefined } | { material?: undefined; caRenewal?: undefined; problem: SecretIssue };
-
-/** The keys of `<name>-tls-ca-key`: the CA that issues, the next one during a renewal, and the one
- * it replaced while still trusted. An empty value is an absent key (a merge patch of stringData cannot
- * remove one). */
-const CA_KEYS = { cert: 'ca.crt', key: 'ca.key', nextCert: 'next.crt', nextKey: 'next.key', previous: 'previous.crt' } as const;
-
-interface OwnCa {
-  current: KeyPair;
-  next: KeyPair | undefined;
-  previous: string | undefined;
+/** What `<name>-tls` should hold, and whether the operator's CA is being renewed. */
+interface Wanted {
+  material: CertificateMaterial;
+  caRenewal: boolean;
 }
 
 export async function resolveTls(deps: Deps, rr: RedisReplication, spec: RedisReplicationSpec): Promise<TlsState | undefined> {
@@ -44,31 +52,27 @@ export async function resolveTls(deps: Deps, rr: RedisReplication, spec: RedisRe
   const copy = await readMaterial(deps, rr, tlsSecretName(name), 'owned');
   // A `<name>-tls` the operator did not make is neither mounted nor overwritten.
   if (copy.problem && copy.problem.reason !== 'SecretMissing') return tlsState(undefined, names, copy.problem);
-  let applied = copy.material;
-  const wanted = spec.tls.secretName ? await fromSecret(deps, rr, spec.tls.secretName) : await fromOwnCa(deps, rr, applied, names);
-  let problem = wanted.problem;
-  if (wanted.material) {
-    // A user's Secret: its new CA is trusted beside the one it replaces. The own CA: exactly the CAs caStep keeps.
-    const next = { ...wanted.material, ca: spec.tls.secretName ? caBundle(wanted.material.ca, applied?.ca) : wanted.material.ca };
-    if (next.cert !== applied?.cert || next.key !== applied.key || next.ca !== applied.ca) {
-      await upsertSecret(deps, rr, tlsSecretName(name), { [TLS_KEYS.cert]: next.cert, [TLS_KEYS.key]: next.key, [TLS_KEYS.ca]: next.ca });
-      const what = applied ? 'renewed: the pods re-read it, no pod restarts' : 'issued';
-      await deps.events.record(rr, 'Normal', applied ? 'CertificateRenewed' : 'CertificateIssued', `TLS certificate ${what}`);
-      applied = next;
-    }
-    if (!spec.tls.secretName) problem = await publishCa(deps, rr, applied.ca);
+  const fromUserSecret = Boolean(spec.tls.secretName);
+  const wanted = spec.tls.secretName ? await fromSecret(deps, rr, spec.tls.secretName) : await fromOwnCa(deps, rr, copy.value, names);
+  if (!wanted.value) return tlsState(copy.value, names, wanted.problem);
+  const applied = wantedMaterial(wanted.value.material, copy.value, fromUserSecret);
+  const update = copyUpdate(copy.value, applied);
+  if (update) {
+    await upsertSecret(deps, rr, tlsSecretName(name), update.data);
+    await deps.events.record(rr, 'Normal', update.event.reason, update.event.message);
   }
-  return tlsState(applied, names, problem, wanted.caRenewal);
+  const problem = fromUserSecret ? undefined : await publishCa(deps, rr, applied.ca);
+  return tlsState(applied, names, problem, wanted.value.caRenewal);
 }
 
-function tlsState(applied: Material | undefined, names: string[], problem: SecretIssue | undefined, caRenewal = false): TlsState {
+function tlsState(applied: CertificateMaterial | undefined, names: string[], problem: SecretIssue | undefined, caRenewal = false): TlsState {
   const facts = applied && describeCertificate(applied.cert);
   return {
     client: applied && { ca: applied.ca, serverNames: names },
     fingerprint: facts?.fingerprint,
     notAfterMs: facts?.notAfterMs,
     caRenewal,
-    problem: problem && { ...problem, message: `${problem.message}; ${applied ? 'the pods keep the certificate they have' : 'no pod is created until it is fixed'}` },
+    problem: problem && tlsProblem(problem, applied !== undefined),
   };
 }
 
@@ -101,44 +105,44 @@ export async function reloadCertificates(pass: Pass, observed: ObservedPod[]): P
 }
 
 /** The user's Secret, if it may be used and holds a certificate, its key and the CA that signed it. */
-async function fromSecret(deps: Deps, rr: RedisReplication, secretName: string): Promise<Found> {
+async function fromSecret(deps: Deps, rr: RedisReplication, secretName: string): Promise<Read<Wanted>> {
   const found = await readMaterial(deps, rr, secretName, 'named');
-  if (!found.material) return found;
-  const unusable = checkKeyPair(found.material, found.material.ca);
-  return unusable ? { problem: { reason: 'SecretInvalid', message: `Secret ${secretName}: ${unusable}` } } : found;
+  if (!found.value) return found;
+  const unusable = checkKeyPair(found.value, found.value.ca);
+  return unusable ? { problem: { reason: 'SecretInvalid', message: `Secret ${secretName}: ${unusable}` } } : { value: { material: found.value, caRenewal: false } };
 }
 
-/** The applied certificate while it is fresh and of the issuing CA, else a new one from it; the CA
- * renewed a step when it is due (plan/tls.ts caStep). */
-async function fromOwnCa(deps: Deps, rr: RedisReplication, applied: Material | undefined, names: string[]): Promise<Found> {
-  let ca: OwnCa;
-  try {
-    ca = await ensureCa(deps, rr, names);
-  } catch (err) {
-    if (err instanceof SecretProblem) return { problem: { reason: err.reason, message: err.message } };
-    throw err;
-  }
-  const facts = applied && describeCertificate(applied.cert);
-  const memory = deps.memory.get(`${rr.metadata.namespace}/${rr.metadata.name}`);
+/** The certificate of the operator's CA as planCertificate says: the applied one kept, or a new one
+ * issued; the CA renewed a step when it is due (plan/tls.ts caStep). */
+async function fromOwnCa(deps: Deps, rr: RedisReplication, applied: CertificateMaterial | undefined, names: string[]): Promise<Read<Wanted>> {
+  const read = await attempt(() => ensureCa(deps, rr, names));
+  if (!read.value) return read;
+  let ca = read.value;
+  const key = `${rr.metadata.namespace}/${rr.metadata.name}`;
+  const memory = deps.memory.get(key);
   if (memory && memory.caPermitted?.cert !== ca.current.cert) memory.caPermitted = { cert: ca.current.cert, names: permittedNames(ca.current.cert) };
-  const state = {
-    current: { ...describeCertificate(ca.current.cert)!, permitted: memory?.caPermitted?.names ?? permittedNames(ca.current.cert) },
-    next: ca.next && describeCertificate(ca.next.cert),
-    previous: ca.previous !== undefined,
-  };
-  const step = caStep(state, names, deps.now(), facts?.notBeforeMs ?? 0, facts !== undefined && memory?.tlsServedEverywhere === facts.fingerprint);
-  if (step !== 'keep') ca = await renewCa(deps, rr, ca, step, names);
-  const trust = [ca.current.cert, ca.next?.cert ?? '', ca.previous ?? ''].join('');
-  const caRenewal = ca.next !== undefined || ca.previous !== undefined;
-  const fresh =
-    applied &&
-    facts &&
-    !needsRenewal(facts, deps.now()) &&
-    names.every((n) => facts.names.includes(n)) &&
-    checkKeyPair(applied, ca.current.cert) === undefined;
-  if (fresh) return { material: { cert: applied.cert, key: applied.key, ca: trust }, caRenewal };
+  const plan = planCertificate({
+    names,
+    nowMs: deps.now(),
+    ca: {
+      current: { ...describeCertificate(ca.current.cert)!, permitted: memory?.caPermitted?.names ?? permittedNames(ca.current.cert) },
+      next: ca.next && describeCertificate(ca.next.cert),
+      previous: ca.previous !== undefined,
+    },
+    applied: applied && {
+      facts: describeCertificate(applied.cert),
+      faultWithCurrent: checkKeyPair(applied, ca.current.cert),
+      faultWithNext: ca.next && checkKeyPair(applied, ca.next.cert),
+    },
+    servedEverywhere: memory?.tlsServedEverywhere,
+  });
+  if (plan.caStep !== 'keep') ca = await renewCa(deps, rr, ca, plan.caStep, names);
+  const trust = ownCaTrust(ca);
+  const { certificate } = plan;
+  if (certificate.action === 'keep' && applied) return { value: { material: { cert: applied.cert, key: applied.key, ca: trust.bundle }, caRenewal: trust.renewing } };
+  if (certificate.action === 'reissue') deps.log.info({ resource: key, reason: certificate.reason, detail: certificate.detail }, 'issuing a new TLS certificate');
   const issued = await issueServerCertificate(ca.current, names, deps.now(), CERT_LIFETIME_DAYS);
-  return { material: { ...issued, ca: trust }, caRenewal };
+  return { value: { material: { ...issued, ca: trust.bundle }, caRenewal: trust.renewing } };
 }
 
 /** The operator's CA for the resource, created the first time; its key is in a Secret no pod mounts.
@@ -158,9 +162,8 @@ async function ensureCa(deps: Deps, rr: RedisReplication, names: string[]): Prom
   } catch (err) {
     if (!(err instanceof SecretMissing)) throw err;
   }
-  const ca = await newCa(deps, rr, names);
   // Another pass may have created it meanwhile: then its CA is the one.
-  await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, secretName, { [CA_KEYS.cert]: ca.cert, [CA_KEYS.key]: ca.key })));
+  await ignore(isConflict, deps.kube.createSecret(buildOwnedSecret(rr, secretName, newCaData(await newCa(deps, rr, names)))));
   deps.passwords.forget(namespace, secretName);
   return read();
 }
@@ -168,51 +171,25 @@ async function ensureCa(deps: Deps, rr: RedisReplication, names: string[]): Prom
 const newCa = (deps: Deps, rr: RedisReplication, names: string[]) =>
   createCertificateAuthority(`${rr.metadata.namespace}/${rr.metadata.name} redis CA`, deps.now(), CA_LIFETIME_DAYS, names);
 
-/** One step of a CA renewal, written to `<name>-tls-ca-key` with an Event; the CA as it then is. */
-async function renewCa(deps: Deps, rr: RedisReplication, ca: OwnCa, step: 'begin' | 'switch' | 'drop', names: string[]): Promise<OwnCa> {
-  let next: OwnCa;
-  let data: Record<string, string>;
-  let note: string;
-  if (step === 'begin') {
-    const made = await newCa(deps, rr, names);
-    next = { ...ca, next: made };
-    data = { [CA_KEYS.nextCert]: made.cert, [CA_KEYS.nextKey]: made.key };
-    note = 'a new CA is trusted beside the current one; certificates are issued from it in a week';
-  } else if (step === 'drop') {
-    next = { ...ca, previous: undefined };
-    data = { [CA_KEYS.previous]: '' };
-    note = 'the old CA is no longer trusted';
-  } else {
-    // caStep switches only to a next CA.
-    if (!ca.next) return ca;
-    next = { current: ca.next, next: undefined, previous: ca.current.cert };
-    data = { [CA_KEYS.cert]: ca.next.cert, [CA_KEYS.key]: ca.next.key, [CA_KEYS.nextCert]: '', [CA_KEYS.nextKey]: '', [CA_KEYS.previous]: ca.current.cert };
-    note = 'certificates are issued from the new CA; the old one stays trusted until every pod serves one of the new';
-  }
-  await upsertSecret(deps, rr, tlsCaKeySecretName(rr.metadata.name), data);
-  await deps.events.record(rr, 'Normal', 'CARenewal', `TLS CA renewal: ${note}`);
-  return next;
+/** One step of a CA renewal (plan/tls.ts caRenewal), written to `<name>-tls-ca-key` with an Event; the CA as it then is. */
+async function renewCa(deps: Deps, rr: RedisReplication, ca: OwnCa, step: Exclude<CaStep, 'keep'>, names: string[]): Promise<OwnCa> {
+  const renewal = caRenewal(ca, step === 'begin' ? { step, made: await newCa(deps, rr, names) } : { step });
+  if (!renewal) return ca;
+  await upsertSecret(deps, rr, tlsCaKeySecretName(rr.metadata.name), renewal.data);
+  await deps.events.record(rr, 'Normal', 'CARenewal', `TLS CA renewal: ${renewal.note}`);
+  return renewal.ca;
 }
 
 /** `<name>-tls-ca`: the CAs clients should trust, without any key; why it cannot be, if so. */
 async function publishCa(deps: Deps, rr: RedisReplication, ca: string): Promise<SecretIssue | undefined> {
   const secretName = tlsCaSecretName(rr.metadata.name);
-  try {
-    const published = await optionalKey(deps, rr, secretName, 'owned', TLS_KEYS.ca);
-    if (published !== ca) await upsertSecret(deps, rr, secretName, { [TLS_KEYS.ca]: ca });
-    return undefined;
-  } catch (err) {
-    if (err instanceof SecretProblem) return { reason: err.reason, message: err.message };
-    throw err;
-  }
+  const published = await attempt(() => optionalKey(deps, rr, secretName, 'owned', TLS_KEYS.ca));
+  if (published.problem) return published.problem;
+  if (published.value === ca) return undefined;
+  return (await attempt(() => upsertSecret(deps, rr, secretName, { [TLS_KEYS.ca]: ca }))).problem;
 }
 
-async function readMaterial(deps: Deps, rr: RedisReplication, secretName: string, use: SecretUse): Promise<Found> {
-  try {
-    const get = (key: string) => deps.passwords.get(rr.metadata, secretName, use, key);
-    return { material: { cert: await get(TLS_KEYS.cert), key: await get(TLS_KEYS.key), ca: await get(TLS_KEYS.ca) } };
-  } catch (err) {
-    if (err instanceof SecretProblem) return { problem: { reason: err.reason, message: err.message } };
-    throw err;
-  }
+function readMaterial(deps: Deps, rr: RedisReplication, secretName: string, use: SecretUse): Promise<Read<CertificateMaterial>> {
+  const get = (key: string) => deps.passwords.get(rr.metadata, secretName, use, key);
+  return attempt(async () => ({ cert: await get(TLS_KEYS.cert), key: await get(TLS_KEYS.key), ca: await get(TLS_KEYS.ca) }));
 }

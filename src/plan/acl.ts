@@ -1,6 +1,8 @@
 // ACL users of a resource with auth: the operator's own user, the one replicas authenticate as, and
 // the application users of spec.auth.users; the rules each has, and the auth.conf every pod includes.
 // Passwords reach redis-server only through that file (and ACL SETUSER at run time), never argv.
+import type { RedisReplicationSpec } from '../api/schema.js';
+import type { Read, SecretIssue } from './secrets.js';
 
 /** Names the operator gives its own users; spec.auth.users may not take them (nor their prefix, api/schema.ts). */
 export const OPERATOR_USER = 'rro-operator';
@@ -160,4 +162,30 @@ export function parseUserList(reply: string): string[] {
 export function undeclaredUsers(present: string[], declared: AclUser[]): string[] {
   const keep = new Set(['default', ...declared.map((u) => u.name)]);
   return present.filter((name) => !keep.has(name));
+}
+
+export interface WantedUsers {
+  users: AclUser[];
+  /** Why a user's Secret cannot be used. */
+  problems: SecretIssue[];
+}
+
+type DeclaredUser = RedisReplicationSpec['auth']['users'][number];
+
+/** spec.auth.users with the passwords read from their Secrets. A user whose Secret cannot be used
+ * keeps what the pods have (or is not created yet), and the problem says which. */
+export function wantedUsers(declared: (DeclaredUser & { password: Read<string> })[], applied: AppliedAuth | undefined, hash: (password: string) => string): WantedUsers {
+  const users: AclUser[] = [];
+  const problems: SecretIssue[] = [];
+  for (const user of declared) {
+    if (user.password.value !== undefined) {
+      users.push({ name: user.name, hash: hash(user.password.value), rules: splitRules(user.rules) });
+      continue;
+    }
+    const kept = applied?.users.find((u) => u.name === user.name);
+    if (kept) users.push(kept);
+    const consequence = kept ? 'the pods keep the user as it was' : 'the user is not created until it can be used';
+    problems.push({ reason: user.password.problem.reason, message: `user ${user.name}: ${user.password.problem.message}; ${consequence}` });
+  }
+  return { users, problems };
 }

@@ -54,3 +54,6 @@ export function passwordSecret(resource: string, spec: Pick<RedisReplicationSpec
   if (!spec.auth.enabled) return undefined;
   return spec.auth.secretName ? { secretName: spec.auth.secretName, use: 'named' } : { secretName: generatedAuthSecretName(resource), use: 'owned' };
 }
+
+/** A Secret's value as the controller read it: the value, or why the resource cannot use it. */
+export type Read<T> = { value: T; problem?: undefined } | { value?: undefined; problem: SecretIssue };

@@ -7,7 +7,9 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, id_ce_nameConstraints, NameConstraints } from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { pemBlocks, type Validity } from '../plan/tls.js';
+import { pemBlocks, type CertificateFacts, type KeyPair } from '../plan/tls.js';
+
+export type { KeyPair } from '../plan/tls.js';
 
 // Node's WebCrypto, typed as the DOM's (the global object is the same one).
 x509.cryptoProvider.set(crypto);
@@ -16,11 +18,6 @@ const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const DAY_MS = 86_400_000;
 /** Backdated a little: a peer whose clock runs behind still accepts a certificate issued just now. */
 const BACKDATE_MS = 5 * 60_000;
-
-export interface KeyPair {
-  cert: string;
-  key: string;
-}
 
 /** A CA that may sign certificates for `permittedNames` only (DNS names, each with its subdomains,
  * RFC 5280 name constraints, critical) and for no IP address: its key, were it to leak, could not
@@ -83,13 +80,6 @@ export function permittedNames(pem: string): string[] | undefined {
   if (!extension) return undefined;
   const parsed = AsnConvert.parse(extension.value, NameConstraints);
   return (parsed.permittedSubtrees ?? []).flatMap((s) => (s.base.dNSName === undefined ? [] : [s.base.dNSName]));
-}
-
-export interface CertificateFacts extends Validity {
-  /** SHA-256 fingerprint as Node's TLS reports a peer's (AA:BB:...). */
-  fingerprint: string;
-  /** The DNS names and IP addresses of the subjectAltName. */
-  names: string[];
 }
 
 /** What a PEM certificate says; undefined when it is not one. */

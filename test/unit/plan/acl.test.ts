@@ -11,6 +11,7 @@ import {
   splitRules,
   undeclaredUsers,
   userRules,
+  wantedUsers,
   type AppliedAuth,
 } from '../../../src/plan/acl.js';
 
@@ -88,5 +89,25 @@ describe('users', () => {
   it('finds the users nobody declares; default is never one', () => {
     const declared = [{ name: 'rro-operator', hash: '', rules: [] }, { name: 'app', hash: '', rules: [] }];
     expect(undeclaredUsers(parseUserList('["app","default","old","rro-operator"]'), declared)).toEqual(['old']);
+  });
+});
+
+describe('wantedUsers: spec.auth.users with their passwords', () => {
+  const missing = { reason: 'SecretMissing', message: 'Secret app-pw does not exist' };
+  const declared = (password: { value: string } | { problem: typeof missing }, name = 'app') => ({ name, secretName: 'app-pw', rules: ' ~app:*  +@read ', password });
+
+  it('a readable Secret: the user with its password hashed and its rules split', () => {
+    expect(wantedUsers([declared({ value: 'app-pw' })], undefined, sha256)).toEqual({ users: [{ name: 'app', hash: sha256('app-pw'), rules: ['~app:*', '+@read'] }], problems: [] });
+  });
+
+  it('an unusable Secret: the pods keep the user as they have it, or it is not created; the problem says which', () => {
+    expect(wantedUsers([declared({ problem: missing })], applied, sha256)).toEqual({
+      users: applied.users,
+      problems: [{ reason: 'SecretMissing', message: 'user app: Secret app-pw does not exist; the pods keep the user as it was' }],
+    });
+    expect(wantedUsers([declared({ problem: missing }, 'other')], applied, sha256)).toEqual({
+      users: [],
+      problems: [{ reason: 'SecretMissing', message: 'user other: Secret app-pw does not exist; the user is not created until it can be used' }],
+    });
   });
 });

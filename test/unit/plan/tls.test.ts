@@ -1,6 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CA_LIFETIME_DAYS, CA_OVERLAP_MS, caBundle, caStep, certificateReloadPath, needsRenewal, pemBlocks, serverNames, type CaState } from '../../../src/plan/tls.js';
+import {
+  CA_KEYS,
+  CA_LIFETIME_DAYS,
+  CA_OVERLAP_MS,
+  caBundle,
+  caRenewal,
+  caStep,
+  CERT_LIFETIME_DAYS,
+  certificateReloadPath,
+  copyUpdate,
+  needsRenewal,
+  newCaData,
+  ownCaTrust,
+  pemBlocks,
+  planCertificate,
+  serverNames,
+  tlsProblem,
+  wantedMaterial,
+  type CaState,
+  type CertificateInput,
+  type OwnCa,
+} from '../../../src/plan/tls.js';
 
 const DAY = 86_400_000;
 const pem = (body: string) => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
@@ -138,5 +159,123 @@ describe('caStep: the renewal of the operator\'s CA', () => {
         },
       ),
     );
+  });
+});
+
+describe('planCertificate: keep the certificate <name>-tls holds, or issue one', () => {
+  const NAMES = serverNames('cache', 'ns');
+  const LIFE = CA_LIFETIME_DAYS * DAY;
+  const NOW = 1000 * DAY;
+  const ca: CaState = { current: { notBeforeMs: 0, notAfterMs: LIFE, permitted: NAMES }, previous: false };
+  const facts = { fingerprint: 'AA', notBeforeMs: NOW - DAY, notAfterMs: NOW - DAY + CERT_LIFETIME_DAYS * DAY, names: NAMES };
+  const good = { facts, faultWithCurrent: undefined, faultWithNext: undefined };
+  const input = (over: Partial<CertificateInput> = {}): CertificateInput => ({ names: NAMES, nowMs: NOW, ca, applied: good, servedEverywhere: undefined, ...over });
+  const nextCa = { notBeforeMs: NOW - CA_OVERLAP_MS, notAfterMs: NOW - CA_OVERLAP_MS + LIFE };
+
+  const cases: [string, Partial<CertificateInput>, ReturnType<typeof planCertificate>['certificate']][] = [
+    ['fresh, covering the names, of the current CA: kept', {}, { action: 'keep' }],
+    ['none yet: issued', { applied: undefined }, { action: 'issue' }],
+    ['tls.crt is no certificate', { applied: { ...good, facts: undefined } }, { action: 'reissue', reason: 'unreadable' }],
+    ['in its last third', { nowMs: facts.notBeforeMs + 61 * DAY }, { action: 'reissue', reason: 'expiring' }],
+    ['not valid yet (a clock that went back)', { nowMs: facts.notBeforeMs - 1 }, { action: 'reissue', reason: 'expiring' }],
+    ['a name missing (the Services renamed)', { applied: { ...good, facts: { ...facts, names: NAMES.slice(1) } } }, { action: 'reissue', reason: 'namesChanged' }],
+    ['another key, or not of the current CA', { applied: { ...good, faultWithCurrent: 'tls.key is not the key of tls.crt' } }, { action: 'reissue', reason: 'notOfIssuingCa', detail: 'tls.key is not the key of tls.crt' }],
+    [
+      'the renewal switches to the next CA this pass',
+      { ca: { ...ca, next: nextCa }, applied: { ...good, faultWithNext: 'tls.crt is not signed by a CA of ca.crt' } },
+      { action: 'reissue', reason: 'caChanged', detail: 'tls.crt is not signed by a CA of ca.crt' },
+    ],
+    ['on a switch, checked against the CA that issues from then on', { ca: { ...ca, next: nextCa }, applied: { ...good, faultWithCurrent: 'not of this one' } }, { action: 'keep' }],
+    ['a CA renewal beginning leaves it alone', { ca: { ...ca, current: { ...ca.current, permitted: undefined } } }, { action: 'keep' }],
+  ];
+  it.each(cases)('%s', (_, over, certificate) => {
+    expect(planCertificate(input(over)).certificate).toEqual(certificate);
+  });
+
+  it('steps the CA renewal as caStep does, from the certificate applied and whether every pod serves it', () => {
+    const previous = { ca: { ...ca, previous: true }, nowMs: facts.notBeforeMs + CA_OVERLAP_MS };
+    expect(planCertificate(input(previous)).caStep).toBe('keep');
+    expect(planCertificate(input({ ...previous, servedEverywhere: 'BB' })).caStep).toBe('keep');
+    expect(planCertificate(input({ ...previous, servedEverywhere: 'AA' })).caStep).toBe('drop');
+    expect(planCertificate(input({ ...previous, servedEverywhere: 'AA', applied: undefined })).caStep).toBe('keep');
+    expect(planCertificate(input({ ca: { ...ca, next: nextCa } })).caStep).toBe('switch');
+  });
+
+  it('property: a certificate that covers the names, is far from expiry and is a pair of the issuing CA is always kept; any other is replaced', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 * CERT_LIFETIME_DAYS * DAY }),
+        fc.integer({ min: 0, max: 3 * LIFE }),
+        fc.oneof(fc.constant(NAMES), fc.subarray(NAMES)),
+        fc.boolean(),
+        fc.boolean(),
+        fc.option(fc.integer({ min: 0, max: 3 * LIFE }), { nil: undefined }),
+        fc.boolean(),
+        (age, now, covered, ofCurrent, ofNext, nextSince, previous) => {
+          const issued = { ...facts, notBeforeMs: now - age, notAfterMs: now - age + CERT_LIFETIME_DAYS * DAY, names: covered };
+          const state: CaState = { ...ca, next: nextSince === undefined ? undefined : { notBeforeMs: nextSince, notAfterMs: nextSince + LIFE }, previous };
+          const plan = planCertificate({ names: NAMES, nowMs: now, ca: state, applied: { facts: issued, faultWithCurrent: ofCurrent ? undefined : 'x', faultWithNext: ofNext ? undefined : 'y' }, servedEverywhere: undefined });
+          const issuer = plan.caStep === 'switch' ? ofNext : ofCurrent;
+          const usable = age <= (2 / 3) * CERT_LIFETIME_DAYS * DAY && covered.length === NAMES.length && issuer;
+          expect(plan.certificate.action).toBe(usable ? 'keep' : 'reissue');
+        },
+      ),
+    );
+  });
+});
+
+describe('caRenewal: the keys of <name>-tls-ca-key each step writes', () => {
+  const [a, b, c] = [{ cert: pem('A'), key: 'ka' }, { cert: pem('B'), key: 'kb' }, { cert: pem('C'), key: 'kc' }];
+  const own: OwnCa = { current: a, next: undefined, previous: undefined };
+
+  it('begin: the new CA is trusted beside the current one, which still issues', () => {
+    const step = caRenewal(own, { step: 'begin', made: b })!;
+    expect(step.ca).toEqual({ current: a, next: b, previous: undefined });
+    expect(step.data).toEqual({ [CA_KEYS.nextCert]: b.cert, [CA_KEYS.nextKey]: 'kb' });
+    expect(ownCaTrust(step.ca)).toEqual({ bundle: a.cert + b.cert, renewing: true });
+  });
+
+  it('switch: the next CA issues, the old one stays trusted; the next keys are emptied (a merge patch cannot remove them)', () => {
+    const step = caRenewal({ ...own, next: b }, { step: 'switch' })!;
+    expect(step.ca).toEqual({ current: b, next: undefined, previous: a.cert });
+    expect(step.data).toEqual({ [CA_KEYS.cert]: b.cert, [CA_KEYS.key]: 'kb', [CA_KEYS.nextCert]: '', [CA_KEYS.nextKey]: '', [CA_KEYS.previous]: a.cert });
+    expect(ownCaTrust(step.ca)).toEqual({ bundle: b.cert + a.cert, renewing: true });
+    expect(caRenewal(own, { step: 'switch' })).toBeUndefined();
+  });
+
+  it('drop: the old CA is no longer trusted', () => {
+    const step = caRenewal({ current: c, next: undefined, previous: b.cert }, { step: 'drop' })!;
+    expect(step.ca).toEqual({ current: c, next: undefined, previous: undefined });
+    expect(step.data).toEqual({ [CA_KEYS.previous]: '' });
+    expect(ownCaTrust(step.ca)).toEqual({ bundle: c.cert, renewing: false });
+  });
+
+  it('a new CA: its certificate and key', () => {
+    expect(newCaData(a)).toEqual({ 'ca.crt': a.cert, 'ca.key': 'ka' });
+  });
+});
+
+describe('<name>-tls: what it is written with', () => {
+  const [a, b] = [pem('A'), pem('B')];
+  const applied = { cert: 'c1', key: 'k1', ca: a };
+
+  it('issued when it does not exist, renewed when anything changed, left alone when nothing did', () => {
+    expect(copyUpdate(undefined, applied)).toEqual({ data: { 'tls.crt': 'c1', 'tls.key': 'k1', 'ca.crt': a }, event: { reason: 'CertificateIssued', message: 'TLS certificate issued' } });
+    for (const next of [{ ...applied, cert: 'c2' }, { ...applied, key: 'k2' }, { ...applied, ca: b }]) {
+      expect(copyUpdate(applied, next)?.event).toEqual({ reason: 'CertificateRenewed', message: 'TLS certificate renewed: the pods re-read it, no pod restarts' });
+    }
+    expect(copyUpdate(applied, { ...applied })).toBeUndefined();
+  });
+
+  it("a user's Secret: its new CA is trusted beside the applied one; the own CA's bundle is taken whole", () => {
+    expect(wantedMaterial({ cert: 'c2', key: 'k2', ca: b }, applied, true)).toEqual({ cert: 'c2', key: 'k2', ca: b + a });
+    expect(wantedMaterial({ cert: 'c2', key: 'k2', ca: b }, applied, false)).toEqual({ cert: 'c2', key: 'k2', ca: b });
+    expect(wantedMaterial({ cert: 'c2', key: 'k2', ca: b }, undefined, true).ca).toBe(b);
+  });
+
+  it('a problem says what it means for the pods', () => {
+    const problem = { reason: 'SecretMissing', message: 'Secret certs does not exist' };
+    expect(tlsProblem(problem, true)).toEqual({ reason: 'SecretMissing', message: 'Secret certs does not exist; the pods keep the certificate they have' });
+    expect(tlsProblem(problem, false).message).toBe('Secret certs does not exist; no pod is created until it is fixed');
   });
 });
