@@ -1,6 +1,7 @@
 // Observe phase: the resource's pods from the cache, and the INFO (replication and sync counters) of each, in parallel.
 import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
 import { ZONE_LABEL } from '../plan/specs.js';
+import { withTimeout } from '../redis/client.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
 import { candidateCredentials, redisTarget, redisTargetAs, type Pass } from './pass.js';
 
@@ -33,7 +34,9 @@ export async function reportStuckPods(pass: Pass, observed: ObservedPod[]): Prom
 
 /** How long a pass waits for the INFO of a primary the prober has found silent for (about)
  * primaryDownSeconds: the pass only confirms that silence, and a pod that is up answers within
- * milliseconds. The command timeout (a second) would delay the failover by as much. */
+ * milliseconds. The command timeout (a second) would delay the failover by as much. The wait ends
+ * only after pending replies were read (withTimeout): a stalled operator does not take its own stall
+ * for the primary's silence. */
 const CONFIRM_SILENCE_MS = 300;
 
 /** The recorded primary, silent to the prober for primaryDownSeconds (give or take the confirmation). */
@@ -41,13 +44,6 @@ function confirmsSilence(pass: Pass, pod: string, ip: string): boolean {
   if (pod !== pass.rr.status?.primary) return false;
   const since = pass.deps.silentSince(`${pass.namespace}/${pass.name}`, pod, ip);
   return since !== undefined && pass.deps.now() + CONFIRM_SILENCE_MS - since >= pass.spec.failover.primaryDownSeconds * 1000;
-}
-
-/** The reply, or a rejection once `ms` passed (the command itself goes on to its own timeout). */
-function within<T>(reply: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
-  return Promise.race([reply, late]).finally(() => clearTimeout(timer));
 }
 
 /** INFO of one pod (the default sections: replication, and the sync counters of stats, in one
@@ -59,7 +55,7 @@ async function ask(pass: Pass, ip: string, patienceMs?: number) {
   for (const credentials of [own!, ...others]) {
     try {
       const reply = pass.deps.redis.info(redisTargetAs(pass, ip, credentials), 'default');
-      const info = parseReplication(await (patienceMs === undefined ? reply : within(reply, patienceMs)));
+      const info = parseReplication(await (patienceMs === undefined ? reply : withTimeout(reply, patienceMs, `INFO to ${ip}`)));
       if (credentials !== own) pass.credentialsOf.set(ip, credentials);
       return info;
     } catch (err) {

@@ -259,7 +259,7 @@ function replyText(reply: unknown): string {
   return JSON.stringify(reply);
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     // After an event-loop stall the timer runs before the socket's pending reply is read; giving I/O
