@@ -41,6 +41,15 @@ function completed(world: World, name: string, startedAt: string, replid = R1, o
   });
 }
 
+/** An archiving resource with one base, b1, and its archiver started. */
+async function archived(spec: Record<string, unknown> = {}) {
+  const { world, rr } = await archiving(spec);
+  completed(world, 'b1', '2026-11-30T03:00:00Z');
+  await world.passes(rr, 1);
+  await flush();
+  return { world, rr, archiver: world.archives.live! };
+}
+
 const seg = (replid: string, from: number, to: number, at: number): SegmentIndex => ({ replid, from, to, sha256: '', marks: [{ offset: to, at }] });
 const iso = (ms: number) => new Date(ms).toISOString();
 const backupNames = (world: World) => [...world.kube.backups.values()].map((b: RedisBackup) => b.metadata.name).sort();
@@ -79,11 +88,8 @@ describe('spec.backup.archive', () => {
   });
 
   it('an operator that restarts goes on from the archive\'s end, not from the base again', async () => {
-    const { world, rr } = await archiving();
-    completed(world, 'b1', '2026-11-30T03:00:00Z');
-    await world.passes(rr, 1);
-    await flush();
-    expect(world.archives.live!.from).toEqual({ replid: R1, offset: 100 });
+    const { world, rr, archiver } = await archived();
+    expect(archiver.from).toEqual({ replid: R1, offset: 100 });
     world.archives.listing = { chain: [], segments: [seg(R1, 100, 400, world.nowMs)] };
     world.restartOperator();
     await world.passes(rr, 1);
@@ -93,11 +99,7 @@ describe('spec.backup.archive', () => {
   });
 
   it('follows the pod that stays a linked replica: a switchover to its source moves it to another replica', async () => {
-    const { world, rr } = await archiving();
-    completed(world, 'b1', '2026-11-30T03:00:00Z');
-    await world.passes(rr, 1);
-    await flush();
-    const archiver = world.archives.live!;
+    const { world, rr, archiver } = await archived();
     const source = world.status(rr)!.archive!.sourcePod!;
     world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: source } } });
     await world.settle(rr, () => world.status(rr)!.primary === source && world.ready(rr));
@@ -110,11 +112,7 @@ describe('spec.backup.archive', () => {
   });
 
   it('with one replica: a failover that promotes its source leaves it there (the primary, alone), then moves it to the new replica once linked', async () => {
-    const { world, rr } = await archiving({ replicas: 1 });
-    completed(world, 'b1', '2026-11-30T03:00:00Z');
-    await world.passes(rr, 1);
-    await flush();
-    const archiver = world.archives.live!;
+    const { world, rr, archiver } = await archived({ replicas: 1 });
     const old = world.status(rr)!.primary!;
     const source = world.status(rr)!.archive!.sourcePod!;
     world.kube.serverOf('ns', old)!.unreachable = true;
@@ -164,12 +162,8 @@ describe('spec.backup.archive', () => {
   });
 
   it('+FULLRESYNC (needs-base): takes a new base, and starts a new archiver from it, not from the old one', async () => {
-    const { world, rr } = await archiving();
-    completed(world, 'b1', '2026-11-30T03:00:00Z');
-    await world.passes(rr, 1);
-    await flush();
-    const first = world.archives.live!;
-    first.end({ reason: 'needs-base', stored: { replid: R1, offset: 500 }, message: 'cache-1 no longer has it' });
+    const { world, rr, archiver } = await archived();
+    archiver.end({ reason: 'needs-base', stored: { replid: R1, offset: 500 }, message: 'cache-1 no longer has it' });
     await flush();
     await world.passes(rr, 1);
     expect(world.kube.events.some((e) => e.reason === 'ArchiveNeedsBase')).toBe(true);
@@ -188,11 +182,8 @@ describe('spec.backup.archive', () => {
   });
 
   it('a failed archiver is recorded and tried again after a back-off', async () => {
-    const { world, rr } = await archiving();
-    completed(world, 'b1', '2026-11-30T03:00:00Z');
-    await world.passes(rr, 1);
-    await flush();
-    world.archives.live!.end({ reason: 'failed', stored: { replid: R1, offset: 100 }, error: new Error('AccessDenied') });
+    const { world, rr, archiver } = await archived();
+    archiver.end({ reason: 'failed', stored: { replid: R1, offset: 100 }, error: new Error('AccessDenied') });
     await flush();
     await world.passes(rr, 5);
     expect(world.archives.started).toHaveLength(1);
@@ -203,14 +194,12 @@ describe('spec.backup.archive', () => {
   });
 
   it('turned off: the archiver stops (storing what it received) and status.archive goes', async () => {
-    const { world, rr } = await archiving();
-    completed(world, 'b1', '2026-11-30T03:00:00Z');
-    await world.passes(rr, 2);
-    await flush();
+    const { world, rr, archiver } = await archived();
+    await world.passes(rr, 1);
     expect(world.status(rr)!.archive).toBeDefined();
     respec(world, { backup: { objectStore: STORE } });
     await world.passes(rr, 1);
-    expect(world.archives.live!.stopped).toBe(true);
+    expect(archiver.stopped).toBe(true);
     expect(world.status(rr)!.archive).toBeUndefined();
   });
 
