@@ -166,7 +166,7 @@ function archiveStatus(pass: Pass, nodes: NodeStatus[], waiting: string | undefi
   const storedAtMs = position ? (position.storedAt ?? run!.resumedAt) : Date.parse(previous?.lastArchivedTime ?? '');
   const primaryOffset = nodes.find((n) => n.role === 'primary')?.offset;
   const known = storedAtMs !== undefined && !Number.isNaN(storedAtMs);
-  const lastError = run ? (run.archiver?.lastError ?? (run.archiver ? undefined : previous?.lastError)) : (waiting ?? memory.archiveRetry?.lastError ?? previous?.lastError);
+  const lastError = run ? run.archiver?.lastError : (waiting ?? memory.archiveRetry?.lastError ?? previous?.lastError);
   return {
     base: run?.base ?? previous?.base,
     replid: stored?.replid,

@@ -215,8 +215,8 @@ const REPL_TIMEOUT_S = 60;
 /**
  * How often the archiver ACKs (see archiver.ts): below the source's repl-timeout (spec.config's, else
  * Redis's 60 s), which drops a replica whose last ACK is older, with a quarter of it to spare for a
- * slow tick; as far above writeQuorum.maxLagSeconds as that allows, so that when it follows the
- * primary it counts for the quorum only about max lag + 1 s after each ACK.
+ * slow tick; as rarely as that allows, so that an archiver that follows a primary (one without a
+ * write quorum: archiveSource) is seldom counted among its good replicas.
  */
 export function archiveAckIntervalMs(config: Readonly<Record<string, string>>): number {
   const set = Number.parseInt(Object.entries(config).find(([k]) => k.trim().toLowerCase() === 'repl-timeout')?.[1] ?? '', 10);
