@@ -23,6 +23,8 @@ import type { ArchiveRun, Pass, ResourceMemory } from './pass.js';
 import { SecretProblem } from './secrets.js';
 
 const ENDED = new Set(['Completed', 'Failed']);
+/** The longest wait for the archive's listing when an archiver starts. */
+const READ_TIMEOUT_MS = 5 * 60_000;
 /** How often the archive is looked through for segments retention no longer needs. */
 const PRUNE_INTERVAL_MS = 3_600_000;
 
@@ -125,8 +127,9 @@ async function begin(pass: Pass, nodes: NodeStatus[], store: string): Promise<st
   const root = walRoot(objectStore, name);
   const ackIntervalMs = archiveAckIntervalMs(spec.config);
   const log = pass.log;
-  // The archive is read in the background too: listing a long one takes a while.
-  void deps.archives.read(objectStore, credentials, root).then(
+  // The archive is read in the background too: listing a long one takes a while, and a store that
+  // does not answer fails the start (retried) rather than holding it forever.
+  void withTimeout(deps.archives.read(objectStore, credentials, root), READ_TIMEOUT_MS, `listing ${root}`).then(
     (archive) => {
       if (run.stopping) return;
       const resume = resumeFrom(baseAt, archive);
@@ -208,4 +211,13 @@ async function prune(pass: Pass): Promise<void> {
   })()
     .catch((err: unknown) => log.warn({ err: String(err) }, 'deleting old archive segments failed; tried again in an hour'))
     .finally(() => (memory.archivePruning = false));
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the object store in ${ms / 1000} s`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
