@@ -471,7 +471,7 @@ export const specSchema = z
         objectStore: objectStoreSchema,
         schedule: scheduleSchema.optional(),
         retention: retentionSchema.optional(),
-        /** Continuous archiving of the replication stream: accepted by the API, refused by parseSpec until built. */
+        /** Continuous archiving of the replication stream (controller/archive.ts), for point-in-time recovery. */
         archive: z.boolean().optional(),
       })
       .strict()
@@ -615,6 +615,26 @@ const restoreStatusSchema = z.object({
   keys: z.number().int().optional(),
 });
 export type RestoreStatus = z.infer<typeof restoreStatusSchema>;
+/** Continuous archiving (spec.backup.archive): where the archive of the replication stream is. */
+const archiveStatusSchema = z.object({
+  /** The RedisBackup the archive continues from (retention keeps it). */
+  base: z.string().optional(),
+  /** The replication ID and offset of the end of the last segment in the object store, and when the
+   * archiver had received its last whole command (its last mark): a point-in-time restore reaches it. */
+  replid: z.string().optional(),
+  lastArchivedOffset: z.number().int().optional(),
+  lastArchivedTime: z.string().optional(),
+  /** The primary's offset minus the last archived one; now minus lastArchivedTime (a segment is
+   * stored when it closes: up to its age, 60 s, is normal). */
+  lagBytes: z.number().int().optional(),
+  lagSeconds: z.number().int().optional(),
+  /** The pod the archiver follows (a linked replica; the primary only without one). */
+  sourcePod: z.string().optional(),
+  /** Why the archiver is not archiving, or why its last link broke (it is retried). */
+  lastError: z.string().optional(),
+});
+export type ArchiveStatus = z.infer<typeof archiveStatusSchema>;
+
 const scheduleStatusSchema = z.object({
   /** The spec.backup.schedule the times below follow. */
   schedule: z.string().optional(),
@@ -651,6 +671,7 @@ export const statusSchema = z.object({
   replicationBacklog: replicationBacklogStatusSchema.optional(),
   restore: restoreStatusSchema.optional(),
   backup: scheduleStatusSchema.optional(),
+  archive: archiveStatusSchema.optional(),
   conditions: z.array(conditionSchema).optional(),
 });
 export type RedisReplicationStatus = z.infer<typeof statusSchema>;
@@ -692,9 +713,8 @@ export function parseSpec(raw: unknown, name?: string): SpecResult {
       return { ok: false, message: `spec.writeQuorum.minReplicas: ${quorum.minReplicas} is more than the ${result.data.replicas} replicas; the primary would refuse every write` };
     }
     const recovery = result.data.bootstrap?.recovery;
-    // Point-in-time recovery and archiving are named by the API (CONTRACT) but not built: a resource
-    // that asks for them is refused rather than brought up without them.
-    if (result.data.backup?.archive) return { ok: false, message: 'spec.backup.archive: continuous archiving (point-in-time recovery) is not supported yet; nothing is created' };
+    // Point-in-time recovery is named by the API (CONTRACT) but not built: a resource that asks for
+    // it is refused rather than brought up without it.
     if (recovery && (recovery.objectStore || recovery.resource || recovery.targetTime)) {
       return { ok: false, message: 'spec.bootstrap.recovery: recovery from an archive (objectStore, resource, targetTime) is not supported yet; restore a RedisBackup with recovery.backup' };
     }

@@ -3,8 +3,12 @@
 // segment checked against its index before any of it is given out (a replica applies the stream as it
 // comes: a corrupt piece cannot be taken back).
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { ObjectStore } from '../api/schema.js';
 import { parseIndexKey, segmentKey, type ByteRange, type ChainLink, type SegmentIndex } from '../plan/archive.js';
+import type { RedisTarget } from '../redis/client.js';
+import { Archiver, DEFAULT_ARCHIVER_OPTIONS, type ArchivePosition } from './archiver.js';
+import { s3Client, type S3Credentials } from './object-store.js';
 
 export interface ArchiveListing {
   segments: SegmentIndex[];
@@ -56,3 +60,50 @@ export async function* replayBytes(client: S3Client, bucket: string, root: strin
     yield body.subarray(start, end);
   }
 }
+
+/** A running archiver, as the archive phase sees it. */
+export type RunningArchive = Pick<Archiver, 'position' | 'done' | 'lastError' | 'retarget' | 'stop'>;
+
+/** The archives of a resource's object store, as the archive phase uses them (controller/archive.ts):
+ * an interface, so that the controller tests can fake the store and the archiver. */
+export interface Archives {
+  read(store: ObjectStore, credentials: S3Credentials, root: string): Promise<ArchiveListing>;
+  /** Deletes these keys; throws when the store keeps any. */
+  delete(store: ObjectStore, credentials: S3Credentials, keys: readonly string[]): Promise<void>;
+  /** An archiver of `root`, started, continuing from `from` at `target`. */
+  start(target: RedisTarget, from: ArchivePosition, store: ObjectStore, credentials: S3Credentials, root: string, ackIntervalMs: number): RunningArchive;
+}
+
+/** S3's most keys in one DeleteObjects. */
+const DELETE_BATCH = 1000;
+
+export const s3Archives: Archives = {
+  async read(store, credentials, root) {
+    const client = s3Client(store, credentials);
+    try {
+      return await readArchive(client, store.bucket, root);
+    } finally {
+      client.destroy();
+    }
+  },
+  async delete(store, credentials, keys) {
+    const client = s3Client(store, credentials);
+    try {
+      for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+        const batch = keys.slice(i, i + DELETE_BATCH);
+        const out = await client.send(new DeleteObjectsCommand({ Bucket: store.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+        const failed = out.Errors ?? [];
+        if (failed.length > 0) throw new Error(`the object store kept ${failed.length} of ${batch.length} archive files (${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message ?? ''})`.trim());
+      }
+    } finally {
+      client.destroy();
+    }
+  },
+  start(target, from, store, credentials, root, ackIntervalMs) {
+    const client = s3Client(store, credentials);
+    const archiver = new Archiver(target, from, { client, bucket: store.bucket, root }, { ...DEFAULT_ARCHIVER_OPTIONS, ackIntervalMs });
+    archiver.start();
+    void archiver.done.finally(() => client.destroy());
+    return archiver;
+  },
+};

@@ -98,6 +98,8 @@ export class Archiver {
   /** The offset of the last byte received. */
   private offset: number;
   private stored: ArchivePosition;
+  /** When the archiver had received the stored stream (the last stored segment's last mark). */
+  private storedAt: number | undefined;
   /** The offset the boundary parser started at. */
   private readonly parsedFrom: number;
   private readonly boundaries = new CommandBoundaries();
@@ -134,8 +136,8 @@ export class Archiver {
   }
 
   /** Where the archive is: received, and stored (segment and index in the object store). */
-  get position(): { received: ArchivePosition; stored: ArchivePosition; linked: boolean } {
-    return { received: { replid: this.replid, offset: this.offset }, stored: { ...this.stored }, linked: this.linked };
+  get position(): { received: ArchivePosition; stored: ArchivePosition; storedAt: number | undefined; linked: boolean } {
+    return { received: { replid: this.replid, offset: this.offset }, stored: { ...this.stored }, storedAt: this.storedAt, linked: this.linked };
   }
 
   start(): void {
@@ -259,6 +261,7 @@ export class Archiver {
       await this.put(key, body, 'application/octet-stream');
       await this.put(indexKey(key), JSON.stringify(index), 'application/json');
       this.stored = { replid: segment.replid, offset: to };
+      this.storedAt = segment.marks.at(-1)!.at;
     });
   }
 

@@ -283,6 +283,13 @@ export function renderStatus(rr: RedisReplication, opts: RenderOptions): string 
     const when = s.completedAt ? ago(s.completedAt, opts.now) : undefined;
     field('Last backup', `${last.metadata.name} (${s.size} bytes from ${s.sourcePod}) at ${s.completedAt}${when ? `, ${when}` : ''}`);
   } else if (opts.backups) field('Last backup', p('dim')('none completed'));
+  if (st.archive) {
+    const a = st.archive;
+    const when = ago(a.lastArchivedTime, opts.now);
+    const parts = [when ? `stored up to ${when}` : 'nothing stored yet', ...(a.lagBytes !== undefined ? [`${a.lagBytes} bytes behind`] : []), ...(a.sourcePod ? [`from ${a.sourcePod}`] : [])];
+    const text = `${parts.join(', ')}${a.base ? ` (base ${a.base})` : ''}`;
+    field('Archive', a.lastError ? `${text}; ${p('yellow')(a.lastError)}` : text);
+  }
   if (st.restore) {
     const r = st.restore;
     const text = `RedisBackup ${r.backup}: ${r.phase}${r.phase === 'Completed' ? `, ${r.keys} keys into ${r.pod}` : r.reason ? ` (${r.reason}${r.message ? `: ${r.message}` : ''})` : ''}`;

@@ -10,7 +10,7 @@ import { GROUP, VERSION } from '../api/schema.js';
 import { ignore, isConflict, isNotFound } from '../kube/client.js';
 import type { BackupFiles } from '../backup/object-store.js';
 import { backupBeingRestored } from '../plan/restore.js';
-import { expiredBackups, parseRetention, scheduleProblem, scheduleStep, type ScheduleStatus } from '../plan/backup-schedule.js';
+import { expiredBackups, parseRetention, scheduleProblem, scheduleStep, type RetentionInput, type ScheduleStatus } from '../plan/backup-schedule.js';
 import { storeCredentials } from './backups.js';
 import type { Pass } from './pass.js';
 import { SecretProblem } from './secrets.js';
@@ -60,7 +60,7 @@ async function writeScheduleStatus(pass: Pass, backup: ScheduleStatus | { schedu
 
 /** Deletes the backups retention no longer keeps: their files first, then the RedisBackup. */
 export async function runRetention(pass: Pass): Promise<void> {
-  const { deps, rr, namespace, name, memory } = pass;
+  const { deps, rr, memory } = pass;
   const deleting = (memory.backupFilesDeleting ??= new Set());
   const outcomes = (memory.backupFilesOutcomes ??= new Map());
   const reported = new Set<string>();
@@ -72,15 +72,9 @@ export async function runRetention(pass: Pass): Promise<void> {
     else await deps.events.record(rr, 'Warning', 'BackupRetentionFailed', `RedisBackup ${backupName}: its files could not be deleted, it is kept and tried again: ${problem}`);
   }
   const backup = pass.spec.backup;
-  if (backup?.retention === undefined) return;
-  const expired = expiredBackups({
-    backups: deps.cache.backups(namespace, name),
-    retention: parseRetention(backup.retention),
-    store: backup.objectStore,
-    resource: name,
-    nowMs: deps.now(),
-    restoring: new Set(deps.cache.resources(namespace).flatMap((r) => backupBeingRestored(r) ?? [])),
-  });
+  const retention = retentionInput(pass);
+  if (backup === undefined || retention === undefined) return;
+  const expired = expiredBackups(retention);
   const withFiles: { name: string; prefix: string }[] = [];
   for (const e of expired) {
     if (reported.has(e.name) || deleting.has(e.name)) continue;
@@ -111,6 +105,21 @@ export async function runRetention(pass: Pass): Promise<void> {
     }
     files.close();
   })();
+}
+
+/** What retention decides from, when spec.backup.retention is set. */
+export function retentionInput(pass: Pass): RetentionInput | undefined {
+  const { deps, namespace, name, spec } = pass;
+  if (spec.backup?.retention === undefined) return undefined;
+  return {
+    backups: deps.cache.backups(namespace, name),
+    retention: parseRetention(spec.backup.retention),
+    store: spec.backup.objectStore,
+    resource: name,
+    nowMs: deps.now(),
+    restoring: new Set(deps.cache.resources(namespace).flatMap((r) => backupBeingRestored(r) ?? [])),
+    archiveBase: spec.backup.archive ? (pass.memory.archive?.base ?? pass.rr.status?.archive?.base) : undefined,
+  };
 }
 
 async function deleteBackup(pass: Pass, name: string): Promise<void> {

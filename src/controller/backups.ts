@@ -10,6 +10,7 @@ import { s3Client, type S3Credentials } from '../backup/object-store.js';
 import { takeBackup } from '../backup/take-backup.js';
 import { BACKUP_USER } from '../plan/acl.js';
 import { backupSource, basePrefix, DUMP_FILE, type BackupManifest } from '../plan/backup.js';
+import type { RedisTarget } from '../redis/client.js';
 import type { Pass } from './pass.js';
 import { SecretProblem } from './secrets.js';
 
@@ -63,11 +64,7 @@ async function start(pass: Pass, backup: RedisBackup, nodes: NodeStatus[]): Prom
   const name = backup.metadata.name;
   pass.memory.backupsRunning!.add(name);
   const client = s3Client(store, credentials);
-  const target = {
-    host: pod.podIP!,
-    ...(pass.auth ? { username: BACKUP_USER, password: pass.auth.backupPassword } : {}),
-    ...(pass.tls?.client ? { tls: pass.tls.client } : {}),
-  };
+  const target = backupTarget(pass, pod.podIP!);
   const from = { target, resource: pass.name, pod: pod.name, engine: pod.server ?? 'unknown', engineVersion: pod.version ?? 'unknown' };
   const log = deps.log.child({ resource: `${pass.namespace}/${pass.name}`, backup: name });
   void takeBackup(from, { client, bucket: store.bucket, prefix }, () => new Date(deps.now()))
@@ -85,6 +82,15 @@ async function start(pass: Pass, backup: RedisBackup, nodes: NodeStatus[]): Prom
       pass.memory.backupsRunning!.delete(name);
       client.destroy();
     });
+}
+
+/** A pod as the backup user sees it (a backup's full sync, the archiver's stream). */
+export function backupTarget(pass: Pass, ip: string): RedisTarget {
+  return {
+    host: ip,
+    ...(pass.auth ? { username: BACKUP_USER, password: pass.auth.backupPassword } : {}),
+    ...(pass.tls?.client ? { tls: pass.tls.client } : {}),
+  };
 }
 
 /** The keys of the object store, from its Secret: SecretProblem when the Secret cannot be used. */

@@ -8,6 +8,7 @@ import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js'
 import { BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import type { Clients } from '../kube/client.js';
 import { s3BackupFiles } from '../backup/object-store.js';
+import { s3Archives } from '../backup/archive-store.js';
 import { startInformer, type InformerEventType, type RobustInformer } from '../kube/informer.js';
 import { WorkQueue, defaultRateLimiter, runWorkers } from '../kube/workqueue.js';
 import { RedisPool } from '../redis/client.js';
@@ -20,6 +21,7 @@ import type { Deps, Recorder } from './pass.js';
 import { PassRedis, Prober } from './prober.js';
 import { ReplicationRdbServer } from '../backup/rdb-server.js';
 import { reconcile } from './reconcile.js';
+import { stopArchive } from './archive.js';
 import { passwordCache } from './secrets.js';
 
 export interface ControllerOptions {
@@ -180,6 +182,7 @@ export function startController(opts: ControllerOptions): Controller {
     // The prober is made below, once the caches it reads exist.
     silentSince: (key, pod, ip) => prober.silentSince(key, pod, ip),
     backupFiles: s3BackupFiles,
+    archives: s3Archives,
     cache: {
       resource: (namespace, name) => {
         for (const i of resources) {
@@ -240,6 +243,8 @@ export function startController(opts: ControllerOptions): Controller {
       await prober.stop();
       await queue.shutDown();
       await workers.catch(() => undefined);
+      // What the archivers received is stored before the process goes.
+      await Promise.all([...deps.memory.values()].map(stopArchive));
       await Promise.all(all.map((i) => i.stop()));
       await Promise.all([redis.close(), rdbServer.close()]);
     },

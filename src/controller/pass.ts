@@ -5,6 +5,8 @@ import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisr
 import type { Logger } from 'pino';
 import type { ObjectStore, RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { BackupFiles, S3Credentials } from '../backup/object-store.js';
+import type { Archives, RunningArchive } from '../backup/archive-store.js';
+import type { ArchiveEnd } from '../backup/archiver.js';
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
 import type { BackupManifest } from '../plan/backup.js';
 import type { RdbServer, RdbServing } from '../backup/rdb-server.js';
@@ -111,6 +113,9 @@ export interface Deps {
   silentSince(key: string, pod: string, ip: string): number | undefined;
   /** The files of backups in an object store, for retention (S3 in production, a fake in tests). */
   backupFiles(store: ObjectStore, credentials: S3Credentials): BackupFiles;
+  /** The archives of the replication stream and their archivers (S3 and backup/archiver.ts in
+   * production, fakes in tests). */
+  archives: Archives;
 }
 
 export interface ResourceMemory {
@@ -167,6 +172,39 @@ export interface ResourceMemory {
    * did (undefined: every file is gone, the RedisBackup goes next; else why not). */
   backupFilesDeleting?: Set<string>;
   backupFilesOutcomes?: Map<string, string | undefined>;
+  /** The archive of the replication stream this process runs (controller/archive.ts). */
+  archive?: ArchiveRun;
+  /** The archive's failures in a row, the last one's message, and when it is tried again. */
+  archiveRetry?: { failures: number; atMs: number; lastError: string };
+  /** Since when the archive needs a new base (its source answered +FULLRESYNC): older bases would
+   * leave the same gap. */
+  archiveNeedsBaseSinceMs?: number;
+  /** The base backup this process created for the archive, until it ends. */
+  archiveBaseRequested?: string;
+  /** When the archive's segments that retention no longer needs were last looked for, and whether
+   * their deletion is under way. */
+  archivePrunedAtMs?: number;
+  archivePruning?: boolean;
+}
+
+export interface ArchiveRun {
+  /** The object store it writes to, as JSON of its settings: another store is another archive. */
+  store: string;
+  /** The RedisBackup the archive continues from (it moves to newer ones the archive passed). */
+  base: string;
+  /** Where this run started, and the replids it has been on since. */
+  from: { replid: string; offset: number };
+  replids: Set<string>;
+  /** The pod it follows. */
+  source: { pod: string; ip: string };
+  /** Undefined while the archive is read to find where to resume. */
+  archiver?: RunningArchive;
+  /** When what was archived before this run had been received. */
+  resumedAt?: number;
+  /** How it ended, or why it could not start. */
+  end?: ArchiveEnd;
+  /** spec.backup.archive went off, or the operator stops: no archiver is started any more. */
+  stopping?: boolean;
 }
 
 interface RestoreRun {

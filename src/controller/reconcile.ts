@@ -25,6 +25,7 @@ import { recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { applyWriteQuorum, wireReplicas } from './wiring.js';
 import { runBackups } from './backups.js';
+import { runArchive, stopArchive } from './archive.js';
 import { restore, restoring } from './restore.js';
 import { runRetention, runSchedule } from './backup-schedule.js';
 
@@ -33,6 +34,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   const rr = deps.cache.resource(namespace, name);
   if (!rr || rr.metadata.deletionTimestamp) {
     // Owned objects go with the resource through their ownerReferences.
+    const memory = deps.memory.get(key);
+    if (memory) void stopArchive(memory);
     deps.memory.delete(key);
     deps.metrics.forgetResource(namespace, name);
     return;
@@ -126,6 +129,8 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
   await reloadCertificates(pass, observed);
   for (const problem of [auth?.problem, ...users.problems, tls?.problem]) if (problem) await deps.events.record(rr, 'Warning', problem.reason, problem.message);
   await recordMetrics(pass, { observed, nodes, primary, rollingUpdateStalled: rollout?.stalled !== undefined });
+  // Started, created and retargeted on a settled primary only, as backups are (below).
+  const archive = await runArchive(pass, nodes, decision.kind === 'ok');
   const roleChange = typeof change === 'object' ? change : rollout?.change;
   await writeStatus(pass, {
     decision,
@@ -142,6 +147,7 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     revision: rollout?.revision,
     rollout,
     backlog,
+    archive,
   });
   // Only with a settled primary: a backup streams from what the topology is, not what it becomes.
   // Slots that come meanwhile are missed slots: one backup for them all once it is settled.

@@ -238,6 +238,20 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  private readonly archiveLagSeconds = new Gauge({
+    name: 'rro_archive_lag_seconds',
+    help: 'How long ago the archiver had received the last stream it stored (spec.backup.archive): up to a segment\'s age (60 s) is normal',
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly archiveLagBytes = new Gauge({
+    name: 'rro_archive_lag_bytes',
+    help: "The primary's replication offset minus the last one stored in the archive (spec.backup.archive)",
+    labelNames: ['namespace', 'resource'] as const,
+    registers: [this.registry],
+  });
+
   /** Removal functions of the series written per resource ("ns/name"), keyed by series. */
   private readonly series = new Map<string, Map<string, { pod?: string; remove: () => void; value?: string }>>();
 
@@ -354,6 +368,13 @@ export class OperatorMetrics {
       this.backlogBytes.remove(l);
       this.backlogCoverage.remove(l);
     });
+  }
+
+  /** The archive's lag (status.archive); undefined: not archiving, or not known (the series go). */
+  setArchiveLag(namespace: string, resource: string, lag: { seconds?: number | undefined; bytes?: number | undefined } | undefined): void {
+    const r = { namespace, resource };
+    this.putOrDrop(this.archiveLagSeconds, r, lag?.seconds, 'archive lag seconds');
+    this.putOrDrop(this.archiveLagBytes, r, lag?.bytes, 'archive lag bytes');
   }
 
   setFullResyncLoop(namespace: string, name: string, pod: string, looping: boolean): void {

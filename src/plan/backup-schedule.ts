@@ -153,6 +153,8 @@ export interface RetentionInput {
   nowMs: number;
   /** Backups a resource of the namespace is being restored from (spec.bootstrap.recovery): kept. */
   restoring?: ReadonlySet<string>;
+  /** The base the live archive continues from (status.archive.base): kept. */
+  archiveBase?: string | undefined;
 }
 
 /**
@@ -162,8 +164,9 @@ export interface RetentionInput {
  * elsewhere, are never removed.
  * - count N: the N newest Completed stay; a Failed one stays while it is among the N newest ended.
  * - age: those taken longer ago are removed.
- * Either way the newest Completed backup stays, and so does one a restore reads. A backup whose folder another kept backup also
- * records (two started in the same second) is removed without its files.
+ * Either way the newest Completed backup stays, and so do one a restore reads and the one the live
+ * archive continues from. A backup whose folder another kept backup also records (two started in the
+ * same second) is removed without its files.
  */
 export function expiredBackups(input: RetentionInput): Expired[] {
   const { backups, retention, store, resource, nowMs } = input;
@@ -173,7 +176,8 @@ export function expiredBackups(input: RetentionInput): Expired[] {
     .filter((b) => (b.status?.phase === 'Completed' && withFiles(b)) || (b.status?.phase === 'Failed' && (b.status.key === undefined || withFiles(b))))
     .sort((a, b) => takenAt(b) - takenAt(a) || (a.metadata.name < b.metadata.name ? 1 : -1));
   const completed = considered.filter((b) => b.status?.phase === 'Completed');
-  const kept = new Set<RedisBackup>([...completed.slice(0, 1), ...considered.filter((b) => input.restoring?.has(b.metadata.name))]);
+  const needed = (b: RedisBackup) => input.restoring?.has(b.metadata.name) || b.metadata.name === input.archiveBase;
+  const kept = new Set<RedisBackup>([...completed.slice(0, 1), ...considered.filter(needed)]);
   if ('count' in retention) {
     completed.slice(0, retention.count).forEach((b) => kept.add(b));
     considered.slice(0, retention.count).forEach((b) => b.status?.phase === 'Failed' && kept.add(b));

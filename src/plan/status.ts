@@ -1,6 +1,6 @@
 // The status a pass writes: status.nodes, counts, phase and conditions from what was observed and
 // decided, and whether writing it is worth an API call (an idle, healthy resource causes none).
-import type { NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus, ReplicationBacklogStatus } from '../api/schema.js';
+import type { ArchiveStatus, NodeStatus, RedisReplication, RedisReplicationSpec, RedisReplicationStatus, ReplicationBacklogStatus } from '../api/schema.js';
 import type { ResyncLoop } from './backlog.js';
 import { setConditions, statusChanged, type ConditionUpdate } from './conditions.js';
 import { selectorString } from './names.js';
@@ -72,6 +72,8 @@ export interface StatusInput {
   rollout?: RolloutState | undefined;
   /** The replication backlog as this pass found (and sized) it, and replicas in a full-resync loop. */
   backlog?: { status: ReplicationBacklogStatus | undefined; loops: ResyncLoop[] } | undefined;
+  /** status.archive as the archive phase found it; undefined: not archiving. */
+  archive?: ArchiveStatus | undefined;
   nowMs: number;
 }
 
@@ -130,6 +132,7 @@ export function nextStatus(rr: RedisReplication, spec: RedisReplicationSpec, inp
     nodes,
     lastFailover: recordOf(input.change ?? finishedChange(rr, primary), now) ?? rr.status?.lastFailover,
     replicationBacklog: input.backlog?.status ?? rr.status?.replicationBacklog,
+    archive: input.archive,
     conditions: setConditions(rr.status?.conditions, conditions, generation, now),
   };
 }
@@ -254,6 +257,7 @@ function withoutMeasurements(status: RedisReplicationStatus | undefined): RedisR
     maxLagSeconds: undefined,
     replicationBacklog: status.replicationBacklog && { size: status.replicationBacklog.size },
     nodes: status.nodes?.map((n) => ({ ...n, offset: undefined, lagBytes: undefined, lagSeconds: undefined })),
+    archive: status.archive && { ...status.archive, lastArchivedOffset: undefined, lastArchivedTime: undefined, lagBytes: undefined, lagSeconds: undefined },
   };
 }
 

@@ -16,7 +16,7 @@ import { waitFor } from '../../hack/lib.js';
 import { freePort, startWeed } from './weed.js';
 import { BACKUP_RULES, BACKUP_USER } from '../../src/plan/acl.js';
 import { basePrefix, type BackupManifest } from '../../src/plan/backup.js';
-import { replayPlan, segmentKey, walRoot, type Mark } from '../../src/plan/archive.js';
+import { replayPlan, resumeFrom, segmentKey, walRoot, type Mark } from '../../src/plan/archive.js';
 import { s3Client } from '../../src/backup/object-store.js';
 import { takeBackup } from '../../src/backup/take-backup.js';
 import { Archiver, DEFAULT_ARCHIVER_OPTIONS, type ArchiverOptions } from '../../src/backup/archiver.js';
@@ -215,6 +215,41 @@ describe('Archiver', () => {
       for await (const piece of replayBytes(client, store.bucket, root, 'error' in plan ? [] : plan.ranges)) given.push(piece);
     })()).rejects.toThrow(SegmentMismatch);
     expect(Buffer.concat(given).length).toBe(last.from - b.manifest.offset);
+  }, 60_000);
+
+  // The archive phase's source (plan/archive.ts archiveSource) and its resume after a restart.
+  it('follows a replica: the primary\'s stream at its offsets, the primary lists no archiver; a second archiver goes on from where the archive ends', async () => {
+    const [p, r] = [await freePort(), await freePort()];
+    await redis(p, BACKUP_ACL);
+    await redis(r, [...BACKUP_ACL, '--replicaof', '127.0.0.1', String(p)]);
+    await waitFor(async () => (await infoField(r, 'master_link_status')) === 'up', { timeoutMs: 10_000, intervalMs: 50, what: 'the replica linked' });
+    const root = walRoot(store, 'via-replica');
+    const b = await base(r, 'via-replica');
+    expect(b.manifest.replid).toBe(await infoField(p, 'master_replid'));
+    const run = async (from: { replid: string; offset: number }, keys: string[]) => {
+      const archiver = new Archiver(asBackup(r), from, { client, bucket: store.bucket, root }, OPTS);
+      archiver.start();
+      await waitFor(() => archiver.position.linked, { timeoutMs: 5_000, intervalMs: 20, what: 'the archiver linked' });
+      for (const k of keys) await cmd(p, 'SET', k, 'v');
+      const offset = Number(await infoField(p, 'master_repl_offset'));
+      await waitFor(() => archiver.position.received.offset === offset, { timeoutMs: 10_000, intervalMs: 20, what: 'the archiver received the primary\'s writes' });
+      // The primary's replicas: its own, not the archiver (a replica's replica never counts for its quorum).
+      expect(await infoField(p, 'connected_slaves')).toBe('1');
+      await sleep(2 * OPTS.markIntervalMs);
+      const end = await archiver.stop();
+      expect(end).toEqual({ reason: 'stopped', stored: { replid: b.manifest.replid, offset } });
+      expect(archiver.position.storedAt).toBeLessThanOrEqual(Date.now());
+      return { offset, storedAt: archiver.position.storedAt };
+    };
+    const first = await run(b.manifest, range('r', 0, 50));
+    // An operator that restarts reads the archive and goes on from its end, not from the base.
+    const resume = resumeFrom(b.manifest, await readArchive(client, store.bucket, root));
+    expect(resume).toEqual({ replid: b.manifest.replid, offset: first.offset, at: first.storedAt });
+    await run(resume, range('r', 50, 100));
+    const whole = await rebuild(b, root, Infinity);
+    const sets = [...whole.stream.toString('latin1').matchAll(/\*3\r\n\$3\r\nSET\r\n\$\d+\r\n([^\r]+)\r\n/g)].map((m) => m[1]);
+    expect(sets).toEqual(range('r', 0, 100));
+    expect(whole.keys).toEqual(range('r', 0, 100).sort());
   }, 60_000);
 
   it('ends asking for a new base when the source no longer has its history, storing nothing', async () => {

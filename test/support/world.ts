@@ -10,6 +10,7 @@ import { OperatorMetrics } from '../../src/metrics/metrics.js';
 import { FakeKube } from './fake-kube.js';
 import { FakeRdbServer } from './fake-rdb-server.js';
 import { FakeObjectStore } from './fake-object-store.js';
+import { FakeArchives } from './fake-archives.js';
 import { RedisModel, type RedisServer } from './redis-model.js';
 
 /** The namespace the fake operator runs in. */
@@ -22,6 +23,7 @@ export class World {
   /** Where a restore's pod gets its backup: the writes 1..3 unless a test sets others. */
   readonly rdbServer = new FakeRdbServer(this.redis, [1, 2, 3]);
   readonly objectStore = new FakeObjectStore();
+  readonly archives = new FakeArchives();
   deps: Deps;
 
   constructor() {
@@ -51,6 +53,7 @@ export class World {
       // No prober in the fake world: passes find silences themselves.
       silentSince: () => undefined,
       backupFiles: (store, credentials) => this.objectStore.client(store, credentials),
+      archives: this.archives,
     };
   }
 

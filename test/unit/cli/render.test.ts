@@ -178,4 +178,12 @@ describe('renderStatus: backups and restore', () => {
     const restored = { ...cascade(), status: { ...cascade().status, restore: { backup: 'b-new', phase: 'Completed' as const, keys: 500, pod: 'cache-0' } } };
     expect(renderStatus(restored, { color: false, now })).toContain('Restored from: RedisBackup b-new: Completed, 500 keys into cache-0');
   });
+
+  it('shows the archive: how far behind it is, whom it follows, its base and why it waits', () => {
+    const archived = (archive: Record<string, unknown>) => ({ ...cascade(), status: { ...cascade().status, archive } });
+    const live = archived({ base: 'b-new', lastArchivedTime: new Date(now.getTime() - 40_000).toISOString(), lagBytes: 1200, sourcePod: 'cache-1' });
+    expect(renderStatus(live, { color: false, now })).toContain('Archive:       stored up to 40s ago, 1200 bytes behind, from cache-1 (base b-new)');
+    expect(renderStatus(archived({ lastError: 'waiting for RedisBackup cache-base-1' }), { color: false, now })).toContain('Archive:       nothing stored yet; waiting for RedisBackup cache-base-1');
+    expect(renderStatus(cascade(), { color: false, now })).not.toContain('Archive');
+  });
 });
