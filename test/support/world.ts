@@ -51,6 +51,7 @@ export class World {
       // No prober in the fake world: passes find silences themselves.
       silentSince: () => undefined,
       backupFiles: (store, credentials) => this.objectStore.client(store, credentials),
+      recoveryStore: (store, credentials) => this.objectStore.recovery(store, credentials),
     };
   }
 
