@@ -25,24 +25,31 @@ export class FakeRdbServer implements RdbServer {
     let resolve!: () => void;
     let reject!: (err: Error) => void;
     const sent = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-    const streamed = async (): Promise<number[]> => {
-      const ids: number[] = [];
-      for await (const chunk of job.stream?.() ?? []) ids.push(...chunk);
-      return ids;
-    };
-    let cancelled = false;
-    streamed().then(
-      (ids) => {
-        if (!cancelled) this.redis.external.set(FakeRdbServer.HOST, { replId: job.replid, offset: job.offset + ids.length, log: [...this.log, ...ids], served: resolve });
+    // The stream is read once the pod links (the first served()) and counts as sent once all of it
+    // was read; the pod applies it a replication step later, as a real one applies what it was sent
+    // after the operator wrote it.
+    let read: number[] | undefined;
+    let reading = false;
+    const entry = {
+      replId: job.replid, offset: job.offset, log: [...this.log],
+      served: () => {
+        if (read) {
+          entry.log = [...this.log, ...read];
+          entry.offset = job.offset + read.length;
+        }
+        if (reading) return;
+        reading = true;
+        (async () => {
+          const ids: number[] = [];
+          for await (const chunk of job.stream?.() ?? []) ids.push(...chunk);
+          return ids;
+        })().then((ids) => {
+          read = ids;
+          resolve();
+        }, reject);
       },
-      (err: Error) => reject(err),
-    );
-    return {
-      sent,
-      cancel: () => {
-        cancelled = true;
-        this.redis.external.delete(FakeRdbServer.HOST);
-      },
     };
+    this.redis.external.set(FakeRdbServer.HOST, entry);
+    return { sent, cancel: () => void this.redis.external.delete(FakeRdbServer.HOST) };
   }
 }
