@@ -10,6 +10,7 @@ import { parseIndexKey, segmentKey, type ByteRange, type ChainLink, type Segment
 import { MANIFEST_FILE } from '../plan/backup.js';
 import { manifestFrom, type ArchiveListing, type StoredBase } from '../plan/pitr.js';
 import { s3Client, type S3Credentials } from './object-store.js';
+import type { RdbJob } from './rdb-server.js';
 
 /** The stored segment does not match its index. */
 export class SegmentMismatch extends Error {
@@ -121,5 +122,22 @@ export function s3RecoveryStore(store: Pick<ObjectStore, 'endpoint' | 'bucket' |
         client.destroy();
       }
     },
+  };
+}
+
+/** The restore server's job for the pod at `podIP`: the RDB at `rdb.key` (checked against its
+ * manifest's size and SHA-256 as it is served), then, for a point in time, the archive's `ranges`. */
+export function recoveryJob(
+  store: RecoveryStore,
+  rdb: Pick<RdbJob, 'replid' | 'offset' | 'size' | 'sha256'> & { key: string },
+  podIP: string,
+  password: string | undefined,
+  replay: { root: string; ranges: readonly ByteRange[] } | undefined,
+): RdbJob {
+  const { replid, offset, size, sha256, key } = rdb;
+  return {
+    podIP, replid, offset, size, sha256, password,
+    open: () => store.open(key),
+    ...(replay ? { stream: () => store.replay(replay.root, replay.ranges) } : {}),
   };
 }

@@ -14,8 +14,8 @@
 // base and the cut). The pod is served the base's RDB and then the archived stream up to the cut on
 // the same link; it is made the primary only once its offset is the cut's.
 import type { Requeue } from '../kube/workqueue.js';
-import { SegmentMismatch, type RecoveryStore } from '../backup/archive-store.js';
-import { RdbMismatch, type RdbJob } from '../backup/rdb-server.js';
+import { recoveryJob, SegmentMismatch, type RecoveryStore } from '../backup/archive-store.js';
+import { RdbMismatch } from '../backup/rdb-server.js';
 import type { ObjectStore, RestoreStatus } from '../api/schema.js';
 import { parseInfo } from '../redis/info.js';
 import { walRoot, type ByteRange } from '../plan/archive.js';
@@ -112,13 +112,7 @@ export async function restore(pass: Pass, claimRefs: ClaimRef[], ready: boolean)
       if (!(err instanceof SecretProblem)) throw err;
       return report(pass, secretFailure(base, found.secret, err, pod.name), WAIT_MS);
     }
-    const { replay } = found;
-    const job: RdbJob = {
-      podIP: pod.podIP, ...source, password: pass.auth?.replicationPassword,
-      open: () => store.open(source.key),
-      ...(replay ? { stream: () => store.replay(replay.root, replay.ranges) } : {}),
-    };
-    const serving = deps.rdbServer.serve(job);
+    const serving = deps.rdbServer.serve(recoveryJob(store, source, pod.podIP, pass.auth?.replicationPassword, found.replay));
     const started: NonNullable<typeof memory.restoreRun> = { pod: pod.name, podIP: pod.podIP, serving };
     memory.restoreRun = started;
     serving.sent.then(
