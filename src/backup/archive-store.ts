@@ -35,7 +35,7 @@ async function listKeys(client: S3Client, bucket: string, prefix: string): Promi
 
 /** The base backups under `root` (baseRoot): each <root><timestamp>/manifest.json that is one. The
  * manifest is written after dump.rdb and deleted before it: a folder with a manifest has its file. */
-export async function readBases(client: S3Client, bucket: string, root: string): Promise<StoredBase[]> {
+async function readBases(client: S3Client, bucket: string, root: string): Promise<StoredBase[]> {
   const bases: StoredBase[] = [];
   for (const key of await listKeys(client, bucket, root)) {
     const [timestamp, file, ...deeper] = key.slice(root.length).split('/');

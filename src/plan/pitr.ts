@@ -22,7 +22,7 @@ export interface ArchiveListing {
   chain: ChainLink[];
 }
 
-export type RecoveryRefusal = 'NoBaseBackup' | 'TargetBeforeBase' | 'ArchiveBehind' | 'ArchiveGap';
+type RecoveryRefusal = 'NoBaseBackup' | 'TargetBeforeBase' | 'ArchiveBehind' | 'ArchiveGap';
 
 export type RecoveryPlan =
   /** Load `base`, then replay `ranges` (`bytes` in all): the restored server is at `cut`. */

@@ -6,12 +6,12 @@
 // production: a restore to T holds every write acknowledged more than a second before T and none
 // acknowledged more than a second after it (CONTRACT §12). Servers are stopped by PID.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../hack/lib.js';
-import { freePort, startWeed } from './weed.js';
+import { freePort, startWeed, stopServers } from './weed.js';
 import { BACKUP_RULES, BACKUP_USER } from '../../src/plan/acl.js';
 import { walRoot } from '../../src/plan/archive.js';
 import { basePrefix, baseRoot, DUMP_FILE } from '../../src/plan/backup.js';
@@ -82,9 +82,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await rdbServer.close();
   await pool.close();
-  for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
-  rmSync(dir, { recursive: true, force: true });
+  await stopServers(children, dir);
 }, 60_000);
 
 describe('point-in-time restore', () => {
