@@ -483,7 +483,9 @@ export const specSchema = z
           .object({
             /** A Completed RedisBackup of this namespace. */
             backup: objectName('a RedisBackup', { empty: false }).optional(),
-            /** Point-in-time recovery from an archive (accepted by the API, refused by parseSpec until built). */
+            /** Or point-in-time recovery from the store a resource backed up and archived to: its
+             * newest base backup that the archive carries to targetTime, replayed up to it; without
+             * targetTime, up to the latest point archived (docs/backups.md). */
             objectStore: objectStoreSchema.optional(),
             resource: resourceNameSchema.optional(),
             targetTime: z.iso.datetime({ offset: true }).optional(),
@@ -604,6 +606,15 @@ const RESTORE_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
  * other pod is made or any client is let in. */
 const restoreStatusSchema = z.object({
   backup: z.string().optional(),
+  /** A point-in-time recovery: the resource whose files were restored, the base backup used (its
+   * folder's timestamp), the time asked for (none: the latest archived), and the cut: the archive's
+   * mark the replay stopped at (its time and replication offset) and the archived bytes replayed. */
+  resource: z.string().optional(),
+  base: z.string().optional(),
+  targetTime: z.string().optional(),
+  cutTime: z.string().optional(),
+  cutOffset: z.number().int().optional(),
+  replayedBytes: z.number().int().optional(),
   phase: z.enum(RESTORE_PHASES).optional(),
   reason: z.string().optional(),
   message: z.string().optional(),
@@ -697,6 +708,28 @@ export interface RedisReplication {
 
 export type SpecResult = { ok: true; spec: RedisReplicationSpec } | { ok: false; message: string };
 
+type Recovery = NonNullable<NonNullable<RedisReplicationSpec['bootstrap']>['recovery']>;
+
+/** A recovery names one source: a RedisBackup, or a store and the resource whose files it holds. */
+function recoveryRefusal(recovery: Recovery, ownStore: ObjectStore | undefined, name: string | undefined): string | undefined {
+  const fromStore = recovery.objectStore !== undefined || recovery.resource !== undefined || recovery.targetTime !== undefined;
+  if (recovery.backup !== undefined && fromStore) {
+    return 'spec.bootstrap.recovery: either backup (a RedisBackup) or objectStore and resource (with targetTime: a point in time), not both';
+  }
+  if (recovery.backup !== undefined) return undefined;
+  if (!fromStore) return 'spec.bootstrap.recovery.backup: name the RedisBackup to restore, or give objectStore and resource to restore from a store (to a point in time with targetTime)';
+  if (!recovery.objectStore) return `spec.bootstrap.recovery.objectStore: give the object store that holds the base backups and archive of ${recovery.resource ?? 'the resource'}`;
+  if (!recovery.resource) return 'spec.bootstrap.recovery.resource: name the resource whose base backups and archive the store holds';
+  // Its own backups would go into the folders it restores from, mixed with the old resource's.
+  const same = ownStore && ownStore.endpoint === recovery.objectStore.endpoint && ownStore.bucket === recovery.objectStore.bucket && sameFolder(ownStore.path, recovery.objectStore.path);
+  if (same && name === recovery.resource) {
+    return `spec.backup.objectStore: resource ${name} would write its backups into the folder it is restored from (${recovery.objectStore.bucket}/${recovery.objectStore.path}); give it another path or another name`;
+  }
+  return undefined;
+}
+
+const sameFolder = (a: string, b: string) => a.split('/').filter(Boolean).join('/') === b.split('/').filter(Boolean).join('/');
+
 /** Validates a spec (and the resource's name, when given) that already passed the API server; the
  * message names the offending field. */
 export function parseSpec(raw: unknown, name?: string): SpecResult {
@@ -713,12 +746,8 @@ export function parseSpec(raw: unknown, name?: string): SpecResult {
       return { ok: false, message: `spec.writeQuorum.minReplicas: ${quorum.minReplicas} is more than the ${result.data.replicas} replicas; the primary would refuse every write` };
     }
     const recovery = result.data.bootstrap?.recovery;
-    // Point-in-time recovery is named by the API (CONTRACT) but not built: a resource that asks for
-    // it is refused rather than brought up without it.
-    if (recovery && (recovery.objectStore || recovery.resource || recovery.targetTime)) {
-      return { ok: false, message: 'spec.bootstrap.recovery: recovery from an archive (objectStore, resource, targetTime) is not supported yet; restore a RedisBackup with recovery.backup' };
-    }
-    if (recovery && !recovery.backup) return { ok: false, message: 'spec.bootstrap.recovery.backup: name the RedisBackup to restore' };
+    const refused = recovery && recoveryRefusal(recovery, result.data.backup?.objectStore, name);
+    if (refused) return { ok: false, message: refused };
     // Restored through a replication link of the operator's own, in plain TCP: the data would cross
     // the network unencrypted, which a resource that asks for TLS must never see.
     if (result.data.bootstrap?.recovery && result.data.tls?.enabled) {

@@ -2,12 +2,12 @@
 // `kubectl rr` (bin/kubectl-rr on PATH, as krew plugins work): status, switchover, rolling restart,
 // backup and restore of a RedisReplication, each waiting for and reporting the outcome.
 import { BACKUP_KIND, BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
-import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js';
+import { GROUP, PLURAL, VERSION, type ObjectStore, type RedisReplication } from '../api/schema.js';
 import { backupTimestamp } from '../plan/backup.js';
 import { apiErrorMessage, makeClients, mergePatchOptions, type Clients } from '../kube/client.js';
 import { ANNOTATION } from '../plan/names.js';
 import { UsageError, parseCommandLine, runIfEntry } from './program.js';
-import { restorePlan, restoreProgress } from './restore.js';
+import { restorePlan, restoreProgress, type RestoreFrom } from './restore.js';
 import { contextNamespace, fetchResource, requireKubeConfig, showStatus } from './status.js';
 
 export const USAGE = `Usage: kubectl rr COMMAND NAME [-n NAMESPACE] [options]
@@ -23,6 +23,10 @@ Commands:
   restore NAME --from BACKUP [--image I] [--no-wait]
                                         create RedisReplication NAME from a RedisBackup (the backed-up
                                         resource's spec when it still exists); waits until Ready
+  restore NAME --from-resource SRC [--to-time T] [--image I] [--no-wait]
+                                        create RedisReplication NAME from the base backups and archive
+                                        of SRC in its object store, as of T (RFC 3339; default: the
+                                        latest point archived); SRC must still exist (its spec is copied)
 
 Options:
   -n, --namespace NS   namespace of the resource (default: the kubeconfig context's)
@@ -34,7 +38,12 @@ export type Command =
   | { command: 'switchover'; name: string; namespace?: string | undefined; to: string; timeoutSeconds: number }
   | { command: 'restart'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
   | { command: 'backup'; name: string; namespace?: string | undefined; wait: boolean; timeoutSeconds: number }
-  | { command: 'restore'; name: string; namespace?: string | undefined; from: string; image?: string | undefined; wait: boolean; timeoutSeconds: number }
+  | {
+    command: 'restore'; name: string; namespace?: string | undefined;
+    /** A RedisBackup, or a resource's files in its store (as of toTime, else the latest point archived). */
+    from?: string | undefined; fromResource?: string | undefined; toTime?: string | undefined;
+    image?: string | undefined; wait: boolean; timeoutSeconds: number;
+  }
   | { command: 'help' };
 
 export function parseCommand(argv: string[]): Command {
@@ -45,6 +54,8 @@ export function parseCommand(argv: string[]): Command {
     'no-color': { type: 'boolean', default: false },
     to: { type: 'string' },
     from: { type: 'string' },
+    'from-resource': { type: 'string' },
+    'to-time': { type: 'string' },
     image: { type: 'string' },
     'no-wait': { type: 'boolean', default: false },
     timeout: { type: 'string' },
@@ -56,7 +67,7 @@ export function parseCommand(argv: string[]): Command {
   if (!name) throw new UsageError(`${command}: name the RedisReplication`);
   if (extra.length > 0) throw new UsageError(`${command}: one resource at a time (got ${[name, ...extra].join(', ')})`);
   const only = (allowed: string[]) => {
-    for (const flag of ['watch', 'no-color', 'to', 'from', 'image', 'no-wait', 'timeout'] as const) {
+    for (const flag of ['watch', 'no-color', 'to', 'from', 'from-resource', 'to-time', 'image', 'no-wait', 'timeout'] as const) {
       const set = values[flag] !== undefined && values[flag] !== false;
       if (set && !allowed.includes(flag)) throw new UsageError(`${command}: --${flag} does not apply`);
     }
@@ -77,12 +88,24 @@ export function parseCommand(argv: string[]): Command {
     return { command, name, namespace: values.namespace, to: values.to ?? 'auto', timeoutSeconds: timeout(60) };
   }
   if (command === 'restore') {
-    only(['from', 'image', 'no-wait', 'timeout']);
-    if (!values.from) throw new UsageError('restore: --from names the RedisBackup to restore');
-    return { command, name, namespace: values.namespace, from: values.from, image: values.image || undefined, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
+    only(['from', 'from-resource', 'to-time', 'image', 'no-wait', 'timeout']);
+    const fromResource = values['from-resource'];
+    if (values.from && fromResource) throw new UsageError('restore: --from (a RedisBackup) or --from-resource (a resource\'s files in its object store), not both');
+    if (!values.from && !fromResource) throw new UsageError('restore: --from names the RedisBackup to restore, or --from-resource the resource whose base backups and archive to restore');
+    if (values['to-time'] !== undefined && !fromResource) throw new UsageError('restore: --to-time goes with --from-resource (a RedisBackup is restored as it was taken)');
+    const toTime = values['to-time'] === undefined ? undefined : rfc3339(values['to-time']);
+    const from = values.from ? { from: values.from } : { fromResource, toTime };
+    return { command, name, namespace: values.namespace, ...from, image: values.image || undefined, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
   }
   only(['no-wait', 'timeout']);
   return { command: command as 'restart' | 'backup', name, namespace: values.namespace, wait: !values['no-wait'], timeoutSeconds: timeout(900) };
+}
+
+/** A time with a date and a zone, as the API takes it (RFC 3339), in UTC. */
+function rfc3339(text: string): string {
+  const ms = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/i.test(text) ? Date.parse(text.replace(' ', 'T')) : NaN;
+  if (Number.isNaN(ms)) throw new UsageError(`--to-time takes a time with its zone, e.g. 2026-12-04T10:00:00Z (got "${text}")`);
+  return new Date(ms).toISOString();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -209,24 +232,15 @@ async function backup(clients: Clients, namespace: string, cmd: Extract<Command,
 }
 
 async function restore(clients: Clients, namespace: string, cmd: Extract<Command, { command: 'restore' }>, out: (line: string) => void): Promise<number> {
-  let backup: RedisBackup;
-  try {
-    backup = (await clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace, name: cmd.from })) as RedisBackup;
-  } catch (e) {
-    throw new Error(`could not read RedisBackup ${namespace}/${cmd.from}: ${apiErrorMessage(e)}`, { cause: e });
-  }
-  if (backup.status?.phase !== 'Completed') {
-    out(`RedisBackup ${cmd.from} is ${backup.status?.phase ?? 'Pending'}${backup.status?.reason ? ` (${backup.status.reason})` : ''}: only a Completed backup can be restored`);
-    return 1;
-  }
-  const source = await fetchResource(clients, namespace, backup.spec.replication).catch(() => undefined);
-  const plan = restorePlan(cmd.name, namespace, backup, source, cmd.image);
+  const created = cmd.from !== undefined ? await fromBackup(clients, namespace, cmd.from, out) : await fromResource(clients, namespace, cmd.fromResource!, cmd.toTime, out);
+  if (!created) return 1;
+  const plan = restorePlan(cmd.name, namespace, created.from, created.source, cmd.image);
   try {
     await clients.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, body: plan.resource });
   } catch (e) {
     throw new Error(`could not create RedisReplication ${namespace}/${cmd.name}: ${apiErrorMessage(e)}`, { cause: e });
   }
-  out(`RedisReplication ${namespace}/${cmd.name} created from RedisBackup ${cmd.from} (${backup.status.size} bytes, ${backup.status.engine} ${backup.status.engineVersion})`);
+  out(`RedisReplication ${namespace}/${cmd.name} created from ${created.what}`);
   for (const note of plan.notes) out(`note: ${note}`);
   if (!cmd.wait) return 0;
   const started = Date.now();
@@ -242,6 +256,34 @@ async function restore(clients: Clients, namespace: string, cmd: Extract<Command
     }
     await sleep(1000);
   }
+}
+
+type Source = { from: RestoreFrom; source: RedisReplication | undefined; what: string } | undefined;
+
+async function fromBackup(clients: Clients, namespace: string, name: string, out: (line: string) => void): Promise<Source> {
+  let backup: RedisBackup;
+  try {
+    backup = (await clients.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL, namespace, name })) as RedisBackup;
+  } catch (e) {
+    throw new Error(`could not read RedisBackup ${namespace}/${name}: ${apiErrorMessage(e)}`, { cause: e });
+  }
+  if (backup.status?.phase !== 'Completed') {
+    out(`RedisBackup ${name} is ${backup.status?.phase ?? 'Pending'}${backup.status?.reason ? ` (${backup.status.reason})` : ''}: only a Completed backup can be restored`);
+    return undefined;
+  }
+  const source = await fetchResource(clients, namespace, backup.spec.replication).catch(() => undefined);
+  return { from: { backup }, source, what: `RedisBackup ${name} (${backup.status.size} bytes, ${backup.status.engine} ${backup.status.engineVersion})` };
+}
+
+/** The store is the one the resource backs up to: read from its spec, so it must still exist. */
+async function fromResource(clients: Clients, namespace: string, name: string, toTime: string | undefined, out: (line: string) => void): Promise<Source> {
+  const source = await fetchResource(clients, namespace, name).catch(() => undefined);
+  const store = (source?.spec as { backup?: { objectStore?: ObjectStore } } | undefined)?.backup?.objectStore;
+  if (!source || !store) {
+    out(`RedisReplication ${namespace}/${name} ${source ? 'has no spec.backup.objectStore' : 'does not exist'}: write the resource yourself with spec.bootstrap.recovery {objectStore, resource: ${name}${toTime ? `, targetTime: ${toTime}` : ''}} (docs/backups.md)`);
+    return undefined;
+  }
+  return { from: { store, resource: name, targetTime: toTime }, source, what: `the files of ${name} in ${store.endpoint}/${store.bucket}, ${toTime ? `as of ${toTime}` : 'to the latest point archived'}` };
 }
 
 async function main(argv: string[]): Promise<number> {

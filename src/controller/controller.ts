@@ -8,7 +8,7 @@ import { GROUP, PLURAL, VERSION, type RedisReplication } from '../api/schema.js'
 import { BACKUP_PLURAL, type RedisBackup } from '../api/backup.js';
 import type { Clients } from '../kube/client.js';
 import { s3BackupFiles } from '../backup/object-store.js';
-import { s3Archives } from '../backup/archive-store.js';
+import { s3Archives, s3RecoveryStore } from '../backup/archive-store.js';
 import { startInformer, type InformerEventType, type RobustInformer } from '../kube/informer.js';
 import { WorkQueue, defaultRateLimiter, runWorkers } from '../kube/workqueue.js';
 import { RedisPool } from '../redis/client.js';
@@ -183,6 +183,7 @@ export function startController(opts: ControllerOptions): Controller {
     silentSince: (key, pod, ip) => prober.silentSince(key, pod, ip),
     backupFiles: s3BackupFiles,
     archives: s3Archives,
+    recoveryStore: s3RecoveryStore,
     cache: {
       resource: (namespace, name) => {
         for (const i of resources) {

@@ -5,8 +5,9 @@ import type { V1NetworkPolicy, V1Node, V1PersistentVolumeClaim, V1Pod, V1PodDisr
 import type { Logger } from 'pino';
 import type { ObjectStore, RedisReplication, RedisReplicationSpec } from '../api/schema.js';
 import type { BackupFiles, S3Credentials } from '../backup/object-store.js';
-import type { Archives, RunningArchive } from '../backup/archive-store.js';
+import type { Archives, RecoveryStore, RunningArchive } from '../backup/archive-store.js';
 import type { ArchiveEnd } from '../backup/archiver.js';
+import type { RecoveryPlan } from '../plan/pitr.js';
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
 import type { BackupManifest } from '../plan/backup.js';
 import type { RdbServer, RdbServing } from '../backup/rdb-server.js';
@@ -116,6 +117,8 @@ export interface Deps {
   /** The archives of the replication stream and their archivers (S3 and backup/archiver.ts in
    * production, fakes in tests). */
   archives: Archives;
+  /** What a restore reads from an object store (S3 in production, a fake in tests). */
+  recoveryStore(store: Pick<ObjectStore, 'endpoint' | 'bucket' | 'region'>, credentials: S3Credentials): RecoveryStore;
 }
 
 export interface ResourceMemory {
@@ -168,6 +171,10 @@ export interface ResourceMemory {
   backupOutcomes?: Map<string, { manifest: BackupManifest } | { reason: string; message: string }>;
   /** The restore this process serves (controller/restore.ts), and how its transfer ended. */
   restoreRun?: RestoreRun;
+  /** The plan of a point-in-time restore of the resource with this uid, once made: the store is read
+   * once (a day of archive is over a thousand index files). One that may still change (the archive
+   * is catching up to the target) is not kept. */
+  recoveryPlan?: { uid: string; plan: RecoveryPlan };
   /** Expired backups whose files retention is deleting in the background, and how those that ended
    * did (undefined: every file is gone, the RedisBackup goes next; else why not). */
   backupFilesDeleting?: Set<string>;
@@ -213,8 +220,8 @@ interface RestoreRun {
   serving: RdbServing;
   /** Every byte sent and checked. */
   sent?: boolean;
-  /** Why the transfer ended early; `final`: the file itself is wrong (trying again cannot help). */
-  failed?: { message: string; final: boolean };
+  /** Why the transfer ended early; with a reason, the stored files are wrong (trying again cannot help). */
+  failed?: { message: string; reason?: 'BackupCorrupt' | 'ArchiveCorrupt' };
 }
 
 /** TLS of a resource with spec.tls.enabled, as this pass found it. */

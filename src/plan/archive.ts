@@ -126,6 +126,12 @@ export function archivePath(replid: string, offset: number, chain: readonly Chai
   }
 }
 
+/** The marks of the segments of a path, in order. A mark past the part of its segment the path uses
+ * belongs to another history. */
+export function pathMarks(parts: ArchivePath['parts']): Mark[] {
+  return parts.flatMap((p) => p.segment.marks.filter((m) => m.offset <= p.to));
+}
+
 export type ReplayPlan =
   | { cut: Mark; ranges: ByteRange[] }
   | { error: 'BeforeBase' | 'NotArchived'; message: string };
@@ -139,8 +145,7 @@ export type ReplayPlan =
  */
 export function replayPlan(baseReplid: string, baseOffset: number, chain: readonly ChainLink[], segments: readonly SegmentIndex[], target: number): ReplayPlan {
   const { parts } = archivePath(baseReplid, baseOffset, chain, segments);
-  // A mark past the part of its segment the path uses belongs to another history.
-  const marks = parts.flatMap((p) => p.segment.marks.filter((m) => m.offset <= p.to));
+  const marks = pathMarks(parts);
   const last = marks.reduce((a, m) => Math.max(a, m.at), -Infinity);
   if (marks.length === 0 || target > last) {
     return { error: 'NotArchived', message: marks.length === 0 ? `the archive holds nothing after the base (${baseReplid} at ${baseOffset})` : `the archive reaches ${new Date(last).toISOString()} only` };

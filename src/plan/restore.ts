@@ -19,7 +19,7 @@ export interface RestoreSource {
   rdbVersion: number;
 }
 
-/** Made from a backup, and its first pod does not hold it yet. */
+/** Made from a backup (a RedisBackup, or a store's base and archive), and its first pod does not hold it yet. */
 export function isRestoring(spec: Pick<RedisReplicationSpec, 'bootstrap'>, status: RedisReplicationStatus | undefined): boolean {
   return spec.bootstrap?.recovery !== undefined && status?.restore?.phase !== 'Completed';
 }
@@ -85,7 +85,8 @@ export function restoringStatus(rr: RedisReplication, restore: RestoreStatus, no
   const generation = rr.metadata.generation ?? 0;
   const failed = restore.phase === 'Failed';
   const reason = failed ? 'RestoreFailed' : 'Restoring';
-  const message = `restoring RedisBackup ${restore.backup}: ${restore.message ?? restore.reason ?? ''}`;
+  const what = restore.backup !== undefined ? `RedisBackup ${restore.backup}` : `${restore.resource ?? ''} ${restore.targetTime ? `to ${restore.targetTime}` : 'to the latest point archived'}`;
+  const message = `restoring ${what}: ${restore.message ?? restore.reason ?? ''}`;
   const conditions: ConditionUpdate[] = [
     { type: 'Ready', status: 'False', reason, message },
     { type: 'PrimaryAvailable', status: 'False', reason, message: 'no pod takes writes before the backup is loaded' },

@@ -1,7 +1,7 @@
 // A SeaweedFS object store (`weed mini`) on loopback for one integration file: its own directory,
 // free ports, one identity, and a bucket. The caller stops the process by PID (it is returned).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -27,4 +27,11 @@ export async function startWeed(dir: string, keys: { accessKeyId: string; secret
   const client = clientFor(endpoint);
   await waitFor(async () => client.send(new CreateBucketCommand({ Bucket: bucket })).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 200, what: 'the object store' });
   return { endpoint, child };
+}
+
+/** Stops the servers of a file by PID, waits until each has exited, and removes their directory. */
+export async function stopServers(children: ChildProcess[], dir: string): Promise<void> {
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -2,7 +2,8 @@
 // readArchive gives them) and archivers that do nothing by themselves: a test moves them
 // (position, end) and sees what the phase asked of them (where they started, each retarget, stop).
 import type { ObjectStore } from '../../src/api/schema.js';
-import type { ArchiveListing, Archives, RunningArchive } from '../../src/backup/archive-store.js';
+import type { Archives, RunningArchive } from '../../src/backup/archive-store.js';
+import type { ArchiveListing } from '../../src/plan/pitr.js';
 import type { ArchiveEnd, ArchivePosition } from '../../src/backup/archiver.js';
 import type { S3Credentials } from '../../src/backup/object-store.js';
 import type { RedisTarget } from '../../src/redis/client.js';

@@ -1,5 +1,7 @@
 // The operator's restore server (src/backup/rdb-server.ts) against the Redis model: a pod told
-// REPLICAOF its address gets `log` (the backup's writes) at the job's replication ID and offset.
+// REPLICAOF its address gets `log` (the backup's writes) at the job's replication ID and offset, and
+// then the job's stream, if it has one: each byte a write (its value the write's id), as the model
+// counts offsets in writes.
 import { RdbMismatch, type RdbJob, type RdbServer, type RdbServing } from '../../src/backup/rdb-server.js';
 import type { RedisModel } from './redis-model.js';
 
@@ -21,8 +23,33 @@ export class FakeRdbServer implements RdbServer {
     this.jobs.push(job);
     if (this.corrupt) return { sent: Promise.reject(new RdbMismatch(`the stored RDB's SHA-256 is not ${job.sha256}`)), cancel: () => undefined };
     let resolve!: () => void;
-    const sent = new Promise<void>((r) => (resolve = r));
-    this.redis.external.set(FakeRdbServer.HOST, { replId: job.replid, offset: job.offset, log: this.log, served: resolve });
+    let reject!: (err: Error) => void;
+    const sent = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    // The stream is read once the pod links (the first served()) and counts as sent once all of it
+    // was read; the pod applies it a replication step later, as a real one applies what it was sent
+    // after the operator wrote it.
+    let read: number[] | undefined;
+    let reading = false;
+    const entry = {
+      replId: job.replid, offset: job.offset, log: [...this.log],
+      served: () => {
+        if (read) {
+          entry.log = [...this.log, ...read];
+          entry.offset = job.offset + read.length;
+        }
+        if (reading) return;
+        reading = true;
+        (async () => {
+          const ids: number[] = [];
+          for await (const chunk of job.stream?.() ?? []) ids.push(...chunk);
+          return ids;
+        })().then((ids) => {
+          read = ids;
+          resolve();
+        }, reject);
+      },
+    };
+    this.redis.external.set(FakeRdbServer.HOST, entry);
     return { sent, cancel: () => void this.redis.external.delete(FakeRdbServer.HOST) };
   }
 }

@@ -224,7 +224,8 @@ export class RedisModel extends RedisCommands {
   beforeSync: (replica: RedisServer, parent: RedisServer, full: boolean) => void = () => {};
 
   /** Primaries that are not pods, by host: the operator serving a backup (controller/restore.ts).
-   * A replica of one gets its dataset at its replication ID and offset, in one step. */
+   * A replica of one gets its dataset at its replication ID and offset, in one step, and the writes
+   * the external primary adds later (offset and log grown) at the step after they were added. */
   readonly external = new Map<string, { replId: string; offset: number; log: number[]; served: () => void }>();
 
   constructor(private readonly now: () => number) {
@@ -272,8 +273,9 @@ export class RedisModel extends RedisCommands {
       if (s.role !== 'replica' || !s.running || s.unreachable) continue;
       const external = this.external.get(s.masterHost);
       if (external) {
-        if (!s.linkUp) Object.assign(s, { log: [...external.log], replId: external.replId, offset: external.offset, linkUp: true, lastIoMs: this.now() });
         external.served();
+        // The dataset on the first link; then what the operator streams after it.
+        if (!s.linkUp || s.offset < external.offset) Object.assign(s, { log: [...external.log], replId: external.replId, offset: external.offset, linkUp: true, lastIoMs: this.now() });
         continue;
       }
       const parent = this.servers.get(s.masterHost);

@@ -54,6 +54,7 @@ export class World {
       silentSince: () => undefined,
       backupFiles: (store, credentials) => this.objectStore.client(store, credentials),
       archives: this.archives,
+      recoveryStore: (store, credentials) => this.objectStore.recovery(store, credentials),
     };
   }
 

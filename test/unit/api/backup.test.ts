@@ -48,7 +48,7 @@ describe('spec.backup and spec.bootstrap', () => {
     expect(!r.ok && r.message).toContain(field);
   });
 
-  it('refuses a recovery without a backup name', () => {
+  it('refuses a recovery that names no source', () => {
     const r = parseSpec({ bootstrap: { recovery: {} } });
     expect(!r.ok && r.message).toContain('bootstrap.recovery.backup');
   });

@@ -109,15 +109,28 @@ describe('config and writeQuorum validation', () => {
     expect(parseSpec({ replicas: 2, writeQuorum: { minReplicas: 2 } }).ok).toBe(true);
   });
 
-  it('refuses what the API names but the operator does not build yet: recovery from an archive, nothing created; takes archiving', () => {
+  it('takes spec.backup.archive, on or off', () => {
     const store = { endpoint: 'http://s3:8333', bucket: 'bbb', credentialsSecret: 's3' };
     expect(parseSpec({ backup: { objectStore: store, archive: true } }).ok).toBe(true);
     expect(parseSpec({ backup: { objectStore: store, archive: false } }).ok).toBe(true);
-    expect(parseSpec({ bootstrap: { recovery: { objectStore: store, resource: 'src', targetTime: '2026-12-04T10:00:00Z' } } })).toMatchObject({
-      ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery: recovery from an archive .*not supported yet/),
-    });
-    expect(parseSpec({ bootstrap: { recovery: {} } })).toMatchObject({ ok: false, message: 'spec.bootstrap.recovery.backup: name the RedisBackup to restore' });
+  });
+
+  it('bootstrap.recovery names one source: a RedisBackup, or a store and a resource (to a point in time with targetTime)', () => {
+    const store = { endpoint: 'http://s3:8333', bucket: 'bbb', credentialsSecret: 's3' };
+    expect(parseSpec({ bootstrap: { recovery: { objectStore: store, resource: 'src', targetTime: '2026-12-04T10:00:00Z' } } }).ok).toBe(true);
+    expect(parseSpec({ bootstrap: { recovery: { objectStore: store, resource: 'src' } } }).ok).toBe(true);
+    expect(parseSpec({ bootstrap: { recovery: {} } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery\.backup: name the RedisBackup to restore, or give objectStore and resource/) });
     expect(parseSpec({ bootstrap: { recovery: { backup: 'b1', targetTime: 'yesterday' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery\.targetTime/) });
+    expect(parseSpec({ bootstrap: { recovery: { backup: 'b1', targetTime: '2026-12-04T10:00:00Z' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery: either backup .* not both/) });
+    expect(parseSpec({ bootstrap: { recovery: { backup: 'b1', objectStore: store, resource: 'src' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/not both/) });
+    expect(parseSpec({ bootstrap: { recovery: { resource: 'src', targetTime: '2026-12-04T10:00:00Z' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery\.objectStore: .*of src/) });
+    expect(parseSpec({ bootstrap: { recovery: { objectStore: store, targetTime: '2026-12-04T10:00:00Z' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery\.resource: /) });
+    expect(parseSpec({ bootstrap: { recovery: { objectStore: store, resource: 'src', targetTime: '4 December' } } })).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.bootstrap\.recovery\.targetTime/) });
+    // Restored under the old name into the same folders, its own backups would mix with the ones it came from.
+    const own = { backup: { objectStore: { ...store, path: '/' } }, bootstrap: { recovery: { objectStore: store, resource: 'src' } } };
+    expect(parseSpec(own, 'src')).toMatchObject({ ok: false, message: expect.stringMatching(/^spec\.backup\.objectStore: resource src would write its backups into the folder it is restored from/) });
+    expect(parseSpec(own, 'src2').ok).toBe(true);
+    expect(parseSpec({ ...own, backup: { objectStore: { ...store, path: 'new' } } }, 'src').ok).toBe(true);
   });
 
   it('takes bootstrap.recovery, but not with TLS: the restore link is plain TCP', () => {

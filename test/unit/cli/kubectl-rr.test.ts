@@ -47,12 +47,31 @@ describe('restore', () => {
   });
 
   it('copies the backed-up resource\'s spec, without TLS, names the Secrets to allow, and points bootstrap at the backup', () => {
-    const plan = restorePlan('new', 'ops', backup, source, undefined);
+    const plan = restorePlan('new', 'ops', { backup }, source, undefined);
     expect(plan.resource).toMatchObject({ metadata: { name: 'new', namespace: 'ops' }, spec: { image: 'redis:7.2', replicas: 2, bootstrap: { recovery: { backup: 'b1' } } } });
     expect(plan.resource.spec).not.toHaveProperty('tls');
     expect(plan.notes.join('\n')).toMatch(/TLS is off/);
     expect(plan.notes.join('\n')).toContain('kubectl label secret pw redis.replication.dev/allow=new --overwrite; kubectl label secret app-pw');
-    expect(restorePlan('new', 'ops', backup, undefined, 'valkey/valkey:8.1')).toMatchObject({ resource: { spec: { image: 'valkey/valkey:8.1', bootstrap: { recovery: { backup: 'b1' } } } } });
+    expect(restorePlan('new', 'ops', { backup }, undefined, 'valkey/valkey:8.1')).toMatchObject({ resource: { spec: { image: 'valkey/valkey:8.1', bootstrap: { recovery: { backup: 'b1' } } } } });
+  });
+
+  it('parses NAME --from-resource SRC [--to-time T]: T in UTC; one source, and --to-time only with a resource', () => {
+    expect(parseCommand(['restore', 'new', '--from-resource', 'cache', '--to-time', '2026-12-04T11:00:00+01:00'])).toEqual({
+      command: 'restore', name: 'new', fromResource: 'cache', toTime: '2026-12-04T10:00:00.000Z', wait: true, timeoutSeconds: 900,
+    });
+    expect(parseCommand(['restore', 'new', '--from-resource', 'cache'])).toMatchObject({ fromResource: 'cache', toTime: undefined });
+    expect(() => parseCommand(['restore', 'new', '--from', 'b1', '--from-resource', 'cache'])).toThrow(/not both/);
+    expect(() => parseCommand(['restore', 'new', '--from', 'b1', '--to-time', '2026-12-04T10:00:00Z'])).toThrow(/--to-time goes with --from-resource/);
+    expect(() => parseCommand(['restore', 'new', '--from-resource', 'cache', '--to-time', '2026-12-04T10:00:00'])).toThrow(/with its zone/);
+    expect(() => parseCommand(['restore', 'new', '--from-resource', 'cache', '--to-time', 'yesterday'])).toThrow(/with its zone/);
+  });
+
+  it('from a resource\'s files: its store, the resource and the time in bootstrap.recovery; the store\'s Secret among those to allow', () => {
+    const store = { endpoint: 'http://s3:8333', bucket: 'b', path: '', region: 'us-east-1', credentialsSecret: 's3' };
+    const plan = restorePlan('new', 'ops', { store, resource: 'cache', targetTime: '2026-12-04T10:00:00.000Z' }, source, undefined);
+    expect(plan.resource.spec).toMatchObject({ replicas: 2, bootstrap: { recovery: { objectStore: store, resource: 'cache', targetTime: '2026-12-04T10:00:00.000Z' } } });
+    expect(plan.notes.join('\n').match(/kubectl label secret s3 /g)).toHaveLength(1);
+    expect((restorePlan('new', 'ops', { store, resource: 'cache' }, source, undefined).resource.spec as { bootstrap: unknown }).bootstrap).toEqual({ recovery: { objectStore: store, resource: 'cache' } });
   });
 
   it('reports progress until Ready after the restore, or the failure', () => {
@@ -62,5 +81,8 @@ describe('restore', () => {
     expect(restoreProgress(rr({ restore: { phase: 'Failed', reason: 'RdbVersionUnsupported', message: 'too new' } }))).toMatchObject({ done: false });
     expect(restoreProgress(rr({ restore: { phase: 'Completed', keys: 3, pod: 'new-0' }, conditions: [{ type: 'Ready', status: 'False', reason: 'Scaling' }] })).done).toBeUndefined();
     expect(restoreProgress(rr({ restore: { phase: 'Completed', keys: 3, pod: 'new-0' }, ready: '2/2', conditions: [{ type: 'Ready', status: 'True' }] }))).toMatchObject({ done: true, line: expect.stringContaining('3 keys') });
+    expect(restoreProgress(rr({ restore: { phase: 'Completed', keys: 3, pod: 'new-0', cutTime: '2026-12-04T09:59:59.500Z', replayedBytes: 120 }, ready: '2/2', conditions: [{ type: 'Ready', status: 'True' }] }))).toMatchObject({
+      done: true, line: 'restored: 3 keys (up to 2026-12-04T09:59:59.500Z, 120 archived bytes replayed) into new-0, the primary; Ready with 2/2 replicas',
+    });
   });
 });
