@@ -73,6 +73,7 @@ export const SKIPPED_ELSEWHERE: Skipped[] = [
   { file: 'backlog.test.ts', tests: 'every test', why: [WHY.faults, WHY.podIPs], when: 'elsewhere' },
   // The local cluster's object store (.cluster/s3.env), pod IPs, and a server on this machine.
   { file: 'backup.test.ts', tests: 'every test', why: [WHY.internals, WHY.podIPs], when: 'elsewhere' },
+  { file: 'pitr.test.ts', tests: 'every test', why: [WHY.internals, WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'cluster.test.ts', tests: 'every test', why: [WHY.internals, WHY.faults, WHY.podIPs], when: 'elsewhere' },
   { file: 'day2.test.ts', tests: 'every test', why: [WHY.podIPs, WHY.faults], when: 'elsewhere' },
   { file: 'failover.test.ts', tests: 'every test', why: [WHY.faults, WHY.podIPs, WHY.ownOperator], when: 'elsewhere' },
