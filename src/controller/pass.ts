@@ -123,6 +123,8 @@ export interface Deps {
 
 export interface ResourceMemory {
   unreachableSinceMs?: number;
+  /** The same for a hand-over's target, while its intent is in status (controller/reconcile.ts). */
+  targetUnreachableSinceMs?: number;
   /** Since when the primary has not been a writable master (for failover.acceptDataLossAfterSeconds). */
   inDoubtSinceMs?: number;
   lastStatusWriteMs?: number;

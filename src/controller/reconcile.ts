@@ -188,6 +188,7 @@ function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[], obse
     acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
     primaryReplIds: rr.status?.primaryReplIds,
     unreachableSinceMs: trackUnreachable(pass, observed, observedAtMs),
+    targetUnreachableSinceMs: trackSilentTarget(pass, observed, observedAtMs),
     inDoubtSinceMs: memory.inDoubtSinceMs,
     nowMs: deps.now(),
   });
@@ -208,13 +209,22 @@ function memoryOf(deps: Deps, key: string): ResourceMemory {
 /** Remembers since when the recorded primary has had an IP but no answer: since this pass's INFO
  * was sent, or the prober's first unanswered one, whichever came first. */
 function trackUnreachable(pass: Pass, observed: ObservedPod[], observedAtMs: number): number | undefined {
-  const { memory, rr, deps } = pass;
-  const primary = observed.find((p) => p.name === rr.status?.primary);
-  if (primary?.podIP && !primary.info) {
-    const probed = deps.silentSince(`${pass.namespace}/${pass.name}`, primary.name, primary.podIP);
-    memory.unreachableSinceMs ??= Math.min(observedAtMs, probed ?? observedAtMs);
-  } else delete memory.unreachableSinceMs;
-  return memory.unreachableSinceMs;
+  const primary = observed.find((p) => p.name === pass.rr.status?.primary);
+  return (pass.memory.unreachableSinceMs = silentSince(pass, primary, observedAtMs, pass.memory.unreachableSinceMs));
+}
+
+/** The same for the target of a hand-over whose intent status holds: it may have been promoted before
+ * the operator stopped (plan/primary.ts interruptedHandOver). */
+function trackSilentTarget(pass: Pass, observed: ObservedPod[], observedAtMs: number): number | undefined {
+  const status = pass.rr.status;
+  const target = status?.targetReason === 'Switchover' ? observed.find((p) => p.name === status.targetPrimary) : undefined;
+  return (pass.memory.targetUnreachableSinceMs = silentSince(pass, target, observedAtMs, pass.memory.targetUnreachableSinceMs));
+}
+
+function silentSince(pass: Pass, pod: ObservedPod | undefined, observedAtMs: number, since: number | undefined): number | undefined {
+  if (!pod?.podIP || pod.info) return undefined;
+  const probed = pass.deps.silentSince(`${pass.namespace}/${pass.name}`, pod.name, pod.podIP);
+  return since ?? Math.min(observedAtMs, probed ?? observedAtMs);
 }
 
 function primaryOf(decision: PrimaryDecision): string | undefined {

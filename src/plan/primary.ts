@@ -56,6 +56,8 @@ export interface PrimaryInput {
   primaryReplIds?: readonly string[] | undefined;
   /** Since when the recorded primary has been unreachable (ms epoch), if it is. */
   unreachableSinceMs: number | undefined;
+  /** Since when a hand-over's target (`targetCaughtUp`) has had an IP but no answer, if it has. */
+  targetUnreachableSinceMs?: number | undefined;
   /** Since when the primary has not been a writable master (ms epoch), if it has not. */
   inDoubtSinceMs?: number | undefined;
   nowMs: number;
@@ -79,7 +81,15 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     // A hand-over that promoted its target and stopped before demoting the old primary (paused since
     // the target caught up): the target holds everything, and clients that still reach it may have
     // written to it since. It is the primary; the old one is demoted under it.
-    if (input.targetCaughtUp && target && isWritableMaster(target)) return { kind: 'ok', primary: target.name };
+    if (input.targetCaughtUp && target && isWritableMaster(target) && !staleMaster(target, pods, input)) return { kind: 'ok', primary: target.name };
+    // The same hand-over's target silent: it may have been promoted, and clients that reach it may
+    // write to it. The old primary, paused, must not take writes again beside it (nor be handed over
+    // from, which unpauses it at the end): it holds everything the target caught up with, so once the
+    // target has been silent for primaryDownSeconds the role comes back to it, the target fenced (a
+    // failover from the target; seed 440073).
+    if (input.targetCaughtUp && target && !target.info && target.podIP && !(target.containerDown && !claims.has(target.name))) {
+      return interruptedHandOver(recorded, target, live, claims, input);
+    }
     if (target && isLinkedTo(target, recorded)) return { kind: 'switchover', from: recorded.name, to: target.name };
     if (input.switchoverRequest) {
       const choice = chooseSwitchover(pods, recorded.name, input.switchoverRequest);
@@ -98,7 +108,8 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
 
   // Another writable master (promoted by a change the status does not show yet): adopt it, never
   // promote a second one.
-  const master = chooseCandidate(live.filter(isWritableMaster), input.recorded ?? '');
+  // Not one the recorded history left behind (staleMaster).
+  const master = chooseCandidate(live.filter((p) => isWritableMaster(p) && !staleMaster(p, pods, input)), input.recorded ?? '');
   if (master) return { kind: 'ok', primary: master.name };
 
   // A hand-over's target holds everything (latestPrimary): gone with its volume, it is re-created on
@@ -127,7 +138,7 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
     // failover gave up while it was silent or gone), as a fresh decision would not; ties keep the
     // target. After a hand-over no pod holds more than its target: every one's data comes from the
     // stream the target caught up with (the old primary is no longer writable here).
-    if (input.targetCaughtUp || retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp(recorded, claims, input)).length === 0) {
+    if ((input.targetCaughtUp && !staleMaster(target, pods, input)) || retireOldPrimary(recorded, reason) === 'handOver' || mayHoldMore(target, live, claims, latestPrimary(input), givenUp(recorded, claims, input)).length === 0) {
       return { kind: 'failover', from: input.recorded, to: target.name, reason };
     }
   }
@@ -183,6 +194,42 @@ function givenUp(recorded: ObservedPod | undefined, claims: ReadonlySet<string>,
   if (!recorded || recorded.info) return undefined;
   const dataGone = recorded.containerDown && !claims.has(recorded.name);
   return dataGone || downFor(input) >= input.primaryDownSeconds * 1000 ? recorded.name : undefined;
+}
+
+/**
+ * A master the recorded history left behind, never to be adopted as the primary:
+ * - one on a stream the recorded primary's promotion replaced (its replication ID is the recorded
+ *   primary's replid2): an old primary a hand-over or failover never demoted, holding at most what
+ *   the recorded primary started from, and its own tail, lost with it (seed 427879);
+ * - one promoted from that same replaced stream, a sibling of the recorded primary (a hand-over's
+ *   target promoted, then another hand-over from the old primary recorded), unless it is the target
+ *   of the intent in status: the recorded primary's writes since are not in it;
+ * - one promoted from the recorded primary's stream (its replid2) while a pod still on that stream
+ *   holds more than it: the recorded primary went on taking writes after it (a hand-over's old
+ *   primary unpaused), which it lacks (seed 440073).
+ * Unknown recorded IDs (a status from before they were recorded) leave every master adoptable.
+ */
+function staleMaster(pod: ObservedPod, pods: ObservedPod[], input: PrimaryInput): boolean {
+  const ids = input.primaryReplIds;
+  const info = pod.info;
+  if (!ids || ids.length === 0 || info?.role !== 'master') return false;
+  const replaced = ids.slice(1);
+  if (replaced.includes(info.replId)) return true;
+  if (info.replId2 !== undefined && replaced.includes(info.replId2) && pod.name !== input.target) return true;
+  return info.replId2 === ids[0] && pods.some((p) => p.name !== pod.name && p.info?.replId === ids[0] && dataOffset(p) > dataOffset(pod));
+}
+
+/** A hand-over promoted its target (or was about to) and stopped before demoting the old primary,
+ * still a writable master; the target does not answer. Wait for it primaryDownSeconds; then give the
+ * role back to the old primary, unless another pod may hold more than it (one that followed the
+ * target since its promotion). */
+function interruptedHandOver(old: ObservedPod, target: ObservedPod, live: ObservedPod[], claims: ReadonlySet<string>, input: PrimaryInput): PrimaryDecision {
+  const silentMs = input.targetUnreachableSinceMs === undefined ? 0 : input.nowMs - input.targetUnreachableSinceMs;
+  const waiting = `${target.name}, the target of an interrupted switchover, does not answer and may have been promoted`;
+  if (silentMs < input.primaryDownSeconds * 1000) return { kind: 'wait', primary: old.name, message: waiting };
+  const doubts = mayHoldMore(old, live, claims, old.name, target.name);
+  if (doubts.length > 0 && !acceptsLoss(input)) return { kind: 'wait', primary: old.name, message: `${waiting}; waiting for ${doubts.join(', ')} to answer before giving the role back to ${old.name}` };
+  return { kind: 'failover', from: target.name, to: old.name, reason: 'PrimaryUnreachable' };
 }
 
 const downFor = (input: PrimaryInput): number => (input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs);
@@ -258,7 +305,12 @@ function lost(input: PrimaryInput, primary: string, reason: LossReason, message:
   // The lost primary's own answer names its stream best; else the one status recorded.
   const lostInfo = input.pods.find((p) => p.name === primary)?.info;
   const lineage = lostInfo?.role === 'master' ? [lostInfo.replId, ...(lostInfo.replId2 ? [lostInfo.replId2] : [])] : input.primaryReplIds;
-  const followers = others.filter((p) => p.info && !isBooting(p) && (lineage === undefined || lineage.includes(p.info.replId)));
+  // A pod whose replid2 is of that stream continues it through a promotion: the target of a failover
+  // from it, promoted but not recorded, and that target's replicas (seed 402059).
+  // A stale master is none (staleMaster): it would bring back a history the recorded one replaced.
+  const followers = others.filter(
+    (p) => p.info && !isBooting(p) && !staleMaster(p, input.pods, input) && (lineage === undefined || lineage.includes(p.info.replId) || (p.info.replId2 !== undefined && lineage.includes(p.info.replId2))),
+  );
   const candidate = chooseCandidate(followers.length > 0 ? followers : others, primary);
   const waiting = (why: string): PrimaryDecision =>
     otherwise === 'recreate'

@@ -352,6 +352,41 @@ describe('intent, staleness and interrupted changes', () => {
     expect(primaryOf(world, rr).log).toEqual(acked);
   });
 
+  // Seed 440073 of the simulation: the operator died between the target's promotion and the old
+  // primary's demotion, and the target went silent. The old primary was taken as the primary at once
+  // (another switchover from it even unpaused it), the target, a master, was never fenced (clients that
+  // reach it write to it for ever), and once the intent outlived that, the target was taken as the
+  // primary although the old one had written since. Now the target is waited for primaryDownSeconds,
+  // then fenced, and the old primary recorded again.
+  it("a hand-over's target silent after its promotion, before the old primary's demotion: fenced after primaryDownSeconds, the role back to the old primary, no write lost", async () => {
+    const { world, rr, old, target, oldIP, targetIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
+      let killed = false;
+      world.redis.beforeCommand = (ip, args) => {
+        killed ||= ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`;
+        if (killed) throw new Error('operator killed');
+      };
+      world.kube.beforeCall = () => {
+        if (killed) throw new Error('operator killed');
+      };
+    });
+    expect(world.kube.serverOf('ns', target)!.role).toBe('master');
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    world.redis.servers.get(targetIP)!.unreachable = true;
+    world.restartOperator();
+    // Past the old primary's pause (10 s): its clients write again, to the primary status names.
+    await passes(world, rr, 12);
+    expect(world.status(rr)!.primary).toBe(old);
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
+    const silent = world.redis.servers.get(targetIP);
+    if (silent) silent.unreachable = false;
+    await world.settle(rr, () => world.ready(rr) && world.servers().every((s) => s.log.length === 40));
+    expect(world.status(rr)!.primary).toBe(old);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+    // The target was fenced: its pod deleted at once, re-created on its volume (a new IP).
+    expect(silent).toBeUndefined();
+  });
+
   /** Persistence, one replica: the primary's pod goes with a tail no replica has, the failover to
    * the replica writes its intent and the operator dies before the promotion. */
   async function failoverInterruptedBeforePromotion() {

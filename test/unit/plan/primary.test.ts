@@ -644,3 +644,62 @@ describe('decidePrimary, rule by rule', () => {
     expect(decide({ recorded: undefined, pods, claims: new Set(['r-1', 'r-2']) })).toMatchObject({ kind: 'wait', primary: 'r-2', message: expect.stringMatching(/waiting for r-1/) });
   });
 });
+
+describe('decidePrimary, two histories after an interrupted role change', () => {
+  // Replication IDs: `a` the recorded primary's stream, `b` the one a promotion from it began.
+  const master = (replOffset: number, replId: string, replId2?: string): PrimaryInfo => ({ ...writable(replOffset), replId, ...(replId2 ? { replId2 } : {}) });
+
+  // Seed 402059: a failover's target promoted from the recorded primary's stream, not recorded, then
+  // gone; its replica holds the most.
+  it("a replica of a failover's unrecorded target (its replid2 the lost primary's stream) is a candidate, not only a doubt", () => {
+    const pods = [primaryPod(1, booting()), pod(4, linked('10.9.9.9', 86, { replId: 'a', replOffset: 86, linkUp: false })), pod(5, linked('10.9.9.8', 95, { replId: 'b', replId2: 'a', replOffset: 95, linkUp: false }))];
+    expect(decide({ recorded: 'r-1', target: 'r-2', pods, primaryReplIds: ['a', 'z'] })).toEqual({ kind: 'failover', from: 'r-1', to: 'r-5', reason: 'PrimaryRestarted' });
+  });
+
+  // Seed 427879: a hand-over's target recorded, its old primary never demoted; the target lost.
+  it('an old primary never demoted (its replication ID the one the recorded primary replaced) is not adopted: the recorded stream is failed over', () => {
+    const pods = [pod(0, master(41, 'a')), pod(1, linked(ipOf(2), 43, { replId: 'b', replId2: 'a', replOffset: 43, linkUp: false })), primaryPod(2, undefined, { containerDown: true })];
+    expect(decide({ recorded: 'r-2', pods, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'failover', from: 'r-2', to: 'r-1', reason: 'PrimaryRestarted' });
+    // Unknown IDs: adopted as before.
+    expect(decide({ recorded: 'r-2', pods })).toEqual({ kind: 'ok', primary: 'r-0' });
+  });
+
+  // Seed 440073: a hand-over's target promoted, the old primary unpaused and written to since.
+  it("a hand-over's target promoted from the recorded stream is not taken while a pod on that stream holds more", () => {
+    const pods = [pod(1, linked(ipOf(0), 74, { replId: 'a', replOffset: 74, linkUp: false })), pod(3, master(70, 'b', 'a'))];
+    expect(decide({ recorded: 'r-0', target: 'r-3', targetCaughtUp: true, pods, primaryReplIds: ['a', 'z'] })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryDeleted' });
+    // Holding at least as much, it is.
+    const ahead = [pod(1, linked(ipOf(0), 70, { replId: 'a', replOffset: 70, linkUp: false })), pod(3, master(75, 'b', 'a'))];
+    expect(decide({ recorded: 'r-0', target: 'r-3', targetCaughtUp: true, pods: ahead, primaryReplIds: ['a', 'z'] })).toEqual({ kind: 'ok', primary: 'r-3' });
+  });
+
+  it('a sibling of the recorded primary (promoted from the stream it replaced) is adopted only as the target of the intent', () => {
+    const pods = [pod(0, linked(ipOf(2), 50, { replId: 'b', replId2: 'a', replOffset: 50, linkUp: false })), pod(1, master(40, 'c', 'a')), primaryPod(2, undefined, { containerDown: true })];
+    expect(decide({ recorded: 'r-2', pods, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'failover', from: 'r-2', to: 'r-0', reason: 'PrimaryRestarted' });
+    expect(decide({ recorded: 'r-2', target: 'r-1', pods, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'ok', primary: 'r-1' });
+  });
+
+  // Seed 440073: the old primary of a hand-over interrupted after its intent, its target silent.
+  describe("a hand-over's target that does not answer while the old primary is still writable", () => {
+    const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
+    const input = { pods, target: 'r-2', targetCaughtUp: true, switchoverRequest: 'auto' };
+
+    it('is waited for primaryDownSeconds: no switchover from the old primary, whose end would let it write beside a promoted target', () => {
+      expect(decide({ ...input, targetUnreachableSinceMs: NOW - 2_999 })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/may have been promoted/) });
+      expect(decide(input)).toMatchObject({ kind: 'wait', primary: 'r-0' });
+    });
+
+    it('then the role goes back to the old primary, the target fenced as a lost primary', () => {
+      expect(decide({ ...input, targetUnreachableSinceMs: NOW - 3_000 })).toEqual({ kind: 'failover', from: 'r-2', to: 'r-0', reason: 'PrimaryUnreachable' });
+    });
+
+    it('not while a pod that may have followed the target holds more than the old primary', () => {
+      const followed = [...pods, pod(3, linked(ipOf(2), 120, { replId: 'b', replOffset: 120, linkUp: false }))];
+      expect(decide({ ...input, pods: followed, targetUnreachableSinceMs: NOW - 3_000 })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/waiting for r-3/) });
+    });
+
+    it('a failover target (no hand-over) that does not answer is ignored, as before', () => {
+      expect(decide({ pods, target: 'r-2' })).toEqual({ kind: 'ok', primary: 'r-0' });
+    });
+  });
+});
