@@ -69,7 +69,10 @@ describe.skipIf(!localCluster)('nodes and zones', () => {
       expect(node.metadata?.labels?.['kubernetes.io/hostname']).toBe(spec.name);
       expect(node.metadata?.labels?.['topology.kubernetes.io/zone']).toBe(spec.zone);
       expect(node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address).toBe(spec.ip);
-      expect(await readyStatus(spec.name)).toBe('True');
+      // Ready, within a minute: once (npm test, 2026-12-04) a node reported Ready=False for a moment
+      // right after the operator image was imported into every node's containerd, with the machine
+      // also busy with other work; the cause was not pinned down (the cluster's logs went with it).
+      await waitFor(async () => (await readyStatus(spec.name)) === 'True', { timeoutMs: 60_000, intervalMs: 500, what: `${spec.name} Ready` });
       expect(pidAlive(agentPid(spec.name))).toBe(true);
       if (kind === 'kubelet') {
         expect(node.status?.nodeInfo?.containerRuntimeVersion).toMatch(/^containerd:\/\//);
