@@ -107,6 +107,9 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     await pauseAndCatchUp(pass, old, next);
     await writeIntent(pass, to, reason);
     step = 'promote';
+    // As in makePrimary: no write before a record names it (clients that reach the target, through
+    // the read Service, could write the moment it is promoted; seed 606862). applyWriteQuorum lifts it.
+    await redis.configSet(next, 'min-replicas-to-write', REFUSE_WRITES);
     await redis.promote(next);
     await redis.replicaOf(old, next.host);
     step = 'demoted';

@@ -172,6 +172,27 @@ describe('reconcile', () => {
     expect(status().lastFailover).toMatchObject({ from: old, to: target });
   });
 
+  it('a switchover\'s target refuses writes until its promotion is recorded (seed 606862)', async () => {
+    const old = primaryServer();
+    const target = status().nodes!.find((n) => n.role === 'replica')!.name;
+    const targetServer = world.kube.serverOf('ns', target)!;
+    // The record of the new primary fails (the intent, written before the promotion, goes through).
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'patch' && what === 'redisreplication/status/cache' && targetServer.role === 'master') throw new ApiError(500, 'etcdserver: request timed out');
+    };
+    rr = apply(rr.spec as Record<string, unknown>, { [ANNOTATION.switchover]: target });
+    for (let i = 0; i < 10 && targetServer.role !== 'master'; i++) {
+      await world.reconcile(rr).catch(() => undefined);
+      world.redis.replicate();
+      world.advance(1000);
+    }
+    expect(targetServer.role).toBe('master');
+    expect(old.masterHost).toBe(targetServer.ip);
+    expect(world.redis.write(targetServer.ip, 20_001)).toBe(false);
+    world.kube.beforeCall = () => {};
+    await world.settle(rr, () => status().primary === target && world.redis.write(targetServer.ip, 20_002));
+  });
+
   it('switchover: the annotation moves the primary with no acknowledged write lost, then goes away', async () => {
     const acked = writeSome(1, 20);
     const old = status().primary!;
