@@ -23,9 +23,13 @@ const SWITCHOVER_PAUSE_MS = 10_000;
 const CATCH_UP_TIMEOUT_MS = 5_000;
 
 /** Makes a pod the writable primary: intent first (conditional on an up-to-date view), then
- * REPLICAOF NO ONE, then the write-quorum settings. */
+ * REPLICAOF NO ONE, then the write-quorum settings. Resuming a change onto the target its intent
+ * names keeps that intent's reason: a hand-over's says the target holds everything the old primary
+ * acknowledged (plan/primary.ts latestPrimary), which a plain promotion's does not. Rewritten, a
+ * second interruption left each pod waiting for the other (seed 702630). */
 export async function promote(pass: Pass, observed: ObservedPod[], name: string): Promise<void> {
-  await writeIntent(pass, name, 'Promotion');
+  const status = pass.rr.status;
+  await writeIntent(pass, name, status?.targetPrimary === name && status.targetReason ? status.targetReason : 'Promotion');
   await makePrimary(pass, observed, name);
   await pass.deps.events.record(pass.rr, 'Normal', 'Promoted', `pod ${name} is the primary`);
 }

@@ -232,7 +232,9 @@ function interruptedHandOver(old: ObservedPod, target: ObservedPod, live: Observ
   return { kind: 'failover', from: target.name, to: old.name, reason: 'PrimaryUnreachable' };
 }
 
-const downFor = (input: PrimaryInput): number => (input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs);
+function downFor(input: PrimaryInput): number {
+  return input.unreachableSinceMs === undefined ? 0 : input.nowMs - input.unreachableSinceMs;
+}
 
 function startOrWait(pod: ObservedPod, live: ObservedPod[], claims: ReadonlySet<string>, input: PrimaryInput): PrimaryDecision {
   if (!pod.info) return { kind: 'wait', primary: pod.name, message: `waiting for primary pod ${pod.name} to start` };
@@ -352,7 +354,7 @@ export function chooseCandidate(pods: ObservedPod[], exclude: string): ObservedP
  * restarts is seen a few hundred milliseconds later instead of up to a period later. While something
  * else is still moving (a replica not proven synced, a pod missing, a roll under way), a second later:
  * the prober wakes a resource on changes of role, link and lag, not on a sync proven or a pod ready. */
-export function nextCheckMs(healthIntervalMs: number, decision: PrimaryDecision, moving = false): number {
+export function nextCheckMs(healthIntervalMs: number, decision: PrimaryDecision, moving: boolean): number {
   if (decision.kind === 'wait') return Math.min(healthIntervalMs, IN_DOUBT_RECHECK_MS);
   return moving ? Math.min(healthIntervalMs, MOVING_RECHECK_MS) : healthIntervalMs;
 }

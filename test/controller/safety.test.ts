@@ -335,6 +335,37 @@ describe('intent, staleness and interrupted changes', () => {
     expect(primaryOf(world, rr).log).toEqual(acked);
   });
 
+  // Seed 702630 of the simulation: the hand-over made in Redis, the operator killed before its record;
+  // the target restarted from its volume and the next pass, resuming the change, promoted it and was
+  // killed before REPLICAOF NO ONE. That promotion rewrote the intent as a plain 'Promotion', losing
+  // what the hand-over's said (the target holds everything): status named the old primary, a replica
+  // of the target with the higher offset, and each pod waited for the other for ever.
+  it("a hand-over's target restarted from its volume keeps the hand-over's intent while its promotion is resumed: no lock-out when that is interrupted too", async () => {
+    const { world, rr, target, targetIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
+      let killed = false;
+      world.redis.beforeCommand = (ip, args) => {
+        killed ||= ip === targetIP && args[0]!.toUpperCase() === 'INFO' && world.redis.servers.get(targetIP)!.role === 'master' && world.redis.servers.get(oldIP)!.masterHost === targetIP;
+        if (killed) throw new Error('operator killed');
+      };
+      world.kube.beforeCall = () => {
+        if (killed) throw new Error('operator killed');
+      };
+    });
+    expect(world.status(rr)).toMatchObject({ targetPrimary: target, targetReason: 'Switchover' });
+    world.kube.restartContainer('ns', target);
+    world.restartOperator();
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE') throw new Error('operator killed');
+    };
+    await world.reconcile(rr).catch(() => undefined);
+    world.redis.beforeCommand = () => {};
+    expect(world.status(rr)).toMatchObject({ targetPrimary: target, targetReason: 'Switchover' });
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
   it('a switchover whose demotion of the old primary is not made, after the target was promoted, leaves no intent: the old primary keeps the role and the writes it takes once unpaused', async () => {
     const { world, rr, old, target, oldIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
       world.redis.beforeCommand = (ip, args) => {

@@ -51,7 +51,9 @@ export interface SimResult {
  * copy), or a write a cut-off primary acknowledged after another pod took over. */
 export type GivenUp = 'tail' | 'destroyed' | 'cutOff';
 
-export async function simulate(seed: number, steps = 40): Promise<SimResult> {
+/** `traceCalls`: the trace also lists each API write and Redis command the operator sent (INFO and reads
+ * left out), to follow a failing seed step by step. */
+export async function simulate(seed: number, steps = 40, traceCalls = false): Promise<SimResult> {
   const random = prng(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const chance = (p: number) => random() < p;
@@ -118,8 +120,14 @@ export async function simulate(seed: number, steps = 40): Promise<SimResult> {
     if (chance(0.2)) world.redis.replicate(Math.floor(random() * 3));
     world.advance(1);
   };
-  world.kube.beforeCall = (verb, what) => onCall(`${verb} ${what}`);
-  world.redis.beforeCommand = (ip, args) => onCall(`redis ${ip} ${args.join(' ')}`);
+  world.kube.beforeCall = (verb, what) => {
+    if (traceCalls && verb !== 'get' && verb !== 'list') log(`  ${verb} ${what}`);
+    onCall(`${verb} ${what}`);
+  };
+  world.redis.beforeCommand = (ip, args) => {
+    if (traceCalls && !/^(INFO|PING)$/i.test(args[0] ?? '')) log(`  redis ${ip} ${args.join(' ')}`);
+    onCall(`redis ${ip} ${args.join(' ')}`);
+  };
   // Inside a pass, the operator removes a pod at once only to fence a primary it lost (one that did
   // not answer): nothing else it removes may take the only copy of a write with it.
   world.kube.beforeRemove = (server) => {
@@ -430,10 +438,10 @@ export interface RangeResult {
 }
 
 /** Seeds `from`..`from + count - 1`, stopping after `maxFailures` failures; `onResult` sees each. */
-export async function simulateRange(from: number, count: number, opts: { steps?: number; maxFailures?: number; onResult?: (r: SimResult) => void } = {}): Promise<RangeResult> {
+export async function simulateRange(from: number, count: number, opts: { steps?: number; calls?: boolean; maxFailures?: number; onResult?: (r: SimResult) => void } = {}): Promise<RangeResult> {
   const range: RangeResult = { schedules: 0, failures: [], writes: 0, givenUp: { tail: 0, destroyed: 0, cutOff: 0 } };
   for (let seed = from; seed < from + count && range.failures.length < (opts.maxFailures ?? Number.POSITIVE_INFINITY); seed++) {
-    const result = await simulate(seed, opts.steps);
+    const result = await simulate(seed, opts.steps, opts.calls);
     range.schedules++;
     range.writes += result.writes;
     for (const kind of Object.keys(range.givenUp) as GivenUp[]) range.givenUp[kind] += result.givenUp[kind];

@@ -497,10 +497,10 @@ describe('decidePrimary properties with volumes', () => {
 
 describe('nextCheckMs', () => {
   it('looks again within 200 ms while the primary is in doubt, else after the health period', () => {
-    expect(nextCheckMs(1000, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(200);
-    expect(nextCheckMs(100, { kind: 'wait', primary: 'r-0', message: 'not answering' })).toBe(100);
-    expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' })).toBe(1000);
-    expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' })).toBe(1000);
+    expect(nextCheckMs(1000, { kind: 'wait', primary: 'r-0', message: 'not answering' }, false)).toBe(200);
+    expect(nextCheckMs(100, { kind: 'wait', primary: 'r-0', message: 'not answering' }, false)).toBe(100);
+    expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' }, false)).toBe(1000);
+    expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' }, false)).toBe(1000);
   });
 
   it('looks again within a second while something is still moving, though the resync period is longer', () => {
@@ -643,6 +643,11 @@ describe('decidePrimary, rule by rule', () => {
     const pods = [pod(1, booting()), pod(2, booting(300), { tier: 2 })];
     expect(decide({ recorded: undefined, pods, claims: new Set(['r-1', 'r-2']) })).toMatchObject({ kind: 'wait', primary: 'r-2', message: expect.stringMatching(/waiting for r-1/) });
   });
+
+  it("a failover's target is finished onto when the old primary's container is down without a volume (its data gone, not silent long): a tie keeps the target", () => {
+    const pods = [primaryPod(0, undefined, { containerDown: true }), pod(1, linked(ipOf(0), 50, { linkUp: false })), pod(2, linked(ipOf(0), 50, { linkUp: false }))];
+    expect(decide({ target: 'r-2', pods })).toEqual({ kind: 'failover', from: 'r-0', to: 'r-2', reason: 'PrimaryRestarted' });
+  });
 });
 
 describe('decidePrimary, two histories after an interrupted role change', () => {
@@ -679,6 +684,30 @@ describe('decidePrimary, two histories after an interrupted role change', () => 
     expect(decide({ recorded: 'r-2', target: 'r-1', pods, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'ok', primary: 'r-1' });
   });
 
+  // staleMaster's rules name stale masters only: each case below is one that a surviving mutant of
+  // them got wrong (test/mutation/survivors.md).
+  it('a master promoted from the recorded stream (its replid2) is adopted, named by the intent or not, while no pod on that stream holds more', () => {
+    const pods = [primaryPod(0, undefined), pod(1, master(40, 'c', 'b'))];
+    expect(decide({ target: 'r-1', pods, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'ok', primary: 'r-1' });
+    expect(decide({ pods, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'ok', primary: 'r-1' });
+    // A pod still on that stream holding as much (nothing was written since the promotion), or a pod of
+    // another stream holding more (its offset counts another history), does not make it stale.
+    const level = [...pods, pod(2, linked(ipOf(0), 40, { replId: 'b', replOffset: 40, linkUp: false }))];
+    expect(decide({ pods: level, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'ok', primary: 'r-1' });
+    const other = [...pods, pod(2, linked('10.9.9.9', 90, { replId: 'z', replOffset: 90, linkUp: false }))];
+    expect(decide({ pods: other, primaryReplIds: ['b', 'a'] })).toEqual({ kind: 'ok', primary: 'r-1' });
+  });
+
+  it("a replica still on the stream the recorded primary's promotion continued follows the lost primary: only masters are ever stale", () => {
+    const pods = [pod(1, linked(ipOf(2), 40, { replId: 'a', replOffset: 40, linkUp: false })), primaryPod(2, undefined, { containerDown: true })];
+    expect(decide({ recorded: 'r-2', pods, claims: new Set(['r-2']), primaryReplIds: ['b', 'a'], unreachableSinceMs: NOW - 3_000 })).toEqual({ kind: 'failover', from: 'r-2', to: 'r-1', reason: 'PrimaryUnreachable' });
+  });
+
+  it("a pod whose replid2 is of another stream does not follow the lost primary: it is a doubt, not a candidate", () => {
+    const pods = [pod(1, linked(ipOf(2), 30, { replId: 'b', replOffset: 30, linkUp: false })), primaryPod(2, undefined, { containerDown: true }), pod(3, linked('10.9.9.9', 50, { replId: 'x', replId2: 'y', replOffset: 50, linkUp: false }))];
+    expect(decide({ recorded: 'r-2', pods, primaryReplIds: ['b', 'a'] })).toMatchObject({ kind: 'lost', primary: 'r-2', message: expect.stringMatching(/waiting for r-3 to answer before promoting r-1/) });
+  });
+
   // Seed 440073: the old primary of a hand-over interrupted after its intent, its target silent.
   describe("a hand-over's target that does not answer while the old primary is still writable", () => {
     const pods = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined)];
@@ -696,6 +725,14 @@ describe('decidePrimary, two histories after an interrupted role change', () => 
     it('not while a pod that may have followed the target holds more than the old primary', () => {
       const followed = [...pods, pod(3, linked(ipOf(2), 120, { replId: 'b', replOffset: 120, linkUp: false }))];
       expect(decide({ ...input, pods: followed, targetUnreachableSinceMs: NOW - 3_000 })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/waiting for r-3/) });
+    });
+
+    it("not for a target whose container is down without a volume: it comes back empty and fenced, so nothing can write to it", () => {
+      const down = [primaryPod(0, writable(100)), pod(1, linked(ipOf(0), 100)), pod(2, undefined, { containerDown: true })];
+      const silent = { pods: down, target: 'r-2', targetCaughtUp: true, targetUnreachableSinceMs: NOW - 1_000 };
+      expect(decide(silent)).toEqual({ kind: 'ok', primary: 'r-0' });
+      // With a volume it comes back with what it held: waited for.
+      expect(decide({ ...silent, claims: new Set(['r-0', 'r-1', 'r-2']) })).toMatchObject({ kind: 'wait', primary: 'r-0', message: expect.stringMatching(/may have been promoted/) });
     });
 
     it('a failover target (no hand-over) that does not answer is ignored, as before', () => {
