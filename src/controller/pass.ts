@@ -19,6 +19,7 @@ import type { FullSync, OffsetSample, SyncWatch } from '../plan/backlog.js';
 import type { SecretUse, SecretUser } from '../plan/secrets.js';
 import type { Refusal } from '../plan/status.js';
 import type { SyncMark } from '../plan/sync.js';
+import type { OwnWrite } from '../plan/own-write.js';
 
 /** The API calls of the operator. Each throws the API error as it came (404, 409...): the phases
  * decide which failures mean "already done". */
@@ -122,6 +123,8 @@ export interface Deps {
 }
 
 export interface ResourceMemory {
+  /** The version this process's last write to the resource replaced (plan/own-write.ts). */
+  ownWrite?: OwnWrite | undefined;
   unreachableSinceMs?: number;
   /** The same for a hand-over's target, while its intent is in status (controller/reconcile.ts). */
   targetUnreachableSinceMs?: number;

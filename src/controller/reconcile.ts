@@ -6,6 +6,7 @@ import type { Requeue } from '../kube/workqueue.js';
 import { ANNOTATION, LABEL } from '../plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod } from '../plan/observation.js';
 import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
+import { cacheBehind, OWN_WRITE_RECHECK_MS, ownWriteAfter } from '../plan/own-write.js';
 import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, finishedChange, replIds, type RoleChange } from '../plan/status.js';
 import { marksFromStatus } from '../plan/sync.js';
@@ -40,6 +41,10 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     deps.metrics.forgetResource(namespace, name);
     return;
   }
+  const memory = memoryOf(deps, key);
+  // The cache has not seen what the last pass wrote: this pass would act on a view it already
+  // changed, and get 409 on its first conditional write (plan/own-write.ts).
+  if (cacheBehind(memory.ownWrite, rr.metadata.resourceVersion, deps.now())) return { requeueAfterMs: OWN_WRITE_RECHECK_MS };
   const parsed = parseSpec(rr.spec, name);
   if (!parsed.ok) {
     await refuseSpec(deps, rr, parsed.message);
@@ -61,12 +66,21 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     users: users.users,
     credentialsOf: new Map(),
     refusals: [],
-    memory: memoryOf(deps, key),
+    memory,
     log: deps.log.child({ resource: key }),
     resourceVersion: rr.metadata.resourceVersion,
     tls,
   };
+  try {
+    return await act(pass, auth, users);
+  } finally {
+    memory.ownWrite = ownWriteAfter(rr.metadata.resourceVersion, pass.resourceVersion, deps.now());
+  }
+}
 
+/** The pass proper: observe, decide, act on the primary, then everything else, then status. */
+async function act(pass: Pass, auth: Awaited<ReturnType<typeof resolveAuth>>, users: Awaited<ReturnType<typeof resolveUsers>>): Promise<Requeue> {
+  const { deps, rr, spec, namespace, name, tls } = pass;
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
   // No pod can start without a certificate or a password (an applied-auth Secret of the operator's).

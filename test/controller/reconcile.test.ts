@@ -291,6 +291,31 @@ describe('reconcile', () => {
     expect(status().conditions!.find((c) => c.type === 'PodsAdmitted')).toMatchObject({ status: 'True' });
   });
 
+  it("a pass whose cache has not seen the last pass's own status write waits for it, instead of failing on 409 with a pass of work thrown away", async () => {
+    world.kube.lagCache();
+    world.kube.restartContainer('ns', status().nodes!.find((n) => n.role === 'replica')!.name);
+    await world.reconcile(rr);
+    const written = world.kube.writes.length;
+    const redisCalls = world.redis.sent.length;
+    // The cache still shows the version that write replaced: nothing is read or written.
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 100 });
+    expect(world.kube.writes.length).toBe(written);
+    expect(world.redis.sent.length).toBe(redisCalls);
+    // Caught up, the passes go on and bring the replica back.
+    world.kube.catchUpCache();
+    await world.settle(rr, () => world.ready(rr));
+  });
+
+  it('a cache that never sees that write is waited for 5 s at most: then the passes go on (and meet the conflict)', async () => {
+    world.kube.lagCache();
+    world.kube.restartContainer('ns', status().nodes!.find((n) => n.role === 'replica')!.name);
+    await world.reconcile(rr);
+    world.advance(4_999);
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 100 });
+    world.advance(1);
+    await expect(world.reconcile(rr)).rejects.toMatchObject({ code: 409 });
+  });
+
   it('a Service the API server refuses (422) is reported in ServicesAdmitted and an Event; the rest of the pass goes on', async () => {
     world = new World();
     const reason = 'Service "cache-primary" is invalid: metadata.name: Invalid value: "cache-primary": must be no more than 63 characters';
