@@ -27,7 +27,6 @@ export async function applyTopology(pass: Pass, observed: ObservedPod[], primary
     cascade: spec.cascade.map((c) => c.replicasPerParent),
     nextIndex: nextPodIndex(rr.status?.nextPodIndex, observed, claims),
     zoneAware: spec.placement.zoneAware,
-    primaryZone: observed.find((p) => p.name === primary)?.zone,
   });
   const live = new Set(observed.filter((p) => !p.deleting).map((p) => p.name));
   const image = imageForNewPods(spec.image, observed);

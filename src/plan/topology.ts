@@ -39,7 +39,6 @@ export interface PlanInput {
   nextIndex: number;
   /** placement.zoneAware: a re-parented pod keeps a parent in its own zone. */
   zoneAware?: boolean;
-  primaryZone?: string | undefined;
 }
 
 export interface Placement {
@@ -136,7 +135,8 @@ export function plan(input: PlanInput): Plan {
   const create: Indexed[] = [];
   const reparent: Indexed[] = [];
   const zoneOf = new Map(members.map((m) => [m.name, m.zone]));
-  let parents: Slot[] = [{ name: primary.name, index: -1, children: 0, zone: input.primaryZone }];
+  // The primary's zone is never asked: its children are tier 1, which goes anywhere (sameZone).
+  let parents: Slot[] = [{ name: primary.name, index: -1, children: 0 }];
   tierSizes(replicas, cascade).forEach((_, i) => {
     const tier = i + 1;
     const candidates = members.filter((m) => m.tier === tier);

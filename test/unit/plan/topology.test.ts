@@ -114,7 +114,7 @@ describe('plan', () => {
       zoned(member(8, 2, 'r-2'), 'zone-b'),
       zoned(member(9, 2, 'r-3'), 'zone-c'),
     ];
-    const shape = { primary: 'r-1', members, replicas: 3, cascade: [2], nextIndex: 10, primaryZone: 'zone-a' };
+    const shape = { primary: 'r-1', members, replicas: 3, cascade: [2], nextIndex: 10 };
     const aware = plan(input({ ...shape, zoneAware: true }));
     expect(aware.reparent).toEqual([at(0, 1, 'r-1')]);
     expect(aware.remove).toEqual(['r-7', 'r-4']);
