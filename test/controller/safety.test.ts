@@ -560,3 +560,124 @@ describe('intent, staleness and interrupted changes', () => {
     expect(world.kube.resource('ns', 'cache').metadata.annotations?.[ANNOTATION.switchover]).toBeUndefined();
   });
 });
+
+// Mutation testing of src/controller/roles.ts (test/mutation/survivors.md): each test below kills
+// mutants that the tests above let through.
+describe('role changes, step by step (roles.ts)', () => {
+  /** One replica (two with `replicas: 2`), 30 writes replicated; the switchover to a replica asked for. */
+  async function beforeSwitchover(replicas = 1) {
+    const { world, rr } = setup({ replicas });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const [target, other] = world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name) as [string, string | undefined];
+    const [oldServer, targetServer] = [world.kube.serverOf('ns', old)!, world.kube.serverOf('ns', target)!];
+    const acked = write(world, rr, 1, 30);
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    return { world, rr, old, target, other, oldServer, targetServer, acked };
+  }
+
+  /** Calls `then` once, when the old primary's writes are paused (the hand-over's catch-up begins). */
+  function onPause(world: World, oldIP: string, then: () => void): void {
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === oldIP && args[0] === 'CLIENT' && args[1] === 'PAUSE') then();
+    };
+  }
+
+  /** The hand-over failed and said why; the old primary keeps the role, writable again, no write lost. */
+  function failedAndKept(world: World, rr: RedisReplication, old: string, target: string, why: string, acked: number[]): void {
+    expect(world.kube.events.filter((e) => e.reason === 'SwitchoverFailed')).toEqual([
+      { type: 'Warning', reason: 'SwitchoverFailed', message: `switchover from ${old} to ${target} failed, ${old} stays the primary: switchover: ${why}` },
+    ]);
+    expect(world.status(rr)).toMatchObject({ primary: old });
+    expect(world.status(rr)!.targetPrimary).toBeUndefined();
+    expect(world.redis.sent.filter((c) => c.endsWith('REPLICAOF NO ONE'))).toEqual([]);
+    const oldServer = world.kube.serverOf('ns', old)!;
+    expect(oldServer.role).toBe('master');
+    expect(world.redis.write(oldServer.ip, 31)).toBe(true);
+    expect(oldServer.log).toEqual([...acked, 31]);
+  }
+
+  it('a target whose link to the old primary is down is not promoted on the offset it last had (caught up, but stale): the switchover fails after 5 s', async () => {
+    const { world, rr, old, target, oldServer, targetServer, acked } = await beforeSwitchover();
+    world.redis.sent.length = 0;
+    onPause(world, oldServer.ip, () => {
+      // The link drops as the pause begins and stays down (the model keeps it down while the port it
+      // follows is wrong); the offset it reports still equals the old primary's.
+      targetServer.masterPort = 1;
+      targetServer.linkUp = false;
+    });
+    const start = world.nowMs;
+    await world.reconcile(rr);
+    expect(targetServer.offset).toBe(oldServer.offset);
+    expect(world.nowMs - start).toBeGreaterThan(5000);
+    failedAndKept(world, rr, old, target, `${targetServer.ip} did not catch up within 5000 ms`, acked);
+  });
+
+  it('a target that follows another pod during the hand-over is not promoted on that link: its offset proves nothing of this primary', async () => {
+    const { world, rr, old, target, other, oldServer, targetServer, acked } = await beforeSwitchover(2);
+    world.redis.sent.length = 0;
+    onPause(world, oldServer.ip, () => {
+      targetServer.masterHost = world.kube.serverOf('ns', other!)!.ip;
+    });
+    await world.reconcile(rr);
+    expect(targetServer).toMatchObject({ linkUp: true, offset: oldServer.offset });
+    failedAndKept(world, rr, old, target, `${targetServer.ip} did not catch up within 5000 ms`, acked);
+  });
+
+  it('an old primary that goes away while its linked target catches up ends the hand-over at once, not after 5 s', async () => {
+    const { world, rr, old, target, oldServer, targetServer, acked } = await beforeSwitchover();
+    // Acknowledged, not replicated yet: the target is linked and behind.
+    for (let id = 31; id <= 35; id++) if (world.redis.write(oldServer.ip, id)) acked.push(id);
+    let paused = false;
+    onPause(world, oldServer.ip, () => (paused = true));
+    const sleep = world.deps.sleep;
+    world.deps = {
+      ...world.deps,
+      sleep: async (ms) => {
+        // Its Redis exits (a deleted pod's, on SIGTERM) before the target got the rest.
+        if (paused) oldServer.running = false;
+        await sleep(ms);
+      },
+    };
+    const start = world.nowMs;
+    await world.reconcile(rr);
+    expect(world.nowMs - start).toBeLessThan(1000);
+    expect(world.kube.events.filter((e) => e.reason === 'SwitchoverFailed').map((e) => e.message)).toEqual([
+      `switchover from ${old} to ${target} failed, ${old} stays the primary: switchover: ${oldServer.ip} went away during the hand-over`,
+    ]);
+    expect(targetServer.role).toBe('replica');
+    expect(targetServer.log).not.toEqual(acked);
+    expect(world.status(rr)).toMatchObject({ primary: old });
+  });
+
+  it('a switchover to a caught-up replica: promoted at once; the change itself records it with its replication IDs, moves the labels and announces it', async () => {
+    const { world, rr, old, target, targetServer } = await beforeSwitchover();
+    // What the change wrote by its announcement, before the rest of the pass (a pass that stops there
+    // leaves this).
+    const meta = (name: string) => structuredClone(world.kube.pods.get(`ns/${name}`)!.metadata!);
+    let after: { status: ReturnType<World['status']>; old: ReturnType<typeof meta>; target: ReturnType<typeof meta> } | undefined;
+    const events = world.deps.events;
+    world.deps = {
+      ...world.deps,
+      events: {
+        record: async (...args) => {
+          if (args[2] === 'Switchover') after = { status: structuredClone(world.status(rr)), old: meta(old), target: meta(target) };
+          await events.record(...args);
+        },
+      },
+    };
+    world.redis.sent.length = 0;
+    const start = world.nowMs;
+    await world.reconcile(rr);
+    // Equal offsets are caught up: no poll, no wait for the old primary's next ping.
+    expect(world.nowMs).toBe(start);
+    expect(after!.status).toMatchObject({ primary: target, lastFailover: { from: old, to: target, reason: 'Switchover' }, primaryReplIds: [targetServer.replId, targetServer.replId2] });
+    expect(after!.old.labels).toMatchObject({ [LABEL.role]: 'replica', [LABEL.read]: 'false', [LABEL.tier]: '1' });
+    expect(after!.target.labels).toMatchObject({ [LABEL.role]: 'primary', [LABEL.tier]: '0' });
+    expect(after!.target.annotations?.[ANNOTATION.parent]).toBeUndefined();
+    expect(world.kube.events.filter((e) => e.reason === 'Switchover')).toEqual([{ type: 'Normal', reason: 'Switchover', message: `switched over from ${old} to ${target}` }]);
+    // Already the old primary's replica: not pointed at it again.
+    const toTarget = world.redis.sent.filter((c) => c.startsWith(`${targetServer.ip} `)).map((c) => c.slice(targetServer.ip.length + 1));
+    expect(toTarget.slice(0, toTarget.indexOf('REPLICAOF NO ONE')).filter((c) => c.startsWith('REPLICAOF'))).toEqual([]);
+  });
+});
