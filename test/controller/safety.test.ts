@@ -680,4 +680,92 @@ describe('role changes, step by step (roles.ts)', () => {
     const toTarget = world.redis.sent.filter((c) => c.startsWith(`${targetServer.ip} `)).map((c) => c.slice(targetServer.ip.length + 1));
     expect(toTarget.slice(0, toTarget.indexOf('REPLICAOF NO ONE')).filter((c) => c.startsWith('REPLICAOF'))).toEqual([]);
   });
+
+  it("a first promotion writes its own intent ('Promotion'), not the reason of an intent that names another pod", async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    // An intent naming a pod that no longer exists, left with a hand-over's reason: that reason says
+    // its target holds everything (plan/primary.ts latestPrimary), which the promoted pod does not.
+    await world.kube.patchStatus('ns', 'cache', { targetPrimary: 'cache-7', targetReason: 'Switchover' });
+    const intents: unknown[] = [];
+    world.redis.beforeCommand = (_ip, args) => {
+      if (args.join(' ') === 'REPLICAOF NO ONE') intents.push({ targetPrimary: world.status(rr)!.targetPrimary, targetReason: world.status(rr)!.targetReason });
+    };
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    expect(primary).not.toBe('cache-7');
+    expect(intents).toEqual([{ targetPrimary: primary, targetReason: 'Promotion' }]);
+    expect(world.kube.events.filter((e) => e.reason === 'Promoted')).toEqual([{ type: 'Normal', reason: 'Promoted', message: `pod ${primary} is the primary` }]);
+  });
+
+  it('a primary whose container restarted is failed over from, not fenced (its pod stays); the event names the new primary and its offset', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const acked = write(world, rr, 1, 30);
+    world.kube.restartContainer('ns', old);
+    let offset = -1;
+    for (let i = 0; i < 10 && world.status(rr)!.primary === old; i++) {
+      offset = world.kube.serverOf('ns', replica)!.offset;
+      await passes(world, rr, 1);
+    }
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: old, to: replica, reason: 'PrimaryRestarted' });
+    expect(world.kube.writes).not.toContain(`delete pod/${old}`);
+    expect(world.kube.events.filter((e) => e.reason === 'FailedOver')).toEqual([
+      { type: 'Warning', reason: 'FailedOver', message: `primary ${old} lost (PrimaryRestarted); promoted ${replica} (offset ${offset})` },
+    ]);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('a deleted primary that is not the first pod hands over to its replica (the retirement is decided on the primary itself): its tail is kept', async () => {
+    const { world, rr, old, target, acked } = await beforeSwitchover();
+    await world.settle(rr, () => world.status(rr)!.primary === target && world.ready(rr));
+    // The pods are listed (and observed) in their order of creation: the old primary first.
+    expect([...world.kube.pods.keys()][0]).toBe(`ns/${old}`);
+    // Acknowledged by the primary, not replicated yet.
+    for (let id = 31; id <= 35; id++) if (world.redis.write(primaryOf(world, rr).ip, id)) acked.push(id);
+    await world.kube.deletePod('ns', target);
+    await world.settle(rr, () => world.status(rr)!.primary === old, 5);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('a new primary that does not answer right after its promotion is recorded all the same (its replication IDs unknown)', async () => {
+    const { world, rr, target, targetServer } = await beforeSwitchover();
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === targetServer.ip && args[0] === 'INFO' && targetServer.role === 'master' && world.status(rr)!.primary !== target) throw new RedisUnavailable('no answer');
+    };
+    await world.reconcile(rr);
+    expect(world.status(rr)).toMatchObject({ primary: target, lastFailover: { to: target, reason: 'Switchover' } });
+  });
+
+  it("an old primary that stops answering when it is demoted: the switchover fails with the demotion's error, the role stays with it", async () => {
+    const { world, rr, old, target, oldServer, targetServer } = await beforeSwitchover();
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === oldServer.ip && args.join(' ') === `REPLICAOF ${targetServer.ip} 6379`) oldServer.unreachable = true;
+    };
+    await world.reconcile(rr);
+    expect(world.kube.events.filter((e) => e.reason === 'SwitchoverFailed').map((e) => e.message)).toEqual([
+      `switchover from ${old} to ${target} failed, ${old} stays the primary: REPLICAOF to ${oldServer.ip}: no answer`,
+    ]);
+    expect(world.status(rr)).toMatchObject({ primary: old });
+  });
+
+  it("a new primary that restarts right after its promotion: the replica it answers as gives no replication IDs to record (those of the old primary stay)", async () => {
+    const { world, rr, target, targetServer } = await beforeSwitchover();
+    const before = world.status(rr)!.primaryReplIds;
+    let restarted = false;
+    world.redis.beforeCommand = (ip, args) => {
+      if (restarted || ip !== targetServer.ip || args[0] !== 'INFO' || targetServer.role !== 'master') return;
+      restarted = true;
+      world.kube.restartContainer('ns', target);
+    };
+    // Every status the pass leaves, each step of the way (a later status write may put them back).
+    const recorded = new Set<string>();
+    world.kube.beforeCall = () => void recorded.add(JSON.stringify(world.status(rr)!.primaryReplIds));
+    await world.reconcile(rr).catch(() => undefined);
+    recorded.add(JSON.stringify(world.status(rr)!.primaryReplIds));
+    expect(restarted).toBe(true);
+    expect(world.status(rr)!.primary).toBe(target);
+    expect([...recorded]).toEqual([JSON.stringify(before)]);
+  });
 });
