@@ -768,4 +768,16 @@ describe('role changes, step by step (roles.ts)', () => {
     expect(world.status(rr)!.primary).toBe(target);
     expect([...recorded]).toEqual([JSON.stringify(before)]);
   });
+
+  it('a first promotion on a resource that has no status yet (the first pass created the pods, its status write failed)', async () => {
+    const { world, rr } = setup({ replicas: 0 });
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'patch' && what === 'redisreplication/status/cache') throw new ApiError(500, 'injected');
+    };
+    await expect(world.reconcile(rr)).rejects.toThrow('injected');
+    world.kube.beforeCall = () => {};
+    expect(world.status(rr)).toBeUndefined();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.kube.events.filter((e) => e.reason === 'Promoted')).toHaveLength(1);
+  });
 });
