@@ -780,4 +780,54 @@ describe('role changes, step by step (roles.ts)', () => {
     await world.settle(rr, () => world.ready(rr));
     expect(world.kube.events.filter((e) => e.reason === 'Promoted')).toHaveLength(1);
   });
+
+  // Found by mutation testing (roles.ts 110:9, `info?.role === 'replica'` => true): the target of a
+  // hand-over can be a master, one an interrupted hand-over promoted and left behind
+  // (plan/primary.ts staleMaster). Not pointed at the old primary, it could never catch up: every
+  // pass paused the old primary's writes for 5 s and failed, until its pod went away; then the
+  // target, no longer stale beside a pod re-created on its volume (offset 0), was adopted and that
+  // volume's writes since were wiped.
+  it('a hand-over to a master an interrupted hand-over left behind points it at the old primary first: no pass-long pauses, no write lost', async () => {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true }, failover: { primaryDownSeconds: 60 } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const [oldServer, targetServer] = [world.kube.serverOf('ns', old)!, world.kube.serverOf('ns', target)!];
+    const acked = write(world, rr, 1, 30);
+    // A switchover dies between the target's promotion and the old primary's demotion.
+    let killed = false;
+    world.redis.beforeCommand = (ip, args) => {
+      killed ||= ip === oldServer.ip && args.join(' ') === `REPLICAOF ${targetServer.ip} 6379`;
+      if (killed) throw new Error('operator killed');
+    };
+    world.kube.beforeCall = () => {
+      if (killed) throw new Error('operator killed');
+    };
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    await world.reconcile(rr).catch(() => undefined);
+    world.kube.beforeCall = () => {};
+    world.redis.beforeCommand = () => {};
+    // The target is silent past the old primary's pause: the old primary takes writes again, which
+    // the target (a master now) lacks.
+    targetServer.unreachable = true;
+    world.restartOperator();
+    await passes(world, rr, 12);
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldServer.ip, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
+    targetServer.unreachable = false;
+    expect(targetServer.role).toBe('master');
+    // The old primary's pod is deleted: it hands over to the target, the intent's.
+    await world.kube.deletePod('ns', old);
+    const failures: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await world.reconcile(rr).catch((err: unknown) => failures.push(String(err)));
+      world.redis.replicate();
+      world.advance(1000);
+    }
+    expect(failures).toEqual([]);
+    expect(world.status(rr)!.primary).toBe(target);
+    world.kube.finishDeletions();
+    await world.settle(rr, () => world.ready(rr));
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
 });
