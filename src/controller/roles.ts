@@ -98,8 +98,10 @@ class RoleMoved extends Error {}
 
 /** Pause writes on the old primary, wait until the new one holds all of them, record the intent,
  * promote it and make the old one its replica before the pause ends: at no moment do two pods take
- * writes. A target that does not replicate from the old primary (a deeper tier, or one whose parent
- * went away) is pointed at it first: it could never catch up otherwise. */
+ * writes. A target that does not replicate from the old primary (a deeper tier, one whose parent
+ * went away, or a master an interrupted hand-over promoted and left behind: plan/primary.ts
+ * staleMaster) is pointed at it first: it could never catch up otherwise. Promoted by a hand-over
+ * that never recorded it, that master took no write of its own (makePrimary: none before a record). */
 async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: string, reason: string): Promise<void> {
   const { redis } = pass.deps;
   const old = targetOf(pass, observed, from);
@@ -107,7 +109,7 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
   const info = observed.find((p) => p.name === to)?.info;
   let step: 'catchUp' | 'promote' | 'demoted' = 'catchUp';
   try {
-    if (info?.role === 'replica' && info.masterHost !== old.host) await redis.replicaOf(next, old.host);
+    if (!(info?.role === 'replica' && info.masterHost === old.host)) await redis.replicaOf(next, old.host);
     await pauseAndCatchUp(pass, old, next);
     await writeIntent(pass, to, reason);
     step = 'promote';

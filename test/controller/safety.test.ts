@@ -560,3 +560,274 @@ describe('intent, staleness and interrupted changes', () => {
     expect(world.kube.resource('ns', 'cache').metadata.annotations?.[ANNOTATION.switchover]).toBeUndefined();
   });
 });
+
+// Mutation testing of src/controller/roles.ts (test/mutation/survivors.md): each test below kills
+// mutants that the tests above let through.
+describe('role changes, step by step (roles.ts)', () => {
+  /** One replica (two with `replicas: 2`), 30 writes replicated; the switchover to a replica asked for. */
+  async function beforeSwitchover(replicas = 1) {
+    const { world, rr } = setup({ replicas });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const [target, other] = world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name) as [string, string | undefined];
+    const [oldServer, targetServer] = [world.kube.serverOf('ns', old)!, world.kube.serverOf('ns', target)!];
+    const acked = write(world, rr, 1, 30);
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    return { world, rr, old, target, other, oldServer, targetServer, acked };
+  }
+
+  /** Calls `then` once, when the old primary's writes are paused (the hand-over's catch-up begins). */
+  function onPause(world: World, oldIP: string, then: () => void): void {
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === oldIP && args[0] === 'CLIENT' && args[1] === 'PAUSE') then();
+    };
+  }
+
+  /** The hand-over failed and said why; the old primary keeps the role, writable again, no write lost. */
+  function failedAndKept(world: World, rr: RedisReplication, old: string, target: string, why: string, acked: number[]): void {
+    expect(world.kube.events.filter((e) => e.reason === 'SwitchoverFailed')).toEqual([
+      { type: 'Warning', reason: 'SwitchoverFailed', message: `switchover from ${old} to ${target} failed, ${old} stays the primary: switchover: ${why}` },
+    ]);
+    expect(world.status(rr)).toMatchObject({ primary: old });
+    expect(world.status(rr)!.targetPrimary).toBeUndefined();
+    expect(world.redis.sent.filter((c) => c.endsWith('REPLICAOF NO ONE'))).toEqual([]);
+    const oldServer = world.kube.serverOf('ns', old)!;
+    expect(oldServer.role).toBe('master');
+    expect(world.redis.write(oldServer.ip, 31)).toBe(true);
+    expect(oldServer.log).toEqual([...acked, 31]);
+  }
+
+  it('a target whose link to the old primary is down is not promoted on the offset it last had (caught up, but stale): the switchover fails after 5 s', async () => {
+    const { world, rr, old, target, oldServer, targetServer, acked } = await beforeSwitchover();
+    world.redis.sent.length = 0;
+    onPause(world, oldServer.ip, () => {
+      // The link drops as the pause begins and stays down (the model keeps it down while the port it
+      // follows is wrong); the offset it reports still equals the old primary's.
+      targetServer.masterPort = 1;
+      targetServer.linkUp = false;
+    });
+    const start = world.nowMs;
+    await world.reconcile(rr);
+    expect(targetServer.offset).toBe(oldServer.offset);
+    expect(world.nowMs - start).toBeGreaterThan(5000);
+    failedAndKept(world, rr, old, target, `${targetServer.ip} did not catch up within 5000 ms`, acked);
+  });
+
+  it('a target that follows another pod during the hand-over is not promoted on that link: its offset proves nothing of this primary', async () => {
+    const { world, rr, old, target, other, oldServer, targetServer, acked } = await beforeSwitchover(2);
+    world.redis.sent.length = 0;
+    onPause(world, oldServer.ip, () => {
+      targetServer.masterHost = world.kube.serverOf('ns', other!)!.ip;
+    });
+    await world.reconcile(rr);
+    expect(targetServer).toMatchObject({ linkUp: true, offset: oldServer.offset });
+    failedAndKept(world, rr, old, target, `${targetServer.ip} did not catch up within 5000 ms`, acked);
+  });
+
+  it('an old primary that goes away while its linked target catches up ends the hand-over at once, not after 5 s', async () => {
+    const { world, rr, old, target, oldServer, targetServer, acked } = await beforeSwitchover();
+    // Acknowledged, not replicated yet: the target is linked and behind.
+    for (let id = 31; id <= 35; id++) if (world.redis.write(oldServer.ip, id)) acked.push(id);
+    let paused = false;
+    onPause(world, oldServer.ip, () => (paused = true));
+    const sleep = world.deps.sleep;
+    world.deps = {
+      ...world.deps,
+      sleep: async (ms) => {
+        // Its Redis exits (a deleted pod's, on SIGTERM) before the target got the rest.
+        if (paused) oldServer.running = false;
+        await sleep(ms);
+      },
+    };
+    const start = world.nowMs;
+    await world.reconcile(rr);
+    expect(world.nowMs - start).toBeLessThan(1000);
+    expect(world.kube.events.filter((e) => e.reason === 'SwitchoverFailed').map((e) => e.message)).toEqual([
+      `switchover from ${old} to ${target} failed, ${old} stays the primary: switchover: ${oldServer.ip} went away during the hand-over`,
+    ]);
+    expect(targetServer.role).toBe('replica');
+    expect(targetServer.log).not.toEqual(acked);
+    expect(world.status(rr)).toMatchObject({ primary: old });
+  });
+
+  it('a switchover to a caught-up replica: promoted at once; the change itself records it with its replication IDs, moves the labels and announces it', async () => {
+    const { world, rr, old, target, targetServer } = await beforeSwitchover();
+    // What the change wrote by its announcement, before the rest of the pass (a pass that stops there
+    // leaves this).
+    const meta = (name: string) => structuredClone(world.kube.pods.get(`ns/${name}`)!.metadata!);
+    let after: { status: ReturnType<World['status']>; old: ReturnType<typeof meta>; target: ReturnType<typeof meta> } | undefined;
+    const events = world.deps.events;
+    world.deps = {
+      ...world.deps,
+      events: {
+        record: async (...args) => {
+          if (args[2] === 'Switchover') after = { status: structuredClone(world.status(rr)), old: meta(old), target: meta(target) };
+          await events.record(...args);
+        },
+      },
+    };
+    world.redis.sent.length = 0;
+    const start = world.nowMs;
+    await world.reconcile(rr);
+    // Equal offsets are caught up: no poll, no wait for the old primary's next ping.
+    expect(world.nowMs).toBe(start);
+    expect(after!.status).toMatchObject({ primary: target, lastFailover: { from: old, to: target, reason: 'Switchover' }, primaryReplIds: [targetServer.replId, targetServer.replId2] });
+    expect(after!.old.labels).toMatchObject({ [LABEL.role]: 'replica', [LABEL.read]: 'false', [LABEL.tier]: '1' });
+    expect(after!.target.labels).toMatchObject({ [LABEL.role]: 'primary', [LABEL.tier]: '0' });
+    expect(after!.target.annotations?.[ANNOTATION.parent]).toBeUndefined();
+    expect(world.kube.events.filter((e) => e.reason === 'Switchover')).toEqual([{ type: 'Normal', reason: 'Switchover', message: `switched over from ${old} to ${target}` }]);
+    // Already the old primary's replica: not pointed at it again.
+    const toTarget = world.redis.sent.filter((c) => c.startsWith(`${targetServer.ip} `)).map((c) => c.slice(targetServer.ip.length + 1));
+    expect(toTarget.slice(0, toTarget.indexOf('REPLICAOF NO ONE')).filter((c) => c.startsWith('REPLICAOF'))).toEqual([]);
+  });
+
+  it("a first promotion writes its own intent ('Promotion'), not the reason of an intent that names another pod", async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    // An intent naming a pod that no longer exists, left with a hand-over's reason: that reason says
+    // its target holds everything (plan/primary.ts latestPrimary), which the promoted pod does not.
+    await world.kube.patchStatus('ns', 'cache', { targetPrimary: 'cache-7', targetReason: 'Switchover' });
+    const intents: unknown[] = [];
+    world.redis.beforeCommand = (_ip, args) => {
+      if (args.join(' ') === 'REPLICAOF NO ONE') intents.push({ targetPrimary: world.status(rr)!.targetPrimary, targetReason: world.status(rr)!.targetReason });
+    };
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    expect(primary).not.toBe('cache-7');
+    expect(intents).toEqual([{ targetPrimary: primary, targetReason: 'Promotion' }]);
+    expect(world.kube.events.filter((e) => e.reason === 'Promoted')).toEqual([{ type: 'Normal', reason: 'Promoted', message: `pod ${primary} is the primary` }]);
+  });
+
+  it('a primary whose container restarted is failed over from, not fenced (its pod stays); the event names the new primary and its offset', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const replica = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const acked = write(world, rr, 1, 30);
+    world.kube.restartContainer('ns', old);
+    let offset = -1;
+    for (let i = 0; i < 10 && world.status(rr)!.primary === old; i++) {
+      offset = world.kube.serverOf('ns', replica)!.offset;
+      await passes(world, rr, 1);
+    }
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: old, to: replica, reason: 'PrimaryRestarted' });
+    expect(world.kube.writes).not.toContain(`delete pod/${old}`);
+    expect(world.kube.events.filter((e) => e.reason === 'FailedOver')).toEqual([
+      { type: 'Warning', reason: 'FailedOver', message: `primary ${old} lost (PrimaryRestarted); promoted ${replica} (offset ${offset})` },
+    ]);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('a deleted primary that is not the first pod hands over to its replica (the retirement is decided on the primary itself): its tail is kept', async () => {
+    const { world, rr, old, target, acked } = await beforeSwitchover();
+    await world.settle(rr, () => world.status(rr)!.primary === target && world.ready(rr));
+    // The pods are listed (and observed) in their order of creation: the old primary first.
+    expect([...world.kube.pods.keys()][0]).toBe(`ns/${old}`);
+    // Acknowledged by the primary, not replicated yet.
+    for (let id = 31; id <= 35; id++) if (world.redis.write(primaryOf(world, rr).ip, id)) acked.push(id);
+    await world.kube.deletePod('ns', target);
+    await world.settle(rr, () => world.status(rr)!.primary === old, 5);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it('a new primary that does not answer right after its promotion is recorded all the same (its replication IDs unknown)', async () => {
+    const { world, rr, target, targetServer } = await beforeSwitchover();
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === targetServer.ip && args[0] === 'INFO' && targetServer.role === 'master' && world.status(rr)!.primary !== target) throw new RedisUnavailable('no answer');
+    };
+    await world.reconcile(rr);
+    expect(world.status(rr)).toMatchObject({ primary: target, lastFailover: { to: target, reason: 'Switchover' } });
+  });
+
+  it("an old primary that stops answering when it is demoted: the switchover fails with the demotion's error, the role stays with it", async () => {
+    const { world, rr, old, target, oldServer, targetServer } = await beforeSwitchover();
+    world.redis.beforeCommand = (ip, args) => {
+      if (ip === oldServer.ip && args.join(' ') === `REPLICAOF ${targetServer.ip} 6379`) oldServer.unreachable = true;
+    };
+    await world.reconcile(rr);
+    expect(world.kube.events.filter((e) => e.reason === 'SwitchoverFailed').map((e) => e.message)).toEqual([
+      `switchover from ${old} to ${target} failed, ${old} stays the primary: REPLICAOF to ${oldServer.ip}: no answer`,
+    ]);
+    expect(world.status(rr)).toMatchObject({ primary: old });
+  });
+
+  it("a new primary that restarts right after its promotion: the replica it answers as gives no replication IDs to record (those of the old primary stay)", async () => {
+    const { world, rr, target, targetServer } = await beforeSwitchover();
+    const before = world.status(rr)!.primaryReplIds;
+    let restarted = false;
+    world.redis.beforeCommand = (ip, args) => {
+      if (restarted || ip !== targetServer.ip || args[0] !== 'INFO' || targetServer.role !== 'master') return;
+      restarted = true;
+      world.kube.restartContainer('ns', target);
+    };
+    // Every status the pass leaves, each step of the way (a later status write may put them back).
+    const recorded = new Set<string>();
+    world.kube.beforeCall = () => void recorded.add(JSON.stringify(world.status(rr)!.primaryReplIds));
+    await world.reconcile(rr).catch(() => undefined);
+    recorded.add(JSON.stringify(world.status(rr)!.primaryReplIds));
+    expect(restarted).toBe(true);
+    expect(world.status(rr)!.primary).toBe(target);
+    expect([...recorded]).toEqual([JSON.stringify(before)]);
+  });
+
+  it('a first promotion on a resource that has no status yet (the first pass created the pods, its status write failed)', async () => {
+    const { world, rr } = setup({ replicas: 0 });
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'patch' && what === 'redisreplication/status/cache') throw new ApiError(500, 'injected');
+    };
+    await expect(world.reconcile(rr)).rejects.toThrow('injected');
+    world.kube.beforeCall = () => {};
+    expect(world.status(rr)).toBeUndefined();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.kube.events.filter((e) => e.reason === 'Promoted')).toHaveLength(1);
+  });
+
+  // Found by mutation testing (roles.ts 110:9, `info?.role === 'replica'` => true): the target of a
+  // hand-over can be a master, one an interrupted hand-over promoted and left behind
+  // (plan/primary.ts staleMaster). Not pointed at the old primary, it could never catch up: every
+  // pass paused the old primary's writes for 5 s and failed, until its pod went away; then the
+  // target, no longer stale beside a pod re-created on its volume (offset 0), was adopted and that
+  // volume's writes since were wiped.
+  it('a hand-over to a master an interrupted hand-over left behind points it at the old primary first: no pass-long pauses, no write lost', async () => {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true }, failover: { primaryDownSeconds: 60 } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
+    const [oldServer, targetServer] = [world.kube.serverOf('ns', old)!, world.kube.serverOf('ns', target)!];
+    const acked = write(world, rr, 1, 30);
+    // A switchover dies between the target's promotion and the old primary's demotion.
+    let killed = false;
+    world.redis.beforeCommand = (ip, args) => {
+      killed ||= ip === oldServer.ip && args.join(' ') === `REPLICAOF ${targetServer.ip} 6379`;
+      if (killed) throw new Error('operator killed');
+    };
+    world.kube.beforeCall = () => {
+      if (killed) throw new Error('operator killed');
+    };
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
+    await world.reconcile(rr).catch(() => undefined);
+    world.kube.beforeCall = () => {};
+    world.redis.beforeCommand = () => {};
+    // The target is silent past the old primary's pause: the old primary takes writes again, which
+    // the target (a master now) lacks.
+    targetServer.unreachable = true;
+    world.restartOperator();
+    await passes(world, rr, 12);
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldServer.ip, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
+    targetServer.unreachable = false;
+    expect(targetServer.role).toBe('master');
+    // The old primary's pod is deleted: it hands over to the target, the intent's.
+    await world.kube.deletePod('ns', old);
+    const failures: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await world.reconcile(rr).catch((err: unknown) => failures.push(String(err)));
+      world.redis.replicate();
+      world.advance(1000);
+    }
+    expect(failures).toEqual([]);
+    expect(world.status(rr)!.primary).toBe(target);
+    world.kube.finishDeletions();
+    await world.settle(rr, () => world.ready(rr));
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+});
