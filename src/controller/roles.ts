@@ -107,6 +107,12 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
   const old = targetOf(pass, observed, from);
   const next = targetOf(pass, observed, to);
   const info = observed.find((p) => p.name === to)?.info;
+  // An intent already in status (a hand-over interrupted before its promotion) said a target caught
+  // up with the old primary paused then. The old primary is writable now and may have taken writes
+  // since: that intent must not outlive this attempt, which unpauses it when it fails (its own
+  // intent write may be refused with 409, which leaves status as it is; seed 783783). Cleared first,
+  // conditional on this pass's view: a stale view stops here, before any pause.
+  if (pass.rr.status?.targetPrimary) await clearIntent(pass, pass.resourceVersion);
   let step: 'catchUp' | 'promote' | 'demoted' = 'catchUp';
   try {
     if (!(info?.role === 'replica' && info.masterHost === old.host)) await redis.replicaOf(next, old.host);

@@ -34,9 +34,10 @@ export async function recordPrimary(pass: Pass, primary: string, change?: RoleCh
   pass.resourceVersion = await deps.kube.patchStatus(namespace, name, primaryStatus(primary, change, deps.now(), replIds), pass.resourceVersion);
 }
 
-export async function clearIntent(pass: Pass): Promise<void> {
+/** Clears the intent; with `resourceVersion`, only if the resource has not changed since. */
+export async function clearIntent(pass: Pass, resourceVersion?: string): Promise<void> {
   const { deps, namespace, name } = pass;
-  pass.resourceVersion = await deps.kube.patchStatus(namespace, name, { targetPrimary: null, targetReason: null });
+  pass.resourceVersion = await deps.kube.patchStatus(namespace, name, { targetPrimary: null, targetReason: null }, resourceVersion);
 }
 
 /** A spec the operator refuses: say so in status and in an Event, touch nothing else. */

@@ -366,6 +366,49 @@ describe('intent, staleness and interrupted changes', () => {
     expect(primaryOf(world, rr).log).toEqual(acked);
   });
 
+  // Seed 783783 of the simulation: a hand-over wrote its intent (the target caught up) and the
+  // operator died before the promotion. The next operator resumed it; its own intent write got 409
+  // (its cache lagged), which keeps the status as it is, and the old primary, unpaused, took writes
+  // the target never got. The first intent still said the target held everything: once the old
+  // primary restarted from its volume, the target was promoted over it and those writes were lost.
+  it("a resumed hand-over that fails unpauses an old primary no earlier intent may still vouch for: the target is not promoted over its volume's newer writes", async () => {
+    const { world, rr, old, target, oldIP, targetIP, acked } = await switchoverWith(({ targetIP }, world) => {
+      let killed = false;
+      world.redis.beforeCommand = (ip, args) => {
+        killed ||= ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE';
+        if (killed) throw new Error('operator killed');
+      };
+      world.kube.beforeCall = () => {
+        if (killed) throw new Error('operator killed');
+      };
+    });
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    world.restartOperator();
+    // The resumed hand-over's intent write, after its pause and the target's catch-up, is refused (409).
+    let paused = false;
+    let refused = false;
+    world.redis.beforeCommand = (ip, args) => {
+      paused ||= ip === oldIP && args[0]!.toUpperCase() === 'CLIENT' && args[1]!.toUpperCase() === 'PAUSE';
+    };
+    world.kube.beforeCall = (verb, what) => {
+      if (!paused || refused || verb !== 'patch' || what !== 'redisreplication/status/cache') return;
+      refused = true;
+      throw new ApiError(409, 'the object has been modified');
+    };
+    await world.reconcile(rr).catch(() => undefined);
+    world.kube.beforeCall = () => {};
+    world.redis.beforeCommand = () => {};
+    expect(refused).toBe(true);
+    // Unpaused, the old primary takes writes; the target is cut off before it gets them.
+    world.redis.servers.get(targetIP)!.unreachable = true;
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
+    world.kube.restartContainer('ns', old);
+    world.redis.servers.get(targetIP)!.unreachable = false;
+    await world.settle(rr, () => world.ready(rr));
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
   it('a switchover whose demotion of the old primary is not made, after the target was promoted, leaves no intent: the old primary keeps the role and the writes it takes once unpaused', async () => {
     const { world, rr, old, target, oldIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
       world.redis.beforeCommand = (ip, args) => {
