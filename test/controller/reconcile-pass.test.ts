@@ -1,0 +1,58 @@
+// One reconcile pass (controller/reconcile.ts), the wiring between its phases: what the topology may
+// touch while the primary is lost or in doubt, the inputs the primary decision is given, the role
+// label and the wiring that follow a settled decision, and what the pass asks of the work queue.
+import { describe, expect, it } from 'vitest';
+import type { RedisReplication } from '../../src/api/schema.js';
+import { World } from '../support/world.js';
+
+const setup = World.withResource;
+
+/** The pod and claim writes since the `from`-th API write. */
+const podWrites = (world: World, from: number) => world.kube.writes.slice(from).filter((w) => / pod\/| persistentvolumeclaim\//.test(w));
+const pods = (world: World) => [...world.kube.pods.keys()].map((k) => k.split('/')[1]!).sort();
+const replicasOf = (world: World, rr: RedisReplication) => world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name);
+
+describe('the topology is left alone while the primary is lost or going (keepsTopology)', () => {
+  it('failover disabled, the primary pod gone: no pod is created in its place, nothing is relabelled or removed; the replica keeps every write', async () => {
+    const { world, rr } = setup({ replicas: 1, failover: { enabled: false } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const [replica] = replicasOf(world, rr) as [string];
+    for (let id = 1; id <= 10; id++) world.redis.write(world.kube.serverOf('ns', primary)!.ip, id);
+    world.redis.replicate();
+    await world.kube.deletePod('ns', primary, 0);
+    const before = world.kube.writes.length;
+    await world.passes(rr, 5);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/failover is disabled/);
+    expect(podWrites(world, before)).toEqual([]);
+    expect(pods(world)).toEqual([replica]);
+    expect(world.kube.serverOf('ns', replica)!.log).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('a primary being deleted, without a volume, with no replica to hand over to: no new (empty) primary is created beside it while the decision waits', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const [replica] = replicasOf(world, rr) as [string];
+    world.kube.serverOf('ns', replica)!.unreachable = true;
+    await world.kube.deletePod('ns', primary);
+    const before = world.kube.writes.length;
+    await world.passes(rr, 3);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/being deleted/);
+    expect(podWrites(world, before)).toEqual([]);
+    expect(pods(world)).toEqual([primary, replica].sort());
+  });
+
+  it('a primary silent for less than primaryDownSeconds (the decision waits) does not stop the rest: a replica lost meanwhile is replaced', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const [a] = replicasOf(world, rr) as [string];
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    await world.kube.deletePod('ns', a, 0);
+    await world.passes(rr, 3);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/not answering/);
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(pods(world)).toHaveLength(3);
+  });
+});
