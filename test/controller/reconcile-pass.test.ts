@@ -3,6 +3,7 @@
 // label and the wiring that follow a settled decision, and what the pass asks of the work queue.
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
+import { ANNOTATION } from '../../src/plan/names.js';
 import { World } from '../support/world.js';
 
 const setup = World.withResource;
@@ -54,5 +55,36 @@ describe('the topology is left alone while the primary is lost or going (keepsTo
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/not answering/);
     expect(world.status(rr)!.primary).toBe(primary);
     expect(pods(world)).toHaveLength(3);
+  });
+
+  it('a primary being deleted with a volume, silent (waited for primaryDownSeconds): a replica lost meanwhile comes back on its claim', async () => {
+    const { world, rr } = setup({ replicas: 2, persistence: { enabled: true }, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const [a] = replicasOf(world, rr) as [string];
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    await world.kube.deletePod('ns', primary);
+    await world.kube.deletePod('ns', a, 0);
+    await world.passes(rr, 3);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/being deleted and does not answer/);
+    expect(world.kube.pods.has(`ns/${a}`)).toBe(true);
+    expect(world.kube.pods.get(`ns/${primary}`)!.metadata!.deletionTimestamp).toBeDefined();
+  });
+
+  it("the pod looked at is the primary's: another pod being deleted (a replica) does not hold the topology while the silent primary is waited for", async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    const first = pods(world)[0]!;
+    expect(world.status(rr)!.primary).toBe(first);
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: 'auto' } } });
+    await world.settle(rr, () => world.status(rr)!.primary !== first && world.ready(rr));
+    // The first pod the pass observes is now a replica: it is deleted (gracefully), the primary goes silent.
+    const primary = world.status(rr)!.primary!;
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    await world.kube.deletePod('ns', first);
+    await world.passes(rr, 3);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/not answering/);
+    // Its replacement is created meanwhile.
+    expect(pods(world)).toHaveLength(4);
   });
 });
