@@ -88,3 +88,37 @@ describe('the topology is left alone while the primary is lost or going (keepsTo
     expect(pods(world)).toHaveLength(4);
   });
 });
+
+describe('what the primary decision is given (decide)', () => {
+  it('a status without a primary (the resource restored without it): the pod labelled primary is the one recorded; silent, it is failed over from', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 2 } });
+    await world.settle(rr, () => world.ready(rr));
+    // The primary is not the first pod the pass observes.
+    const first = pods(world)[0]!;
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: 'auto' } } });
+    await world.settle(rr, () => world.status(rr)!.primary !== first && world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    world.restartOperator();
+    world.kube.resource('ns', 'cache').status = undefined;
+    await world.settle(rr, () => world.status(rr)?.lastFailover !== undefined && world.ready(rr));
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: primary, reason: 'PrimaryUnreachable' });
+  });
+
+  it('a status without a primary, failover disabled: the pod labelled primary, restarted empty, is the lost primary; no replica is promoted in its place', async () => {
+    const { world, rr } = setup({ replicas: 1, failover: { enabled: false } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const [replica] = replicasOf(world, rr) as [string];
+    for (let id = 1; id <= 10; id++) world.redis.write(world.kube.serverOf('ns', primary)!.ip, id);
+    world.redis.replicate();
+    world.restartOperator();
+    world.kube.resource('ns', 'cache').status = undefined;
+    world.kube.restartContainer('ns', primary);
+    await world.passes(rr, 5);
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/failover is disabled/);
+    expect(world.kube.serverOf('ns', replica)!.role).toBe('replica');
+    expect(world.kube.serverOf('ns', replica)!.log).toHaveLength(10);
+  });
+});
