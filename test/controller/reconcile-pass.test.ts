@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
 import { ANNOTATION } from '../../src/plan/names.js';
+import { ApiError } from '../support/fake-kube.js';
 import { World } from '../support/world.js';
 
 const setup = World.withResource;
@@ -120,5 +121,21 @@ describe('what the primary decision is given (decide)', () => {
     expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(/failover is disabled/);
     expect(world.kube.serverOf('ns', replica)!.role).toBe('replica');
     expect(world.kube.serverOf('ns', replica)!.log).toHaveLength(10);
+  });
+
+  it("a claim whose pod never started (not marked as holding data) is no doubt: a silent primary is failed over from all the same", async () => {
+    const { world, rr } = setup({ replicas: 2, persistence: { enabled: true }, failover: { primaryDownSeconds: 2 } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    // Scaled up: the new pod's claim is created, the pod itself refused.
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'create' && what.startsWith('pod/')) throw new ApiError(422, 'refused');
+    };
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...world.kube.resource('ns', 'cache').spec, replicas: 3 } });
+    await world.passes(rr, 2);
+    expect(world.kube.claims.size).toBe(4);
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    await world.settle(rr, () => world.status(rr)!.primary !== primary);
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: primary, reason: 'PrimaryUnreachable' });
   });
 });
