@@ -138,4 +138,24 @@ describe('what the primary decision is given (decide)', () => {
     await world.settle(rr, () => world.status(rr)!.primary !== primary);
     expect(world.status(rr)!.lastFailover).toMatchObject({ from: primary, reason: 'PrimaryUnreachable' });
   });
+
+  it('acceptDataLossAfterSeconds counts from the start of this doubt, not of an earlier one the primary came back from', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 2, acceptDataLossAfterSeconds: 10 } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    const [a, b] = replicasOf(world, rr) as [string, string];
+    // A first, short doubt: the primary silent for a pass, then back; a minute of a healthy primary.
+    world.kube.serverOf('ns', old)!.unreachable = true;
+    await world.passes(rr, 1);
+    world.kube.serverOf('ns', old)!.unreachable = false;
+    await world.passes(rr, 60);
+    // Now the primary and one replica silent, the other replica restarted empty: nothing is promoted
+    // before 10 s of this doubt.
+    world.kube.serverOf('ns', old)!.unreachable = true;
+    world.kube.serverOf('ns', a)!.unreachable = true;
+    world.kube.restartContainer('ns', b);
+    await world.passes(rr, 6);
+    expect(world.status(rr)!.primary).toBe(old);
+    await world.settle(rr, () => world.status(rr)!.primary === b);
+  });
 });
