@@ -159,3 +159,35 @@ describe('what the primary decision is given (decide)', () => {
     await world.settle(rr, () => world.status(rr)!.primary === b);
   });
 });
+
+describe('a settled pass, and only a settled one, removes pods and wires replicas', () => {
+  it('a scale-down asked for while the primary is silent (the decision waits) removes no pod until the primary answers again', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...world.kube.resource('ns', 'cache').spec, replicas: 1 } });
+    const before = world.kube.writes.length;
+    await world.passes(rr, 5);
+    expect(podWrites(world, before).filter((w) => w.startsWith('delete'))).toEqual([]);
+    world.kube.serverOf('ns', primary)!.unreachable = false;
+    await world.settle(rr, () => podWrites(world, before).some((w) => w.startsWith('delete pod')));
+  });
+
+  it('while the decision waits, a replica restarted from its volume is not pointed at a parent, even one that answers', async () => {
+    const { world, rr } = setup({ replicas: 2, persistence: { enabled: true }, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    const [a, b] = replicasOf(world, rr) as [string, string];
+    // The primary restarted from its volume waits for the silent replica before it is promoted again.
+    world.kube.serverOf('ns', a)!.unreachable = true;
+    world.kube.restartContainer('ns', primary);
+    world.kube.restartContainer('ns', b);
+    const boot = world.kube.serverOf('ns', b)!.masterHost;
+    await world.passes(rr, 5);
+    expect(world.status(rr)!.conditions!.find((c) => c.type === 'PrimaryAvailable')!.message).toMatch(new RegExp(`waiting for ${a}`));
+    expect(world.kube.serverOf('ns', b)!.masterHost).toBe(boot);
+    world.kube.serverOf('ns', a)!.unreachable = false;
+    await world.settle(rr, () => world.ready(rr) && world.kube.serverOf('ns', b)!.masterHost === world.kube.serverOf('ns', primary)!.ip);
+  });
+});
