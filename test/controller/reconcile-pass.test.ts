@@ -190,4 +190,39 @@ describe('a settled pass, and only a settled one, removes pods and wires replica
     world.kube.serverOf('ns', a)!.unreachable = false;
     await world.settle(rr, () => world.ready(rr) && world.kube.serverOf('ns', b)!.masterHost === world.kube.serverOf('ns', primary)!.ip);
   });
+
+  it('the pass that fails over wires the other replicas to the new primary, on what it observes after the change', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 2 } });
+    await world.settle(rr, () => world.ready(rr));
+    const old = world.status(rr)!.primary!;
+    world.kube.serverOf('ns', old)!.unreachable = true;
+    let before = 0;
+    for (let n = 0; n < 10 && world.status(rr)!.primary === old; n++) {
+      before = world.kube.writes.length;
+      await world.reconcile(rr);
+      world.advance(1000);
+    }
+    const primary = world.status(rr)!.primary!;
+    expect(primary).not.toBe(old);
+    const [other] = replicasOf(world, rr).filter((r) => r !== old) as [string];
+    expect(world.kube.serverOf('ns', other)!.masterHost).toBe(world.kube.serverOf('ns', primary)!.ip);
+    // Observed again after the change: the fenced old primary is gone from the status it writes, and
+    // its replacement is created in the same pass.
+    expect(world.status(rr)!.nodes!.map((n) => n.name)).not.toContain(old);
+    expect(podWrites(world, before).filter((w) => w.startsWith('create pod'))).toHaveLength(1);
+  });
+});
+
+describe('what one pass costs and asks for', () => {
+  it('an idle pass asks each pod for its INFO once (the pods are observed again only after a role change)', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    await world.passes(rr, 2);
+    const infos: string[] = [];
+    world.redis.beforeCommand = (ip, args) => {
+      if (String(args[0]).toUpperCase() === 'INFO') infos.push(ip);
+    };
+    await world.reconcile(rr);
+    expect(infos.sort()).toEqual(world.servers().map((s) => s.ip).sort());
+  });
 });
