@@ -3,7 +3,7 @@
 // label and the wiring that follow a settled decision, and what the pass asks of the work queue.
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
-import { ANNOTATION } from '../../src/plan/names.js';
+import { ANNOTATION, LABEL } from '../../src/plan/names.js';
 import { ApiError } from '../support/fake-kube.js';
 import { World } from '../support/world.js';
 
@@ -210,6 +210,20 @@ describe('a settled pass, and only a settled one, removes pods and wires replica
     // its replacement is created in the same pass.
     expect(world.status(rr)!.nodes!.map((n) => n.name)).not.toContain(old);
     expect(podWrites(world, before).filter((w) => w.startsWith('create pod'))).toHaveLength(1);
+  });
+});
+
+describe('pod labels', () => {
+  it('the read label follows what status shows readable: a replica that stops answering loses it, the others keep it', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    const [a, b] = replicasOf(world, rr) as [string, string];
+    const readLabel = (pod: string) => world.kube.pods.get(`ns/${pod}`)!.metadata!.labels![LABEL.read];
+    expect([readLabel(a), readLabel(b)]).toEqual(['true', 'true']);
+    world.kube.serverOf('ns', a)!.unreachable = true;
+    await world.passes(rr, 2);
+    expect(world.status(rr)!.nodes!.find((n) => n.name === a)!.read).toBe(false);
+    expect([readLabel(a), readLabel(b)]).toEqual(['false', 'true']);
   });
 });
 
