@@ -227,6 +227,36 @@ describe('pod labels', () => {
   });
 });
 
+describe('acting on the decision (actOnPrimary)', () => {
+  it('a refused switchover: a Warning Event, the annotation cleared, and nothing moved (the pods are not observed again)', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: 'cache-99' } } });
+    const infos: string[] = [];
+    world.redis.beforeCommand = (ip, args) => {
+      if (String(args[0]).toUpperCase() === 'INFO') infos.push(ip);
+    };
+    await world.reconcile(rr);
+    expect(world.kube.events.at(-1)).toEqual({ type: 'Warning', reason: 'SwitchoverRefused', message: 'switchover to cache-99: no such pod' });
+    expect(world.kube.resource('ns', 'cache').metadata.annotations?.[ANNOTATION.switchover]).toBeUndefined();
+    expect(world.status(rr)!.primary).toBe(primary);
+    expect(infos.sort()).toEqual(world.servers().map((s) => s.ip).sort());
+  });
+
+  it('a switchover resumed from its intent, with no annotation asked for, writes no annotation', async () => {
+    const { world, rr } = setup({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    const target = replicasOf(world, rr)[0]!;
+    await world.kube.patchStatus('ns', 'cache', { targetPrimary: target, targetReason: 'Switchover' });
+    world.restartOperator();
+    const before = world.kube.writes.length;
+    await world.settle(rr, () => world.status(rr)!.primary === target && world.ready(rr));
+    expect(world.kube.events.map((e) => e.reason)).toContain('Switchover');
+    expect(world.kube.writes.slice(before)).not.toContain('patch redisreplication/cache');
+  });
+});
+
 describe('what one pass costs and asks for', () => {
   it('an idle pass asks each pod for its INFO once (the pods are observed again only after a role change)', async () => {
     const { world, rr } = setup({ replicas: 2 });
