@@ -269,4 +269,32 @@ describe('what one pass costs and asks for', () => {
     await world.reconcile(rr);
     expect(infos.sort()).toEqual(world.servers().map((s) => s.ip).sort());
   });
+
+  it('the requeue: the health period when all is settled, a second while something moves (a replica not linked, a pod missing, a roll), 200 ms while the primary is in doubt', async () => {
+    const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    await world.passes(rr, 2);
+    world.deps.healthIntervalMs = 600_000;
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
+    // A replica's link down.
+    const [a] = replicasOf(world, rr) as [string];
+    world.kube.serverOf('ns', a)!.linkUp = false;
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
+    await world.settle(rr, () => world.ready(rr) && world.kube.serverOf('ns', a)!.linkUp);
+    await world.passes(rr, 2);
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
+    // A pod missing: the pass that scales up creates it.
+    const spec = world.kube.resource('ns', 'cache').spec;
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...spec, replicas: 3 } });
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
+    await world.settle(rr, () => world.ready(rr) && world.status(rr)!.nodes!.length === 4 && world.status(rr)!.nodes!.every((n) => n.role === 'primary' || n.link === 'up'));
+    await world.passes(rr, 2);
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
+    // A roll: every pod outdated, none moved yet.
+    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...world.kube.resource('ns', 'cache').spec, image: 'redis:7.4.1' } });
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
+    // The primary in doubt.
+    world.kube.serverOf('ns', world.status(rr)!.primary!)!.unreachable = true;
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 200 });
+  });
 });
