@@ -1,6 +1,7 @@
 // One reconcile pass (controller/reconcile.ts), the wiring between its phases: what the topology may
 // touch while the primary is lost or in doubt, the inputs the primary decision is given, the role
 // label and the wiring that follow a settled decision, and what the pass asks of the work queue.
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
 import { ANNOTATION, LABEL } from '../../src/plan/names.js';
@@ -296,5 +297,28 @@ describe('what one pass costs and asks for', () => {
     // The primary in doubt.
     world.kube.serverOf('ns', world.status(rr)!.primary!)!.unreachable = true;
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 200 });
+  });
+
+  it("the pass logs under the resource's key, and logs the decision with each pod's view whenever the primary is not settled", async () => {
+    const { world, rr } = setup({ replicas: 1, failover: { primaryDownSeconds: 30 } });
+    await world.settle(rr, () => world.ready(rr));
+    const lines: Array<Record<string, unknown>> = [];
+    world.deps = { ...world.deps, log: pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }) };
+    const primary = world.status(rr)!.primary!;
+    const [replica] = replicasOf(world, rr) as [string];
+    await world.passes(rr, 2);
+    expect(lines.filter((l) => l['msg'] === 'primary decision')).toEqual([]);
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    await world.reconcile(rr);
+    const decisions = lines.filter((l) => l['msg'] === 'primary decision');
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toMatchObject({
+      resource: 'ns/cache',
+      decision: { kind: 'wait', primary },
+      pods: [
+        { name: primary, ip: world.kube.serverOf('ns', primary)!.ip, booting: false, offset: -1 },
+        { name: replica, ip: world.kube.serverOf('ns', replica)!.ip, booting: false, offset: expect.any(Number) },
+      ],
+    });
   });
 });
