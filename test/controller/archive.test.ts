@@ -59,7 +59,7 @@ describe('spec.backup.archive', () => {
   it('a deleted resource: its archiver is stopped, its memory dropped, nothing written; one an operator never knew is forgotten too', async () => {
     const { world, rr, archiver } = await archived();
     const before = world.kube.writes.length;
-    world.kube.resource('ns', 'cache').metadata.deletionTimestamp = new Date(world.nowMs);
+    world.kube.resource('ns', 'cache').metadata.deletionTimestamp = new Date(world.nowMs).toISOString();
     expect(await world.reconcile(rr)).toBeUndefined();
     expect(archiver.stopped).toBe(true);
     expect(world.deps.memory.has('ns/cache')).toBe(false);

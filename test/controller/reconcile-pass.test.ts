@@ -13,6 +13,15 @@ const setup = World.withResource;
 /** The pod and claim writes since the `from`-th API write. */
 const podWrites = (world: World, from: number) => world.kube.writes.slice(from).filter((w) => / pod\/| persistentvolumeclaim\//.test(w));
 const pods = (world: World) => [...world.kube.pods.keys()].map((k) => k.split('/')[1]!).sort();
+/** The resource `cache` with these fields of its spec changed. */
+function respec(world: World, fields: Record<string, unknown>): void {
+  const rr = world.kube.resource('ns', 'cache');
+  world.kube.apply({ ...rr, spec: { ...(rr.spec as Record<string, unknown>), ...fields } as RedisReplication['spec'] });
+}
+/** A switchover asked for by annotation (a pod name or `auto`). */
+function askSwitchover(world: World, to: string): void {
+  world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: to } } });
+}
 const replicasOf = (world: World, rr: RedisReplication) => world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name);
 
 describe('the topology is left alone while the primary is lost or going (keepsTopology)', () => {
@@ -78,7 +87,7 @@ describe('the topology is left alone while the primary is lost or going (keepsTo
     await world.settle(rr, () => world.ready(rr));
     const first = pods(world)[0]!;
     expect(world.status(rr)!.primary).toBe(first);
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: 'auto' } } });
+    askSwitchover(world, 'auto');
     await world.settle(rr, () => world.status(rr)!.primary !== first && world.ready(rr));
     // The first pod the pass observes is now a replica: it is deleted (gracefully), the primary goes silent.
     const primary = world.status(rr)!.primary!;
@@ -97,7 +106,7 @@ describe('what the primary decision is given (decide)', () => {
     await world.settle(rr, () => world.ready(rr));
     // The primary is not the first pod the pass observes.
     const first = pods(world)[0]!;
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: 'auto' } } });
+    askSwitchover(world, 'auto');
     await world.settle(rr, () => world.status(rr)!.primary !== first && world.ready(rr));
     const primary = world.status(rr)!.primary!;
     world.kube.serverOf('ns', primary)!.unreachable = true;
@@ -132,7 +141,7 @@ describe('what the primary decision is given (decide)', () => {
     world.kube.beforeCall = (verb, what) => {
       if (verb === 'create' && what.startsWith('pod/')) throw new ApiError(422, 'refused');
     };
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...world.kube.resource('ns', 'cache').spec, replicas: 3 } });
+    respec(world, { replicas: 3 });
     await world.passes(rr, 2);
     expect(world.kube.claims.size).toBe(4);
     world.kube.serverOf('ns', primary)!.unreachable = true;
@@ -167,7 +176,7 @@ describe('a settled pass, and only a settled one, removes pods and wires replica
     await world.settle(rr, () => world.ready(rr));
     const primary = world.status(rr)!.primary!;
     world.kube.serverOf('ns', primary)!.unreachable = true;
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...world.kube.resource('ns', 'cache').spec, replicas: 1 } });
+    respec(world, { replicas: 1 });
     const before = world.kube.writes.length;
     await world.passes(rr, 5);
     expect(podWrites(world, before).filter((w) => w.startsWith('delete'))).toEqual([]);
@@ -233,7 +242,7 @@ describe('acting on the decision (actOnPrimary)', () => {
     const { world, rr } = setup({ replicas: 2 });
     await world.settle(rr, () => world.ready(rr));
     const primary = world.status(rr)!.primary!;
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: 'cache-99' } } });
+    askSwitchover(world, 'cache-99');
     const infos: string[] = [];
     world.redis.beforeCommand = (ip, args) => {
       if (String(args[0]).toUpperCase() === 'INFO') infos.push(ip);
@@ -285,14 +294,13 @@ describe('what one pass costs and asks for', () => {
     await world.passes(rr, 2);
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
     // A pod missing: the pass that scales up creates it.
-    const spec = world.kube.resource('ns', 'cache').spec;
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...spec, replicas: 3 } });
+    respec(world, { replicas: 3 });
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
     await world.settle(rr, () => world.ready(rr) && world.status(rr)!.nodes!.length === 4 && world.status(rr)!.nodes!.every((n) => n.role === 'primary' || n.link === 'up'));
     await world.passes(rr, 2);
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
     // A roll: every pod outdated, none moved yet.
-    world.kube.apply({ ...world.kube.resource('ns', 'cache'), spec: { ...world.kube.resource('ns', 'cache').spec, image: 'redis:7.4.1' } });
+    respec(world, { image: 'redis:7.4.1' });
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
     // The primary in doubt.
     world.kube.serverOf('ns', world.status(rr)!.primary!)!.unreachable = true;
