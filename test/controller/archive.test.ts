@@ -56,6 +56,21 @@ const backupNames = (world: World) => [...world.kube.backups.values()].map((b: R
 const ipOf = (world: World, pod: string) => world.kube.pods.get(`ns/${pod}`)!.status!.podIP!;
 
 describe('spec.backup.archive', () => {
+  it('a deleted resource: its archiver is stopped, its memory dropped, nothing written; one an operator never knew is forgotten too', async () => {
+    const { world, rr, archiver } = await archived();
+    const before = world.kube.writes.length;
+    world.kube.resource('ns', 'cache').metadata.deletionTimestamp = new Date(world.nowMs).toISOString();
+    expect(await world.reconcile(rr)).toBeUndefined();
+    expect(archiver.stopped).toBe(true);
+    expect(world.deps.memory.has('ns/cache')).toBe(false);
+    expect(world.kube.writes.slice(before)).toEqual([]);
+    world.kube.resources.delete('ns/cache');
+    world.restartOperator();
+    expect(await world.reconcile(rr)).toBeUndefined();
+    await flush();
+    expect(world.deps.memory.has('ns/cache')).toBe(false);
+  });
+
   it('starts from the newest Completed base, from where its archive already ends, following a replica as the backup user', async () => {
     const { world, rr } = await archiving();
     completed(world, 'b1', '2026-11-30T03:00:00Z', R1, 50);

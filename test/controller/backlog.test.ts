@@ -149,4 +149,19 @@ describe('replication backlog', () => {
     // Not even for a pass (a smaller backlog loses what it held).
     expect(world.redis.sent.slice(sent).filter((c) => c.includes('repl-backlog-size'))).toEqual([]);
   });
+
+  it('auto: the size is set on a pod that lost it (restarted) only under a settled primary, not while the primary is in doubt', async () => {
+    await setUp({ replicas: 1, failover: { primaryDownSeconds: 30 }, config: { 'repl-backlog-size': '1kb' }, replicationBacklog: { auto: true, minCoverageSeconds: 60, maxSize: '64Ki' } });
+    await writeFor(12, 2000);
+    expect(status().replicationBacklog!.size).toBe(64 * 1024);
+    const replica = firstReplica();
+    primaryServer().unreachable = true;
+    world.kube.restartContainer('ns', replica);
+    expect(server(replica).backlogSize).toBeLessThan(64 * 1024);
+    const sent = world.redis.sent.length;
+    await world.passes(rr, 3);
+    expect(world.redis.sent.slice(sent).filter((c) => c.includes('repl-backlog-size'))).toEqual([]);
+    primaryServer().unreachable = false;
+    await world.settle(rr, () => server(replica).backlogSize === 64 * 1024);
+  });
 });

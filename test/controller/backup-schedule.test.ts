@@ -45,6 +45,19 @@ describe('spec.backup.schedule', () => {
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
   });
 
+  it('a slot that comes while the primary is in doubt is taken once it is settled again, not before', async () => {
+    const { world, rr } = await resource({ schedule: daily });
+    world.deps.healthIntervalMs = 600_000;
+    const primary = world.status(rr)!.primary!;
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    world.nowMs = at('2026-12-01T03:00:00Z');
+    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 200 });
+    expect(names(world)).toEqual([]);
+    world.kube.serverOf('ns', primary)!.unreachable = false;
+    await world.passes(rr, 1);
+    expect(names(world)).toEqual(['cache-202612010300']);
+  });
+
   it('a second pass or operator working from the status before the slot was recorded creates no second backup', async () => {
     const { world, rr } = await resource({ schedule: daily });
     const waiting = world.status(rr)!.backup;

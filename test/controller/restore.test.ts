@@ -95,6 +95,15 @@ describe('spec.bootstrap.recovery', () => {
     expect(world.status(rr)!.restore).toMatchObject({ phase: 'Pending', reason: 'BackupNotFound' });
   });
 
+  it('waits for the password its pod starts with: no pod before the auth Secret exists', async () => {
+    const { world, rr } = restored(COMPLETED, { auth: { secretName: 'cache-auth' } });
+    await world.passes(rr, 3);
+    expect(world.status(rr)?.restore).toMatchObject({ phase: 'Pending', reason: 'Preparing' });
+    expect(world.kube.pods.size).toBe(0);
+    world.allowedSecret('cache-auth', { password: 'p4ssw0rd-p4ssw0rd' });
+    await world.settle(rr, () => world.kube.pods.size > 0);
+  });
+
   it('an operator with no restore address says so instead of waiting for ever', async () => {
     const { world, rr } = restored();
     world.rdbServer.unaddressed = true;

@@ -103,6 +103,7 @@ describe('rolling update', () => {
     expect(world.kube.events.filter((e) => e.reason === 'RollingUpdate')).toHaveLength(1);
     expect(world.status(rr)!.primary).toBe(primary);
     expect(world.kube.serverOf('ns', primary)!.role).toBe('master');
+    expect(await world.deps.metrics.registry.metrics()).toContain('rro_rolling_update_stalled{namespace="ns",resource="cache"} 1');
   });
 });
 

@@ -461,6 +461,29 @@ describe('intent, staleness and interrupted changes', () => {
     expect(silent).toBeUndefined();
   });
 
+  it("a hand-over's target promoted before the old primary's demotion, both still writable: the next pass records the target with the target's replication IDs and lifts its write refusal", async () => {
+    const { world, rr, old, target, oldIP, targetIP } = await switchoverWith(({ oldIP, targetIP }, world) => {
+      let killed = false;
+      world.redis.beforeCommand = (ip, args) => {
+        killed ||= ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`;
+        if (killed) throw new Error('operator killed');
+      };
+      world.kube.beforeCall = () => {
+        if (killed) throw new Error('operator killed');
+      };
+    });
+    expect([world.redis.servers.get(oldIP)!.role, world.redis.servers.get(targetIP)!.role]).toEqual(['master', 'master']);
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    await world.reconcile(rr);
+    const promoted = world.redis.servers.get(targetIP)!;
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(world.status(rr)!.primaryReplIds).toEqual([promoted.replId, promoted.replId2]);
+    // Promoted refusing writes until recorded (roles.ts): recorded now, it takes them.
+    expect(world.redis.write(targetIP, 31)).toBe(true);
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.redis.servers.get(oldIP)!.masterHost).toBe(targetIP);
+  });
+
   /** Persistence, one replica: the primary's pod goes with a tail no replica has, the failover to
    * the replica writes its intent and the operator dies before the promotion. */
   async function failoverInterruptedBeforePromotion() {
