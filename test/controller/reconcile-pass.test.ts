@@ -23,15 +23,20 @@ function askSwitchover(world: World, to: string): void {
   world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { name: 'cache', namespace: 'ns', annotations: { [ANNOTATION.switchover]: to } } });
 }
 const replicasOf = (world: World, rr: RedisReplication) => world.status(rr)!.nodes!.filter((n) => n.role === 'replica').map((n) => n.name);
+/** One replica, failover disabled, Ready, with 10 writes replicated. */
+async function readyWithoutFailover() {
+  const { world, rr } = setup({ replicas: 1, failover: { enabled: false } });
+  await world.settle(rr, () => world.ready(rr));
+  const primary = world.status(rr)!.primary!;
+  const [replica] = replicasOf(world, rr) as [string];
+  for (let id = 1; id <= 10; id++) world.redis.write(world.kube.serverOf('ns', primary)!.ip, id);
+  world.redis.replicate();
+  return { world, rr, primary, replica };
+}
 
 describe('the topology is left alone while the primary is lost or going (keepsTopology)', () => {
   it('failover disabled, the primary pod gone: no pod is created in its place, nothing is relabelled or removed; the replica keeps every write', async () => {
-    const { world, rr } = setup({ replicas: 1, failover: { enabled: false } });
-    await world.settle(rr, () => world.ready(rr));
-    const primary = world.status(rr)!.primary!;
-    const [replica] = replicasOf(world, rr) as [string];
-    for (let id = 1; id <= 10; id++) world.redis.write(world.kube.serverOf('ns', primary)!.ip, id);
-    world.redis.replicate();
+    const { world, rr, primary, replica } = await readyWithoutFailover();
     await world.kube.deletePod('ns', primary, 0);
     const before = world.kube.writes.length;
     await world.passes(rr, 5);
@@ -117,12 +122,7 @@ describe('what the primary decision is given (decide)', () => {
   });
 
   it('a status without a primary, failover disabled: the pod labelled primary, restarted empty, is the lost primary; no replica is promoted in its place', async () => {
-    const { world, rr } = setup({ replicas: 1, failover: { enabled: false } });
-    await world.settle(rr, () => world.ready(rr));
-    const primary = world.status(rr)!.primary!;
-    const [replica] = replicasOf(world, rr) as [string];
-    for (let id = 1; id <= 10; id++) world.redis.write(world.kube.serverOf('ns', primary)!.ip, id);
-    world.redis.replicate();
+    const { world, rr, primary, replica } = await readyWithoutFailover();
     world.restartOperator();
     world.kube.resource('ns', 'cache').status = undefined;
     world.kube.restartContainer('ns', primary);

@@ -23,6 +23,19 @@ function write(world: World, rr: RedisReplication, from: number, n: number): num
 
 const passes = (world: World, rr: RedisReplication, n: number, ms?: number) => world.passes(rr, n, ms);
 
+/** The operator killed before the first Redis command `at` matches: from then on every Redis
+ * command and API call it makes fails, as a dead process makes none. */
+function killOperatorAt(world: World, at: (ip: string, args: string[]) => boolean): void {
+  let killed = false;
+  world.redis.beforeCommand = (ip, args) => {
+    killed ||= at(ip, args);
+    if (killed) throw new Error('operator killed');
+  };
+  world.kube.beforeCall = () => {
+    if (killed) throw new Error('operator killed');
+  };
+}
+
 describe('a persistent primary comes back with its data', () => {
   it('replicas: 0: the deleted primary pod is re-created under its name, on its claim, and keeps every key', async () => {
     const { world, rr } = setup({ replicas: 0, persistence: { enabled: true } });
@@ -342,14 +355,7 @@ describe('intent, staleness and interrupted changes', () => {
   // of the target with the higher offset, and each pod waited for the other for ever.
   it("a hand-over's target restarted from its volume keeps the hand-over's intent while its promotion is resumed: no lock-out when that is interrupted too", async () => {
     const { world, rr, target, targetIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
-      let killed = false;
-      world.redis.beforeCommand = (ip, args) => {
-        killed ||= ip === targetIP && args[0]!.toUpperCase() === 'INFO' && world.redis.servers.get(targetIP)!.role === 'master' && world.redis.servers.get(oldIP)!.masterHost === targetIP;
-        if (killed) throw new Error('operator killed');
-      };
-      world.kube.beforeCall = () => {
-        if (killed) throw new Error('operator killed');
-      };
+      killOperatorAt(world, (ip, args) => ip === targetIP && args[0]!.toUpperCase() === 'INFO' && world.redis.servers.get(targetIP)!.role === 'master' && world.redis.servers.get(oldIP)!.masterHost === targetIP);
     });
     expect(world.status(rr)).toMatchObject({ targetPrimary: target, targetReason: 'Switchover' });
     world.kube.restartContainer('ns', target);
@@ -373,14 +379,7 @@ describe('intent, staleness and interrupted changes', () => {
   // primary restarted from its volume, the target was promoted over it and those writes were lost.
   it("a resumed hand-over that fails unpauses an old primary no earlier intent may still vouch for: the target is not promoted over its volume's newer writes", async () => {
     const { world, rr, old, target, oldIP, targetIP, acked } = await switchoverWith(({ targetIP }, world) => {
-      let killed = false;
-      world.redis.beforeCommand = (ip, args) => {
-        killed ||= ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE';
-        if (killed) throw new Error('operator killed');
-      };
-      world.kube.beforeCall = () => {
-        if (killed) throw new Error('operator killed');
-      };
+      killOperatorAt(world, (ip, args) => ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE');
     });
     expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
     world.restartOperator();
@@ -434,14 +433,7 @@ describe('intent, staleness and interrupted changes', () => {
   // then fenced, and the old primary recorded again.
   it("a hand-over's target silent after its promotion, before the old primary's demotion: fenced after primaryDownSeconds, the role back to the old primary, no write lost", async () => {
     const { world, rr, old, target, oldIP, targetIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
-      let killed = false;
-      world.redis.beforeCommand = (ip, args) => {
-        killed ||= ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`;
-        if (killed) throw new Error('operator killed');
-      };
-      world.kube.beforeCall = () => {
-        if (killed) throw new Error('operator killed');
-      };
+      killOperatorAt(world, (ip, args) => ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`);
     });
     expect(world.kube.serverOf('ns', target)!.role).toBe('master');
     expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
@@ -463,14 +455,7 @@ describe('intent, staleness and interrupted changes', () => {
 
   it("a hand-over's target promoted before the old primary's demotion, both still writable: the next pass records the target with the target's replication IDs and lifts its write refusal", async () => {
     const { world, rr, old, target, oldIP, targetIP } = await switchoverWith(({ oldIP, targetIP }, world) => {
-      let killed = false;
-      world.redis.beforeCommand = (ip, args) => {
-        killed ||= ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`;
-        if (killed) throw new Error('operator killed');
-      };
-      world.kube.beforeCall = () => {
-        if (killed) throw new Error('operator killed');
-      };
+      killOperatorAt(world, (ip, args) => ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`);
     });
     expect([world.redis.servers.get(oldIP)!.role, world.redis.servers.get(targetIP)!.role]).toEqual(['master', 'master']);
     expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
@@ -861,14 +846,7 @@ describe('role changes, step by step (roles.ts)', () => {
     const [oldServer, targetServer] = [world.kube.serverOf('ns', old)!, world.kube.serverOf('ns', target)!];
     const acked = write(world, rr, 1, 30);
     // A switchover dies between the target's promotion and the old primary's demotion.
-    let killed = false;
-    world.redis.beforeCommand = (ip, args) => {
-      killed ||= ip === oldServer.ip && args.join(' ') === `REPLICAOF ${targetServer.ip} 6379`;
-      if (killed) throw new Error('operator killed');
-    };
-    world.kube.beforeCall = () => {
-      if (killed) throw new Error('operator killed');
-    };
+    killOperatorAt(world, (ip, args) => ip === oldServer.ip && args.join(' ') === `REPLICAOF ${targetServer.ip} 6379`);
     world.kube.apply({ ...world.kube.resource('ns', 'cache'), metadata: { ...world.kube.resource('ns', 'cache').metadata, annotations: { [ANNOTATION.switchover]: target } } });
     await world.reconcile(rr).catch(() => undefined);
     world.kube.beforeCall = () => {};
