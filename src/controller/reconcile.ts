@@ -22,7 +22,7 @@ import { failover, promote, switchover } from './roles.js';
 import { ensureNetworkPolicy } from './network.js';
 import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
-import { recordPrimary, refuseSpec, writeStatus } from './status.js';
+import { clearIntent, recordPrimary, refuseSpec, writeStatus } from './status.js';
 import { reloadCertificates, resolveTls } from './tls.js';
 import { applyWriteQuorum, wireReplicas } from './wiring.js';
 import { runBackups } from './backups.js';
@@ -280,6 +280,14 @@ async function actOnPrimary(pass: Pass, decision: PrimaryDecision, observed: Obs
       await clearRequest();
       await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverRefused', decision.message);
       return 'none';
+    case 'ok': {
+      // An intent naming another pod is stale (the status write of this pass would drop it). It goes
+      // first, conditional on this view: until it does, the primary's write refusal (a hand-over's
+      // old primary, roles.ts) must stay, and the write quorum applied later in this pass lifts it.
+      const target = pass.rr.status?.targetPrimary;
+      if (target && target !== decision.primary) await clearIntent(pass, pass.resourceVersion);
+      return 'none';
+    }
     default:
       return 'none';
   }

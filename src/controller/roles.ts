@@ -81,6 +81,9 @@ export async function switchover(pass: Pass, observed: ObservedPod[], from: stri
     // hand-over that moved the role before it failed.
     if (isConflict(err) || err instanceof RoleMoved) throw err;
     await clearIntent(pass);
+    // No intent vouches for the target any more: the old primary may take writes again (a refusal
+    // left in place is lifted by the next settled pass: handOver forgot its configuration).
+    await applyWriteQuorum(pass, targetOf(pass, observed, from)).catch(() => undefined);
     await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverFailed', `switchover from ${from} to ${to} failed, ${from} stays the primary: ${(err as Error).message}`);
     return 'none';
   }
@@ -113,10 +116,19 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
   // intent write may be refused with 409, which leaves status as it is; seed 783783). Cleared first,
   // conditional on this pass's view: a stale view stops here, before any pause.
   if (pass.rr.status?.targetPrimary) await clearIntent(pass, pass.resourceVersion);
-  let step: 'catchUp' | 'promote' | 'demoted' = 'catchUp';
+  let step: 'catchUp' | 'intent' | 'promote' | 'demoted' = 'catchUp';
   try {
     if (!(info?.role === 'replica' && info.masterHost === old.host)) await redis.replicaOf(next, old.host);
     await pauseAndCatchUp(pass, old, next);
+    // The intent says the target holds everything the old primary acknowledged: true only while the
+    // old primary takes no write, and the pause ends by itself (an operator killed now, the old
+    // primary wrote again once it ended, then was lost at once: the target was adopted without those
+    // writes). The refusal lasts until a pass lifts it with no intent standing (switchover below, or
+    // a settled pass: wiring.ts applyConfig, after reconcile.ts cleared a stale intent), or until
+    // the old primary is promoted again (makePrimary).
+    step = 'intent';
+    await redis.configSet(old, 'min-replicas-to-write', REFUSE_WRITES);
+    pass.memory.configured?.delete(old.host);
     await writeIntent(pass, to, reason);
     step = 'promote';
     // As in makePrimary: no write before a record names it (clients that reach the target, through
@@ -127,6 +139,8 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     step = 'demoted';
     await recordPrimary(pass, to, { from, to, reason }, await newReplIds(pass, next));
   } catch (err) {
+    // An intent write refused (409) left status without one (any earlier intent was cleared above).
+    if (step === 'intent' && isConflict(err)) await applyWriteQuorum(pass, old).catch(() => undefined);
     // A demotion that failed may have been made all the same (the reply lost): the old primary
     // says. One that says nothing is taken as not made: it goes on as the primary.
     if (!isConflict(err) && (step === 'demoted' || (step === 'promote' && (await isReplicaOf(pass, old, next))))) {

@@ -292,8 +292,8 @@ describe('intent, staleness and interrupted changes', () => {
 
   /** Persistence, one replica, 30 writes: a switchover to the replica is asked for and one pass
    * runs it with `fault` in place. */
-  async function switchoverWith(fault: (ips: { oldIP: string; targetIP: string; target: string }, world: World) => void) {
-    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true } });
+  async function switchoverWith(fault: (ips: { oldIP: string; targetIP: string; target: string }, world: World) => void, spec: object = {}) {
+    const { world, rr } = setup({ replicas: 1, persistence: { enabled: true }, ...spec });
     await world.settle(rr, () => world.ready(rr));
     const old = world.status(rr)!.primary!;
     const target = world.status(rr)!.nodes!.find((n) => n.role === 'replica')!.name;
@@ -451,6 +451,71 @@ describe('intent, staleness and interrupted changes', () => {
     expect(primaryOf(world, rr).log).toEqual(acked);
     // The target was fenced: its pod deleted at once, re-created on its volume (a new IP).
     expect(silent).toBeUndefined();
+  });
+
+  // The gap the 10 s pause left: the old primary took writes once it ended, the intent still vouching
+  // for the target; its pod then lost at once (no grace period), the target answering again, the
+  // target was adopted and those writes lost.
+  it("an interrupted hand-over's old primary takes no write while the intent stands, past its pause too: lost at once, the target adopted, no acknowledged write lost", async () => {
+    const { world, rr, old, target, oldIP, targetIP, acked } = await switchoverWith(({ oldIP, targetIP }, world) => {
+      killOperatorAt(world, (ip, args) => ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`);
+    }, { failover: { primaryDownSeconds: 60 } });
+    world.redis.servers.get(targetIP)!.unreachable = true;
+    world.restartOperator();
+    await passes(world, rr, 12);
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    world.redis.servers.get(targetIP)!.unreachable = false;
+    await world.kube.deletePod('ns', old, 0);
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it("a pass that keeps the old primary of an interrupted hand-over drops the intent before it lifts the old primary's write refusal: killed in between, no write is taken that the intent would give up", async () => {
+    const { world, rr, old, target, oldIP, acked } = await switchoverWith(({ targetIP }, world) => {
+      killOperatorAt(world, (ip, args) => ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE');
+    });
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    // The target restarts from its volume (it follows no one yet): the decision keeps the old primary.
+    world.kube.restartContainer('ns', target);
+    world.restartOperator();
+    killOperatorAt(world, (ip, args) => ip === oldIP && args.join(' ') === 'CONFIG SET min-replicas-max-lag 10');
+    await expect(world.reconcile(rr)).rejects.toThrow('operator killed');
+    world.kube.beforeCall = () => {};
+    world.redis.beforeCommand = () => {};
+    // Past the pause: the old primary takes writes again (once its refusal is lifted).
+    world.advance(10_000);
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
+    await world.kube.deletePod('ns', old, 0);
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it("a failed switchover whose old primary did not answer when its write refusal was lifted: the next settled pass lifts it", async () => {
+    const { world, rr, old, oldIP, acked } = await switchoverWith(({ oldIP }, world) => {
+      const refusing = () => world.redis.servers.get(oldIP)!.config['min-replicas-to-write'] === '2147483647';
+      let intentFailed = false;
+      let liftFailed = false;
+      world.kube.beforeCall = (verb, what) => {
+        if (intentFailed || verb !== 'patch' || what !== 'redisreplication/status/cache' || !refusing()) return;
+        intentFailed = true;
+        throw new ApiError(500, 'injected');
+      };
+      world.redis.beforeCommand = (ip, args) => {
+        if (liftFailed || ip !== oldIP || args.join(' ') !== 'CONFIG SET min-replicas-to-write 0') return;
+        liftFailed = true;
+        throw new RedisUnavailable('timeout');
+      };
+    });
+    expect(world.status(rr)).toMatchObject({ primary: old });
+    expect(world.status(rr)!.targetPrimary).toBeUndefined();
+    world.advance(10_000);
+    await passes(world, rr, 2);
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    expect(acked).toHaveLength(40);
   });
 
   it("a hand-over's target promoted before the old primary's demotion, both still writable: the next pass records the target with the target's replication IDs and lifts its write refusal", async () => {
@@ -851,13 +916,13 @@ describe('role changes, step by step (roles.ts)', () => {
     await world.reconcile(rr).catch(() => undefined);
     world.kube.beforeCall = () => {};
     world.redis.beforeCommand = () => {};
-    // The target is silent past the old primary's pause: the old primary takes writes again, which
-    // the target (a master now) lacks.
+    // The target is silent past the old primary's pause: the old primary refuses writes while the
+    // intent stands (none is acknowledged that the target lacks).
     targetServer.unreachable = true;
     world.restartOperator();
     await passes(world, rr, 12);
     for (let id = 31; id <= 40; id++) if (world.redis.write(oldServer.ip, id)) acked.push(id);
-    expect(acked).toHaveLength(40);
+    expect(acked).toHaveLength(30);
     targetServer.unreachable = false;
     expect(targetServer.role).toBe('master');
     // The old primary's pod is deleted: it hands over to the target, the intent's.
