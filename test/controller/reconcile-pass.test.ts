@@ -121,6 +121,16 @@ describe('what the primary decision is given (decide)', () => {
     expect(world.status(rr)!.lastFailover).toMatchObject({ from: primary, reason: 'PrimaryUnreachable' });
   });
 
+  it('a status lost altogether, the primary answering: the next pass keeps the pod labelled primary and records it', async () => {
+    const { world, rr } = setup({ replicas: 1 });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    world.restartOperator();
+    world.kube.resource('ns', 'cache').status = undefined;
+    await world.reconcile(rr);
+    expect(world.status(rr)!.primary).toBe(primary);
+  });
+
   it('a status without a primary, failover disabled: the pod labelled primary, restarted empty, is the lost primary; no replica is promoted in its place', async () => {
     const { world, rr, primary, replica } = await readyWithoutFailover();
     world.restartOperator();

@@ -518,6 +518,64 @@ describe('intent, staleness and interrupted changes', () => {
     expect(acked).toHaveLength(40);
   });
 
+  // The refusal is lifted only once no intent stands: a hand-over that fails with its intent in status
+  // (its promotion failed, or the intent's write was made and its reply lost) and cannot clear it
+  // leaves the old primary refusing writes, which the intent would give up.
+  it.each([
+    ['the promotion fails', (world: World, _target: string, targetIP: string) => {
+      world.redis.beforeCommand = (ip, args) => {
+        if (ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE') throw new RedisUnavailable('timeout');
+      };
+    }],
+    ['the intent is written, its reply lost', (world: World, target: string) => {
+      let written = false;
+      world.kube.beforeCall = (verb, what) => {
+        if (written || verb !== 'patch' || what !== 'redisreplication/status/cache' || !world.kube.resource('ns', 'cache').status) return;
+        const oldServer = world.kube.serverOf('ns', world.status(world.kube.resource('ns', 'cache'))!.primary!)!;
+        if (oldServer.config['min-replicas-to-write'] !== '2147483647') return;
+        written = true;
+        Object.assign(world.kube.resource('ns', 'cache').status!, { targetPrimary: target, targetReason: 'Switchover' });
+        throw new ApiError(500, 'injected');
+      };
+    }],
+  ])('a failed hand-over whose intent cannot be cleared (%s) keeps the old primary refusing writes: lost at once, the target adopted, no acknowledged write lost', async (_name, fault) => {
+    const { world, rr, old, target, oldIP, acked } = await switchoverWith(({ target, targetIP }, world) => {
+      fault(world, target, targetIP);
+      // Every status write once the intent stands fails: the switchover cannot clear it.
+      const beforeCall = world.kube.beforeCall;
+      world.kube.beforeCall = (verb, what) => {
+        beforeCall(verb, what);
+        if (verb === 'patch' && what === 'redisreplication/status/cache' && world.kube.resource('ns', 'cache').status?.targetPrimary === target) throw new ApiError(500, 'injected');
+      };
+    });
+    expect(world.status(rr)).toMatchObject({ primary: old, targetPrimary: target, targetReason: 'Switchover' });
+    world.advance(10_000);
+    for (let id = 31; id <= 40; id++) if (world.redis.write(oldIP, id)) acked.push(id);
+    await world.kube.deletePod('ns', old, 0);
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(primaryOf(world, rr).log).toEqual(acked);
+  });
+
+  it("the pass that adopts an interrupted hand-over's promoted target keeps its intent until the record: killed right after it, the change is still finished onto the target", async () => {
+    const { world, rr, target, oldIP } = await switchoverWith(({ oldIP, targetIP }, world) => {
+      killOperatorAt(world, (ip, args) => ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`);
+    });
+    world.restartOperator();
+    // Killed at the pass's second status write: its first must have been the record of the target.
+    let statusWrites = 0;
+    world.kube.beforeCall = (verb, what) => {
+      if (verb === 'patch' && what === 'redisreplication/status/cache' && ++statusWrites === 2) throw new Error('operator killed');
+    };
+    await expect(world.reconcile(rr)).rejects.toThrow('operator killed');
+    world.kube.beforeCall = () => {};
+    world.restartOperator();
+    await world.settle(rr, () => world.ready(rr));
+    expect(world.status(rr)!.primary).toBe(target);
+    expect(world.redis.servers.get(oldIP)!.role).toBe('replica');
+  });
+
   it("a hand-over's target promoted before the old primary's demotion, both still writable: the next pass records the target with the target's replication IDs and lifts its write refusal", async () => {
     const { world, rr, old, target, oldIP, targetIP } = await switchoverWith(({ oldIP, targetIP }, world) => {
       killOperatorAt(world, (ip, args) => ip === oldIP && args.join(' ') === `REPLICAOF ${targetIP} 6379`);
