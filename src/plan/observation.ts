@@ -52,7 +52,9 @@ export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod
     image: pod.spec?.containers?.find((c) => c.name === 'redis')?.image,
     podIP: running ? pod.status?.podIP : undefined,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
-    containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => !c.state?.running)),
+    // Of the redis container only: a sidecar another controller injects (a service mesh's proxy) that
+    // restarts says nothing of Redis, whose data a decision on a down container gives up at once.
+    containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => c.name === 'redis' && !c.state?.running)),
     node: pod.spec?.nodeName,
     problem: podProblem(pod),
   };
