@@ -111,6 +111,7 @@ describe('isDraining', () => {
   it('a cordoned node, or one tainted unschedulable, is being drained; another taint is not', () => {
     expect(isDraining({ spec: { unschedulable: true } } as V1Node)).toBe(true);
     expect(isDraining({ spec: { taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] } } as V1Node)).toBe(true);
+    expect(isDraining({ spec: { taints: [{ key: 'dedicated', value: 'redis', effect: 'NoSchedule' }, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] } } as V1Node)).toBe(true);
     expect(isDraining({ spec: { taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoExecute' }] } } as V1Node)).toBe(false);
     expect(isDraining({ spec: {} } as V1Node)).toBe(false);
     expect(isDraining(undefined)).toBe(false);
