@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../../../src/api/schema.js';
 import type { PrimaryInfo, ReplicaInfo } from '../../../src/redis/info.js';
-import { replicaSync, type SyncMark } from '../../../src/plan/sync.js';
+import { marksFromStatus, replicaSync, type SyncMark } from '../../../src/plan/sync.js';
 
 const PARENT_IP = '10.0.0.1';
 const REPLICA_IP = '10.0.0.2';
@@ -59,6 +60,19 @@ describe('replicaSync: a replica is synced once it acknowledged past the mark ta
     expect(replicaSync(replica(), { podIP: PARENT_IP, info: undefined }, mark())).toEqual({ link: 'syncing', mark: undefined });
   });
 
+  it('loses what it proved once its parent answers without listing it online: the next connection proves anew', () => {
+    // The mark proves a stream on one connection; a parent that answers and does not list the
+    // replica online has dropped that connection (a full sync may be starting).
+    expect(replicaSync(replica(), parent(150, undefined), mark({ acked: 120 }))).toEqual({ link: 'syncing', mark: undefined });
+    expect(replicaSync(replica(), parent(150, { state: 'wait_bgsave', offset: 0 }), mark({ acked: 120 }))).toEqual({ link: 'syncing', mark: undefined });
+  });
+
+  it('while its parent does not answer, keeps its link up only if it acknowledged past the mark, not if it only reached it', () => {
+    const silentParent = { podIP: PARENT_IP, info: undefined };
+    expect(replicaSync(replica(), silentParent, mark({ acked: 101 }))).toEqual({ link: 'up', mark: mark({ acked: 101 }) });
+    expect(replicaSync(replica(), silentParent, mark({ acked: 100 }))).toEqual({ link: 'syncing', mark: undefined });
+  });
+
   it('first seen online (or after an operator restart: no mark), takes the mark and is not synced yet, even fully acknowledged', () => {
     expect(replicaSync(replica(), parent(120, { offset: 0 }), undefined)).toEqual({ link: 'syncing', mark: mark({ mark: 120, acked: 0 }) });
     expect(replicaSync(replica(), parent(120, { offset: 120 }), undefined)).toEqual({ link: 'syncing', mark: mark({ mark: 120, acked: 120 }) });
@@ -74,6 +88,29 @@ describe('replicaSync: a replica is synced once it acknowledged past the mark ta
     expect(replicaSync(replica(), parent(300, { offset: 0 }), mark({ acked: 200 }))).toEqual({ link: 'syncing', mark: mark({ mark: 300, acked: 0 }) });
     expect(replicaSync(replica(), parent(300, { offset: 250 }), mark({ parentIP: '10.0.0.7', acked: 200 }))).toEqual({ link: 'syncing', mark: mark({ mark: 300, acked: 250 }) });
     expect(replicaSync(replica(), parent(300, { offset: 250 }, 'r2'), mark({ acked: 200 }))).toEqual({ link: 'syncing', mark: mark({ replId: 'r2', mark: 300, acked: 250 }) });
+  });
+});
+
+describe('marksFromStatus: a new operator keeps the proof of the replicas the last status showed synced', () => {
+  const replicaNode = (name: string, parentName: string, link: NonNullable<NodeStatus['link']>): NodeStatus => ({ name, role: 'replica', tier: 1, parent: parentName, link, read: link === 'up' });
+  const pods = [
+    { name: 'p0', ...parent(200, { offset: 150 }) },
+    { name: 'p6', podIP: '10.0.0.6', info: undefined },
+  ];
+
+  it('only for a replica whose link status showed up, under a parent that is observed and answers', () => {
+    const nodes: NodeStatus[] = [
+      { name: 'p0', role: 'primary', tier: 0, read: true },
+      replicaNode('p1', 'p0', 'up'),
+      // Not proven when status was written: restarting the operator must not make them synced.
+      replicaNode('p2', 'p0', 'syncing'),
+      replicaNode('p3', 'p0', 'down'),
+      // Its parent is silent (no replication ID to check the history against), or gone.
+      replicaNode('p4', 'p6', 'up'),
+      replicaNode('p5', 'gone', 'up'),
+    ];
+    expect(marksFromStatus(nodes, pods)).toEqual(new Map([['p1', mark({ mark: 0, acked: 0 })]]));
+    expect(marksFromStatus(undefined, pods)).toEqual(new Map());
   });
 });
 
