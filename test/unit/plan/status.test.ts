@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec, type RedisReplicationStatus } from '../../../src/api/schema.js';
-import { nextStatus, statusPatch, statusWriteNeeded, type Refusal } from '../../../src/plan/status.js';
+import { finishedChange, nextStatus, statusPatch, statusWriteNeeded, type Refusal, type StatusInput } from '../../../src/plan/status.js';
 
 const rr: RedisReplication = { apiVersion: 'redis.replication.dev/v1alpha1', kind: 'RedisReplication', metadata: { name: 'cache', namespace: 'ns', uid: 'u', generation: 1 }, spec: {} };
 const spec = (parseSpec({}) as { spec: RedisReplicationSpec }).spec;
@@ -53,5 +53,39 @@ describe('statusWriteNeeded: a write only when status changed, measurements at m
   it('anything else changed: written at once', () => {
     expect(statusWriteNeeded(status('Ready', 10), status('Degraded', 10), 0)).toBe(true);
     expect(statusWriteNeeded(undefined, status('Ready', 10), 0)).toBe(true);
+  });
+});
+
+describe('the intent of a role change in the next status', () => {
+  const withIntent: RedisReplication = { ...rr, status: { primary: 'cache-0', targetPrimary: 'cache-1', targetReason: 'Switchover' } };
+  const after = (decision: StatusInput['decision'], change?: StatusInput['change']) =>
+    nextStatus(withIntent, spec, { decision, change, observed: [], nodes: [], plan: undefined, primary: 'cache-0', nowMs: 0 });
+
+  it('stays while the change is undecided or under way: a wait, or a failover or switchover this pass did not make', () => {
+    expect(after({ kind: 'wait', primary: 'cache-0', message: 'waiting' })).toMatchObject({ targetPrimary: 'cache-1', targetReason: 'Switchover' });
+    expect(after({ kind: 'switchover', from: 'cache-0', to: 'cache-1' })).toMatchObject({ targetPrimary: 'cache-1' });
+  });
+
+  it('goes once the change is made, the primary settled, or a promotion made over its own intent', () => {
+    expect(after({ kind: 'switchover', from: 'cache-0', to: 'cache-1' }, { from: 'cache-0', to: 'cache-1', reason: 'Switchover' }).targetPrimary).toBeUndefined();
+    expect(after({ kind: 'ok', primary: 'cache-0' }).targetPrimary).toBeUndefined();
+    expect(after({ kind: 'promote', primary: 'cache-0' })).toMatchObject({ targetPrimary: undefined, targetReason: undefined });
+  });
+});
+
+describe('finishedChange: a change an earlier operator made and could not record', () => {
+  const status = (s: RedisReplicationStatus) => ({ ...rr, status: s });
+
+  it('the intent names the primary now, status another: the change, from the recorded primary, with its reason', () => {
+    expect(finishedChange(status({ primary: 'cache-0', targetPrimary: 'cache-1', targetReason: 'PrimaryUnreachable' }), 'cache-1')).toEqual({ from: 'cache-0', to: 'cache-1', reason: 'PrimaryUnreachable' });
+    expect(finishedChange(status({ primary: 'cache-0', targetPrimary: 'cache-1' }), 'cache-1')).toEqual({ from: 'cache-0', to: 'cache-1', reason: 'Unknown' });
+  });
+
+  it('none: no primary now, none recorded, an intent naming another pod, or the primary already recorded', () => {
+    expect(finishedChange(status({ primary: 'cache-0', targetPrimary: 'cache-1' }), undefined)).toBeUndefined();
+    expect(finishedChange(status({ targetPrimary: 'cache-1' }), 'cache-1')).toBeUndefined();
+    expect(finishedChange(status({ primary: 'cache-0', targetPrimary: 'cache-2' }), 'cache-1')).toBeUndefined();
+    expect(finishedChange(status({ primary: 'cache-1', targetPrimary: 'cache-1' }), 'cache-1')).toBeUndefined();
+    expect(finishedChange(rr, 'cache-1')).toBeUndefined();
   });
 });
