@@ -201,7 +201,7 @@ function decide(pass: Pass, observed: ObservedPod[], claimRefs: ClaimRef[], obse
     primaryDownSeconds: spec.failover.primaryDownSeconds,
     acceptDataLossAfterSeconds: spec.failover.acceptDataLossAfterSeconds,
     primaryReplIds: rr.status?.primaryReplIds,
-    unreachableSinceMs: trackUnreachable(pass, observed, observedAtMs),
+    unreachableSinceMs: trackUnreachable(pass, observed, observedAtMs, recorded),
     targetUnreachableSinceMs: trackSilentTarget(pass, observed, observedAtMs),
     inDoubtSinceMs: memory.inDoubtSinceMs,
     nowMs: deps.now(),
@@ -220,10 +220,11 @@ function memoryOf(deps: Deps, key: string): ResourceMemory {
   return memory;
 }
 
-/** Remembers since when the recorded primary has had an IP but no answer: since this pass's INFO
- * was sent, or the prober's first unanswered one, whichever came first. */
-function trackUnreachable(pass: Pass, observed: ObservedPod[], observedAtMs: number): number | undefined {
-  const primary = observed.find((p) => p.name === pass.rr.status?.primary);
+/** Remembers since when the recorded primary (status, else the pod labelled primary) has had an IP
+ * but no answer: since this pass's INFO was sent, or the prober's first unanswered one, whichever
+ * came first. */
+function trackUnreachable(pass: Pass, observed: ObservedPod[], observedAtMs: number, recorded: string | undefined): number | undefined {
+  const primary = observed.find((p) => p.name === recorded);
   return (pass.memory.unreachableSinceMs = silentSince(pass, primary, observedAtMs, pass.memory.unreachableSinceMs));
 }
 

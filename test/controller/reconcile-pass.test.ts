@@ -121,6 +121,18 @@ describe('what the primary decision is given (decide)', () => {
     expect(world.status(rr)!.lastFailover).toMatchObject({ from: primary, reason: 'PrimaryUnreachable' });
   });
 
+  it('a status without a primary: the silence of the pod labelled primary counts from the first pass, not from the one after it recorded that pod', async () => {
+    const { world, rr } = setup({ replicas: 1, failover: { primaryDownSeconds: 2 } });
+    await world.settle(rr, () => world.ready(rr));
+    const primary = world.status(rr)!.primary!;
+    world.kube.serverOf('ns', primary)!.unreachable = true;
+    world.restartOperator();
+    world.kube.resource('ns', 'cache').status = undefined;
+    // Passes at 0, 1 and 2 s: the third sees 2 s of silence.
+    await world.passes(rr, 3);
+    expect(world.status(rr)!.lastFailover).toMatchObject({ from: primary, reason: 'PrimaryUnreachable' });
+  });
+
   it('a status lost altogether, the primary answering: the next pass keeps the pod labelled primary and records it', async () => {
     const { world, rr } = setup({ replicas: 1 });
     await world.settle(rr, () => world.ready(rr));
