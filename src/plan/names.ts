@@ -5,6 +5,8 @@ export const MANAGED_BY = 'redis-replication-operator';
 
 /** The port redis-server listens on in every pod. */
 export const REDIS_PORT = 6379;
+/** The pod's Redis container: what the operator reads of a pod (its image, whether it runs) is this one's. */
+export const REDIS_CONTAINER = 'redis';
 
 export const LABEL = {
   name: 'app.kubernetes.io/name',

@@ -2,7 +2,7 @@
 // its Redis says) and of its claims. Every decision reads this, and only this.
 import type { V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { ReplicationInfo, ServerInfo } from '../redis/info.js';
-import { ANNOTATION, BOOT_PARENT, LABEL, podIndex } from './names.js';
+import { ANNOTATION, BOOT_PARENT, LABEL, REDIS_CONTAINER, podIndex } from './names.js';
 import type { ClaimRef } from './topology.js';
 
 export interface ObservedPod {
@@ -49,12 +49,12 @@ export function observePodObject(resource: string, pod: V1Pod): Omit<ObservedPod
     role: labels[LABEL.role] === 'primary' ? 'primary' : 'replica',
     parent: pod.metadata?.annotations?.[ANNOTATION.parent],
     revision: pod.metadata?.annotations?.[ANNOTATION.revision],
-    image: pod.spec?.containers?.find((c) => c.name === 'redis')?.image,
+    image: pod.spec?.containers?.find((c) => c.name === REDIS_CONTAINER)?.image,
     podIP: running ? pod.status?.podIP : undefined,
     deleting: Boolean(pod.metadata?.deletionTimestamp),
     // Of the redis container only: a sidecar another controller injects (a service mesh's proxy) that
     // restarts says nothing of Redis, whose data a decision on a down container gives up at once.
-    containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => c.name === 'redis' && !c.state?.running)),
+    containerDown: running && Boolean(pod.status?.containerStatuses?.some((c) => c.name === REDIS_CONTAINER && !c.state?.running)),
     node: pod.spec?.nodeName,
     problem: podProblem(pod),
   };

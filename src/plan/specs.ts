@@ -26,6 +26,7 @@ import {
   primaryServiceName,
   readServiceName,
   replicasBudgetName,
+  REDIS_CONTAINER,
   REDIS_PORT,
   appliedAuthSecretName,
   tlsSecretName,
@@ -191,7 +192,7 @@ export function buildPod(rr: RedisReplication, spec: RedisReplicationSpec, place
       },
       containers: [
         {
-          name: 'redis',
+          name: REDIS_CONTAINER,
           image: spec.image,
           command: ['redis-server'],
           args: redisArgs(spec),
