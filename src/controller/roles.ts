@@ -81,9 +81,7 @@ export async function switchover(pass: Pass, observed: ObservedPod[], from: stri
     // hand-over that moved the role before it failed.
     if (isConflict(err) || err instanceof RoleMoved) throw err;
     await clearIntent(pass);
-    // No intent vouches for the target any more: the old primary may take writes again (a refusal
-    // left in place is lifted by the next settled pass: handOver forgot its configuration).
-    await applyWriteQuorum(pass, targetOf(pass, observed, from)).catch(() => undefined);
+    await liftRefusal(pass, targetOf(pass, observed, from));
     await pass.deps.events.record(pass.rr, 'Warning', 'SwitchoverFailed', `switchover from ${from} to ${to} failed, ${from} stays the primary: ${(err as Error).message}`);
     return 'none';
   }
@@ -140,7 +138,7 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     await recordPrimary(pass, to, { from, to, reason }, await newReplIds(pass, next));
   } catch (err) {
     // An intent write refused (409) left status without one (any earlier intent was cleared above).
-    if (step === 'intent' && isConflict(err)) await applyWriteQuorum(pass, old).catch(() => undefined);
+    if (step === 'intent' && isConflict(err)) await liftRefusal(pass, old);
     // A demotion that failed may have been made all the same (the reply lost): the old primary
     // says. One that says nothing is taken as not made: it goes on as the primary.
     if (!isConflict(err) && (step === 'demoted' || (step === 'promote' && (await isReplicaOf(pass, old, next))))) {
@@ -151,6 +149,13 @@ async function handOver(pass: Pass, observed: ObservedPod[], from: string, to: s
     await redis.unpause(old).catch(() => undefined);
   }
   await applyWriteQuorum(pass, next);
+}
+
+/** The write quorum back on a hand-over's old primary once no intent vouches for its target. One
+ * that does not answer keeps refusing until the next settled pass configures it (handOver made
+ * wiring.ts applyConfig forget it). */
+async function liftRefusal(pass: Pass, old: RedisTarget): Promise<void> {
+  await applyWriteQuorum(pass, old).catch(() => undefined);
 }
 
 /** Pauses writes on the primary, then waits until the replica holds everything it acknowledged. */

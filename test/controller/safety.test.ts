@@ -23,6 +23,9 @@ function write(world: World, rr: RedisReplication, from: number, n: number): num
 
 const passes = (world: World, rr: RedisReplication, n: number, ms?: number) => world.passes(rr, n, ms);
 
+/** The server at `ip` refuses writes as a hand-over's old primary does (roles.ts REFUSE_WRITES). */
+const refusesWrites = (world: World, ip: string) => world.redis.servers.get(ip)!.config['min-replicas-to-write'] === '2147483647';
+
 /** The operator killed before the first Redis command `at` matches: from then on every Redis
  * command and API call it makes fails, as a dead process makes none. */
 function killOperatorAt(world: World, at: (ip: string, args: string[]) => boolean): void {
@@ -496,11 +499,10 @@ describe('intent, staleness and interrupted changes', () => {
 
   it("a failed switchover whose old primary did not answer when its write refusal was lifted: the next settled pass lifts it", async () => {
     const { world, rr, old, oldIP, acked } = await switchoverWith(({ oldIP }, world) => {
-      const refusing = () => world.redis.servers.get(oldIP)!.config['min-replicas-to-write'] === '2147483647';
       let intentFailed = false;
       let liftFailed = false;
       world.kube.beforeCall = (verb, what) => {
-        if (intentFailed || verb !== 'patch' || what !== 'redisreplication/status/cache' || !refusing()) return;
+        if (intentFailed || verb !== 'patch' || what !== 'redisreplication/status/cache' || !refusesWrites(world, oldIP)) return;
         intentFailed = true;
         throw new ApiError(500, 'injected');
       };
@@ -522,25 +524,24 @@ describe('intent, staleness and interrupted changes', () => {
   // (its promotion failed, or the intent's write was made and its reply lost) and cannot clear it
   // leaves the old primary refusing writes, which the intent would give up.
   it.each([
-    ['the promotion fails', (world: World, _target: string, targetIP: string) => {
+    ['the promotion fails', (world: World, { targetIP }: { oldIP: string; targetIP: string; target: string }) => {
       world.redis.beforeCommand = (ip, args) => {
         if (ip === targetIP && args.join(' ') === 'REPLICAOF NO ONE') throw new RedisUnavailable('timeout');
       };
     }],
-    ['the intent is written, its reply lost', (world: World, target: string) => {
+    ['the intent is written, its reply lost', (world: World, { oldIP, target }: { oldIP: string; targetIP: string; target: string }) => {
       let written = false;
       world.kube.beforeCall = (verb, what) => {
-        if (written || verb !== 'patch' || what !== 'redisreplication/status/cache' || !world.kube.resource('ns', 'cache').status) return;
-        const oldServer = world.kube.serverOf('ns', world.status(world.kube.resource('ns', 'cache'))!.primary!)!;
-        if (oldServer.config['min-replicas-to-write'] !== '2147483647') return;
+        if (written || verb !== 'patch' || what !== 'redisreplication/status/cache' || !refusesWrites(world, oldIP)) return;
         written = true;
         Object.assign(world.kube.resource('ns', 'cache').status!, { targetPrimary: target, targetReason: 'Switchover' });
         throw new ApiError(500, 'injected');
       };
     }],
   ])('a failed hand-over whose intent cannot be cleared (%s) keeps the old primary refusing writes: lost at once, the target adopted, no acknowledged write lost', async (_name, fault) => {
-    const { world, rr, old, target, oldIP, acked } = await switchoverWith(({ target, targetIP }, world) => {
-      fault(world, target, targetIP);
+    const { world, rr, old, target, oldIP, acked } = await switchoverWith((ips, world) => {
+      fault(world, ips);
+      const { target } = ips;
       // Every status write once the intent stands fails: the switchover cannot clear it.
       const beforeCall = world.kube.beforeCall;
       world.kube.beforeCall = (verb, what) => {
