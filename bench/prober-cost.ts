@@ -12,6 +12,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import type { RedisReplication } from '../src/api/schema.js';
 import { PassRedis, Prober, SLICES } from '../src/controller/prober.js';
+import { measure as measureProbe } from '../src/controller/measure.js';
+import type { ResourceMemory } from '../src/controller/pass.js';
 import { OperatorMetrics } from '../src/metrics/metrics.js';
 import { ANNOTATION, LABEL } from '../src/plan/names.js';
 import { RedisCommands, RedisPool, type RedisTarget, type RedisTls } from '../src/redis/client.js';
@@ -77,16 +79,21 @@ async function measure(n: number): Promise<Record<string, number>> {
   // A pass reached every pod once: the prober speaks to them as it did.
   for (const list of pods.values()) for (const p of list) await targets.info({ host: p.status!.podIP! });
   let enqueued = 0;
+  const memory = new Map(resources.map((rr): [string, ResourceMemory] => [`bench/${rr.metadata.name}`, {}]));
+  const silent = pino({ level: 'silent' });
   const prober = new Prober({
     redis,
     targets,
     resources: () => resources,
     pods: (_ns, name) => pods.get(name) ?? [],
     enqueue: () => void enqueued++,
+    // As in the operator, where every resource has had a pass: its measurements are kept.
+    measure: (measured) => measureProbe({ metrics, memory, now: Date.now, log: silent, redis }, measured),
+    quiet: () => undefined,
     intervalMs: 1000,
     now: Date.now,
     metrics,
-    log: pino({ level: 'silent' }),
+    log: silent,
   });
   const gc = () => (globalThis as { gc?: () => void }).gc?.();
   gc();

@@ -58,7 +58,7 @@ const OPTIONS: Record<Key, Option> = {
   resyncIntervalMs: {
     flag: '--resync-interval',
     env: 'RESYNC_INTERVAL_MS',
-    help: 'milliseconds between reconciles of a resource when nothing changed, for status measurements and Secrets (default 30000)',
+    help: 'milliseconds between reads of the Secrets resources use, and between reconciles of a resource whose last pass wrote something or that has backups (default 30000)',
   },
   concurrency: { flag: '--concurrency', env: 'CONCURRENCY', help: 'parallel reconcile workers (default 4), plus one kept for resources whose primary is lost' },
   restoreAddress: {

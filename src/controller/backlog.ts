@@ -4,14 +4,12 @@
 // decisions are in plan/backlog.ts.
 import type { ReplicationBacklogStatus } from '../api/schema.js';
 import {
-  DEFAULT_BACKLOG_BYTES,
   addSample,
   backlogManaged,
-  configuredBacklog,
   coverageSeconds,
   decideBacklogSize,
-  quantityBytes,
   recordFullSyncs,
+  sizingInput,
   resyncLoops,
   targetCoverage,
   watchSyncs,
@@ -84,16 +82,8 @@ interface SizingFacts {
 async function sizeBacklog(pass: Pass, observed: ObservedPod[], facts: SizingFacts): Promise<number> {
   const { deps, rr, spec } = pass;
   const options = spec.replicationBacklog!;
-  const current = Math.max(rr.status?.replicationBacklog?.size ?? 0, configuredBacklog(spec.config) ?? DEFAULT_BACKLOG_BYTES, facts.primarySize ?? 0);
-  const memoryLimit = spec.resources.limits?.['memory'];
-  const sizing = {
-    current,
-    bytesPerSecond: facts.rate ?? 0,
-    minCoverageSeconds: options.minCoverageSeconds,
-    maxSize: quantityBytes(options.maxSize)!,
-    memoryLimit: memoryLimit === undefined ? undefined : quantityBytes(memoryLimit),
-    loopDisconnectSeconds: Math.max(0, ...facts.loops.map((l) => l.longestAwayMs / 1000)),
-  };
+  const sizing = sizingInput(spec, { statusSize: rr.status?.replicationBacklog?.size, primarySize: facts.primarySize, bytesPerSecond: facts.rate ?? 0, loops: facts.loops });
+  const { current } = sizing;
   const size = facts.rate === undefined ? current : decideBacklogSize(sizing);
   if (size > current) {
     const why = facts.loops.length > 0 ? `a full-resync loop (${facts.loops.map((l) => l.pod).join(', ')})` : `minCoverageSeconds ${options.minCoverageSeconds}`;

@@ -18,6 +18,7 @@ import { isDraining } from '../plan/observation.js';
 import { losesPrimary } from '../plan/probe.js';
 import { kubeApi } from './kube-api.js';
 import type { Deps, Recorder } from './pass.js';
+import { measure } from './measure.js';
 import { PassRedis, Prober } from './prober.js';
 import { ReplicationRdbServer } from '../backup/rdb-server.js';
 import { reconcile } from './reconcile.js';
@@ -32,7 +33,8 @@ export interface ControllerOptions {
   concurrency: number;
   /** How often the prober asks each pod's Redis for its replication state. */
   healthIntervalMs: number;
-  /** How often a resource is reconciled with nothing changing (status measurements, Secrets). */
+  /** How often the Secrets passes read are read again, and a resource whose pass wrote something, or
+   * has work beside passes (backups, the archive), is looked at again (plan/next-pass.ts). */
   resyncIntervalMs: number;
   /** Where the operator runs; undefined outside a cluster (see plan/network.ts). */
   operatorNamespace: string | undefined;
@@ -211,14 +213,43 @@ export function startController(opts: ControllerOptions): Controller {
     resources: () => resources.flatMap((i) => i.list()),
     pods: owned(pods),
     enqueue: (key, urgent) => (urgent ? queue.addUrgent(key) : queue.add(key)),
+    measure: (measured) => measure({ ...deps, redis }, measured),
+    // Nothing to do and nothing pending for it: the resource is as reconciled now as by a pass (the
+    // staleness alert reads this; a pass that keeps failing or waits in the queue stops it).
+    quiet: (key) => {
+      if (!queue.idle(key)) return;
+      const [namespace, name] = key.split('/') as [string, string];
+      opts.metrics.setReconciled(namespace, name, Date.now());
+    },
     intervalMs: opts.healthIntervalMs,
     now: Date.now,
     metrics: opts.metrics,
     log,
   });
+  // Secrets cannot be watched (secrets.ts): those passes read are read again at the resync interval.
+  let secretPoll: NodeJS.Timeout | undefined;
+  let polling = false;
+  const pollSecrets = () => {
+    if (polling) return;
+    polling = true;
+    const live = (key: string) => {
+      const [namespace, name] = key.split('/') as [string, string];
+      return deps.cache.resource(namespace, name) !== undefined;
+    };
+    void deps.passwords
+      .changed(live)
+      .then(
+        (keys) => keys.forEach((k) => queue.add(k)),
+        (err: unknown) => log.warn({ err: String(err) }, 'reading the Secrets again failed; retrying at the next interval'),
+      )
+      .finally(() => (polling = false));
+  };
   let stopped = false;
   const workers = waitFor(synced).then(() => {
-    if (!stopped) prober.start();
+    if (!stopped) {
+      prober.start();
+      secretPoll = setInterval(pollSecrets, opts.resyncIntervalMs);
+    }
     return runWorkers(
       queue,
       opts.concurrency,
@@ -241,6 +272,7 @@ export function startController(opts: ControllerOptions): Controller {
     synced,
     async stop() {
       stopped = true;
+      clearInterval(secretPoll);
       await prober.stop();
       await queue.shutDown();
       await workers.catch(() => undefined);

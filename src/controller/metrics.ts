@@ -3,16 +3,13 @@
 import type { NodeStatus } from '../api/schema.js';
 import { resourceState, type MetricsInput } from '../plan/metrics.js';
 import type { ObservedPod } from '../plan/observation.js';
-import { parseUsedMemory } from '../redis/info.js';
+import { pollMemory } from './measure.js';
 import { redisTarget, type Pass } from './pass.js';
-
-/** Memory moves slowly: one `INFO memory` per pod this often, not at every health poll. */
-export const MEMORY_POLL_MS = 15_000;
 
 export async function recordMetrics(pass: Pass, input: Omit<MetricsInput, 'spec' | 'status' | 'certificateNotAfterMs'>): Promise<void> {
   const { deps, namespace, name, spec, rr } = pass;
   recordNodeMetrics(pass, input.nodes);
-  deps.metrics.setResourceState(namespace, name, resourceState({ ...input, spec, status: rr.status, certificateNotAfterMs: pass.tls?.notAfterMs }));
+  deps.metrics.setResourceState(namespace, name, resourceState({ ...input, spec, status: rr.status, certificateNotAfterMs: pass.tls?.validity?.notAfterMs }));
   await recordMemory(pass, input.observed);
 }
 
@@ -34,23 +31,9 @@ function recordNodeMetrics(pass: Pass, nodes: NodeStatus[]): void {
   }
 }
 
-/** used_memory of every pod that answered this pass; a pod that does not answer INFO memory loses
- * its series (the metric says nothing rather than something old). */
+/** used_memory of every pod that answered this pass (measure.ts pollMemory). */
 async function recordMemory(pass: Pass, observed: ObservedPod[]): Promise<void> {
   const { deps, namespace, name, memory } = pass;
-  if (memory.memoryPolledAtMs !== undefined && deps.now() - memory.memoryPolledAtMs < MEMORY_POLL_MS) return;
-  memory.memoryPolledAtMs = deps.now();
-  await Promise.all(
-    observed
-      .filter((p) => p.info && p.podIP && !p.deleting)
-      .map(async (pod) => {
-        const labels = { namespace, resource: name, pod: pod.name };
-        try {
-          deps.metrics.setMemoryUsed(labels, parseUsedMemory(await deps.redis.info(redisTarget(pass, pod.podIP!), 'memory')));
-        } catch (err) {
-          pass.log.warn({ pod: pod.name, err: String(err) }, 'INFO memory failed: no memory series for the pod until it answers');
-          deps.metrics.setMemoryUsed(labels, undefined);
-        }
-      }),
-  );
+  const answered = observed.filter((p) => p.info && p.podIP && !p.deleting).map((p) => ({ pod: p.name, target: redisTarget(pass, p.podIP!) }));
+  await pollMemory({ ...deps, log: pass.log }, memory, namespace, name, answered);
 }

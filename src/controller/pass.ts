@@ -8,6 +8,7 @@ import type { BackupFiles, S3Credentials } from '../backup/object-store.js';
 import type { Archives, RecoveryStore, RunningArchive } from '../backup/archive-store.js';
 import type { ArchiveEnd } from '../backup/archiver.js';
 import type { RecoveryPlan } from '../plan/pitr.js';
+import type { Validity } from '../plan/tls.js';
 import type { RedisBackup, RedisBackupStatus } from '../api/backup.js';
 import type { BackupManifest } from '../plan/backup.js';
 import type { RdbServer, RdbServing } from '../backup/rdb-server.js';
@@ -87,6 +88,9 @@ export interface PasswordSource {
   get(user: SecretUser & { namespace: string }, secretName: string, use: SecretUse, key?: string): Promise<string>;
   /** Forgets a cached value (the operator just wrote that Secret). */
   forget(namespace: string, secretName: string): void;
+  /** Reads again every Secret a pass read (missing ones too) and forgets those that changed: the
+   * resources that read them (those `live` keeps), whose pass is due. */
+  changed(live: (resource: string) => boolean): Promise<string[]>;
 }
 
 /** Process-wide dependencies, wired once by the controller. */
@@ -100,9 +104,9 @@ export interface Deps {
   now(): number;
   /** Waits (a timer in production, the fake clock in tests). */
   sleep(ms: number): Promise<void>;
-  /** How often a resource whose primary is settled is reconciled again with nothing changing (the
-   * controller's resync: status measurements, Secrets, certificates). Changes of Redis come sooner,
-   * from the prober (prober.ts); a pass that waits on the primary looks again within 200 ms. */
+  /** The resync interval: when a resource whose last pass wrote something, or that has work beside
+   * passes, is looked at again (plan/next-pass.ts). A settled resource whose pass wrote nothing is
+   * not: the prober, the watches and the Secret poll wake it when something changes. */
   healthIntervalMs: number;
   /** Memory of one operator process: lost on restart, so nothing here may be needed for safety. */
   memory: Map<string, ResourceMemory>;
@@ -240,8 +244,8 @@ export interface TlsState {
   caRenewal: boolean;
   /** Why the certificate wanted cannot be applied (a missing or unusable Secret). */
   problem: { reason: string; message: string } | undefined;
-  /** When the certificate every pod should serve expires. */
-  notAfterMs: number | undefined;
+  /** When the certificate every pod should serve became valid and expires. */
+  validity: Validity | undefined;
 }
 
 /** One reconcile pass over one resource: what every phase reads. */

@@ -8,8 +8,9 @@ import type { Logger } from 'pino';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import { observePodObject } from '../plan/observation.js';
-import { downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory } from '../plan/probe.js';
+import { downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory, type ProbeReason } from '../plan/probe.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../redis/client.js';
+import type { Measured } from './measure.js';
 import { parseReplication } from '../redis/info.js';
 import { AUTH_FAILED } from './observe.js';
 
@@ -65,6 +66,10 @@ export interface ProberOptions {
   resources(): RedisReplication[];
   pods(namespace: string, name: string): V1Pod[];
   enqueue(key: string, urgent: boolean): void;
+  /** Records what a probe measured (controller/measure.ts); true when that needs a pass. */
+  measure(measured: Measured): Promise<boolean>;
+  /** A probe found nothing that needs a pass. */
+  quiet(key: string): void;
   intervalMs: number;
   now(): number;
   metrics: Pick<OperatorMetrics, 'countInfo' | 'countProbeEnqueue'>;
@@ -164,8 +169,23 @@ export class Prober {
       });
       this.memory.set(key, verdict.memory);
       this.armDown(key, primary, spec.failover.primaryDownSeconds);
-      if (verdict.enqueue === 'none') return;
-      for (const reason of new Set(verdict.changes.map((c) => c.reason))) this.options.metrics.countProbeEnqueue(reason);
+      const primaryAnswer = probed.find((p) => p.name === primary)?.answer;
+      const backlogDue = await this.options.measure({
+        namespace: rr.metadata.namespace,
+        name: rr.metadata.name,
+        spec,
+        statusBacklogSize: rr.status?.replicationBacklog?.size,
+        nodes: verdict.nodes,
+        primary: typeof primaryAnswer === 'object' && primaryAnswer.role === 'master' ? primaryAnswer : undefined,
+        answered: probed.flatMap((p, i) => (typeof p.answer === 'object' ? [{ pod: p.name, target: reachable[i]!.target }] : [])),
+      });
+      const reasons = new Set<ProbeReason>(verdict.changes.map((c) => c.reason));
+      if (backlogDue) reasons.add('backlog');
+      if (verdict.enqueue === 'none' && !backlogDue) {
+        this.options.quiet(key);
+        return;
+      }
+      for (const reason of reasons) this.options.metrics.countProbeEnqueue(reason);
       this.options.log.debug({ resource: key, urgent: verdict.enqueue === 'urgent', changes: verdict.changes }, 'probe: a pass is due');
       this.options.enqueue(key, verdict.enqueue === 'urgent');
     } catch (err) {

@@ -5,7 +5,9 @@ import { parseSpec, totalPods } from '../api/schema.js';
 import type { Requeue } from '../kube/workqueue.js';
 import { ANNOTATION, LABEL } from '../plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, observeClaim, type ObservedPod } from '../plan/observation.js';
-import { decidePrimary, nextCheckMs, type PrimaryDecision } from '../plan/primary.js';
+import { decidePrimary, type PrimaryDecision } from '../plan/primary.js';
+import { nextPassMs } from '../plan/next-pass.js';
+import { tlsDueInMs } from '../plan/tls.js';
 import { cacheBehind, OWN_WRITE_RECHECK_MS, ownWriteAfter } from '../plan/own-write.js';
 import { desiredMeta } from '../plan/specs.js';
 import { computeNodes, finishedChange, replIds, type RoleChange } from '../plan/status.js';
@@ -23,14 +25,16 @@ import { ensureNetworkPolicy } from './network.js';
 import { ensureServicesAndBudgets } from './services.js';
 import { roll } from './rollout.js';
 import { clearIntent, recordPrimary, refuseSpec, writeStatus } from './status.js';
-import { reloadCertificates, resolveTls } from './tls.js';
+import { reloadCertificates, resolveTls, tlsCheckPending } from './tls.js';
 import { applyWriteQuorum, wireReplicas } from './wiring.js';
 import { runBackups } from './backups.js';
 import { runArchive, stopArchive } from './archive.js';
 import { restore, restoring } from './restore.js';
+import { countingWrites } from './writes.js';
 import { runRetention, runSchedule } from './backup-schedule.js';
 
-export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
+export async function reconcile(processDeps: Deps, key: string): Promise<Requeue> {
+  const { deps, writes } = countingWrites(processDeps);
   const [namespace, name] = key.split('/') as [string, string];
   const rr = deps.cache.resource(namespace, name);
   if (!rr || rr.metadata.deletionTimestamp) {
@@ -72,14 +76,14 @@ export async function reconcile(deps: Deps, key: string): Promise<Requeue> {
     tls,
   };
   try {
-    return await act(pass, auth, users);
+    return await act(pass, auth, users, writes);
   } finally {
     memory.ownWrite = ownWriteAfter(rr.metadata.resourceVersion, pass.resourceVersion, deps.now());
   }
 }
 
 /** The pass proper: observe, decide, act on the primary, then everything else, then status. */
-async function act(pass: Pass, auth: Awaited<ReturnType<typeof resolveAuth>>, users: Awaited<ReturnType<typeof resolveUsers>>): Promise<Requeue> {
+async function act(pass: Pass, auth: Awaited<ReturnType<typeof resolveAuth>>, users: Awaited<ReturnType<typeof resolveUsers>>, writes: () => number): Promise<Requeue> {
   const { deps, rr, spec, namespace, name, tls } = pass;
   const pods = deps.cache.pods(namespace, name);
   const claimRefs = spec.persistence.enabled ? deps.cache.claims(namespace, name).flatMap((c) => observeClaim(name, c) ?? []) : [];
@@ -173,9 +177,21 @@ async function act(pass: Pass, auth: Awaited<ReturnType<typeof resolveAuth>>, us
   }
   deps.metrics.setReconciled(namespace, name, deps.now());
   const moving = nodes.some((n) => n.role === 'replica' && n.link !== 'up') || nodes.length !== totalPods(spec.replicas, spec.cascade) || (rollout?.outdated.length ?? 0) > 0;
-  const nextCheck = nextCheckMs(deps.healthIntervalMs, decision, moving);
-  return { requeueAfterMs: untilSlotMs === undefined ? nextCheck : Math.min(nextCheck, untilSlotMs) };
+  // Backups and the archive run beside passes and report through them; the certificate each pod
+  // serves is checked until every pod serves the wanted one (tls.ts).
+  const background = spec.backup !== undefined || deps.cache.backups(namespace, name).some((b) => !BACKUP_ENDED.has(b.status?.phase ?? '')) || tlsCheckPending(pass);
+  const next = nextPassMs({
+    resyncMs: deps.healthIntervalMs,
+    decision,
+    moving,
+    wrote: writes() > 0,
+    background,
+    dueInMs: [untilSlotMs, tls?.validity && tlsDueInMs(tls.validity, deps.now())],
+  });
+  return next === undefined ? undefined : { requeueAfterMs: next };
 }
+
+const BACKUP_ENDED = new Set(['Completed', 'Failed']);
 
 /** The Services (selectors follow the role labels), disruption budgets and NetworkPolicy. */
 async function ensureServing(pass: Pass): Promise<void> {

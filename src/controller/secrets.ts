@@ -1,5 +1,7 @@
 // Secret values the pods are configured with (the auth password, the TLS material), read through the API and cached
-// briefly: Secrets are not watched, so a changed value is seen within the cache's lifetime. Every read
+// briefly. Secrets are not watched (the operator may only get them: a watch would hand it every Secret
+// of the namespace): each Secret a pass read is read again at the resync interval, and the resources
+// that read one that changed (or appeared, or went) are enqueued (controller.ts). Every read
 // says who reads and why (plan/secrets.ts): a Secret the resource may not use is never returned.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { RedisReplication } from '../api/schema.js';
@@ -31,20 +33,34 @@ const PASSWORD_TTL_MS = 30_000;
 export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => number): PasswordSource {
   // Whole Secrets: the TLS ones are read key by key, in one pass.
   const cache = new Map<string, { data: Record<string, string>; meta: V1ObjectMeta; at: number }>();
+  // Each Secret a pass read, as it was then (its resourceVersion; undefined: missing), and who read
+  // it. `own`: the operator wrote it since; the version the poll reads next is its own write's (the
+  // pass that wrote it is followed by another anyway: plan/next-pass.ts).
+  const read = new Map<string, { version: string | undefined; readers: Set<string>; own?: boolean }>();
+  const note = (key: string, reader: string, version: string | undefined) => {
+    const entry = read.get(key) ?? { version, readers: new Set<string>() };
+    entry.version = version;
+    delete entry.own;
+    entry.readers.add(reader);
+    read.set(key, entry);
+  };
   return {
     async get(user, secretName, use, field = 'password') {
       const key = `${user.namespace}/${secretName}`;
+      const reader = `${user.namespace}/${user.name}`;
       let hit = cache.get(key);
       if (!hit || now() - hit.at >= PASSWORD_TTL_MS) {
         let secret;
         try {
           secret = await kube.readSecret(user.namespace, secretName);
         } catch (err) {
-          if (isNotFound(err)) throw new SecretMissing(`Secret ${secretName} does not exist`);
-          throw err;
+          if (!isNotFound(err)) throw err;
+          note(key, reader, undefined);
+          throw new SecretMissing(`Secret ${secretName} does not exist`);
         }
         cache.set(key, (hit = { data: secret.data ?? {}, meta: secret.metadata ?? {}, at: now() }));
       }
+      note(key, reader, hit.meta.resourceVersion);
       const refusal = secretRefusal(user, secretName, hit.meta, use);
       if (refusal) throw new SecretProblem(refusal.reason, refusal.message);
       const encoded = hit.data[field];
@@ -52,7 +68,34 @@ export function passwordCache(kube: Pick<KubeApi, 'readSecret'>, now: () => numb
       return Buffer.from(encoded, 'base64').toString('utf8');
     },
     forget(namespace, secretName) {
-      cache.delete(`${namespace}/${secretName}`);
+      const key = `${namespace}/${secretName}`;
+      cache.delete(key);
+      const entry = read.get(key);
+      if (entry) entry.own = true;
+    },
+    async changed(live) {
+      const due = new Set<string>();
+      for (const [key, entry] of read) {
+        for (const reader of entry.readers) if (!live(reader)) entry.readers.delete(reader);
+        if (entry.readers.size === 0) {
+          read.delete(key);
+          continue;
+        }
+        const [namespace, name] = key.split('/') as [string, string];
+        let version: string | undefined;
+        try {
+          version = (await kube.readSecret(namespace, name)).metadata?.resourceVersion;
+        } catch (err) {
+          // An API server in trouble: the next poll reads it again.
+          if (!isNotFound(err)) continue;
+        }
+        if (version === entry.version) continue;
+        entry.version = version;
+        cache.delete(key);
+        if (entry.own) delete entry.own;
+        else entry.readers.forEach((r) => due.add(r));
+      }
+      return [...due];
     },
   };
 }

@@ -70,10 +70,18 @@ function tlsState(applied: CertificateMaterial | undefined, names: string[], pro
   return {
     client: applied && { ca: applied.ca, serverNames: names },
     fingerprint: facts?.fingerprint,
-    notAfterMs: facts?.notAfterMs,
+    validity: facts && { notBeforeMs: facts.notBeforeMs, notAfterMs: facts.notAfterMs },
     caRenewal,
     problem: problem && tlsProblem(problem, applied !== undefined),
   };
+}
+
+/** Whether the certificate each pod serves is still to be checked: not yet found everywhere since it
+ * was applied (or since this operator started), or the CA being renewed. A pod that starts later
+ * mounts the Secret as it is then: once every pod served the certificate, none goes back. */
+export function tlsCheckPending(pass: Pass): boolean {
+  const { tls, memory } = pass;
+  return tls?.fingerprint !== undefined && (tls.caRenewal || memory.tlsServedEverywhere !== tls.fingerprint);
 }
 
 /** Pods serving another certificate than the wanted one re-read their files. The kubelet refreshes a
@@ -81,7 +89,7 @@ function tlsState(applied: CertificateMaterial | undefined, names: string[], pro
  * files, harmlessly, and is told again at the next check. */
 export async function reloadCertificates(pass: Pass, observed: ObservedPod[]): Promise<void> {
   const { deps, memory, tls } = pass;
-  if (!tls?.client || !tls.fingerprint) return;
+  if (!tls?.client || !tls.fingerprint || !tlsCheckPending(pass)) return;
   if (memory.tlsCheckedAtMs !== undefined && deps.now() - memory.tlsCheckedAtMs < TLS_CHECK_INTERVAL_MS) return;
   memory.tlsCheckedAtMs = deps.now();
   let everywhere = true;

@@ -174,6 +174,11 @@ export class WorkQueue {
     return this.rateLimiter.numRequeues(key);
   }
 
+  /** Nothing is due for the key: not queued, not in process, and its last pass did not fail. */
+  idle(key: string): boolean {
+    return !this.dirty.has(key) && !this.processing.has(key) && this.rateLimiter.numRequeues(key) === 0;
+  }
+
   /** The next key to process, or undefined once the queue is shut down. Call done(key) afterwards. */
   get(): Promise<string | undefined> {
     const key = this.urgentQueue.shift() ?? this.queue.shift();

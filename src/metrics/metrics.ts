@@ -354,6 +354,11 @@ export class OperatorMetrics {
     else this.drop(r, 'last failover');
   }
 
+  /** The primary's offset as a probe found it between passes (setResourceState sets it at each pass). */
+  setPrimaryOffset(namespace: string, resource: string, offset: number): void {
+    this.put(this.primaryOffset, { namespace, resource }, offset, 'primary offset');
+  }
+
   setReconciled(namespace: string, resource: string, nowMs: number): void {
     this.put(this.lastReconcile, { namespace, resource }, nowMs / 1000, 'reconciled');
   }

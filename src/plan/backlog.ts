@@ -115,6 +115,24 @@ export interface SizingInput {
   loopDisconnectSeconds?: number | undefined;
 }
 
+/** What sizing reads of a resource with spec.replicationBacklog: the backlog now is the largest of the
+ * size status keeps, the user's (spec.config) and the primary's. */
+export function sizingInput(
+  spec: Pick<RedisReplicationSpec, 'replicationBacklog' | 'config' | 'resources'>,
+  facts: { statusSize: number | undefined; primarySize: number | undefined; bytesPerSecond: number; loops: readonly ResyncLoop[] },
+): SizingInput {
+  const options = spec.replicationBacklog!;
+  const memoryLimit = spec.resources.limits?.['memory'];
+  return {
+    current: Math.max(facts.statusSize ?? 0, configuredBacklog(spec.config) ?? DEFAULT_BACKLOG_BYTES, facts.primarySize ?? 0),
+    bytesPerSecond: facts.bytesPerSecond,
+    minCoverageSeconds: options.minCoverageSeconds,
+    maxSize: quantityBytes(options.maxSize)!,
+    memoryLimit: memoryLimit === undefined ? undefined : quantityBytes(memoryLimit),
+    loopDisconnectSeconds: Math.max(0, ...facts.loops.map((l) => l.longestAwayMs / 1000)),
+  };
+}
+
 /** The largest backlog the operator may set: maxSize, and a fraction of the memory limit. */
 export function sizeCap(maxSize: number, memoryLimit: number | undefined): number {
   return Math.min(maxSize, memoryLimit === undefined ? Number.POSITIVE_INFINITY : Math.floor(memoryLimit * MEMORY_LIMIT_FRACTION));

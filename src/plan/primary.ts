@@ -350,18 +350,6 @@ export function chooseCandidate(pods: ObservedPod[], exclude: string): ObservedP
   )[0];
 }
 
-/** While the primary is in doubt, look again sooner than the health period: a crashed primary that
- * restarts is seen a few hundred milliseconds later instead of up to a period later. While something
- * else is still moving (a replica not proven synced, a pod missing, a roll under way), a second later:
- * the prober wakes a resource on changes of role, link and lag, not on a sync proven or a pod ready. */
-export function nextCheckMs(healthIntervalMs: number, decision: PrimaryDecision, moving: boolean): number {
-  if (decision.kind === 'wait') return Math.min(healthIntervalMs, IN_DOUBT_RECHECK_MS);
-  return moving ? Math.min(healthIntervalMs, MOVING_RECHECK_MS) : healthIntervalMs;
-}
-
-const IN_DOUBT_RECHECK_MS = 200;
-const MOVING_RECHECK_MS = 1000;
-
 export type SwitchoverChoice = { kind: 'switch'; to: ObservedPod } | { kind: 'refuse'; message: string };
 
 /** The replica a switchover request (`auto` or a pod name) goes to, or why it is refused. */

@@ -11,10 +11,10 @@
 //   and the states of each pod's own replicas (a full sync under way);
 // - the recorded primary silent for primaryDownSeconds: the failover decision needs a pass once the
 //   silence is long enough, as well as when it starts.
-// Offsets and lag figures move all the time and only refresh status measurements: the slow resync
-// of the controller refreshes those.
+// Offsets and lag figures move all the time and are no reason for a pass: the prober keeps their
+// metrics current itself (controller/measure.ts), and status shows them as of the last pass.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { RedisReplicationSpec } from '../api/schema.js';
+import type { NodeStatus, RedisReplicationSpec } from '../api/schema.js';
 import type { ReplicationInfo } from '../redis/info.js';
 import { buildNodes, type NodePod } from './nodes.js';
 import { syncAssumed } from './sync.js';
@@ -69,7 +69,7 @@ export interface ProbeMemory {
   pods: ReadonlyMap<string, PodMemory>;
 }
 
-type ProbeReason =
+export type ProbeReason =
   | 'new pod'
   | 'silent'
   | 'answers'
@@ -82,7 +82,9 @@ type ProbeReason =
   | 'holds data'
   | 'read'
   | 'replicas'
-  | 'primary down';
+  | 'primary down'
+  /** Not a change of facts: the write rate outgrew the backlog under auto sizing (controller/measure.ts). */
+  | 'backlog';
 
 /** 'urgent': the recorded primary stopped answering (or is no longer a writable master), or its
  * silence just reached primaryDownSeconds: the pass goes ahead of routine work. */
@@ -93,6 +95,9 @@ export interface ProbeVerdict {
   enqueue: Urgency;
   /** What changed, by pod: why the pass is due. */
   changes: { pod: string; reason: ProbeReason }[];
+  /** The pods as status would show them from this probe: their lag, for the metrics kept current
+   * between passes (controller/measure.ts). */
+  nodes: NodeStatus[];
 }
 
 function factsOf(pod: ProbedPod, read: boolean): PodFacts {
@@ -143,7 +148,8 @@ export function judgeProbe(previous: ProbeMemory | undefined, input: ProbeInput)
   const nodePods = input.pods.map((p) => ({ ...p, info: typeof p.answer === 'object' ? p.answer : undefined }));
   // Read eligibility as links and lag make it: whether a full sync is proven (plan/sync.ts) is the
   // pass's to judge; a change of link already enqueues it.
-  const read = new Map(buildNodes({ primary: input.primary ?? '', pods: nodePods, readService: input.readService, marks: syncAssumed(nodePods) }).map((n) => [n.name, n.read]));
+  const nodes = buildNodes({ primary: input.primary ?? '', pods: nodePods, readService: input.readService, marks: syncAssumed(nodePods) });
+  const read = new Map(nodes.map((n) => [n.name, n.read]));
   const pods = new Map<string, PodMemory>();
   const changes: ProbeVerdict['changes'] = [];
   let urgent = false;
@@ -165,7 +171,7 @@ export function judgeProbe(previous: ProbeMemory | undefined, input: ProbeInput)
     for (const reason of reasons) changes.push({ pod: pod.name, reason });
     pods.set(pod.name, { facts, ...(silentSinceMs !== undefined ? { silentSinceMs } : {}), ...(downSaid ? { downSaid } : {}) });
   }
-  return { memory: { pods }, enqueue: urgent ? 'urgent' : changes.length > 0 ? 'routine' : 'none', changes };
+  return { memory: { pods }, enqueue: urgent ? 'urgent' : changes.length > 0 ? 'routine' : 'none', changes, nodes };
 }
 
 /** A watch event that means the primary pod is lost or going (deleted, being deleted, its container

@@ -81,6 +81,17 @@ export function needsRenewal(cert: Validity, nowMs: number): boolean {
   return nowMs < cert.notBeforeMs || cert.notAfterMs - nowMs < lifetime / 3;
 }
 
+/** With nothing else waking a resource, its TLS steps that come with time are looked at at least this
+ * often: the CA renewal's overlaps (CA_OVERLAP_MS), a user's certificate that expires. */
+export const TLS_TIME_CHECK_MS = 86_400_000;
+
+/** Milliseconds until the certificate is due for renewal (at most TLS_TIME_CHECK_MS); undefined when
+ * it is due already (the pass that found it so renews it, or reports why it cannot). */
+export function tlsDueInMs(cert: Validity, nowMs: number): number | undefined {
+  const renewAt = cert.notAfterMs - (cert.notAfterMs - cert.notBeforeMs) / 3;
+  return needsRenewal(cert, nowMs) ? undefined : Math.min(Math.max(0, renewAt - nowMs), TLS_TIME_CHECK_MS);
+}
+
 /** The PEM certificates of a bundle, each ending with a newline. */
 export function pemBlocks(pem: string): string[] {
   return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []).map((b) => `${b}\n`);

@@ -1,7 +1,7 @@
 // The metrics phase through the real reconcile: the per-resource series the alert rules read follow
 // what happens to the pods (helm/.../prometheusrule.yaml, test/rules/).
 import { describe, expect, it } from 'vitest';
-import { MEMORY_POLL_MS } from '../../src/controller/metrics.js';
+import { MEMORY_POLL_MS } from '../../src/controller/measure.js';
 import { World } from '../support/world.js';
 
 const r = 'namespace="ns",resource="cache"';

@@ -4,6 +4,7 @@
 // a slow resync: a frozen primary is still failed over within its bound.
 import { describe, expect, it, vi } from 'vitest';
 import type { RedisReplication } from '../../src/api/schema.js';
+import { measure } from '../../src/controller/measure.js';
 import { PassRedis, Prober } from '../../src/controller/prober.js';
 import { WorkQueue } from '../../src/kube/workqueue.js';
 import { World } from '../support/world.js';
@@ -17,12 +18,15 @@ function probed(spec: Record<string, unknown>, enqueue?: (key: string, urgent: b
   const targets = new PassRedis(world.redis, world.deps.metrics);
   world.deps = { ...world.deps, redis: targets };
   const enqueued: { key: string; urgent: boolean }[] = [];
+  const quiet: string[] = [];
   const prober = new Prober({
     redis: world.redis,
     targets,
     resources: () => [...['cache', 'other'].flatMap((name) => world.kube.cache.resource('ns', name) ?? [])],
     pods: world.kube.cache.pods,
     enqueue: enqueue ?? ((key, urgent) => enqueued.push({ key, urgent })),
+    measure: (measured) => measure({ ...world.deps, redis: world.redis }, measured),
+    quiet: (key) => quiet.push(key),
     intervalMs: 1000,
     now: () => world.nowMs,
     metrics: world.deps.metrics,
@@ -34,7 +38,7 @@ function probed(spec: Record<string, unknown>, enqueue?: (key: string, urgent: b
     world.redis.replicate();
     world.advance(1000);
   };
-  return { world, rr, prober, enqueued, tick };
+  return { world, rr, prober, enqueued, quiet, tick };
 }
 
 const primaryServer = (world: World, rr: RedisReplication) => world.kube.serverOf('ns', world.status(rr)!.primary!)!;
@@ -55,6 +59,40 @@ describe('the prober', () => {
     }
     expect(enqueued).toEqual([]);
     expect(infoSent(world) - before).toBe(30);
+  });
+
+  it('between passes it keeps the measurements current (lag, memory, the backlog\'s coverage) and says the resource is quiet', async () => {
+    const { world, rr, quiet, enqueued, tick } = probed({ replicas: 2 });
+    await world.settle(rr, () => world.ready(rr));
+    world.deps.metrics.forgetResource('ns', 'cache');
+    const series = () => world.deps.metrics.registry.metrics();
+    for (let i = 0; i < 12; i++) {
+      world.redis.write(primaryServer(world, rr).ip, i);
+      await tick();
+    }
+    const text = await series();
+    expect(text).toMatch(/rro_replication_lag_seconds\{namespace="ns",resource="cache",pod="cache-\d"\} 0/);
+    expect(text).toMatch(/rro_redis_memory_used_bytes\{namespace="ns",resource="cache",pod="cache-\d"\} \d+/);
+    expect(text).toMatch(/rro_backlog_coverage_seconds\{namespace="ns",name="cache"\} \d+/);
+    expect(text).toMatch(/rro_primary_replication_offset_bytes\{namespace="ns",resource="cache"\} [1-9]\d*/);
+    expect(quiet.filter((k) => k === KEY).length).toBeGreaterThanOrEqual(10);
+    expect(enqueued.filter((e) => e.key === KEY).length).toBeLessThanOrEqual(1);
+  });
+
+  it('with replicationBacklog.auto, a write rate the backlog does not cover is a reason for a pass, which raises it', async () => {
+    const { world, rr, enqueued, tick } = probed({ replicas: 1, config: { 'repl-backlog-size': '1kb' }, replicationBacklog: { auto: true, minCoverageSeconds: 60 } });
+    await world.settle(rr, () => world.ready(rr));
+    await tick();
+    enqueued.length = 0;
+    let id = 0;
+    for (let s = 0; s < 12 && enqueued.length === 0; s++) {
+      for (let i = 0; i < 2000; i++) world.redis.write(primaryServer(world, rr).ip, id++);
+      await tick();
+    }
+    expect(enqueued).toEqual([{ key: KEY, urgent: false }]);
+    await world.reconcile(rr);
+    expect(world.status(rr)!.replicationBacklog!.size).toBeGreaterThan(1024);
+    expect(world.servers().every((srv) => srv.backlogSize === world.status(rr)!.replicationBacklog!.size)).toBe(true);
   });
 
   it('running, it probes each pod once per interval, its resources spread over the interval', async () => {
@@ -173,9 +211,9 @@ describe('passes driven by the prober alone (and a slow resync)', () => {
     return { world, rr, passes, movedAfterMs };
   }
 
-  it('nothing happening: no pass in a minute but the resync', async () => {
+  it('nothing happening: no pass in a minute, not even the resync', async () => {
     const { passes } = await run({ replicas: 2 }, 60, () => undefined);
-    expect(passes).toBeLessThanOrEqual(2);
+    expect(passes).toBe(0);
   });
 
   it('a frozen primary is failed over within primaryDownSeconds + 1.5 s', async () => {

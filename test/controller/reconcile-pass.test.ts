@@ -302,31 +302,49 @@ describe('what one pass costs and asks for', () => {
     expect(infos.sort()).toEqual(world.servers().map((s) => s.ip).sort());
   });
 
-  it('the requeue: the health period when all is settled, a second while something moves (a replica not linked, a pod missing, a roll), 200 ms while the primary is in doubt', async () => {
+  it('the requeue: none when all is settled and the pass wrote nothing, the resync after one that wrote, a second while something moves (a replica not linked, a pod missing, a roll), 200 ms while the primary is in doubt', async () => {
     const { world, rr } = setup({ replicas: 2, failover: { primaryDownSeconds: 30 } });
     await world.settle(rr, () => world.ready(rr));
     await world.passes(rr, 2);
     world.deps.healthIntervalMs = 600_000;
+    expect(await world.reconcile(rr)).toBeUndefined();
+    // A new operator applies each pod's configuration once (CONFIG SET): what it wrote is looked at again.
+    world.restartOperator();
+    world.deps.healthIntervalMs = 600_000;
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
+    expect(await world.reconcile(rr)).toBeUndefined();
     // A replica's link down.
     const [a] = replicasOf(world, rr) as [string];
     world.kube.serverOf('ns', a)!.linkUp = false;
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
     await world.settle(rr, () => world.ready(rr) && world.kube.serverOf('ns', a)!.linkUp);
     await world.passes(rr, 2);
-    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
+    expect(await world.reconcile(rr)).toBeUndefined();
     // A pod missing: the pass that scales up creates it.
     respec(world, { replicas: 3 });
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
     await world.settle(rr, () => world.ready(rr) && world.status(rr)!.nodes!.length === 4 && world.status(rr)!.nodes!.every((n) => n.role === 'primary' || n.link === 'up'));
     await world.passes(rr, 2);
-    expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 600_000 });
+    expect(await world.reconcile(rr)).toBeUndefined();
     // A roll: every pod outdated, none moved yet.
     respec(world, { image: 'redis:7.4.1' });
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 1000 });
     // The primary in doubt.
     world.kube.serverOf('ns', world.status(rr)!.primary!)!.unreachable = true;
     expect(await world.reconcile(rr)).toEqual({ requeueAfterMs: 200 });
+  });
+
+  it('a settled pass that wrote nothing still comes back for what goes on with time: TLS within a day (its renewal, the CA\'s overlaps), backups at the resync', async () => {
+    const tls = setup({ replicas: 1, tls: { enabled: true } });
+    await tls.world.settle(tls.rr, () => tls.world.ready(tls.rr));
+    await tls.world.passes(tls.rr, 2);
+    tls.world.deps.healthIntervalMs = 600_000;
+    expect(await tls.world.reconcile(tls.rr)).toEqual({ requeueAfterMs: 86_400_000 });
+    const backup = setup({ replicas: 1, auth: { enabled: false }, backup: { objectStore: { endpoint: 'http://s3.test:8333', bucket: 'rro-backups', credentialsSecret: 's3' } } });
+    await backup.world.settle(backup.rr, () => backup.world.ready(backup.rr));
+    await backup.world.passes(backup.rr, 2);
+    backup.world.deps.healthIntervalMs = 600_000;
+    expect(await backup.world.reconcile(backup.rr)).toEqual({ requeueAfterMs: 600_000 });
   });
 
   it("the pass logs under the resource's key, and logs the decision with each pod's view whenever the primary is not settled", async () => {

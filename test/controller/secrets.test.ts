@@ -103,3 +103,34 @@ describe("a Secret with one of the operator's names that it did not make for the
     expect(world.secretData('cache-tls-ca')['ca.crt']).toBe('planted');
   });
 });
+
+describe('the Secret poll (Secrets are not watched)', () => {
+  const live = () => true;
+
+  it('wakes the resources that read a Secret that changed, appeared or went, and none while nothing changed', async () => {
+    const { world, rr } = World.withResource({ replicas: 1, auth: { secretName: 'team-password', users: [{ name: 'app', secretName: 'app-user', rules: '+get' }] } });
+    world.allowedSecret('team-password', { password: 'pw-1' });
+    await world.settle(rr, () => world.ready(rr));
+    const { passwords } = world.deps;
+    expect(await passwords.changed(live)).toEqual([]);
+    // The password changed: the next pass reads the new one at once, not a cached copy.
+    world.kube.setSecret('ns', 'team-password', { password: 'pw-2' });
+    expect(await passwords.changed(live)).toEqual(['ns/cache']);
+    expect(await passwords.changed(live)).toEqual([]);
+    await world.settle(rr, () => world.secretData('cache-applied-auth')['password'] === 'pw-2', 5);
+    // The app user's Secret, missing until now, appears; then it goes.
+    expect(await passwords.changed(live)).toEqual([]);
+    world.allowedSecret('app-user', { password: 'app-pw' });
+    expect(await passwords.changed(live)).toEqual(['ns/cache']);
+    await world.passes(rr, 1);
+    world.kube.secrets.delete('ns/app-user');
+    expect(await passwords.changed(live)).toEqual(['ns/cache']);
+    // A resource that is gone is not woken, and its Secrets are no longer read.
+    world.kube.setSecret('ns', 'team-password', { password: 'pw-3' });
+    let reads = 0;
+    world.kube.beforeCall = (verb) => void (verb === 'get' && reads++);
+    expect(await passwords.changed(() => false)).toEqual([]);
+    expect(await passwords.changed(live)).toEqual([]);
+    expect(reads).toBe(0);
+  });
+});

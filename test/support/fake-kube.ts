@@ -102,7 +102,13 @@ export class FakeKube implements KubeApi {
    * existing one keeps its labels and owners). */
   setSecret(namespace: string, name: string, stringData: Record<string, string>, labels?: Record<string, string>): void {
     const metadata = this.secrets.get(`${namespace}/${name}`)?.metadata ?? { name, namespace, ...(labels ? { labels } : {}) };
-    this.secrets.set(`${namespace}/${name}`, withData({ metadata, stringData }));
+    this.putSecret(`${namespace}/${name}`, withData({ metadata, stringData }));
+  }
+
+  /** Stores a Secret with a new resourceVersion, as the API server does on every write. */
+  private putSecret(key: string, secret: V1Secret): void {
+    secret.metadata = { ...secret.metadata, resourceVersion: String(this.resourceVersion++) };
+    this.secrets.set(key, secret);
   }
 
   serverOf(namespace: string, pod: string): RedisServer | undefined {
@@ -290,14 +296,14 @@ export class FakeKube implements KubeApi {
   async createSecret(secret: V1Secret): Promise<void> {
     const key = this.call('create', 'secret', secret);
     if (this.secrets.has(key)) throw new ApiError(409, `secrets "${secret.metadata!.name}" already exists`);
-    this.secrets.set(key, withData(secret));
+    this.putSecret(key, withData(secret));
   }
 
   async patchSecretData(namespace: string, name: string, stringData: Record<string, string>): Promise<void> {
     const key = this.call('patch', 'secret', { metadata: { namespace, name } });
     const secret = this.secrets.get(key);
     if (!secret) throw new ApiError(404, `secrets "${name}" not found`);
-    this.secrets.set(key, withData({ ...secret, stringData }));
+    this.putSecret(key, withData({ ...secret, stringData }));
   }
 
   async patchBackupStatus(namespace: string, name: string, status: RedisBackupStatus): Promise<void> {

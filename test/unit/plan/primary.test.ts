@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BOOT_PARENT } from '../../../src/plan/names.js';
 import { dataOffset, isBooting, isWritableMaster, type ObservedPod } from '../../../src/plan/observation.js';
-import { chooseCandidate, chooseSwitchover, decidePrimary, nextCheckMs, retireOldPrimary, type PrimaryInput } from '../../../src/plan/primary.js';
+import { chooseCandidate, chooseSwitchover, decidePrimary, retireOldPrimary, type PrimaryInput } from '../../../src/plan/primary.js';
 import type { PrimaryInfo, ReplicaInfo, ReplicationInfo } from '../../../src/redis/info.js';
 
 const writable = (replOffset: number): PrimaryInfo => ({ role: 'master', replId: 'x', replOffset, connectedReplicas: 0, replicas: [] });
@@ -492,21 +492,6 @@ describe('decidePrimary properties with volumes', () => {
       }),
       { numRuns: 2000 },
     );
-  });
-});
-
-describe('nextCheckMs', () => {
-  it('looks again within 200 ms while the primary is in doubt, else after the health period', () => {
-    expect(nextCheckMs(1000, { kind: 'wait', primary: 'r-0', message: 'not answering' }, false)).toBe(200);
-    expect(nextCheckMs(100, { kind: 'wait', primary: 'r-0', message: 'not answering' }, false)).toBe(100);
-    expect(nextCheckMs(1000, { kind: 'ok', primary: 'r-0' }, false)).toBe(1000);
-    expect(nextCheckMs(1000, { kind: 'failover', from: 'r-0', to: 'r-1', reason: 'PrimaryRestarted' }, false)).toBe(1000);
-  });
-
-  it('looks again within a second while something is still moving, though the resync period is longer', () => {
-    // Nothing the prober watches changes when a replica's sync is proven or a rolled pod is ready.
-    expect(nextCheckMs(30_000, { kind: 'ok', primary: 'r-0' }, true)).toBe(1000);
-    expect(nextCheckMs(30_000, { kind: 'ok', primary: 'r-0' }, false)).toBe(30_000);
   });
 });
 

@@ -16,6 +16,8 @@ import {
   pemBlocks,
   planCertificate,
   serverNames,
+  TLS_TIME_CHECK_MS,
+  tlsDueInMs,
   tlsProblem,
   wantedMaterial,
   type CaState,
@@ -277,5 +279,21 @@ describe('<name>-tls: what it is written with', () => {
     const problem = { reason: 'SecretMissing', message: 'Secret certs does not exist' };
     expect(tlsProblem(problem, true)).toEqual({ reason: 'SecretMissing', message: 'Secret certs does not exist; the pods keep the certificate they have' });
     expect(tlsProblem(problem, false).message).toBe('Secret certs does not exist; no pod is created until it is fixed');
+  });
+});
+
+describe('tlsDueInMs', () => {
+  const DAY = 86_400_000;
+  const cert = { notBeforeMs: 0, notAfterMs: 90 * DAY };
+
+  it('the time until a third of the lifetime is left, looked at once a day at most; none once due (that pass renews it)', () => {
+    expect(tlsDueInMs(cert, 59.5 * DAY)).toBe(0.5 * DAY);
+    expect(tlsDueInMs(cert, 10 * DAY)).toBe(TLS_TIME_CHECK_MS);
+    // At the moment itself: at once (needsRenewal says so a millisecond later).
+    expect(tlsDueInMs(cert, 60 * DAY)).toBe(0);
+    expect(tlsDueInMs(cert, 61 * DAY)).toBeUndefined();
+    // A certificate not valid yet (a clock that went back) is renewed at once too.
+    expect(tlsDueInMs(cert, -1)).toBeUndefined();
+    for (const now of [1, 30 * DAY, 59 * DAY, 60 * DAY - 1, 60 * DAY + 1, 80 * DAY]) expect(tlsDueInMs(cert, now) === undefined).toBe(needsRenewal(cert, now));
   });
 });
