@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import { observePodObject } from '../plan/observation.js';
-import { downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory, type ProbeReason } from '../plan/probe.js';
+import { downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory, type ProbeVerdict } from '../plan/probe.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../redis/client.js';
 import type { Measured } from './measure.js';
 import { parseReplication } from '../redis/info.js';
@@ -169,6 +169,9 @@ export class Prober {
       });
       this.memory.set(key, verdict.memory);
       this.armDown(key, primary, spec.failover.primaryDownSeconds);
+      // A pass that is due is enqueued before the measurements: their INFO memory must not hold up
+      // a lost primary's pass (a pod that froze since its answer holds it for the command timeout).
+      if (verdict.enqueue !== 'none') this.due(key, verdict.enqueue === 'urgent', verdict.changes);
       const primaryAnswer = probed.find((p) => p.name === primary)?.answer;
       const backlogDue = await this.options.measure({
         namespace: rr.metadata.namespace,
@@ -179,20 +182,20 @@ export class Prober {
         primary: typeof primaryAnswer === 'object' && primaryAnswer.role === 'master' ? primaryAnswer : undefined,
         answered: probed.flatMap((p, i) => (typeof p.answer === 'object' ? [{ pod: p.name, target: reachable[i]!.target }] : [])),
       });
-      const reasons = new Set<ProbeReason>(verdict.changes.map((c) => c.reason));
-      if (backlogDue) reasons.add('backlog');
-      if (verdict.enqueue === 'none' && !backlogDue) {
-        this.options.quiet(key);
-        return;
-      }
-      for (const reason of reasons) this.options.metrics.countProbeEnqueue(reason);
-      this.options.log.debug({ resource: key, urgent: verdict.enqueue === 'urgent', changes: verdict.changes }, 'probe: a pass is due');
-      this.options.enqueue(key, verdict.enqueue === 'urgent');
+      if (verdict.enqueue !== 'none') return;
+      if (backlogDue) this.due(key, false, [{ pod: primary ?? '', reason: 'backlog' }]);
+      else this.options.quiet(key);
     } catch (err) {
       // Not a Redis error (those are answers: see ask): a fault of the operator. A pass looks instead.
       this.options.log.error({ resource: key, err: err instanceof Error ? err.stack : String(err) }, 'probe failed; enqueued for a pass');
       this.options.enqueue(key, false);
     }
+  }
+
+  private due(key: string, urgent: boolean, changes: ProbeVerdict['changes']): void {
+    for (const reason of new Set(changes.map((c) => c.reason))) this.options.metrics.countProbeEnqueue(reason);
+    this.options.log.debug({ resource: key, urgent, changes }, 'probe: a pass is due');
+    this.options.enqueue(key, urgent);
   }
 
   /** A silent primary's pass is due the moment its silence reaches primaryDownSeconds: the probe that

@@ -69,7 +69,7 @@ export interface ProbeMemory {
   pods: ReadonlyMap<string, PodMemory>;
 }
 
-export type ProbeReason =
+type ProbeReason =
   | 'new pod'
   | 'silent'
   | 'answers'
