@@ -24,6 +24,16 @@ const CONTAINER_LOG_LINKS = '/var/log/containers';
  * cache says the folder was made by this cluster (and so is removed with it). */
 const RUN_CONTAINERD = '/run/containerd';
 const RUN_CONTAINERD_OURS = (): string => join(cacheRoot(), 'run-containerd-made-by-cluster');
+/** The CNI network namespaces (/run/netns/cni-*) that existed before the first node started: any
+ * other is a pod's of ours, and one left when its sandbox's teardown failed is removed with the nodes. */
+const CNI_NETNS_BEFORE = (paths: ClusterPaths): string => join(paths.root, 'cni-netns-before.json');
+const cniNetns = (): string[] => {
+  try {
+    return readdirSync('/run/netns').filter((n) => n.startsWith('cni-'));
+  } catch {
+    return [];
+  }
+};
 
 export const nodeDir = (paths: ClusterPaths, node: string): string => join(paths.root, 'nodes', node);
 export const criSocket = (paths: ClusterPaths, node: string): string => join(nodeDir(paths, node), 'containerd.sock');
@@ -163,6 +173,7 @@ export async function startKubeletNode(paths: ClusterPaths, bin: string, node: N
   // The kubelet refuses a cgroup root that does not exist.
   for (const m of cgroupV1Mounts()) ensureDir(join(m, cgroupRoot(node.name)));
   if (!existsSync(RUN_CONTAINERD)) writeFileSync(RUN_CONTAINERD_OURS(), '');
+  if (!existsSync(CNI_NETNS_BEFORE(paths))) writeFileSync(CNI_NETNS_BEFORE(paths), JSON.stringify(cniNetns()));
   if (!daemonPid(paths, containerdName(node.name))) {
     startDaemon(paths, { name: containerdName(node.name), cmd: 'containerd', args: ['--config', join(dir, 'containerd.toml')] });
   }
@@ -241,11 +252,33 @@ export async function stopKubeletNodes(paths: ClusterPaths, nodes: NodeSpec[]): 
     await stopPids(pids, 2000);
   }
   for (const n of nodes) removeCgroups(n.name);
+  await removeLeftNetns(paths);
   removeLogLinks(paths);
   if (existsSync(RUN_CONTAINERD_OURS())) {
     rmSync(RUN_CONTAINERD, { recursive: true, force: true });
     rmSync(RUN_CONTAINERD_OURS(), { force: true });
   }
+}
+
+/** Deletes the CNI network namespaces our pods left (their sandbox's teardown failed, or crictl rmp
+ * timed out): those made since the first node started in which no process runs, ours now that every
+ * container of ours is stopped. */
+async function removeLeftNetns(paths: ClusterPaths): Promise<void> {
+  let before: string[] = [];
+  try {
+    before = JSON.parse(readFileSync(CNI_NETNS_BEFORE(paths), 'utf8')) as string[];
+  } catch {
+    return; // no kubelet node was started: nothing of ours
+  }
+  const left: string[] = [];
+  for (const name of cniNetns().filter((n) => !before.includes(n))) {
+    if ((await run('ip', ['netns', 'pids', name])).stdout.trim() !== '') continue;
+    const del = await run('ip', ['netns', 'del', name]);
+    if (del.code === 0) left.push(name);
+    else log(`warning: network namespace ${name} not removed: ${del.stderr.trim()}`);
+  }
+  if (left.length > 0) log(`removed ${left.length} network namespace(s) pods had left: ${left.join(', ')}`);
+  rmSync(CNI_NETNS_BEFORE(paths), { force: true });
 }
 
 /** Removes the node's cgroup tree in every hierarchy, deepest first (each is empty by now). */
