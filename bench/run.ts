@@ -61,6 +61,9 @@ const N_READY = QUICK ? 1 : 3;
 const N_FRESH = 3;
 const SCALE_STEPS = STEPS ?? (QUICK ? [20] : [100, 500, 1000]);
 const IDLE_MS = QUICK ? 30_000 : 60_000;
+/** No pass for this long before the idle window opens: longer than the 30 s resync that follows a
+ * pass that wrote something. */
+const QUIET_MS = 35_000;
 const METRICS_PORT_MAIN = 19_471;
 const METRICS_PORT_SCALE = 19_472;
 const LABEL_READ = 'redis.replication.dev/read';
@@ -380,8 +383,20 @@ async function scale(ns: string, op: OperatorProcess) {
     const rampLoad = Math.round(loadavg()[0]! * 10) / 10;
     const m1 = await scrape(METRICS_PORT_SCALE);
     log(`scale ${target}: ${add} new Ready in ${rampS}s (${ready}/${target} Ready), RSS ${p1.rssMiB} MiB, CPU ${(p1.cpuSeconds - p0.cpuSeconds).toFixed(1)} s`);
-    // Idle window.
-    await sleep(5000);
+    // Idle window: once no pass has run for QUIET_MS (longer than the resync a pass that wrote
+    // asks for, so the ramp's follow-ups are over), bounded: a step that never goes quiet is measured
+    // anyway and says so.
+    const settleT0 = Date.now();
+    let lastRec = -1;
+    let quietSince = Date.now();
+    const settled = await waitFor(async () => {
+      const rec = sumOf(await scrape(METRICS_PORT_SCALE), 'rro_reconcile_duration_seconds_count');
+      if (rec !== lastRec) quietSince = Date.now();
+      lastRec = rec;
+      return Date.now() - quietSince >= QUIET_MS;
+    }, { timeoutMs: QUICK ? 90_000 : 240_000, intervalMs: 2000, what: `${target}: no pass for ${QUIET_MS / 1000} s` }).then(() => true, () => false);
+    const settleSeconds = Math.round((Date.now() - settleT0) / 100) / 10;
+    if (!settled) results.notes.push(`scale ${target}: passes still ran ${settleSeconds} s after all were Ready; the idle window was measured anyway`);
     const i0 = await scrape(METRICS_PORT_SCALE);
     const q0 = procSample(pid);
     await sleep(IDLE_MS);
@@ -393,6 +408,12 @@ async function scale(ns: string, op: OperatorProcess) {
       const x = byLabel(a, 'rro_api_requests_total', 'verb');
       const y = byLabel(b, 'rro_api_requests_total', 'verb');
       return Object.fromEntries(Object.keys(y).map((k): [string, number] => [k, y[k]! - (x[k] ?? 0)]).filter(([, v]) => v !== 0));
+    };
+    // The same by "verb resource" (which objects it read or wrote).
+    const calls = (a: Sample[], b: Sample[]) => {
+      const key = (x: Sample) => `${x.labels.verb ?? ''} ${x.labels.resource ?? ''}`;
+      const before = new Map(a.filter((x) => x.name === 'rro_api_requests_total').map((x) => [key(x), x.value]));
+      return Object.fromEntries(b.filter((x) => x.name === 'rro_api_requests_total').map((x): [string, number] => [key(x), x.value - (before.get(key(x)) ?? 0)]).filter(([, v]) => v !== 0));
     };
     const reconciles = (a: Sample[], b: Sample[]) => sumOf(b, 'rro_reconcile_duration_seconds_count') - sumOf(a, 'rro_reconcile_duration_seconds_count');
     const rampVerbs = verbs(m0, m1), idleVerbs = verbs(i0, i1);
@@ -414,6 +435,8 @@ async function scale(ns: string, op: OperatorProcess) {
       idleCpuPercentOfOneCore: Math.round(((q1.cpuSeconds - q0.cpuSeconds) / (IDLE_MS / 1000)) * 1000) / 10,
       idleApiRequestsPerMinute: Object.fromEntries(Object.entries(idleVerbs).map(([k, v]) => [k, Math.round(v * perMin * 10) / 10])),
       idleApiWritesPerMinute: writes(idleVerbs) * perMin,
+      idleApiCalls: calls(i0, i1),
+      settled, secondsFromReadyToIdleWindow: settleSeconds,
       idleReconcilesPerMinute: Math.round(idleRec * perMin * 10) / 10,
       idleRedisConnectionsPerMinute: Math.round(idleConn * perMin * 10) / 10,
       idleInfoPerSecond: { probe: Math.round((idleInfo('probe') / (IDLE_MS / 1000)) * 10) / 10, pass: Math.round((idleInfo('pass') / (IDLE_MS / 1000)) * 10) / 10 },

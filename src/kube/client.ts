@@ -28,16 +28,29 @@ export function loadKubeConfig(): KubeConfig {
   return kc;
 }
 
-const requestCounts = new Map<string, number>();
+const requestCounts = new Map<string, { verb: string; resource: string; count: number }>();
 
-/** Counts an API request; `verb` is an HTTP method in lower case, or "watch". */
-export function countApiRequest(verb: string): void {
-  requestCounts.set(verb, (requestCounts.get(verb) ?? 0) + 1);
+/** The kind of object an API path names, with its subresource: `pods`, `redisreplications/status`,
+ * `leases`. A bounded set, unlike the names and namespaces in the path. */
+export function apiResource(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  let i = parts[0] === 'api' ? 2 : 3;
+  if (parts[i] === 'namespaces' && parts.length > i + 2) i += 2;
+  const sub = parts[i + 2];
+  return `${parts[i] ?? ''}${sub ? `/${sub}` : ''}`;
 }
 
-/** API requests made by this process so far, by verb. */
-export function apiRequestCounts(): Record<string, number> {
-  return Object.fromEntries(requestCounts);
+/** Counts an API request; `verb` is an HTTP method in lower case, or "watch"; `resource` as apiResource. */
+export function countApiRequest(verb: string, resource: string): void {
+  const key = `${verb} ${resource}`;
+  const c = requestCounts.get(key) ?? { verb, resource, count: 0 };
+  c.count++;
+  requestCounts.set(key, c);
+}
+
+/** API requests made by this process so far, by verb and resource. */
+export function apiRequestCounts(): { verb: string; resource: string; count: number }[] {
+  return [...requestCounts.values()].map((c) => ({ ...c }));
 }
 
 export function resetApiRequestCounts(): void {
@@ -53,7 +66,7 @@ function timeoutHttpLibrary(timeoutMs: number, inner: HttpLibrary = new Isomorph
   return wrapHttpLibrary({
     async send(request: RequestContext): Promise<ResponseContext> {
       const method = request.getHttpMethod().toString();
-      countApiRequest(method.toLowerCase());
+      countApiRequest(method.toLowerCase(), apiResource(new URL(request.getUrl()).pathname));
       const deadline = AbortSignal.timeout(timeoutMs);
       const own = request.getSignal();
       request.setSignal(own ? AbortSignal.any([own, deadline]) : deadline);

@@ -8,7 +8,7 @@ import {
   type ListPromise,
   type ObjectCache,
 } from '@kubernetes/client-node';
-import { countApiRequest } from './client.js';
+import { apiResource, countApiRequest } from './client.js';
 
 export type InformerEventType = 'add' | 'update' | 'delete';
 
@@ -93,7 +93,7 @@ class TappedWatch extends Watch {
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    countApiRequest('watch');
+    countApiRequest('watch', apiResource(path));
     let ended = false;
     const end = (err: unknown): void => {
       if (ended) return;

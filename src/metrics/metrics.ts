@@ -44,12 +44,12 @@ export class OperatorMetrics {
 
   private readonly apiRequests = new Counter({
     name: 'rro_api_requests_total',
-    help: 'Kubernetes API requests, by verb',
-    labelNames: ['verb'] as const,
+    help: 'Kubernetes API requests, by verb and resource (with its subresource)',
+    labelNames: ['verb', 'resource'] as const,
     registers: [this.registry],
     collect: () => {
       this.apiRequests.reset();
-      for (const [verb, n] of Object.entries(apiRequestCounts())) this.apiRequests.inc({ verb }, n);
+      for (const { verb, resource, count } of apiRequestCounts()) this.apiRequests.inc({ verb, resource }, count);
     },
   });
 

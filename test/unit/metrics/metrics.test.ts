@@ -14,9 +14,9 @@ describe('OperatorMetrics', () => {
     m.observeReconcile('error', 0.5);
     m.setQueueDepthSource(() => 3);
     m.observeQueueLatency(20);
-    countApiRequest('get');
-    countApiRequest('get');
-    countApiRequest('patch');
+    countApiRequest('get', 'pods');
+    countApiRequest('get', 'pods');
+    countApiRequest('patch', 'redisreplications/status');
     m.setReplicationLag(pod('cache-1'), 1024, 0.5);
     m.setLinkUp(pod('cache-1'), 'cache-0', true);
     m.setRole(pod('cache-0'), 'primary');
@@ -26,8 +26,8 @@ describe('OperatorMetrics', () => {
     expect(text).toContain('rro_reconcile_errors_total 1');
     expect(text).toContain('rro_workqueue_depth 3');
     expect(text).toContain('rro_workqueue_latency_seconds_count 1');
-    expect(text).toContain('rro_api_requests_total{verb="get"} 2');
-    expect(text).toContain('rro_api_requests_total{verb="patch"} 1');
+    expect(text).toContain('rro_api_requests_total{verb="get",resource="pods"} 2');
+    expect(text).toContain('rro_api_requests_total{verb="patch",resource="redisreplications/status"} 1');
     expect(text).toContain('rro_replication_lag_bytes{namespace="ns",resource="cache",pod="cache-1"} 1024');
     expect(text).toContain('rro_replication_lag_seconds{namespace="ns",resource="cache",pod="cache-1"} 0.5');
     expect(text).toContain('rro_replication_link_up{namespace="ns",resource="cache",pod="cache-1",link="cache-0"} 1');
