@@ -20,15 +20,16 @@ import { readScaling, type ReadResult } from './reads.js';
 import { upgradeInPlace, upgradeOperator, type UpgradeResult } from './upgrade.js';
 
 const SECTIONS = ['failover', 'upgrade', 'reads', 'ready', 'fresh', 'ramp', 'scale'];
-const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...] [--scale-steps=N,...] [--out=FILE]]
+const USAGE = `Usage: npm run bench [-- [--quick] [--only=SECTION,...] [--scale-steps=N,...] [--scale-replicas=N] [--out=FILE]]
 
   --quick            one trial of each and smaller steps (about 25 min instead of 60)
   --only=LIST        some sections only, comma-separated: ${SECTIONS.join(', ')}
   --scale-steps=LIST resource counts the scale section grows to (default 100,500,1000; quick 20)
+  --scale-replicas=N replicas of each of those resources (default 1: two pods each; 0: the primary only)
   --out=FILE         where the results go (default bench/results/latest.json, the committed run)
   -h, --help         this text`;
 
-function parseCli(argv: string[]): { quick: boolean; only: Set<string>; scaleSteps: number[] | undefined; out: string | undefined } {
+function parseCli(argv: string[]): { quick: boolean; only: Set<string>; scaleSteps: number[] | undefined; scaleReplicas: number; out: string | undefined } {
   try {
     const { values } = parseArgs({
       args: argv,
@@ -36,6 +37,7 @@ function parseCli(argv: string[]): { quick: boolean; only: Set<string>; scaleSte
         quick: { type: 'boolean', default: false },
         only: { type: 'string', default: SECTIONS.join(',') },
         'scale-steps': { type: 'string' },
+        'scale-replicas': { type: 'string', default: '1' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -49,14 +51,16 @@ function parseCli(argv: string[]): { quick: boolean; only: Set<string>; scaleSte
     if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}`);
     const scaleSteps = values['scale-steps']?.split(',').map(Number);
     if (scaleSteps?.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= scaleSteps[i - 1]!))) throw new Error('--scale-steps: increasing positive integers');
-    return { quick: values.quick, only: new Set(only), scaleSteps, out: values.out };
+    const scaleReplicas = Number(values['scale-replicas']);
+    if (!Number.isInteger(scaleReplicas) || scaleReplicas < 0) throw new Error('--scale-replicas: a non-negative integer');
+    return { quick: values.quick, only: new Set(only), scaleSteps, scaleReplicas, out: values.out };
   } catch (e) {
     console.error(`bench: ${(e as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
 }
 
-const { quick: QUICK, only: ONLY, scaleSteps: STEPS, out: OUT_FILE } = parseCli(process.argv.slice(2));
+const { quick: QUICK, only: ONLY, scaleSteps: STEPS, scaleReplicas: SCALE_REPLICAS, out: OUT_FILE } = parseCli(process.argv.slice(2));
 const N_READY = QUICK ? 1 : 3;
 const N_FRESH = 3;
 const SCALE_STEPS = STEPS ?? (QUICK ? [20] : [100, 500, 1000]);
@@ -349,7 +353,7 @@ async function scale(ns: string, op: OperatorProcess) {
   let mibPerPod = 12;
   for (const target of SCALE_STEPS) {
     const add = target - created;
-    const needMiB = add * 2 * mibPerPod;
+    const needMiB = add * (SCALE_REPLICAS + 1) * mibPerPod;
     const avail = memAvailableMiB();
     if (avail < needMiB * 1.5) {
       results.notes.push(`scale ${target}: skipped, MemAvailable ${avail} MiB < 1.5 x ${needMiB} MiB estimated (${mibPerPod} MiB per pod)`);
@@ -363,7 +367,7 @@ async function scale(ns: string, op: OperatorProcess) {
     const fromEmpty = created === 0;
     // The first step's ramp is also the "being created" condition of the failover trials.
     const creating = (async () => {
-      for (let i = 0; i < names.length; i += RAMP_BATCH) await Promise.all(names.slice(i, i + RAMP_BATCH).map((n) => createRR(ns, n, { replicas: 1 })));
+      for (let i = 0; i < names.length; i += RAMP_BATCH) await Promise.all(names.slice(i, i + RAMP_BATCH).map((n) => createRR(ns, n, { replicas: SCALE_REPLICAS })));
     })();
     const during = fromEmpty ? scaleFailover(ns, fo.system, `creating${add}`, add) : Promise.resolve();
     await creating;
@@ -378,7 +382,7 @@ async function scale(ns: string, op: OperatorProcess) {
     }, { timeoutMs: QUICK ? 300_000 : 900_000, intervalMs: 2000, what: `${target} Ready` }).then(() => true, (e) => { results.errors.push(String(e)); return false; });
     const rampS = (Date.now() - t0) / 1000;
     await during;
-    mibPerPod = Math.max(4, Math.ceil((avail - memAvailableMiB()) / (add * 2)));
+    mibPerPod = Math.max(4, Math.ceil((avail - memAvailableMiB()) / (add * (SCALE_REPLICAS + 1))));
     const p1 = procSample(pid);
     const rampLoad = Math.round(loadavg()[0]! * 10) / 10;
     const m1 = await scrape(METRICS_PORT_SCALE);
@@ -424,7 +428,7 @@ async function scale(ns: string, op: OperatorProcess) {
     // INFO sent while idle, by the prober and by passes (the prober: one per pod per health interval).
     const idleInfo = (source: string) => (byLabel(i1, 'rro_redis_info_total', 'source')[source] ?? 0) - (byLabel(i0, 'rro_redis_info_total', 'source')[source] ?? 0);
     const row = {
-      resources: target, redisPods: pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
+      resources: target, replicasEach: SCALE_REPLICAS, redisPods: pods, allReady: readyOk, newResources: add, secondsUntilAllReady: rampS,
       // The first step against the plain-script bound of the same ramp (section ramp), when it ran.
       ...(fromEmpty && plainRampSeconds !== undefined ? { plainScriptSeconds: plainRampSeconds, ratioToPlainScript: Math.round((rampS / plainRampSeconds) * 100) / 100 } : {}),
       operatorRssMiB: p1.rssMiB, operatorMaxRssMiB: Math.max(maxRss, p1.rssMiB),

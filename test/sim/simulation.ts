@@ -2,8 +2,11 @@
 // faults (freeze, network cut that some clients still reach, container restart, container killed
 // and not restarted yet, graceful and forced pod deletion, API errors, operator crashes at any
 // await point, informer caches lagging behind the API, scaling) and reconcile passes of the real
-// controller code, run against the fake API and the Redis model. Every acknowledged write is in a
-// ledger. Invariants are checked after every step and before every call inside a pass:
+// controller code, run against the fake API and the Redis model, with the operator's prober probing
+// between passes. Once the faults heal, passes come only as the controller's do: when the prober
+// enqueues the resource, when its objects change (a watch event), or when its last pass asked.
+// Every acknowledged write is in a ledger. Invariants are checked after every step and before every
+// call inside a pass:
 // - a pod is promoted only if it holds every write that another pod (or a claim's volume) that may
 //   come back holds, except the one loss a failover accepts (README, Failover behaviour): the
 //   unreplicated tail of the lost primary (silent, cut off, gone or going), i.e. what it holds past
@@ -13,10 +16,15 @@
 // - no claim is deleted, and no replica's dataset is replaced by a full sync, while it holds the
 //   only copy of an acknowledged write that was not given up;
 // - at most one pod that the primary Service selects accepts writes;
-// - once the faults heal, the resource becomes Ready with a writable primary (no lock-out), and
-//   every acknowledged write that was not given up is in that primary's dataset.
+// - once the faults heal, the resource becomes Ready with a writable primary (no lock-out) and quiet
+//   (no pass for 35 s while clients write: nothing left to do asks for none), and every
+//   acknowledged write that was not given up is in that primary's dataset;
+// - the same once the primary then freezes for good (sometimes): nothing in the API changes, only
+//   the prober sees it.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { RedisReplication } from '../../src/api/schema.js';
+import { measure } from '../../src/controller/measure.js';
+import { PassRedis, Prober } from '../../src/controller/prober.js';
 import { ANNOTATION, LABEL } from '../../src/plan/names.js';
 import { ApiError } from '../support/fake-kube.js';
 import type { RedisServer } from '../support/redis-model.js';
@@ -81,6 +89,43 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
       spec: spec as unknown as RedisReplication['spec'],
     });
   const rr = resource();
+
+  // The operator process: its passes reach Redis through PassRedis, so that its prober speaks to
+  // each pod as the last pass did. When the resource is due for a pass, as its work queue would have
+  // it: enqueued by the prober or by the informers' first listing, or at the time a pass asked for.
+  let dueAtMs: number | undefined;
+  const due = (atMs: number) => (dueAtMs = Math.min(dueAtMs ?? atMs, atMs));
+  function operatorStarts(): Prober {
+    const targets = new PassRedis(world.redis, world.deps.metrics);
+    world.deps = { ...world.deps, redis: targets };
+    due(world.nowMs);
+    return new Prober({
+      redis: world.redis,
+      targets,
+      resources: () => [world.kube.cache.resource('ns', 'sim')].flatMap((r) => r ?? []),
+      pods: world.kube.cache.pods,
+      enqueue: (_key, urgent) => {
+        if (traceCalls) log(`  probe: a pass is due${urgent ? ', urgently' : ''}`);
+        due(world.nowMs);
+      },
+      measure: (measured) => measure({ ...world.deps, redis: world.redis }, measured),
+      quiet: () => undefined,
+      intervalMs: 1000,
+      now: () => world.nowMs,
+      metrics: world.deps.metrics,
+      log: world.deps.log,
+    });
+  }
+  let prober = operatorStarts();
+  function restartOperator(): void {
+    void prober.stop();
+    world.restartOperator();
+    prober = operatorStarts();
+  }
+  // What the informers show of the resource and its pods and claims: a change is a watch event.
+  const watched = () =>
+    [world.kube.cache.resource('ns', 'sim'), ...world.kube.cache.pods('ns', 'sim'), ...world.kube.cache.claims('ns', 'sim')].map((o) => `${o?.metadata?.name}@${o?.metadata?.resourceVersion}`).join(',');
+  let seen = '';
 
   // Faults that strike inside a pass: at the n-th API call or Redis command from now.
   let crashAt: number | undefined;
@@ -289,16 +334,21 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
   async function pass(): Promise<void> {
     for (const o of world.redis.servers.values()) if (o.running && !o.unreachable) downSince.delete(o);
     inPass = true;
+    dueAtMs = undefined;
     try {
-      await world.reconcile(rr);
+      const result = await world.reconcile(rr);
+      if (result?.requeueAfterMs !== undefined) due(world.nowMs + result.requeueAfterMs);
     } catch (err) {
       if (!violation && !crashed) log(`pass failed: ${(err as Error).message}`);
+      // Retried with back-off, at most a health interval later (controller.ts).
+      due(world.nowMs + 1000);
     }
     inPass = false;
+    seen = watched();
     if (violation) throw violation;
     if (crashed) {
       log(crashed.message);
-      world.restartOperator();
+      restartOperator();
     }
     crashed = crashAt = apiErrorAt = undefined;
   }
@@ -314,6 +364,36 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
     }
     world.kube.catchUpCache();
     world.kube.finishDeletions();
+  }
+
+  /** The controller alone, while clients write: each second a prober round, a replication step and
+   * the end of pending deletions; a pass when one is due, at once. Until Ready and quiet (no pass
+   * for QUIET_MS), for at most 150 s. */
+  async function controllerAlone(since: string): Promise<void> {
+    const startMs = world.nowMs;
+    let lastPassMs = world.nowMs;
+    let nextRoundMs = world.nowMs;
+    let quiet = false;
+    while (world.nowMs < startMs + 150_000 && !quiet) {
+      if (world.nowMs >= nextRoundMs) {
+        clientWrites(2);
+        await prober.round();
+        world.redis.replicate();
+        world.kube.finishDeletions();
+        nextRoundMs += 1000;
+      }
+      if (watched() !== seen || (dueAtMs !== undefined && dueAtMs <= world.nowMs)) {
+        await pass();
+        lastPassMs = world.nowMs;
+      }
+      checkInvariants(`after ${since}`);
+      quiet = world.status(rr)?.phase === 'Ready' && world.nowMs - lastPassMs >= QUIET_MS;
+      world.advance(Math.max(1, Math.min(nextRoundMs, dueAtMs ?? nextRoundMs) - world.nowMs));
+    }
+    const conditions = () => world.status(rr)?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ');
+    if (world.status(rr)?.phase !== 'Ready') throw violated(`not Ready 150 s after ${since}: ${conditions()}`);
+    if (!quiet) throw violated(`Ready, but passes still come 150 s after ${since} (the last at ${(lastPassMs - Date.UTC(2026, 11, 1)) / 1000}s): ${conditions()}`);
+    log(`Ready and quiet after ${since}`);
   }
 
   try {
@@ -342,6 +422,7 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
         world.redis.replicate(chance(0.5) ? Number.POSITIVE_INFINITY : Math.floor(random() * 5));
       } else if (r < 0.75) {
         world.advance(200 + Math.floor(random() * 1800));
+        await prober.round();
       } else if (pods.length > 0) {
         const pod = pick(pods);
         const server = world.kube.serverOf('ns', pod);
@@ -375,7 +456,7 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
             world.kube.finishDeletions();
             break;
           case 'operator-restart':
-            world.restartOperator();
+            restartOperator();
             break;
           case 'lag-cache':
             world.kube.lagCache();
@@ -398,17 +479,18 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
     log('heal');
     faulty = false;
     heal();
-    // At least one pass: the status says what the last pass saw, before the heal.
-    for (let n = 0; n < 80 && (n === 0 || world.status(rr)?.phase !== 'Ready'); n++) {
-      await pass();
-      world.redis.replicate();
-      world.advance(1000);
-      world.kube.finishDeletions();
-      checkInvariants('healing');
+    await controllerAlone('every fault healed');
+    // Then, sometimes, the primary freezes for good while all is quiet. Nothing in the API changes:
+    // only the prober can tell the operator, which must fail over to a replica (synced: Ready).
+    const frozen = spec.replicas > 0 && chance(0.3) ? world.kube.serverOf('ns', world.status(rr)!.primary!) : undefined;
+    if (frozen) {
+      frozen.unreachable = true;
+      log(`${serverName(frozen)}, the primary, freezes for good`);
+      await controllerAlone('the primary froze');
     }
-    if (world.status(rr)?.phase !== 'Ready') throw violated(`not Ready 80 s after every fault healed: ${world.status(rr)?.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}: ${c.message}`).join('; ')}`);
-    // Every acknowledged write that was not given up is on the primary.
+    // The primary takes writes, and holds every acknowledged write that was not given up.
     const primary = world.kube.serverOf('ns', world.status(rr)!.primary!)!;
+    if (!primary.running || primary.unreachable || primary.role !== 'master') throw violated(`Ready, but the primary ${serverName(primary)} takes no writes (${primary.running ? '' : 'down, '}${primary.unreachable ? 'frozen, ' : ''}${primary.role})`);
     const holds = new Set(primary.log);
     const missing = [...acked.keys()].filter((id) => !holds.has(id) && !abandoned.has(id));
     if (missing.length > 0) throw violated(`the final primary ${serverName(primary)} lacks ${missing.length} acknowledged writes: ${missing.slice(0, 5).map((id) => `${id} (by ${acked.get(id)})`).join(', ')}`);
@@ -427,8 +509,14 @@ export async function simulate(seed: number, steps = 40, traceCalls = false): Pr
     }
     for (const [claim, disk] of world.kube.disks) log(`volume ${claim} (no pod): writes=${disk.log.length}`);
     return { seed, violation: err.message, trace, writes: acked.size, givenUp: givenUp() };
+  } finally {
+    // Its timer for a silent primary runs on the real clock: none may outlive the schedule.
+    await prober.stop();
   }
 }
+
+/** No pass for this long: quiet, longer than the follow-up a pass that wrote asks for (30 s). */
+const QUIET_MS = 35_000;
 
 export interface RangeResult {
   schedules: number;
