@@ -400,7 +400,7 @@ async function scale(ns: string, op: OperatorProcess) {
       return Date.now() - quietSince >= QUIET_MS;
     }, { timeoutMs: QUICK ? 90_000 : 240_000, intervalMs: 2000, what: `${target}: no pass for ${QUIET_MS / 1000} s` }).then(() => true, () => false);
     const settleSeconds = Math.round((Date.now() - settleT0) / 100) / 10;
-    if (!settled) results.notes.push(`scale ${target}: passes still ran ${settleSeconds} s after all were Ready; the idle window was measured anyway`);
+    if (!settled) results.notes.push(`scale ${target}: passes still ran ${settleSeconds} s after the ramp ended; the idle window was measured anyway`);
     const i0 = await scrape(METRICS_PORT_SCALE);
     const q0 = procSample(pid);
     await sleep(IDLE_MS);
@@ -440,7 +440,7 @@ async function scale(ns: string, op: OperatorProcess) {
       idleApiRequestsPerMinute: Object.fromEntries(Object.entries(idleVerbs).map(([k, v]) => [k, Math.round(v * perMin * 10) / 10])),
       idleApiWritesPerMinute: writes(idleVerbs) * perMin,
       idleApiCalls: calls(i0, i1),
-      settled, secondsFromReadyToIdleWindow: settleSeconds,
+      settled, secondsFromRampEndToIdleWindow: settleSeconds,
       idleReconcilesPerMinute: Math.round(idleRec * perMin * 10) / 10,
       idleRedisConnectionsPerMinute: Math.round(idleConn * perMin * 10) / 10,
       idleInfoPerSecond: { probe: Math.round((idleInfo('probe') / (IDLE_MS / 1000)) * 10) / 10, pass: Math.round((idleInfo('pass') / (IDLE_MS / 1000)) * 10) / 10 },
