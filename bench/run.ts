@@ -408,19 +408,23 @@ async function scale(ns: string, op: OperatorProcess) {
     const q1 = procSample(pid);
     const pods = await runningPods(ns);
     const perMin = 60_000 / IDLE_MS;
-    const verbs = (a: Sample[], b: Sample[]) => {
-      const x = byLabel(a, 'rro_api_requests_total', 'verb');
-      const y = byLabel(b, 'rro_api_requests_total', 'verb');
-      return Object.fromEntries(Object.keys(y).map((k): [string, number] => [k, y[k]! - (x[k] ?? 0)]).filter(([, v]) => v !== 0));
-    };
-    // The same by "verb resource" (which objects it read or wrote).
+    // API requests between two scrapes by "verb resource" (which objects it read or wrote), and by verb.
     const calls = (a: Sample[], b: Sample[]) => {
       const key = (x: Sample) => `${x.labels.verb ?? ''} ${x.labels.resource ?? ''}`;
       const before = new Map(a.filter((x) => x.name === 'rro_api_requests_total').map((x) => [key(x), x.value]));
       return Object.fromEntries(b.filter((x) => x.name === 'rro_api_requests_total').map((x): [string, number] => [key(x), x.value - (before.get(key(x)) ?? 0)]).filter(([, v]) => v !== 0));
     };
+    const byVerb = (c: Record<string, number>) => {
+      const r: Record<string, number> = {};
+      for (const [k, v] of Object.entries(c)) {
+        const verb = k.split(' ')[0]!;
+        r[verb] = (r[verb] ?? 0) + v;
+      }
+      return r;
+    };
     const reconciles = (a: Sample[], b: Sample[]) => sumOf(b, 'rro_reconcile_duration_seconds_count') - sumOf(a, 'rro_reconcile_duration_seconds_count');
-    const rampVerbs = verbs(m0, m1), idleVerbs = verbs(i0, i1);
+    const idleCalls = calls(i0, i1);
+    const rampVerbs = byVerb(calls(m0, m1)), idleVerbs = byVerb(idleCalls);
     const rampRec = reconciles(m0, m1), idleRec = reconciles(i0, i1);
     const writes = (v: Record<string, number>) => ['post', 'put', 'patch', 'delete'].reduce((a, k) => a + (v[k] ?? 0), 0);
     const total = (v: Record<string, number>) => Object.values(v).reduce((a, b) => a + b, 0);
@@ -439,7 +443,7 @@ async function scale(ns: string, op: OperatorProcess) {
       idleCpuPercentOfOneCore: Math.round(((q1.cpuSeconds - q0.cpuSeconds) / (IDLE_MS / 1000)) * 1000) / 10,
       idleApiRequestsPerMinute: Object.fromEntries(Object.entries(idleVerbs).map(([k, v]) => [k, Math.round(v * perMin * 10) / 10])),
       idleApiWritesPerMinute: writes(idleVerbs) * perMin,
-      idleApiCalls: calls(i0, i1),
+      idleApiCalls: idleCalls,
       settled, secondsFromRampEndToIdleWindow: settleSeconds,
       idleReconcilesPerMinute: Math.round(idleRec * perMin * 10) / 10,
       idleRedisConnectionsPerMinute: Math.round(idleConn * perMin * 10) / 10,
