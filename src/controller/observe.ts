@@ -1,5 +1,6 @@
 // Observe phase: the resource's pods from the cache, and the INFO (replication and sync counters) of each, in parallel.
 import { isBooting, isDraining, observePodObject, type ObservedPod } from '../plan/observation.js';
+import { silentPrimaryPatienceMs } from '../plan/probe.js';
 import { ZONE_LABEL } from '../plan/specs.js';
 import { withTimeout } from '../redis/client.js';
 import { parseReplication, parseServer, type ReplicationInfo, type ServerInfo } from '../redis/info.js';
@@ -12,7 +13,7 @@ export async function observePods(pass: Pass): Promise<ObservedPod[]> {
     bases.map(async (base) => {
       const node = base.node === undefined ? undefined : deps.cache.node(base.node);
       const zone = node?.metadata?.labels?.[ZONE_LABEL];
-      const info = base.podIP ? await ask(pass, base.podIP, confirmsSilence(pass, base.name, base.podIP) ? CONFIRM_SILENCE_MS : undefined) : undefined;
+      const info = base.podIP ? await ask(pass, base.podIP, silentPatienceMs(pass, base.name, base.podIP)) : undefined;
       return { ...base, zone, draining: isDraining(node), info, server: base.podIP && info ? await serverOf(pass, base.podIP, info) : undefined };
     }),
   );
@@ -32,18 +33,11 @@ export async function reportStuckPods(pass: Pass, observed: ObservedPod[]): Prom
   }
 }
 
-/** How long a pass waits for the INFO of a primary the prober has found silent for (about)
- * primaryDownSeconds: the pass only confirms that silence, and a pod that is up answers within
- * milliseconds. The command timeout (a second) would delay the failover by as much. The wait ends
- * only after pending replies were read (withTimeout): a stalled operator does not take its own stall
- * for the primary's silence. */
-const CONFIRM_SILENCE_MS = 300;
-
-/** The recorded primary, silent to the prober for primaryDownSeconds (give or take the confirmation). */
-function confirmsSilence(pass: Pass, pod: string, ip: string): boolean {
-  if (pod !== pass.rr.status?.primary) return false;
+/** The recorded primary, silent to the prober: how long to wait for its INFO (plan/probe.ts). */
+function silentPatienceMs(pass: Pass, pod: string, ip: string): number | undefined {
+  if (pod !== pass.rr.status?.primary) return undefined;
   const since = pass.deps.silentSince(`${pass.namespace}/${pass.name}`, pod, ip);
-  return since !== undefined && pass.deps.now() + CONFIRM_SILENCE_MS - since >= pass.spec.failover.primaryDownSeconds * 1000;
+  return since === undefined ? undefined : silentPrimaryPatienceMs(since, pass.spec.failover.primaryDownSeconds, pass.deps.now());
 }
 
 /** INFO of one pod (the default sections: replication, and the sync counters of stats, in one

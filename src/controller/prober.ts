@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { parseSpec, type RedisReplication, type RedisReplicationSpec } from '../api/schema.js';
 import type { OperatorMetrics } from '../metrics/metrics.js';
 import { observePodObject } from '../plan/observation.js';
-import { downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory, type ProbeVerdict } from '../plan/probe.js';
+import { CONFIRM_SILENCE_MS, downSaid, judgeProbe, primaryDownAt, type ProbeAnswer, type ProbeMemory, type ProbeVerdict } from '../plan/probe.js';
 import { RedisCommands, type RedisTarget, type RedisTls } from '../redis/client.js';
 import type { Measured } from './measure.js';
 import { parseReplication } from '../redis/info.js';
@@ -199,7 +199,8 @@ export class Prober {
   }
 
   /** A silent primary's pass is due the moment its silence reaches primaryDownSeconds: the probe that
-   * would say so ends up to an interval plus a command timeout later, and the failover with it. */
+   * would say so ends up to an interval plus a command timeout later, and the failover with it. It is
+   * enqueued CONFIRM_SILENCE_MS before: the pass's confirmation of the silence ends at that moment. */
   private armDown(key: string, primary: string | undefined, primaryDownSeconds: number): void {
     this.disarm(key);
     const at = primaryDownAt(this.memory.get(key)!, primary, primaryDownSeconds);
@@ -212,7 +213,7 @@ export class Prober {
       this.options.metrics.countProbeEnqueue('primary down');
       this.options.log.debug({ resource: key, pod: primary }, 'probe: the primary has been silent for primaryDownSeconds');
       this.options.enqueue(key, true);
-    }, Math.max(0, at - this.options.now()));
+    }, Math.max(0, at - CONFIRM_SILENCE_MS - this.options.now()));
     timer.unref();
     this.downTimers.set(key, timer);
   }

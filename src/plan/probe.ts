@@ -184,8 +184,8 @@ export function losesPrimary(resource: string, type: 'add' | 'update' | 'delete'
 }
 
 /** When the recorded primary's silence reaches primaryDownSeconds, if it is silent and that was not
- * said yet: the prober enqueues it then, not at the end of the next probe (an interval plus a
- * command timeout later). */
+ * said yet: the prober enqueues it then (CONFIRM_SILENCE_MS early, see silentPrimaryPatienceMs),
+ * not at the end of the next probe (an interval plus a command timeout later). */
 export function primaryDownAt(memory: ProbeMemory, primary: string | undefined, primaryDownSeconds: number): number | undefined {
   const known = primary === undefined ? undefined : memory.pods.get(primary);
   if (known?.silentSinceMs === undefined || known.downSaid) return undefined;
@@ -198,4 +198,29 @@ export function downSaid(memory: ProbeMemory, primary: string): ProbeMemory {
   const known = memory.pods.get(primary);
   if (known?.silentSinceMs === undefined) return memory;
   return { pods: new Map([...memory.pods, [primary, { ...known, downSaid: true }]]) };
+}
+
+/** How long a pass confirms the silence of a primary the prober finds silent: a pod that is up
+ * answers within milliseconds, and the client's command timeout would delay the failover by as
+ * much. The wait ends only after pending replies were read (redis/client.ts withTimeout): a stalled
+ * operator does not take its own stall for the primary's silence. */
+export const CONFIRM_SILENCE_MS = 300;
+/** How far past the silence's reaching primaryDownSeconds a pass waits: the clock the decision reads
+ * and the timers may disagree by a millisecond. */
+const PAST_DOWN_MS = 10;
+/** No pass waits longer for the silent primary than the client's command timeout would. */
+const MAX_PATIENCE_MS = 1000;
+
+/**
+ * How long a pass waits for the INFO of the recorded primary, silent to the prober since `sinceMs`:
+ * until just past the moment its silence reaches primaryDownSeconds when that is near, so that the
+ * decision that follows fails it over; otherwise CONFIRM_SILENCE_MS. A pass that ended just before
+ * that moment could only wait, and one still waiting out the command timeout would hold the
+ * resource (one pass at a time) while the prober's timer calls for the failover: measured on the
+ * local cluster, that cost a frozen primary's failover a second. The prober's timer starts its pass
+ * CONFIRM_SILENCE_MS early, so that this wait ends as the silence reaches primaryDownSeconds.
+ */
+export function silentPrimaryPatienceMs(sinceMs: number, primaryDownSeconds: number, nowMs: number): number {
+  const untilDown = sinceMs + primaryDownSeconds * 1000 + PAST_DOWN_MS - nowMs;
+  return untilDown > CONFIRM_SILENCE_MS && untilDown <= MAX_PATIENCE_MS ? untilDown : CONFIRM_SILENCE_MS;
 }

@@ -7,6 +7,7 @@ import type { RedisReplication } from '../../src/api/schema.js';
 import { measure } from '../../src/controller/measure.js';
 import { PassRedis, Prober } from '../../src/controller/prober.js';
 import { WorkQueue } from '../../src/kube/workqueue.js';
+import { CONFIRM_SILENCE_MS } from '../../src/plan/probe.js';
 import { World } from '../support/world.js';
 
 const KEY = 'ns/cache';
@@ -143,7 +144,7 @@ describe('the prober', () => {
     expect(enqueued.filter((e) => !e.urgent).length).toBeLessThanOrEqual(1);
   });
 
-  it('a silent primary is enqueued the moment its silence reaches primaryDownSeconds, not when a later probe ends', async () => {
+  it('a silent primary is enqueued as its silence reaches primaryDownSeconds (its pass confirming the silence until then), not when a later probe ends', async () => {
     const { world, rr, prober, enqueued } = probed({ replicas: 2, failover: { primaryDownSeconds: 3 } });
     await world.settle(rr, () => world.ready(rr));
     await prober.round();
@@ -154,7 +155,7 @@ describe('the prober', () => {
       // probe waits out its command timeout, and the next one is skipped while it does.
       await prober.round();
       expect(enqueued).toEqual([{ key: KEY, urgent: true }]);
-      await vi.advanceTimersByTimeAsync(2999);
+      await vi.advanceTimersByTimeAsync(2999 - CONFIRM_SILENCE_MS);
       expect(enqueued.length).toBe(1);
       await vi.advanceTimersByTimeAsync(1);
       expect(enqueued).toEqual([{ key: KEY, urgent: true }, { key: KEY, urgent: true }]);
@@ -221,6 +222,69 @@ describe('passes driven by the prober alone (and a slow resync)', () => {
     expect(movedAfterMs).toBeDefined();
     expect(movedAfterMs!).toBeGreaterThanOrEqual(3000);
     expect(movedAfterMs!).toBeLessThanOrEqual(4500);
+    expect(primaryServer(world, rr).role).toBe('master');
+  });
+});
+
+describe('the controller on the timers: a pass takes as long as its Redis commands', () => {
+  /** The prober on its own timers, one pass of the resource at a time (a key being processed is not
+   * processed again until it is done: the work queue), a command to a frozen server failing only at
+   * the client's command timeout (a second), and the world's clock the fake timers' (10 ms steps).
+   * The primary freezes `phaseMs` into the prober's interval. */
+  async function frozenPrimary(phaseMs: number) {
+    let due = false;
+    let dueAt: number | undefined;
+    const { world, rr, prober } = probed({ replicas: 2, failover: { primaryDownSeconds: 3 } }, () => void (due = true));
+    world.deps = { ...world.deps, silentSince: (key, pod, ip) => prober.silentSince(key, pod, ip) };
+    await world.settle(rr, () => world.ready(rr));
+    vi.useFakeTimers({ now: world.nowMs });
+    try {
+      world.redis.noAnswerAfterMs = 1000;
+      const step = async () => {
+        await vi.advanceTimersByTimeAsync(10);
+        world.nowMs = Date.now();
+        if (world.nowMs % 100 === 0) world.redis.replicate();
+      };
+      prober.start();
+      for (let t = 0; t < 2000 + phaseMs; t += 10) await step();
+      const oldName = world.status(rr)!.primary!;
+      const old = primaryServer(world, rr);
+      old.unreachable = true;
+      const frozenAt = world.nowMs;
+      let running = false;
+      let silentSinceMs: number | undefined;
+      let movedAtMs: number | undefined;
+      while (movedAtMs === undefined && world.nowMs - frozenAt < 10_000) {
+        if (!running && (due || (dueAt !== undefined && dueAt <= world.nowMs))) {
+          due = false;
+          dueAt = undefined;
+          running = true;
+          void world.reconcile(rr).then((result) => {
+            running = false;
+            if (result?.requeueAfterMs !== undefined) dueAt = Math.min(dueAt ?? Infinity, world.nowMs + result.requeueAfterMs);
+          });
+        }
+        await step();
+        silentSinceMs ??= prober.silentSince(KEY, oldName, old.ip);
+        if (world.status(rr)!.primary !== oldName) movedAtMs = world.nowMs;
+      }
+      await prober.stop();
+      return { world, rr, frozenAt, silentSinceMs, movedAtMs };
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  // Measured on the local cluster before: a pass under way as the silence reached primaryDownSeconds
+  // waited out its command timeout first, and the failover came a second late.
+  it.each([0, 250, 500, 750])('a primary frozen %i ms into the interval is failed over as its silence reaches primaryDownSeconds, not a command timeout later', async (phaseMs) => {
+    const { world, rr, frozenAt, silentSinceMs, movedAtMs } = await frozenPrimary(phaseMs);
+    expect(silentSinceMs).toBeDefined();
+    // The silence starts with the first probe sent after the freeze, within an interval.
+    expect(silentSinceMs! - frozenAt).toBeLessThanOrEqual(1000);
+    expect(movedAtMs).toBeDefined();
+    expect(movedAtMs! - silentSinceMs!).toBeGreaterThanOrEqual(3000);
+    expect(movedAtMs! - silentSinceMs!).toBeLessThanOrEqual(3100);
     expect(primaryServer(world, rr).role).toBe('master');
   });
 });

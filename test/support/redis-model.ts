@@ -222,6 +222,9 @@ export class RedisModel extends RedisCommands {
   /** Called before each replication step of a linked replica (`full`: its dataset is replaced by
    * its parent's). */
   beforeSync: (replica: RedisServer, parent: RedisServer, full: boolean) => void = () => {};
+  /** How long a command to a running server that does not answer (frozen, cut off) waits before it
+   * fails, on the timers (a client's command timeout, with fake timers in a test); 0: it fails at once. */
+  noAnswerAfterMs = 0;
 
   /** Primaries that are not pods, by host: the operator serving a backup (controller/restore.ts).
    * A replica of one gets its dataset at its replication ID and offset, in one step, and the writes
@@ -367,7 +370,10 @@ export class RedisModel extends RedisCommands {
     this.beforeCommand(target.host, args);
     this.sent.push(`${target.host} ${args.join(' ')}`);
     const s = this.servers.get(target.host);
-    if (!s || !s.running || s.unreachable) throw new RedisUnavailable(`${args[0]} to ${target.host}: no answer`);
+    if (!s || !s.running || s.unreachable) {
+      if (s?.running && this.noAnswerAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, this.noAnswerAfterMs));
+      throw new RedisUnavailable(`${args[0]} to ${target.host}: no answer`);
+    }
     this.handshake(s, target.tls);
     this.authorize(s, target, args);
     const [cmd, ...rest] = args.map((a, i) => (i === 0 ? a.toUpperCase() : a));

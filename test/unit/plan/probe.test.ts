@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { downSaid, judgeProbe, losesPrimary, primaryDownAt, type ProbeAnswer, type ProbedPod, type ProbeInput, type ProbeMemory } from '../../../src/plan/probe.js';
+import { CONFIRM_SILENCE_MS, downSaid, judgeProbe, losesPrimary, primaryDownAt, silentPrimaryPatienceMs, type ProbeAnswer, type ProbedPod, type ProbeInput, type ProbeMemory } from '../../../src/plan/probe.js';
 import { BOOT_PARENT, LABEL } from '../../../src/plan/names.js';
 import type { PrimaryInfo, ReplicaInfo } from '../../../src/redis/info.js';
 
@@ -246,5 +246,33 @@ describe('primaryDownAt', () => {
     const said = downSaid(silentFrom(1000), 'c-0');
     const later = judgeProbe(said, input({ ...healthy(), 'c-0': undefined }, 5000));
     expect(reasons(later)).not.toContain('c-0: primary down');
+  });
+});
+
+describe('silentPrimaryPatienceMs: how long a pass waits for a primary the prober finds silent', () => {
+  // Silent since 1000, primaryDownSeconds 3: the silence reaches it at 4000.
+  const patience = (nowMs: number) => silentPrimaryPatienceMs(1000, 3, nowMs);
+
+  it('only confirms the silence while primaryDownSeconds is more than a second away, or once it is reached', () => {
+    for (const nowMs of [1000, 2000, 3009, 4000, 9000]) expect(patience(nowMs)).toBe(CONFIRM_SILENCE_MS);
+  });
+
+  it('waits until just past primaryDownSeconds when that is within a second: the decision that follows fails it over', () => {
+    expect(patience(3010)).toBe(1000);
+    expect(patience(3500)).toBe(510);
+    // The prober's timer starts the pass CONFIRM_SILENCE_MS before: its wait ends as the silence reaches primaryDownSeconds.
+    expect(patience(4000 - CONFIRM_SILENCE_MS)).toBe(CONFIRM_SILENCE_MS + 10);
+  });
+
+  it('property: every wait is at least the confirmation and at most a second, and ends no earlier than primaryDownSeconds when it can reach it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 40_000 }), (since, seconds, elapsed) => {
+        const nowMs = since + elapsed;
+        const wait = silentPrimaryPatienceMs(since, seconds, nowMs);
+        expect(wait).toBeGreaterThanOrEqual(CONFIRM_SILENCE_MS);
+        expect(wait).toBeLessThanOrEqual(1000);
+        if (since + seconds * 1000 - nowMs <= 990 && since + seconds * 1000 - nowMs > 0) expect(nowMs + wait).toBeGreaterThanOrEqual(since + seconds * 1000);
+      }),
+    );
   });
 });
