@@ -6,9 +6,11 @@
 // timeouts and retries) until the system has settled again plus the same window: ours writes through
 // the `<name>-primary` Service, Sentinel's asks the sentinels as a Sentinel client does.
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
 import { Redis, type RedisOptions } from 'ioredis';
 import { waitFor } from '../hack/lib.js';
 import { BRIDGE_IP } from '../hack/local-cluster/common.js';
+import { kubeConfig } from '../test/e2e/support/cluster.js';
 import { freezePod, healPod, killContainer, nodeDown, nodeUp, partitionPod, thawPod } from '../test/e2e/support/faults.js';
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
 import { missingWrites, startWriteLoad, type Writer } from '../test/e2e/support/load.js';
@@ -53,12 +55,16 @@ export interface TrialResult {
   /** From the fault to the operator's "failing over" log line (operator only, when its log is read):
    * detection and decision; the rest of `seconds` is the promotion, the routes and the client. */
   decidedSeconds?: number | null;
+  /** From the fault to the moment the master's Service first had ready endpoints without the old
+   * master (operator only): the rest of `seconds` is kube-proxy's rules and the client reconnecting. */
+  routedSeconds?: number | null;
 }
 
 interface Master {
   pod: string;
   uid: string;
   node: string;
+  ip: string | undefined;
 }
 
 /** One system under test: its pods, how to find its master, its client, and when it has settled. */
@@ -70,11 +76,13 @@ export interface System {
   events?(): Record<string, number>;
   /** When the operator decided to fail over, after `sinceMs` (epoch ms), from its log. */
   decidedAt?(sinceMs: number): number | undefined;
+  /** When the master's Service first routed to ready endpoints other than `old`'s IP, after `sinceMs`. */
+  routedAt?(sinceMs: number, old: Master): number | undefined;
 }
 
 async function podOf(ns: string, name: string): Promise<Master> {
   const pod = await api().core.readNamespacedPod({ namespace: ns, name });
-  return { pod: name, uid: pod.metadata!.uid!, node: pod.spec!.nodeName! };
+  return { pod: name, uid: pod.metadata!.uid!, node: pod.spec!.nodeName!, ip: pod.status?.podIP };
 }
 
 /** The same pod (not a replacement under its name) still exists: healing it is still meaningful. */
@@ -122,6 +130,7 @@ export async function trial(ns: string, system: System, fault: Fault, persistenc
   const missing = await waitFor(() => missingWrites(countOn, undefined, prefix, result.acked), { timeoutMs: 30_000, intervalMs: 1000, what: `counting writes on ${countOn}` });
   const after = await system.master();
   const decidedAt = system.decidedAt?.(t0);
+  const routedAt = system.routedAt?.(t0, before);
   return {
     fault,
     persistence,
@@ -134,6 +143,7 @@ export async function trial(ns: string, system: System, fault: Fault, persistenc
     masterMoved: after.pod !== before.pod || after.uid !== before.uid,
     ...(system.events ? { events: system.events() } : {}),
     ...(system.decidedAt ? { decidedSeconds: decidedAt === undefined ? null : (decidedAt - t0) / 1000 } : {}),
+    ...(system.routedAt ? { routedSeconds: routedAt === undefined ? null : (routedAt - t0) / 1000 } : {}),
   };
 }
 
@@ -203,6 +213,7 @@ export async function operatorResource(ns: string, name: string, threshold: Thre
     failover: { enabled: true, primaryDownSeconds: threshold.primaryDownSeconds },
   });
   const service = await waitFor(() => primaryServiceIP(ns, name), { timeoutMs: 60_000, what: `${name}-primary` });
+  const endpoints = await watchEndpoints(ns, `${name}-primary`);
   const system: System = {
     master: async () => podOf(ns, (await getRR(ns, name)).status!.primary!),
     writer: () => ioredisWriter({ host: service, port: 6379 }),
@@ -215,9 +226,43 @@ export async function operatorResource(ns: string, name: string, threshold: Thre
       return service;
     },
     ...(log ? { decidedAt: (sinceMs: number) => failingOverAt(log(), `${ns}/${name}`, sinceMs) } : {}),
+    routedAt: (sinceMs, old) => endpoints.history.find((h) => h.atMs >= sinceMs && h.ips.length > 0 && !h.ips.includes(old.ip ?? ''))?.atMs,
   };
-  const remove = () => api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).then(() => undefined, unlessGone(`deleting ${ns}/${name}`));
+  const remove = () => {
+    endpoints.stop();
+    return api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).then(() => undefined, unlessGone(`deleting ${ns}/${name}`));
+  };
   return { system, remove };
+}
+
+/** The ready addresses of a Service's EndpointSlices each time they changed, from a watch (watched
+ * again when the API server ends it) until stop() is called. */
+async function watchEndpoints(ns: string, service: string): Promise<{ history: { atMs: number; ips: string[] }[]; stop: () => void }> {
+  const slices = new Map<string, string[]>();
+  const history: { atMs: number; ips: string[] }[] = [];
+  let stopped = false;
+  let current: AbortController | undefined;
+  const start = async (): Promise<void> => {
+    slices.clear();
+    current = await new k8s.Watch(kubeConfig()).watch(
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+      { labelSelector: `kubernetes.io/service-name=${service}` },
+      (type: string, slice: k8s.V1EndpointSlice) => {
+        if (type === 'DELETED') slices.delete(slice.metadata!.name!);
+        else slices.set(slice.metadata!.name!, slice.endpoints.filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses));
+        history.push({ atMs: Date.now(), ips: [...slices.values()].flat() });
+      },
+      () => void (stopped || start()),
+    );
+  };
+  await start();
+  return {
+    history,
+    stop: () => {
+      stopped = true;
+      current?.abort();
+    },
+  };
 }
 
 /** The time of the operator's first "failing over" line for `resource` at or after `sinceMs`. */

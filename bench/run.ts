@@ -318,7 +318,7 @@ const SCALE_FAILOVER_TRIALS = QUICK ? 1 : 2;
 const SCALE_FAILOVER_THRESHOLD = THRESHOLDS[1];
 
 /** The failover trials of one condition (`alone`, `creating100`, `idle500`, ...), as figures
- * `scaleFailover.<fault>.<condition>.seconds` and `.decidedSeconds`. */
+ * `scaleFailover.<fault>.<condition>.seconds`, `.decidedSeconds` and `.routedSeconds`. */
 async function scaleFailover(ns: string, system: System, condition: string, others: number): Promise<void> {
   for (const fault of SCALE_FAILOVER_FAULTS) {
     const rows: TrialResult[] = [];
@@ -327,7 +327,7 @@ async function scaleFailover(ns: string, system: System, condition: string, othe
         const r = await trial(ns, system, fault, 'none', `sf-${condition}-${fault}-${t}`);
         rows.push(r);
         results.scaleFailover.push({ condition, others, primaryDownSeconds: SCALE_FAILOVER_THRESHOLD.primaryDownSeconds, ...r });
-        log(`scale failover ${condition} ${fault}: ${r.recovered ? `writes back after ${r.seconds}s (decided at ${r.decidedSeconds}s)` : 'writes NOT back within the limit'}, lost ${r.lost} of ${r.acked}`);
+        log(`scale failover ${condition} ${fault}: ${r.recovered ? `writes back after ${r.seconds}s (decided at ${r.decidedSeconds}s, routed at ${r.routedSeconds}s)` : 'writes NOT back within the limit'}, lost ${r.lost} of ${r.acked}`);
         if (!r.recovered) results.errors.push(`scale failover ${condition} ${fault}: writes not accepted again within the limit`);
         if (r.lost > 0) results.errors.push(`scale failover ${condition} ${fault}: ${r.lost} acknowledged writes lost`);
       } catch (err) {
@@ -337,6 +337,7 @@ async function scaleFailover(ns: string, system: System, condition: string, othe
     const key = `scaleFailover.${fault}.${condition}`;
     put(`${key}.seconds`, rows.flatMap((x) => (x.recovered && x.seconds !== null ? [x.seconds] : [])), 's');
     put(`${key}.decidedSeconds`, rows.flatMap((x) => (x.decidedSeconds != null ? [x.decidedSeconds] : [])), 's');
+    put(`${key}.routedSeconds`, rows.flatMap((x) => (x.routedSeconds != null ? [x.routedSeconds] : [])), 's');
     save();
   }
 }
