@@ -119,6 +119,9 @@ async function rrReady(ns: string, name: string): Promise<boolean> {
 async function waitRRReady(ns: string, name: string, timeoutMs = 180_000, intervalMs = 100) {
   await waitFor(() => rrReady(ns, name), { timeoutMs, intervalMs, what: `${ns}/${name} Ready` });
 }
+/** kube-proxy's metrics on the local cluster (hack/local-cluster/control-plane.ts). */
+const KUBE_PROXY_METRICS_PORT = 10249;
+
 async function scrape(port: number): Promise<Sample[]> {
   const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
   return parseProm(await r.text());
@@ -322,6 +325,7 @@ const SCALE_FAILOVER_THRESHOLD = THRESHOLDS[1];
 async function scaleFailover(ns: string, system: System, condition: string, others: number): Promise<void> {
   for (const fault of SCALE_FAILOVER_FAULTS) {
     const rows: TrialResult[] = [];
+    const proxyBefore = await scrape(KUBE_PROXY_METRICS_PORT);
     for (let t = 0; t < SCALE_FAILOVER_TRIALS; t++) {
       try {
         const r = await trial(ns, system, fault, 'none', `sf-${condition}-${fault}-${t}`);
@@ -338,6 +342,11 @@ async function scaleFailover(ns: string, system: System, condition: string, othe
     put(`${key}.seconds`, rows.flatMap((x) => (x.recovered && x.seconds !== null ? [x.seconds] : [])), 's');
     put(`${key}.decidedSeconds`, rows.flatMap((x) => (x.decidedSeconds != null ? [x.decidedSeconds] : [])), 's');
     put(`${key}.routedSeconds`, rows.flatMap((x) => (x.routedSeconds != null ? [x.routedSeconds] : [])), 's');
+    // What the routes cost after the endpoints moved: kube-proxy's rewrite of its rules, with every Service of the others in them.
+    const proxyAfter = await scrape(KUBE_PROXY_METRICS_PORT);
+    const delta = (name: string) => sumOf(proxyAfter, name, (l) => l['ip_family'] === 'IPv4') - sumOf(proxyBefore, name, (l) => l['ip_family'] === 'IPv4');
+    const syncs = delta('kubeproxy_sync_proxy_rules_duration_seconds_count');
+    if (syncs > 0) put(`${key}.kubeProxySyncSeconds`, [delta('kubeproxy_sync_proxy_rules_duration_seconds_sum') / syncs], 's');
     save();
   }
 }
