@@ -211,7 +211,7 @@ export class Prober {
       if (!memory || primaryDownAt(memory, primary, primaryDownSeconds) !== at) return;
       this.memory.set(key, downSaid(memory, primary));
       this.options.metrics.countProbeEnqueue('primary down');
-      this.options.log.debug({ resource: key, pod: primary }, 'probe: the primary has been silent for primaryDownSeconds');
+      this.options.log.debug({ resource: key, pod: primary }, 'probe: the primary is still silent; its pass confirms the silence until primaryDownSeconds');
       this.options.enqueue(key, true);
     }, Math.max(0, at - CONFIRM_SILENCE_MS - this.options.now()));
     timer.unref();
