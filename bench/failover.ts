@@ -10,6 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Redis, type RedisOptions } from 'ioredis';
 import { waitFor } from '../hack/lib.js';
 import { BRIDGE_IP } from '../hack/local-cluster/common.js';
+import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
 import { kubeConfig } from '../test/e2e/support/cluster.js';
 import { freezePod, healPod, killContainer, nodeDown, nodeUp, partitionPod, thawPod } from '../test/e2e/support/faults.js';
 import { primaryServiceIP } from '../test/e2e/support/invariants.js';
@@ -230,7 +231,7 @@ export async function operatorResource(ns: string, name: string, threshold: Thre
   };
   const remove = () => {
     endpoints.stop();
-    return api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).then(() => undefined, unlessGone(`deleting ${ns}/${name}`));
+    return api().custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name }).then(() => undefined, unlessGone(`deleting ${ns}/${name}`));
   };
   return { system, remove };
 }
