@@ -3,6 +3,7 @@
 import { run, waitFor } from '../hack/lib.js';
 import { api, createRR, getRR, redisCommand } from '../test/e2e/support/operator.js';
 import { unlessGone } from './lib.js';
+import { GROUP, PLURAL, VERSION } from '../src/api/schema.js';
 
 export interface ReadResult {
   replicas: number;
@@ -33,6 +34,6 @@ export async function readScaling(ns: string, replicas: number, requests: number
   const rps = Number(/"GET","([\d.]+)"/.exec(r.stdout)?.[1] ?? NaN);
   const after = await Promise.all(nodes.map((n) => getCalls(n.podIP!)));
   const perReplica = Object.fromEntries(nodes.map((n, i) => [n.name, after[i]! - before[i]!]));
-  await api().custom.deleteNamespacedCustomObject({ group: 'redis.replication.dev', version: 'v1alpha1', plural: 'redisreplications', namespace: ns, name }).catch(unlessGone(`deleting ${ns}/${name}`));
+  await api().custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name }).catch(unlessGone(`deleting ${ns}/${name}`));
   return { replicas, requestsPerSecond: rps, perReplica };
 }
